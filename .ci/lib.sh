@@ -1,0 +1,113 @@
+# Shared by .ci/serve and .ci/test: installs what the build needs into .tools/ (git-ignored;
+# Chromium from apt) and puts it first on PATH. Each step says what it does; a step whose tool
+# is already present at the pinned version costs a version check only.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS="$ROOT/.tools"
+TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=132.0.0
+CARGO_DENY_VERSION=0.20.2
+export PATH="$TOOLS/bin:$TOOLS/node_modules/.bin:$PATH"
+export TRUNK_SKIP_VERSION_CHECK=true
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# The wasm-bindgen version the client locks (Cargo.lock), which every tool must match.
+locked_wasm_bindgen() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+ensure_rust() {
+  step "Rust toolchain from rust-toolchain.toml (with the wasm32 target, rustfmt, clippy)"
+  rustup toolchain install --no-self-update >/dev/null 2>&1 || rustup show active-toolchain
+  rustup target add wasm32-unknown-unknown
+  rustup component add rustfmt clippy
+  cargo --version
+}
+
+ensure_trunk() {
+  if have trunk && [ "$(trunk --version 2>/dev/null)" = "trunk $TRUNK_VERSION" ]; then
+    step "Trunk $TRUNK_VERSION: present"
+    return
+  fi
+  step "Trunk $TRUNK_VERSION: installing into .tools (cargo install --locked, several minutes)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked --root "$TOOLS"
+}
+
+ensure_wasm_bindgen() {
+  local want
+  want=$(locked_wasm_bindgen)
+  if ! grep -q "\"=$want\"" "$ROOT/.ci/wasm-bindgen-tools/Cargo.toml"; then
+    echo "error: .ci/wasm-bindgen-tools pins another wasm-bindgen than Cargo.lock ($want): update it" >&2
+    exit 1
+  fi
+  if have wasm-bindgen && [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $want" ] &&
+    have wasm-bindgen-test-runner; then
+    step "wasm-bindgen $want and its test runner: present"
+    return
+  fi
+  step "wasm-bindgen $want and its test runner: building from crates.io into .tools (about 2 minutes)"
+  cargo build --release --locked \
+    --manifest-path "$ROOT/.ci/wasm-bindgen-tools/Cargo.toml" \
+    --target-dir "$TOOLS/build/wasm-bindgen-tools"
+  mkdir -p "$TOOLS/bin"
+  cp "$TOOLS/build/wasm-bindgen-tools/release/wasm-bindgen-cli" "$TOOLS/bin/wasm-bindgen"
+  cp "$TOOLS/build/wasm-bindgen-tools/release/wasm-bindgen-test-runner" "$TOOLS/bin/wasm-bindgen-test-runner"
+  wasm-bindgen --version
+}
+
+ensure_wasm_opt() {
+  # Never Debian's binaryen: its wasm-opt 108 emits modules that fail to load (TOOLCHAIN.md).
+  if [ -x "$TOOLS/node_modules/.bin/wasm-opt" ] &&
+    "$TOOLS/node_modules/.bin/wasm-opt" --version | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+    step "wasm-opt (binaryen $BINARYEN_VERSION from npm): present"
+    return
+  fi
+  step "wasm-opt: installing binaryen@$BINARYEN_VERSION from npm into .tools"
+  have npm || { echo "error: npm is needed for binaryen (apt-get install -y npm)" >&2; exit 1; }
+  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
+  wasm-opt --version
+}
+
+ensure_chromium() {
+  if have chromium && have chromedriver; then
+    step "Chromium and chromedriver: present ($(chromium --version 2>/dev/null | head -n 1))"
+    return
+  fi
+  step "Chromium and chromedriver: installing from Debian (apt-get)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
+  chromium --version
+}
+
+ensure_cargo_deny() {
+  if have cargo-deny && cargo-deny --version | grep -q "$CARGO_DENY_VERSION"; then
+    step "cargo-deny $CARGO_DENY_VERSION: present"
+    return
+  fi
+  step "cargo-deny $CARGO_DENY_VERSION: installing into .tools (cargo install --locked, about 3 minutes)"
+  cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root "$TOOLS"
+}
+
+ensure_build_tools() {
+  ensure_rust
+  step "Fetching crates (Cargo.lock, --locked)"
+  cargo fetch --locked
+  ensure_wasm_bindgen
+  ensure_wasm_opt
+  ensure_trunk
+}
+
+build_client() {
+  step "Building the client with Trunk (release, wasm-opt -Oz) into target/dist"
+  trunk build --release --config "$ROOT/Trunk.toml"
+  local wasm
+  wasm=$(ls "$ROOT"/target/dist/*_bg.wasm)
+  printf 'client wasm: %s bytes (%s gzip)\n' "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)"
+}

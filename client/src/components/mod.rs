@@ -1,0 +1,5 @@
+//! Reusable view pieces, one component per file.
+
+pub mod footer;
+pub mod header;
+pub mod relay_status;

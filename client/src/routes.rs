@@ -1,0 +1,16 @@
+//! Every route path of the app in one place, so links and the router cannot drift apart.
+
+/// A page of the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Landing,
+}
+
+impl Page {
+    /// The path the router serves this page at.
+    pub fn path(self) -> &'static str {
+        match self {
+            Page::Landing => "/",
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Embeds the built client (Trunk's `dist` folder) into the relay binary, so that one binary
+//! serves the app and the API. It writes `assets.rs` into `OUT_DIR`: a static table of every
+//! file with its bytes (`include_bytes!`), content type, caching class and strong ETag.
+//! It does not build the client: the run and test scripts run Trunk first. Without a `dist`
+//! folder the table is empty and the relay serves the API alone (a warning says so).
+
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=SEALPOST_CLIENT_DIST");
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let dist = std::env::var("SEALPOST_CLIENT_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| manifest_dir.join("../target/dist"));
+    println!("cargo:rerun-if-changed={}", dist.display());
+
+    let mut files = Vec::new();
+    if dist.is_dir() {
+        collect(&dist, &dist, &mut files);
+    } else {
+        println!(
+            "cargo:warning=no client build at {}: the relay will serve the API only (run the scripts in .ci/ to build the client)",
+            dist.display()
+        );
+    }
+    files.sort();
+
+    let mut bundle = Sha256::new();
+    let mut table = String::from("pub static ASSETS: &[Asset] = &[\n");
+    for (route, path) in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let bytes = std::fs::read(path).expect("read a dist file");
+        let digest = Sha256::digest(&bytes);
+        if route.ends_with(".js") || route.ends_with(".wasm") || route == "/index.html" {
+            bundle.update(route.as_bytes());
+            bundle.update(digest);
+        }
+        let etag: String = digest.iter().take(12).fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+        writeln!(
+            table,
+            "    Asset {{ path: {route:?}, bytes: include_bytes!({file:?}), content_type: {ct:?}, immutable: {imm}, etag: \"\\\"{etag}\\\"\" }},",
+            file = path.display().to_string(),
+            ct = content_type(route),
+            imm = is_hashed(route),
+        )
+        .expect("write to a string");
+    }
+    table.push_str("];\n");
+    let bundle_hex = if files.is_empty() {
+        String::new()
+    } else {
+        bundle.finalize().iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    writeln!(table, "pub const CLIENT_SHA256: &str = {bundle_hex:?};").expect("write");
+
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("assets.rs");
+    std::fs::write(out, table).expect("write assets.rs");
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
+    let entries = std::fs::read_dir(dir).expect("read the dist folder");
+    for entry in entries {
+        let path = entry.expect("a dist entry").path();
+        if path.is_dir() {
+            collect(root, &path, files);
+            continue;
+        }
+        let relative = path.strip_prefix(root).expect("under root");
+        let route = format!("/{}", relative.to_string_lossy().replace('\\', "/"));
+        let absolute = path.canonicalize().expect("canonical path");
+        files.push((route, absolute));
+    }
+}
+
+/// Trunk names hashed outputs `name-<16 hex digits>.ext` (and `name-<hash>_bg.wasm`).
+fn is_hashed(route: &str) -> bool {
+    let file = route.rsplit('/').next().unwrap_or(route);
+    let stem = file.split('.').next().unwrap_or(file);
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    match stem.rsplit_once('-') {
+        Some((_, hash)) => hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => false,
+    }
+}
+
+fn content_type(route: &str) -> &'static str {
+    let extension = route.rsplit('.').next().unwrap_or("");
+    match extension {
+        "html" => "text/html; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "wasm" => "application/wasm",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "webmanifest" => "application/manifest+json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" => "text/plain; charset=utf-8",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}

@@ -1,0 +1,71 @@
+//! `POST /api/csp-report`: browsers report Content-Security-Policy violations here (the CSP's
+//! `report-uri`). A violation in the field means either a bug or an injection attempt, so the
+//! relay logs the directive and the blocked source's origin, never the full URLs (a page URL
+//! could carry an id someone considers private; fragments never reach us, but be strict).
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::{parse_json, read_body};
+use crate::AppError;
+
+/// Reports are small; anything bigger is not a report.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Deserialize)]
+struct ReportEnvelope {
+    #[serde(rename = "csp-report")]
+    report: Report,
+}
+
+#[derive(Debug, Deserialize)]
+struct Report {
+    #[serde(rename = "violated-directive", alias = "effective-directive", default)]
+    violated_directive: String,
+    #[serde(rename = "blocked-uri", default)]
+    blocked_uri: String,
+}
+
+pub async fn post(request: Request) -> Result<StatusCode, AppError> {
+    let bytes = read_body(request, MAX_BODY_BYTES).await?;
+    let envelope: ReportEnvelope = parse_json(&bytes)?;
+    tracing::warn!(
+        directive = %truncate(&envelope.report.violated_directive, 64),
+        blocked = %origin_only(&envelope.report.blocked_uri),
+        "content security policy violation reported"
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}
+
+/// `https://host:port/path?x#y` → `https://host:port`; keywords such as `inline` stay as they are.
+fn origin_only(uri: &str) -> &str {
+    let Some(scheme_end) = uri.find("://") else {
+        return truncate(uri, 32);
+    };
+    let rest = &uri[scheme_end + 3..];
+    let host_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    truncate(&uri[..scheme_end + 3 + host_len], 128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_only_drops_path_query_and_fragment() {
+        assert_eq!(
+            origin_only("https://evil.example:8443/x?y#z"),
+            "https://evil.example:8443"
+        );
+        assert_eq!(origin_only("inline"), "inline");
+        assert_eq!(origin_only(""), "");
+    }
+}

@@ -1,0 +1,17 @@
+//! `GET /api/health`: liveness, versions and the served client's hash. Reads nothing secret.
+
+use axum::Json;
+use axum::extract::State;
+use shared::wire;
+
+use crate::{AppError, AppState};
+
+pub async fn get(State(state): State<AppState>) -> Result<Json<wire::HealthResponse>, AppError> {
+    state.store.check()?;
+    Ok(Json(wire::HealthResponse {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        protocol: shared::PROTOCOL_VERSION,
+        client_sha256: crate::client_sha256().to_owned(),
+    }))
+}

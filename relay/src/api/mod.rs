@@ -1,0 +1,74 @@
+//! The JSON API under `/api`: routing, body reading and JSON parsing with clear errors (413, 400,
+//! 422), and the JSON 404/405 answers. Unknown `/api/` paths never fall through to the web app.
+
+mod csp_report;
+mod health;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header;
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+
+use crate::{AppError, AppState, Config};
+
+pub fn router(config: &Config) -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health::get))
+        .route("/csp-report", post(csp_report::post))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // A backstop for extractors that buffer bodies; handlers pass their own limit to
+        // `read_body`.
+        .layer(DefaultBodyLimit::max(config.limits.json_body_bytes))
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+/// Reads a whole body of at most `limit` bytes; a larger one is a 413 before it is buffered
+/// (by its Content-Length) or as soon as the stream passes the limit.
+pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, AppError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|error| {
+            if is_length_limit(&error) {
+                AppError::PayloadTooLarge { limit }
+            } else {
+                AppError::BadRequest("the request body could not be read".to_owned())
+            }
+        })
+}
+
+fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+/// Parses JSON, telling syntax errors (400) from shape errors (422).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(bytes).map_err(|error| match error.classify() {
+        serde_json::error::Category::Data => AppError::InvalidBody(error.to_string()),
+        _ => AppError::MalformedJson(error.to_string()),
+    })
+}

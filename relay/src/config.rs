@@ -1,0 +1,175 @@
+//! The relay's one configuration struct, layered defaults → TOML file → `SEALPOST_*`
+//! environment → command-line flags, built once in `main` and passed down. Nested keys use a
+//! double underscore in the environment (`SEALPOST_LOG__FORMAT=json`). Unknown keys are errors,
+//! so a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Where the database lives. Back this folder up; it holds only ciphertext and metadata.
+    pub data_dir: PathBuf,
+    pub log: LogConfig,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `relay=debug,tower_http=info`.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest JSON request body the API accepts, in bytes.
+    pub json_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            log: LogConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            json_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Values given as command-line flags; `None` means "not given, keep the lower layers".
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Environment variables with the `SEALPOST_` prefix that are not configuration keys.
+const NOT_CONFIG_KEYS: [&str; 2] = ["config", "client_dist"];
+
+impl Config {
+    /// Builds the configuration from its layers. `file` is read when given (a missing given file
+    /// is an error: the operator asked for it).
+    pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(Box::new(figment::Error::from(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                ))));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment
+            .merge(
+                Env::prefixed("SEALPOST_")
+                    .ignore(&NOT_CONFIG_KEYS)
+                    .split("__"),
+            )
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .map_err(Box::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    const EXAMPLE: &str = include_str!("../sealpost.example.toml");
+
+    #[test]
+    fn layers_apply_in_order_defaults_file_env_flags() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "relay.toml",
+                "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\n[log]\nformat = \"json\"\n",
+            )?;
+            jail.set_env("SEALPOST_DATA_DIR", "/from/env");
+            jail.set_env("SEALPOST_LIMITS__JSON_BODY_BYTES", "2048");
+            let flags = FlagOverrides {
+                listen: Some(SocketAddr::from(([127, 0, 0, 1], 7000))),
+                data_dir: None,
+            };
+            let config = Config::load(Some(Path::new("relay.toml")), &flags).map_err(|e| *e)?;
+            assert_eq!(
+                config.listen,
+                SocketAddr::from(([127, 0, 0, 1], 7000)),
+                "flag wins"
+            );
+            assert_eq!(
+                config.data_dir,
+                PathBuf::from("/from/env"),
+                "env beats file"
+            );
+            assert_eq!(config.log.format, LogFormat::Json, "file beats default");
+            assert_eq!(config.log.filter, "info", "default kept");
+            assert_eq!(config.limits.json_body_bytes, 2048, "nested env key");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "lissen = \"127.0.0.1:1\"\n")?;
+            let error = Config::load(Some(Path::new("typo.toml")), &FlagOverrides::default())
+                .expect_err("a typo is refused");
+            assert!(error.to_string().contains("lissen"), "{error}");
+            let error = Config::load(Some(Path::new("absent.toml")), &FlagOverrides::default())
+                .expect_err("a missing file is refused");
+            assert!(error.to_string().contains("does not exist"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_example_file_parses_and_states_the_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file("example.toml", EXAMPLE)?;
+            let config = Config::load(Some(Path::new("example.toml")), &FlagOverrides::default())
+                .map_err(|e| *e)?;
+            assert_eq!(config, Config::default());
+            Ok(())
+        });
+    }
+}

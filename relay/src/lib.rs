@@ -1,0 +1,71 @@
+//! The Sealpost relay as a library: `app(state)` builds the whole HTTP surface (API and embedded
+//! web app) and `serve` runs it until a shutdown signal. `main.rs` only parses configuration and
+//! calls these, so tests drive exactly what production runs. The relay never sees plaintext,
+//! file names, link secrets, OTPs or private keys (PROTOCOL.md); nothing here decrypts anything.
+
+pub mod config;
+pub mod store;
+
+mod api;
+mod assets;
+mod error;
+mod security;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use error::AppError;
+pub use store::Store;
+
+/// Everything a request handler may need, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store) -> Self {
+        Self {
+            config: Arc::new(config),
+            store,
+        }
+    }
+}
+
+/// The relay's complete router: `/api/*` (JSON only, JSON errors) and the embedded client for
+/// every other path, with the security headers on every response.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .nest("/api", api::router(&state.config))
+        .merge(assets::router())
+        .layer(axum::middleware::map_response(security::headers))
+        .layer(security::trace_layer())
+        .with_state(state)
+}
+
+/// SHA-256 of the embedded client bundle (hex), empty when the relay was built without one.
+pub fn client_sha256() -> &'static str {
+    assets::CLIENT_SHA256
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then lets in-flight requests
+/// finish and flushes the store so that nothing acknowledged is lost.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = state.store.clone();
+    let router = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    store.flush().await?;
+    tracing::info!("store flushed, relay stopped");
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The reference implementation of PROTOCOL.md (see `shared/PROTOCOL.md`): key types, key
+//! derivation, STREAM file encryption, manifests, key wrapping to links and to users, account
+//! key sealing and delivery receipts. RustCrypto crates only; nothing hand-rolled; randomness is
+//! always passed in (`rand_core::OsRng` in production, fixed sources in golden tests).
+
+pub mod account;
+pub mod kdf;
+pub mod keys;
+pub mod link;
+pub mod manifest;
+pub mod public_key;
+pub mod receipt;
+pub mod sealed;
+pub mod stream;
+
+pub use kdf::{KdfParams, LinkKeys, derive_link_keys, derive_master_key};
+pub use keys::{
+    AuthKey, BundleKey, FileKey, LinkKey, LinkProof, LinkSecret, ManifestKey, MasterKey,
+    Passphrase, ReceiptKey, WrapKey,
+};
+pub use link::LinkVerifier;
+pub use manifest::{Manifest, ManifestError, ManifestFile};
+pub use public_key::{Fingerprint, KeyError, UnwrapError, UserPrivateKey, UserPublicKey};
+pub use sealed::{
+    LinkWrappedKey, OpenError, Plaintext, SealedChunk, SealedManifest, SealedPrivateKey,
+    UserWrappedKey,
+};
+pub use stream::{
+    CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, NoncePrefix, StreamError, StreamLayout,
+};
+
+/// The operating system's (or browser's) cryptographic random source.
+pub use rand_core::OsRng;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,285 @@
+//! Files under STREAM (Hoang, Reyhanitabar, Rogaway, Vizár) over AES-256-GCM, using
+//! `aead::stream::StreamBE32`: nonce = 7-byte prefix ‖ u32be(chunk index) ‖ last-chunk flag.
+//! Files are cut into plaintext chunks of exactly `CHUNK_SIZE` bytes (the last one shorter,
+//! possibly empty: an empty file is one empty chunk), encrypted and decrypted one chunk at a
+//! time, so neither side ever holds a whole file. Reordering, truncation, a chunk of another
+//! file or bundle, a flipped bit or a wrong key all fail with a typed error, never with wrong
+//! plaintext. `StreamLayout` exposes the schedule (lengths, nonces) so a browser can run the
+//! same construction through WebCrypto and stay byte-compatible.
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::stream::{NewStream, StreamBE32, StreamPrimitive};
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::keys::FileKey;
+use super::sealed::{Plaintext, SealedChunk, TAG_LEN};
+
+/// Plaintext bytes per chunk: 1 MiB.
+pub const CHUNK_SIZE: usize = 1 << 20;
+/// Bytes of random nonce prefix.
+pub const NONCE_PREFIX_LEN: usize = 7;
+
+/// The random per-file nonce prefix (public; carried in the sealed manifest).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct NoncePrefix([u8; NONCE_PREFIX_LEN]);
+
+impl NoncePrefix {
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        let mut bytes = [0_u8; NONCE_PREFIX_LEN];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    pub fn from_bytes(bytes: [u8; NONCE_PREFIX_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; NONCE_PREFIX_LEN] {
+        &self.0
+    }
+}
+
+impl Serialize for NoncePrefix {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::encoding::array::serialize(&self.0, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for NoncePrefix {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::encoding::array::deserialize(deserializer).map(Self)
+    }
+}
+
+/// What went wrong with a stream of chunks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    #[error("chunk {index} must hold {expected} bytes of plaintext, got {got}")]
+    WrongPlaintextLength {
+        index: u32,
+        expected: usize,
+        got: usize,
+    },
+    #[error("chunk {index} must be {expected} bytes of ciphertext, got {got}")]
+    WrongChunkLength {
+        index: u32,
+        expected: usize,
+        got: usize,
+    },
+    #[error(
+        "chunk {index} failed authentication: it was altered, reordered, or belongs to another file or bundle, or the key is wrong"
+    )]
+    Tampered { index: u32 },
+    #[error("the file has only {expected} chunks; another one arrived")]
+    TooManyChunks { expected: u32 },
+    #[error("the file was truncated: {received} of {expected} chunks arrived")]
+    Truncated { received: u32, expected: u32 },
+    #[error("a file of {0} bytes is larger than a stream can carry")]
+    TooLarge(u64),
+}
+
+/// The chunk schedule of a file of a given size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLayout {
+    size: u64,
+    chunks: u32,
+}
+
+impl StreamLayout {
+    /// `max(1, ceil(size / CHUNK_SIZE))` chunks; the counter is 32 bits.
+    pub fn for_size(size: u64) -> Result<Self, StreamError> {
+        let chunk = CHUNK_SIZE as u64;
+        let chunks = size.div_ceil(chunk).max(1);
+        let chunks = u32::try_from(chunks).map_err(|_| StreamError::TooLarge(size))?;
+        Ok(Self { size, chunks })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn chunk_count(&self) -> u32 {
+        self.chunks
+    }
+
+    pub fn is_last(&self, index: u32) -> bool {
+        index + 1 == self.chunks
+    }
+
+    /// Plaintext bytes chunk `index` carries.
+    pub fn plaintext_len(&self, index: u32) -> usize {
+        if !self.is_last(index) {
+            return CHUNK_SIZE;
+        }
+        let before = u64::from(index) * CHUNK_SIZE as u64;
+        // The last chunk holds the rest, at most CHUNK_SIZE, so it fits in usize.
+        usize::try_from(self.size - before).unwrap_or(CHUNK_SIZE)
+    }
+
+    /// Ciphertext bytes chunk `index` occupies (plaintext plus the tag).
+    pub fn sealed_len(&self, index: u32) -> usize {
+        self.plaintext_len(index) + TAG_LEN
+    }
+
+    /// Total ciphertext bytes of the file.
+    pub fn sealed_size(&self) -> u64 {
+        self.size + u64::from(self.chunks) * TAG_LEN as u64
+    }
+
+    /// The 96-bit AES-GCM nonce of chunk `index`: prefix ‖ u32be(index) ‖ last flag. This is
+    /// what `StreamBE32` computes; WebCrypto callers use it directly.
+    pub fn nonce(&self, prefix: &NoncePrefix, index: u32) -> [u8; 12] {
+        let mut nonce = [0_u8; 12];
+        nonce[..NONCE_PREFIX_LEN].copy_from_slice(prefix.as_bytes());
+        nonce[NONCE_PREFIX_LEN..11].copy_from_slice(&index.to_be_bytes());
+        nonce[11] = u8::from(self.is_last(index));
+        nonce
+    }
+}
+
+/// Encrypts one file, chunk after chunk.
+pub struct ChunkEncryptor {
+    stream: StreamBE32<Aes256Gcm>,
+    layout: StreamLayout,
+    next: u32,
+}
+
+impl std::fmt::Debug for ChunkEncryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkEncryptor")
+            .field("layout", &self.layout)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkEncryptor {
+    pub fn new(key: &FileKey, prefix: &NoncePrefix, size: u64) -> Result<Self, StreamError> {
+        let layout = StreamLayout::for_size(size)?;
+        let stream = StreamBE32::new(
+            key.dangerously_expose_bytes().into(),
+            prefix.as_bytes().into(),
+        );
+        Ok(Self {
+            stream,
+            layout,
+            next: 0,
+        })
+    }
+
+    pub fn layout(&self) -> &StreamLayout {
+        &self.layout
+    }
+
+    /// Index of the chunk `encrypt_next` expects.
+    pub fn next_index(&self) -> u32 {
+        self.next
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.next == self.layout.chunk_count()
+    }
+
+    /// Encrypts the next chunk; its plaintext must be exactly `layout().plaintext_len(index)`.
+    pub fn encrypt_next(&mut self, plaintext: &[u8]) -> Result<SealedChunk, StreamError> {
+        let index = self.next;
+        if self.is_finished() {
+            return Err(StreamError::TooManyChunks {
+                expected: self.layout.chunk_count(),
+            });
+        }
+        let expected = self.layout.plaintext_len(index);
+        if plaintext.len() != expected {
+            return Err(StreamError::WrongPlaintextLength {
+                index,
+                expected,
+                got: plaintext.len(),
+            });
+        }
+        let mut buffer = Vec::with_capacity(plaintext.len() + TAG_LEN);
+        buffer.extend_from_slice(plaintext);
+        self.stream
+            .encrypt_in_place(index, self.layout.is_last(index), &[], &mut buffer)
+            .unwrap_or_else(|_| unreachable!("AES-GCM encryption of a 1 MiB buffer cannot fail"));
+        self.next += 1;
+        Ok(SealedChunk::from_bytes(buffer))
+    }
+}
+
+/// Decrypts one file, chunk after chunk, in order.
+pub struct ChunkDecryptor {
+    stream: StreamBE32<Aes256Gcm>,
+    layout: StreamLayout,
+    next: u32,
+}
+
+impl std::fmt::Debug for ChunkDecryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkDecryptor")
+            .field("layout", &self.layout)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkDecryptor {
+    /// `size` comes from the (authenticated) manifest.
+    pub fn new(key: &FileKey, prefix: &NoncePrefix, size: u64) -> Result<Self, StreamError> {
+        let layout = StreamLayout::for_size(size)?;
+        let stream = StreamBE32::new(
+            key.dangerously_expose_bytes().into(),
+            prefix.as_bytes().into(),
+        );
+        Ok(Self {
+            stream,
+            layout,
+            next: 0,
+        })
+    }
+
+    pub fn layout(&self) -> &StreamLayout {
+        &self.layout
+    }
+
+    pub fn next_index(&self) -> u32 {
+        self.next
+    }
+
+    /// Decrypts the next chunk. On error nothing is returned and the decryptor stays at the
+    /// same chunk, so a caller may retry with a fresh download of that chunk.
+    pub fn decrypt_next(&mut self, sealed: &SealedChunk) -> Result<Plaintext, StreamError> {
+        let index = self.next;
+        if index == self.layout.chunk_count() {
+            return Err(StreamError::TooManyChunks {
+                expected: self.layout.chunk_count(),
+            });
+        }
+        let expected = self.layout.sealed_len(index);
+        if sealed.len() != expected {
+            return Err(StreamError::WrongChunkLength {
+                index,
+                expected,
+                got: sealed.len(),
+            });
+        }
+        let mut buffer = sealed.as_bytes().to_vec();
+        self.stream
+            .decrypt_in_place(index, self.layout.is_last(index), &[], &mut buffer)
+            .map_err(|_| StreamError::Tampered { index })?;
+        self.next += 1;
+        Ok(Plaintext::new(buffer))
+    }
+
+    /// Confirms every chunk arrived: without this a truncated file would look complete.
+    pub fn finish(self) -> Result<(), StreamError> {
+        if self.next == self.layout.chunk_count() {
+            Ok(())
+        } else {
+            Err(StreamError::Truncated {
+                received: self.next,
+                expected: self.layout.chunk_count(),
+            })
+        }
+    }
+}

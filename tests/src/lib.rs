@@ -1,0 +1,26 @@
+//! The end-to-end harness: a real relay on `127.0.0.1:0` with a temporary data directory, a
+//! real chromedriver in its own process group, and any number of independent headless Chromium
+//! sessions (a sender and a recipient). Everything is torn down on drop, also when a test
+//! panics: the driver's process group is killed and any Chromium still holding one of our
+//! profile folders is killed too, so a failed test leaves no browser behind.
+//! It deliberately holds no test logic; the tests live in `tests/tests/`.
+
+mod browser;
+mod relay;
+
+pub use browser::{Browser, Session, processes_naming};
+pub use relay::TestRelay;
+
+/// Chromium's flags for this machine (see TOOLCHAIN.md): headless, no sandbox as root, and no
+/// background traffic to the closed network.
+pub const CHROMIUM_FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,900",
+];
