@@ -111,6 +111,10 @@ impl Config {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail fixes the closure's error type to figment::Error"
+)]
 mod tests {
     use super::*;
     use figment::Jail;
