@@ -1,8 +1,14 @@
-//! JSON wire types between the browser, the relay and any other client. These are the only
-//! `Serialize` types of the project; they are named by direction and carry no secret material
-//! in plaintext. New fields get `#[serde(default)]` so older peers keep working.
+//! JSON wire types between the browser, the relay and any other client, named by what they
+//! carry. Key bytes appear only where the protocol sends them to the relay (the receipt key and
+//! the auth key); nothing here carries a plaintext, a file name, a password, an OTP, a link
+//! secret or a private key. New fields get `#[serde(default)]` so older peers keep working.
 
 use serde::{Deserialize, Serialize};
+
+use crate::crypto::kdf::{KdfParams, OtpSalt};
+use crate::crypto::{
+    AuthKey, LinkKeys, LinkVerifier, LinkWrappedKey, ReceiptKey, SealedPrivateKey,
+};
 
 /// `GET /api/health`: liveness plus what a client needs to know it speaks to a compatible relay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +34,76 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
+/// What a sender's browser gives the relay to guard a Secure Send link (PROTOCOL.md "Links"
+/// and "Delivery receipts"): never the link secret, the OTP, `o` or the proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkGuard {
+    #[serde(with = "crate::encoding::array")]
+    pub otp_salt: OtpSalt,
+    pub kdf: KdfParams,
+    /// `SHA-256(proof)`.
+    pub verifier: LinkVerifier,
+    /// `AES-256-GCM(link_key, K)`.
+    pub wrapped_key: LinkWrappedKey,
+    /// `HKDF(K, "sealpost/v1/receipt")`, so the relay can check delivery receipts.
+    #[serde(with = "crate::encoding::array")]
+    pub receipt_key: [u8; 32],
+}
+
+impl LinkGuard {
+    /// Assembles the guard from freshly derived link keys; the proof itself stays behind.
+    pub fn new(
+        otp_salt: OtpSalt,
+        kdf: KdfParams,
+        keys: &LinkKeys,
+        wrapped_key: LinkWrappedKey,
+        receipt_key: &ReceiptKey,
+    ) -> Self {
+        Self {
+            otp_salt,
+            kdf,
+            verifier: keys.proof.verifier(),
+            wrapped_key,
+            receipt_key: *receipt_key.dangerously_expose_bytes(),
+        }
+    }
+}
+
+/// What sign-up (and a password change) uploads (PROTOCOL.md "Accounts"): the public key, the
+/// salt and parameters of the password derivation, the sealed private key and the auth key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountKeys {
+    /// SPKI DER.
+    #[serde(with = "crate::encoding::bytes")]
+    pub public_key: Vec<u8>,
+    #[serde(with = "crate::encoding::array")]
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+    /// `AES-256-GCM(wrap_key, private_key_pkcs8)`.
+    pub sealed_private_key: SealedPrivateKey,
+    /// `HKDF(master, "sealpost/v1/auth")`; the relay stores only its argon2id hash.
+    #[serde(with = "crate::encoding::array")]
+    pub auth_key: [u8; 32],
+}
+
+impl AccountKeys {
+    pub fn new(
+        public_key_spki: &[u8],
+        salt: [u8; 16],
+        kdf: KdfParams,
+        sealed_private_key: SealedPrivateKey,
+        auth_key: &AuthKey,
+    ) -> Self {
+        Self {
+            public_key: public_key_spki.to_vec(),
+            salt,
+            kdf,
+            sealed_private_key,
+            auth_key: *auth_key.dangerously_expose_bytes(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +125,34 @@ mod tests {
             serde_json::from_str(r#"{"status":"ok","version":"0.0.1","protocol":1}"#)
                 .expect("a missing defaulted field is accepted");
         assert_eq!(old_peer.client_sha256, "");
+    }
+
+    #[test]
+    fn link_guard_golden() {
+        let guard = LinkGuard {
+            otp_salt: [0x22; 16],
+            kdf: KdfParams::CLIENT_V1,
+            verifier: LinkVerifier::from_bytes([0xab; 32]),
+            wrapped_key: LinkWrappedKey::from_bytes(vec![1, 2, 3]),
+            receipt_key: [0; 32],
+        };
+        let json = serde_json::to_string(&guard).expect("json");
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"otp_salt":"IiIiIiIiIiIiIiIiIiIiIg","#,
+                r#""kdf":{"alg":"argon2id","m_kib":65536,"t":3,"p":1},"#,
+                r#""verifier":"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s","#,
+                r#""wrapped_key":"AQID","#,
+                r#""receipt_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#
+            )
+        );
+        assert_eq!(
+            serde_json::from_str::<LinkGuard>(&json).expect("parses"),
+            guard
+        );
+        let short_salt = json.replace("IiIiIiIiIiIiIiIiIiIiIg", "IiIi");
+        assert!(serde_json::from_str::<LinkGuard>(&short_salt).is_err());
     }
 
     #[test]

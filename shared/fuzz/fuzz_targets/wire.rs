@@ -24,6 +24,8 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(dat
 fuzz_target!(|data: &[u8]| {
     round_trip::<wire::HealthResponse>(data);
     round_trip::<wire::ErrorResponse>(data);
+    round_trip::<wire::LinkGuard>(data);
+    round_trip::<wire::AccountKeys>(data);
     round_trip::<KdfParams>(data);
     round_trip::<Id>(data);
     round_trip::<NoncePrefix>(data);
