@@ -5,7 +5,7 @@
 //! into WASM memory, whatever the file's size.
 
 use js_sys::Uint8Array;
-use shared::crypto::{FileKey, NoncePrefix, SealedChunk, StreamError, StreamLayout};
+use shared::crypto::{FileKey, NoncePrefix, SealedChunk, StreamCursor, StreamError, StreamLayout};
 
 use super::subtle::{AesKey, SubtleError};
 
@@ -23,8 +23,7 @@ pub enum WebStreamError {
 pub struct WebChunkEncryptor {
     key: AesKey,
     prefix: NoncePrefix,
-    layout: StreamLayout,
-    next: u32,
+    cursor: StreamCursor,
 }
 
 impl WebChunkEncryptor {
@@ -33,26 +32,25 @@ impl WebChunkEncryptor {
         prefix: &NoncePrefix,
         size: u64,
     ) -> Result<Self, WebStreamError> {
-        let layout = StreamLayout::for_size(size)?;
+        let cursor = StreamCursor::new(size)?;
         let key = AesKey::import(key.dangerously_expose_bytes()).await?;
         Ok(Self {
             key,
             prefix: *prefix,
-            layout,
-            next: 0,
+            cursor,
         })
     }
 
     pub fn layout(&self) -> &StreamLayout {
-        &self.layout
+        self.cursor.layout()
     }
 
     pub fn next_index(&self) -> u32 {
-        self.next
+        self.cursor.next_index()
     }
 
     pub fn is_finished(&self) -> bool {
-        self.next == self.layout.chunk_count()
+        self.cursor.is_finished()
     }
 
     /// Encrypts the next chunk, held in JavaScript memory.
@@ -60,28 +58,10 @@ impl WebChunkEncryptor {
         &mut self,
         plaintext: &Uint8Array,
     ) -> Result<Uint8Array, WebStreamError> {
-        let index = self.next;
-        if self.is_finished() {
-            return Err(StreamError::TooManyChunks {
-                expected: self.layout.chunk_count(),
-            }
-            .into());
-        }
-        let expected = self.layout.plaintext_len(index);
-        let got = plaintext.length() as usize;
-        if got != expected {
-            return Err(StreamError::WrongPlaintextLength {
-                index,
-                expected,
-                got,
-            }
-            .into());
-        }
-        let sealed = self
-            .key
-            .encrypt(&self.layout.nonce(&self.prefix, index), plaintext)
-            .await?;
-        self.next += 1;
+        let index = self.cursor.check_plaintext(plaintext.length() as usize)?;
+        let nonce = self.layout().nonce(&self.prefix, index);
+        let sealed = self.key.encrypt(&nonce, plaintext).await?;
+        self.cursor.advance();
         Ok(sealed)
     }
 
@@ -100,8 +80,7 @@ impl WebChunkEncryptor {
 pub struct WebChunkDecryptor {
     key: AesKey,
     prefix: NoncePrefix,
-    layout: StreamLayout,
-    next: u32,
+    cursor: StreamCursor,
 }
 
 impl WebChunkDecryptor {
@@ -111,18 +90,17 @@ impl WebChunkDecryptor {
         prefix: &NoncePrefix,
         size: u64,
     ) -> Result<Self, WebStreamError> {
-        let layout = StreamLayout::for_size(size)?;
+        let cursor = StreamCursor::new(size)?;
         let key = AesKey::import(key.dangerously_expose_bytes()).await?;
         Ok(Self {
             key,
             prefix: *prefix,
-            layout,
-            next: 0,
+            cursor,
         })
     }
 
     pub fn layout(&self) -> &StreamLayout {
-        &self.layout
+        self.cursor.layout()
     }
 
     /// Decrypts the next chunk; an altered, reordered or foreign chunk is
@@ -131,29 +109,14 @@ impl WebChunkDecryptor {
         &mut self,
         sealed: &Uint8Array,
     ) -> Result<Uint8Array, WebStreamError> {
-        let index = self.next;
-        if index == self.layout.chunk_count() {
-            return Err(StreamError::TooManyChunks {
-                expected: self.layout.chunk_count(),
-            }
-            .into());
-        }
-        let expected = self.layout.sealed_len(index);
-        let got = sealed.length() as usize;
-        if got != expected {
-            return Err(StreamError::WrongChunkLength {
-                index,
-                expected,
-                got,
-            }
-            .into());
-        }
+        let index = self.cursor.check_sealed(sealed.length() as usize)?;
+        let nonce = self.layout().nonce(&self.prefix, index);
         let plain = self
             .key
-            .decrypt(&self.layout.nonce(&self.prefix, index), sealed)
+            .decrypt(&nonce, sealed)
             .await
             .map_err(|_| StreamError::Tampered { index })?;
-        self.next += 1;
+        self.cursor.advance();
         Ok(plain)
     }
 
@@ -169,14 +132,6 @@ impl WebChunkDecryptor {
 
     /// Confirms every chunk arrived.
     pub fn finish(self) -> Result<(), WebStreamError> {
-        if self.next == self.layout.chunk_count() {
-            Ok(())
-        } else {
-            Err(StreamError::Truncated {
-                received: self.next,
-                expected: self.layout.chunk_count(),
-            }
-            .into())
-        }
+        Ok(self.cursor.finish()?)
     }
 }

@@ -26,7 +26,8 @@ pub use sealed::{
     UserWrappedKey,
 };
 pub use stream::{
-    CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, NoncePrefix, StreamError, StreamLayout,
+    CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, NoncePrefix, StreamCursor, StreamError,
+    StreamLayout,
 };
 
 /// The operating system's (or browser's) cryptographic random source.

@@ -138,32 +138,20 @@ impl StreamLayout {
     }
 }
 
-/// Encrypts one file, chunk after chunk.
-pub struct ChunkEncryptor {
-    stream: StreamBE32<Aes256Gcm>,
+/// Where a file's stream stands and the rules every step must follow: chunks in order, each of
+/// exactly its expected length, no chunk after the last, and nothing missing at the end. Every
+/// encryptor and decryptor (the RustCrypto ones here, the WebCrypto ones in the client) keeps
+/// one, so both paths enforce the same rules.
+#[derive(Debug, Clone)]
+pub struct StreamCursor {
     layout: StreamLayout,
     next: u32,
 }
 
-impl std::fmt::Debug for ChunkEncryptor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChunkEncryptor")
-            .field("layout", &self.layout)
-            .field("next", &self.next)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ChunkEncryptor {
-    pub fn new(key: &FileKey, prefix: &NoncePrefix, size: u64) -> Result<Self, StreamError> {
-        let layout = StreamLayout::for_size(size)?;
-        let stream = StreamBE32::new(
-            key.dangerously_expose_bytes().into(),
-            prefix.as_bytes().into(),
-        );
+impl StreamCursor {
+    pub fn new(size: u64) -> Result<Self, StreamError> {
         Ok(Self {
-            stream,
-            layout,
+            layout: StreamLayout::for_size(size)?,
             next: 0,
         })
     }
@@ -172,7 +160,7 @@ impl ChunkEncryptor {
         &self.layout
     }
 
-    /// Index of the chunk `encrypt_next` expects.
+    /// Index of the chunk expected next.
     pub fn next_index(&self) -> u32 {
         self.next
     }
@@ -181,99 +169,44 @@ impl ChunkEncryptor {
         self.next == self.layout.chunk_count()
     }
 
-    /// Encrypts the next chunk; its plaintext must be exactly `layout().plaintext_len(index)`.
-    pub fn encrypt_next(&mut self, plaintext: &[u8]) -> Result<SealedChunk, StreamError> {
-        let index = self.next;
-        if self.is_finished() {
-            return Err(StreamError::TooManyChunks {
-                expected: self.layout.chunk_count(),
-            });
-        }
+    /// Checks that a plaintext of `len` bytes may be encrypted as the next chunk; gives its
+    /// index.
+    pub fn check_plaintext(&self, len: usize) -> Result<u32, StreamError> {
+        let index = self.check_not_finished()?;
         let expected = self.layout.plaintext_len(index);
-        if plaintext.len() != expected {
+        if len != expected {
             return Err(StreamError::WrongPlaintextLength {
                 index,
                 expected,
-                got: plaintext.len(),
+                got: len,
             });
         }
-        let mut buffer = Vec::with_capacity(plaintext.len() + TAG_LEN);
-        buffer.extend_from_slice(plaintext);
-        self.stream
-            .encrypt_in_place(index, self.layout.is_last(index), &[], &mut buffer)
-            .unwrap_or_else(|_| unreachable!("AES-GCM encryption of a 1 MiB buffer cannot fail"));
-        self.next += 1;
-        Ok(SealedChunk::from_bytes(buffer))
-    }
-}
-
-/// Decrypts one file, chunk after chunk, in order.
-pub struct ChunkDecryptor {
-    stream: StreamBE32<Aes256Gcm>,
-    layout: StreamLayout,
-    next: u32,
-}
-
-impl std::fmt::Debug for ChunkDecryptor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChunkDecryptor")
-            .field("layout", &self.layout)
-            .field("next", &self.next)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ChunkDecryptor {
-    /// `size` comes from the (authenticated) manifest.
-    pub fn new(key: &FileKey, prefix: &NoncePrefix, size: u64) -> Result<Self, StreamError> {
-        let layout = StreamLayout::for_size(size)?;
-        let stream = StreamBE32::new(
-            key.dangerously_expose_bytes().into(),
-            prefix.as_bytes().into(),
-        );
-        Ok(Self {
-            stream,
-            layout,
-            next: 0,
-        })
+        Ok(index)
     }
 
-    pub fn layout(&self) -> &StreamLayout {
-        &self.layout
-    }
-
-    pub fn next_index(&self) -> u32 {
-        self.next
-    }
-
-    /// Decrypts the next chunk. On error nothing is returned and the decryptor stays at the
-    /// same chunk, so a caller may retry with a fresh download of that chunk.
-    pub fn decrypt_next(&mut self, sealed: &SealedChunk) -> Result<Plaintext, StreamError> {
-        let index = self.next;
-        if index == self.layout.chunk_count() {
-            return Err(StreamError::TooManyChunks {
-                expected: self.layout.chunk_count(),
-            });
-        }
+    /// Checks that a sealed chunk of `len` bytes may be decrypted as the next chunk; gives its
+    /// index.
+    pub fn check_sealed(&self, len: usize) -> Result<u32, StreamError> {
+        let index = self.check_not_finished()?;
         let expected = self.layout.sealed_len(index);
-        if sealed.len() != expected {
+        if len != expected {
             return Err(StreamError::WrongChunkLength {
                 index,
                 expected,
-                got: sealed.len(),
+                got: len,
             });
         }
-        let mut buffer = sealed.as_bytes().to_vec();
-        self.stream
-            .decrypt_in_place(index, self.layout.is_last(index), &[], &mut buffer)
-            .map_err(|_| StreamError::Tampered { index })?;
-        self.next += 1;
-        Ok(Plaintext::new(buffer))
+        Ok(index)
     }
 
-    /// Confirms every chunk arrived: without this a truncated file would look complete.
-    pub fn finish(self) -> Result<(), StreamError> {
-        if self.next == self.layout.chunk_count() {
+    /// Moves past the chunk just processed.
+    pub fn advance(&mut self) {
+        self.next += 1;
+    }
+
+    /// Confirms every chunk was processed: without this a truncated file would look complete.
+    pub fn finish(&self) -> Result<(), StreamError> {
+        if self.is_finished() {
             Ok(())
         } else {
             Err(StreamError::Truncated {
@@ -282,4 +215,117 @@ impl ChunkDecryptor {
             })
         }
     }
+
+    fn check_not_finished(&self) -> Result<u32, StreamError> {
+        if self.is_finished() {
+            return Err(StreamError::TooManyChunks {
+                expected: self.layout.chunk_count(),
+            });
+        }
+        Ok(self.next)
+    }
+}
+
+/// Encrypts one file, chunk after chunk.
+pub struct ChunkEncryptor {
+    stream: StreamBE32<Aes256Gcm>,
+    cursor: StreamCursor,
+}
+
+impl std::fmt::Debug for ChunkEncryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkEncryptor")
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkEncryptor {
+    pub fn new(key: &FileKey, prefix: &NoncePrefix, size: u64) -> Result<Self, StreamError> {
+        Ok(Self {
+            stream: stream_for(key, prefix),
+            cursor: StreamCursor::new(size)?,
+        })
+    }
+
+    pub fn layout(&self) -> &StreamLayout {
+        self.cursor.layout()
+    }
+
+    /// Index of the chunk `encrypt_next` expects.
+    pub fn next_index(&self) -> u32 {
+        self.cursor.next_index()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.cursor.is_finished()
+    }
+
+    /// Encrypts the next chunk; its plaintext must be exactly `layout().plaintext_len(index)`.
+    pub fn encrypt_next(&mut self, plaintext: &[u8]) -> Result<SealedChunk, StreamError> {
+        let index = self.cursor.check_plaintext(plaintext.len())?;
+        let mut buffer = Vec::with_capacity(plaintext.len() + TAG_LEN);
+        buffer.extend_from_slice(plaintext);
+        self.stream
+            .encrypt_in_place(index, self.layout().is_last(index), &[], &mut buffer)
+            .unwrap_or_else(|_| unreachable!("AES-GCM encryption of a 1 MiB buffer cannot fail"));
+        self.cursor.advance();
+        Ok(SealedChunk::from_bytes(buffer))
+    }
+}
+
+/// Decrypts one file, chunk after chunk, in order.
+pub struct ChunkDecryptor {
+    stream: StreamBE32<Aes256Gcm>,
+    cursor: StreamCursor,
+}
+
+impl std::fmt::Debug for ChunkDecryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkDecryptor")
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkDecryptor {
+    /// `size` comes from the (authenticated) manifest.
+    pub fn new(key: &FileKey, prefix: &NoncePrefix, size: u64) -> Result<Self, StreamError> {
+        Ok(Self {
+            stream: stream_for(key, prefix),
+            cursor: StreamCursor::new(size)?,
+        })
+    }
+
+    pub fn layout(&self) -> &StreamLayout {
+        self.cursor.layout()
+    }
+
+    pub fn next_index(&self) -> u32 {
+        self.cursor.next_index()
+    }
+
+    /// Decrypts the next chunk. On error nothing is returned and the decryptor stays at the
+    /// same chunk, so a caller may retry with a fresh download of that chunk.
+    pub fn decrypt_next(&mut self, sealed: &SealedChunk) -> Result<Plaintext, StreamError> {
+        let index = self.cursor.check_sealed(sealed.len())?;
+        let mut buffer = sealed.as_bytes().to_vec();
+        self.stream
+            .decrypt_in_place(index, self.layout().is_last(index), &[], &mut buffer)
+            .map_err(|_| StreamError::Tampered { index })?;
+        self.cursor.advance();
+        Ok(Plaintext::new(buffer))
+    }
+
+    /// Confirms every chunk arrived: without this a truncated file would look complete.
+    pub fn finish(self) -> Result<(), StreamError> {
+        self.cursor.finish()
+    }
+}
+
+fn stream_for(key: &FileKey, prefix: &NoncePrefix) -> StreamBE32<Aes256Gcm> {
+    StreamBE32::new(
+        key.dangerously_expose_bytes().into(),
+        prefix.as_bytes().into(),
+    )
 }
