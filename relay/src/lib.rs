@@ -3,6 +3,9 @@
 //! calls these, so tests drive exactly what production runs. The relay never sees plaintext,
 //! file names, link secrets, OTPs or private keys (PROTOCOL.md); nothing here decrypts anything.
 
+pub mod admin;
+pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod store;
 
@@ -17,6 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use clock::Clock;
 pub use config::Config;
 pub use error::AppError;
 pub use store::Store;
@@ -26,13 +30,21 @@ pub use store::Store;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
+    pub clock: Clock,
 }
 
 impl AppState {
+    /// State on the system clock.
     pub fn new(config: Config, store: Store) -> Self {
+        Self::with_clock(config, store, Clock::system())
+    }
+
+    /// State on a given clock (tests move time with `Clock::manual`).
+    pub fn with_clock(config: Config, store: Store, clock: Clock) -> Self {
         Self {
             config: Arc::new(config),
             store,
+            clock,
         }
     }
 }
@@ -53,18 +65,24 @@ pub fn client_sha256() -> &'static str {
     assets::CLIENT_SHA256
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish and flushes the store so that nothing acknowledged is lost.
+/// Serves `app(state)` on `listener`, and operator commands on the admin socket in the data
+/// directory, until `shutdown` resolves; then lets in-flight requests finish and flushes the
+/// store so that nothing acknowledged is lost.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
-    let router = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, router)
+    let admin_listener = admin::bind(&state.config.data_dir)?;
+    let admin_task = tokio::spawn(admin::serve(admin_listener, state.clone()));
+    let router = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    admin_task.abort();
+    let _ = std::fs::remove_file(admin::socket_path(&state.config.data_dir));
+    served?;
     store.flush().await?;
     tracing::info!("store flushed, relay stopped");
     Ok(())

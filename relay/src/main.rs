@@ -1,12 +1,15 @@
-//! `sealpost-relay`: parses flags, builds the configuration, sets up logging, opens the store
-//! and serves until SIGTERM or Ctrl-C. All behaviour lives in the library (`relay::app`).
+//! `sealpost-relay`: parses flags, builds the configuration, sets up logging, and either serves
+//! (the default) until SIGTERM or Ctrl-C, or runs an operator command (`admin …`). All
+//! behaviour lives in the library (`relay::app`, `relay::admin`).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use relay::admin::AdminCommand;
 use relay::config::{FlagOverrides, LogFormat};
-use relay::{AppState, Config, Store};
+use relay::{AppState, Clock, Config, Store};
 use tracing_subscriber::EnvFilter;
 
 /// Sealpost relay: serves the end-to-end encrypted document exchange (web app and API).
@@ -14,18 +17,50 @@ use tracing_subscriber::EnvFilter;
 #[command(version, about)]
 struct Cli {
     /// TOML configuration file (see sealpost.example.toml).
-    #[arg(long, env = "SEALPOST_CONFIG")]
+    #[arg(long, env = "SEALPOST_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
-    #[arg(long)]
+    #[arg(long, global = true)]
     listen: Option<std::net::SocketAddr>,
     /// Folder for the database.
-    #[arg(long)]
+    #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the app and the API (the default).
+    Serve,
+    /// Operator commands; they reach the running relay through its admin socket, or open the
+    /// data directory themselves when no relay runs.
+    Admin {
+        /// Print the answer as JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: AdminCli,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCli {
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCli,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCli {
+    /// Walk the hash chain and name the first broken entry (exit status 1 if broken).
+    Verify,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let flags = FlagOverrides {
         listen: cli.listen,
@@ -34,8 +69,21 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref(), &flags)
         .map_err(|error| anyhow::anyhow!("{error}"))
         .context("while reading the configuration")?;
-    init_logging(&config)?;
+    match cli.command {
+        None | Some(Command::Serve) => serve(config).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Admin { json, command }) => {
+            let command = match command {
+                AdminCli::Audit {
+                    command: AuditCli::Verify,
+                } => AdminCommand::AuditVerify,
+            };
+            admin(&config, &command, json).await
+        }
+    }
+}
 
+async fn serve(config: Config) -> anyhow::Result<()> {
+    init_logging(&config)?;
     let store = Store::open(&config.data_dir)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -50,6 +98,34 @@ async fn main() -> anyhow::Result<()> {
         "Sealpost relay listening on http://{address}"
     );
     relay::serve(listener, AppState::new(config, store), shutdown_signal()).await
+}
+
+async fn admin(config: &Config, command: &AdminCommand, json: bool) -> anyhow::Result<ExitCode> {
+    let response = match relay::admin::send(&config.data_dir, command).await? {
+        Some(response) => response,
+        None => {
+            let store = Store::open(&config.data_dir).with_context(|| {
+                format!(
+                    "no relay answers on {} and the data directory cannot be opened (is a relay \
+                     running there under another user?)",
+                    relay::admin::socket_path(&config.data_dir).display()
+                )
+            })?;
+            let response = relay::admin::execute(&store, Clock::system().now(), command);
+            store.flush().await?;
+            response
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&response)?);
+    } else {
+        println!("{}", response.message);
+    }
+    Ok(if response.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {

@@ -70,3 +70,88 @@ fn sigterm_stops_the_relay_gracefully_and_flushes_the_store() {
         "the database lives in --data-dir"
     );
 }
+
+fn admin(data_dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("admin")
+        .args(args)
+        .output()
+        .expect("the admin command runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn audit_verify_works_through_the_running_relay_and_offline_and_names_a_broken_entry() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the relay starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let _listening = lines.next().expect("the start line").expect("utf-8");
+    let socket = data_dir.path().join("admin").join("admin.sock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&socket)
+            .expect("the admin socket exists")
+            .permissions(),
+    );
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "only the owner may talk to the admin socket"
+    );
+
+    // Through the running relay (it holds the database lock).
+    let (ok, text) = admin(data_dir.path(), &["audit", "verify"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("intact: 0 entries"), "{text}");
+    let (ok, text) = admin(data_dir.path(), &["audit", "verify"]);
+    assert!(
+        ok && text.contains("intact: 1 entries"),
+        "the first check was audited: {text}"
+    );
+
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+    kill(pid, Signal::SIGTERM).expect("signal");
+    assert!(child.wait().expect("exits").success());
+    assert!(!socket.exists(), "the socket is removed at shutdown");
+
+    // Offline, the command opens the store itself.
+    let (ok, text) = admin(data_dir.path(), &["--json", "audit", "verify"]);
+    assert!(ok, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).expect("JSON answer");
+    assert_eq!(answer["data"]["entries"], 2);
+
+    // Edit entry 1 behind the relay's back: the check names it and fails.
+    {
+        let db = sled::open(data_dir.path().join("db")).expect("raw open");
+        let tree = db.open_tree("audit").expect("audit tree");
+        let raw = tree
+            .get(1_u64.to_be_bytes())
+            .expect("read")
+            .expect("entry 1");
+        let mut entry: serde_json::Value = serde_json::from_slice(&raw).expect("JSON entry");
+        entry["outcome"] = serde_json::json!("failure");
+        tree.insert(
+            1_u64.to_be_bytes(),
+            serde_json::to_vec(&entry).expect("encode"),
+        )
+        .expect("write");
+        db.flush().expect("flush");
+    }
+    let (ok, text) = admin(data_dir.path(), &["audit", "verify"]);
+    assert!(!ok, "a broken chain fails the command");
+    assert!(text.contains("entry 1"), "{text}");
+}

@@ -2,7 +2,10 @@
 //! typed operations; callers never see sled types. Only sealed (ciphertext) values and
 //! metadata are ever stored: there is no API here that takes a plaintext.
 
+mod audit;
+
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 
@@ -10,6 +13,8 @@ use anyhow::Context as _;
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// Serialises appends to the audit log (read head, write next) within this process.
+    audit_lock: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -52,7 +57,10 @@ impl Store {
                 );
             }
         }
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            audit_lock: Arc::new(Mutex::new(())),
+        })
     }
 
     /// A cheap liveness check of the database.

@@ -1,0 +1,195 @@
+//! Operator commands (`sealpost-relay admin …`). A running relay listens for them on a Unix
+//! socket in its data directory (`admin/admin.sock`, inside a folder of mode 0700 so that the
+//! socket is never reachable by others, not even for the instant between bind and chmod:
+//! whoever can open it is the operator, as whoever can read the data directory already is). When no relay runs, the command opens
+//! the store itself. One JSON line in, one JSON line out. Every command is audited as the
+//! operator.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::audit::{Actor, AuditEvent, Outcome};
+use crate::{AppState, Store};
+
+/// The socket's folder and file name inside the data directory.
+pub const SOCKET_DIR: &str = "admin";
+pub const SOCKET_NAME: &str = "admin.sock";
+/// Longest command line accepted.
+const MAX_LINE: usize = 64 * 1024;
+
+/// What the operator can ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum AdminCommand {
+    /// Walks the audit log's hash chain and names the first broken entry.
+    AuditVerify,
+}
+
+/// The answer: whether it worked, a sentence for the operator, and data for scripts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminResponse {
+    pub ok: bool,
+    pub message: String,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+impl AdminResponse {
+    fn ok(message: String, data: serde_json::Value) -> Self {
+        Self {
+            ok: true,
+            message,
+            data,
+        }
+    }
+
+    fn failed(message: String) -> Self {
+        Self {
+            ok: false,
+            message,
+            data: serde_json::Value::Null,
+        }
+    }
+}
+
+/// Runs a command against a store.
+pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse {
+    let response = match command {
+        AdminCommand::AuditVerify => audit_verify(store),
+    };
+    let outcome = if response.ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    };
+    let event = AuditEvent {
+        actor: Actor::Operator,
+        org: None,
+        action: command.audit_action(),
+        target: None,
+        outcome,
+    };
+    if let Err(error) = store.audit_append(now, event) {
+        return AdminResponse::failed(format!(
+            "{}; and it could not be audited: {error:#}",
+            response.message
+        ));
+    }
+    response
+}
+
+impl AdminCommand {
+    fn audit_action(&self) -> &'static str {
+        match self {
+            AdminCommand::AuditVerify => "admin.audit_verify",
+        }
+    }
+}
+
+fn audit_verify(store: &Store) -> AdminResponse {
+    match store.audit_verify() {
+        Ok(Ok(count)) => AdminResponse::ok(
+            format!("the audit log is intact: {count} entries"),
+            serde_json::json!({ "entries": count }),
+        ),
+        Ok(Err(broken)) => AdminResponse {
+            ok: false,
+            message: format!("the audit log is broken: {broken}"),
+            data: serde_json::json!({ "broken": broken.to_string() }),
+        },
+        Err(error) => AdminResponse::failed(format!("the audit log cannot be read: {error:#}")),
+    }
+}
+
+/// Path of the admin socket for a data directory.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_DIR).join(SOCKET_NAME)
+}
+
+/// Binds the admin socket (replacing a stale one) in a 0700 folder, itself 0600.
+pub fn bind(data_dir: &Path) -> anyhow::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let folder = data_dir.join(SOCKET_DIR);
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("while creating {}", folder.display()))?;
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))
+        .context("while restricting the admin folder to its owner")?;
+    let path = socket_path(data_dir);
+    if path.exists() {
+        std::fs::remove_file(&path)
+            .with_context(|| format!("while removing the stale socket {}", path.display()))?;
+    }
+    let listener = UnixListener::bind(&path)
+        .with_context(|| format!("while binding the admin socket {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .context("while restricting the admin socket to its owner")?;
+    Ok(listener)
+}
+
+/// Answers admin connections until the task is dropped.
+pub async fn serve(listener: UnixListener, state: AppState) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(error) = answer(stream, &state).await {
+                tracing::warn!(error = format!("{error:#}"), "admin connection failed");
+            }
+        });
+    }
+}
+
+async fn answer(stream: UnixStream, state: &AppState) -> anyhow::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(read).take(MAX_LINE as u64);
+    reader
+        .read_line(&mut line)
+        .await
+        .context("while reading a command")?;
+    let response = match serde_json::from_str::<AdminCommand>(&line) {
+        Ok(command) => {
+            let store = state.store.clone();
+            let now = state.clock.now();
+            tokio::task::spawn_blocking(move || execute(&store, now, &command))
+                .await
+                .context("the admin command panicked")?
+        }
+        Err(error) => AdminResponse::failed(format!("not a command: {error}")),
+    };
+    let mut out = serde_json::to_vec(&response).context("while encoding the answer")?;
+    out.push(b'\n');
+    write.write_all(&out).await.context("while answering")?;
+    Ok(())
+}
+
+/// Sends a command to the relay running on `data_dir`; `Ok(None)` when none is running.
+pub async fn send(
+    data_dir: &Path,
+    command: &AdminCommand,
+) -> anyhow::Result<Option<AdminResponse>> {
+    let path = socket_path(data_dir);
+    let Ok(stream) = UnixStream::connect(&path).await else {
+        return Ok(None);
+    };
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(command).context("while encoding the command")?;
+    line.push(b'\n');
+    write
+        .write_all(&line)
+        .await
+        .context("while sending the command")?;
+    let mut answer = String::new();
+    BufReader::new(read)
+        .read_line(&mut answer)
+        .await
+        .context("while reading the answer")?;
+    let response = serde_json::from_str(&answer).context("the relay's answer is not valid")?;
+    Ok(Some(response))
+}
