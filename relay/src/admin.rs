@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use shared::wire::OrgStatus;
+
 use crate::audit::{Actor, AuditEvent, Outcome};
 use crate::{AppState, Store};
 
@@ -27,6 +29,14 @@ const MAX_LINE: usize = 64 * 1024;
 pub enum AdminCommand {
     /// Walks the audit log's hash chain and names the first broken entry.
     AuditVerify,
+    /// Lists organisations, all or those with one status.
+    OrgsList { status: Option<OrgStatus> },
+    /// Verifies a pending (or reinstates a suspended) organisation: it may send and request.
+    OrgVerify { handle: String },
+    /// Suspends an organisation: its users may log in but not send or request.
+    OrgSuspend { handle: String },
+    /// Lifts a suspension (the organisation becomes verified again).
+    OrgReinstate { handle: String },
 }
 
 /// The answer: whether it worked, a sentence for the operator, and data for scripts.
@@ -36,6 +46,9 @@ pub struct AdminResponse {
     pub message: String,
     #[serde(default)]
     pub data: serde_json::Value,
+    /// The organisation the command concerned, for the audit entry.
+    #[serde(skip)]
+    org: Option<shared::ids::Id>,
 }
 
 impl AdminResponse {
@@ -44,6 +57,7 @@ impl AdminResponse {
             ok: true,
             message,
             data,
+            org: None,
         }
     }
 
@@ -52,6 +66,7 @@ impl AdminResponse {
             ok: false,
             message,
             data: serde_json::Value::Null,
+            org: None,
         }
     }
 }
@@ -60,6 +75,20 @@ impl AdminResponse {
 pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse {
     let response = match command {
         AdminCommand::AuditVerify => audit_verify(store),
+        AdminCommand::OrgsList { status } => orgs_list(store, *status),
+        AdminCommand::OrgVerify { handle } => {
+            org_set_status(store, now, handle, OrgStatus::Verified, None)
+        }
+        AdminCommand::OrgSuspend { handle } => {
+            org_set_status(store, now, handle, OrgStatus::Suspended, None)
+        }
+        AdminCommand::OrgReinstate { handle } => org_set_status(
+            store,
+            now,
+            handle,
+            OrgStatus::Verified,
+            Some(OrgStatus::Suspended),
+        ),
     };
     let outcome = if response.ok {
         Outcome::Success
@@ -68,9 +97,9 @@ pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse
     };
     let event = AuditEvent {
         actor: Actor::Operator,
-        org: None,
+        org: response.org,
         action: command.audit_action(),
-        target: None,
+        target: command.target(),
         outcome,
     };
     if let Err(error) = store.audit_append(now, event) {
@@ -86,7 +115,89 @@ impl AdminCommand {
     fn audit_action(&self) -> &'static str {
         match self {
             AdminCommand::AuditVerify => "admin.audit_verify",
+            AdminCommand::OrgsList { .. } => "admin.orgs_list",
+            AdminCommand::OrgVerify { .. } => "org.verify",
+            AdminCommand::OrgSuspend { .. } => "org.suspend",
+            AdminCommand::OrgReinstate { .. } => "org.reinstate",
         }
+    }
+
+    fn target(&self) -> Option<String> {
+        match self {
+            AdminCommand::AuditVerify | AdminCommand::OrgsList { .. } => None,
+            AdminCommand::OrgVerify { handle }
+            | AdminCommand::OrgSuspend { handle }
+            | AdminCommand::OrgReinstate { handle } => Some(handle.clone()),
+        }
+    }
+}
+
+fn orgs_list(store: &Store, status: Option<OrgStatus>) -> AdminResponse {
+    match store.orgs(status) {
+        Ok(orgs) => {
+            let lines: Vec<String> = orgs
+                .iter()
+                .map(|org| {
+                    format!(
+                        "{:<32} {:<10} {}",
+                        org.handle,
+                        format!("{:?}", org.status).to_lowercase(),
+                        org.name
+                    )
+                })
+                .collect();
+            let message = if lines.is_empty() {
+                "no organisations".to_owned()
+            } else {
+                lines.join("\n")
+            };
+            let data = orgs
+                .iter()
+                .map(|org| serde_json::json!({ "id": org.id, "handle": org.handle, "name": org.name, "status": org.status, "created_at": org.created_at }))
+                .collect();
+            AdminResponse::ok(message, serde_json::Value::Array(data))
+        }
+        Err(error) => AdminResponse::failed(format!("cannot list organisations: {error:#}")),
+    }
+}
+
+fn org_set_status(
+    store: &Store,
+    now: i64,
+    handle: &str,
+    status: OrgStatus,
+    only_from: Option<OrgStatus>,
+) -> AdminResponse {
+    let current = match store.org_by_handle(handle) {
+        Ok(Some(org)) => org,
+        Ok(None) => {
+            return AdminResponse::failed(format!("no organisation has the handle {handle:?}"));
+        }
+        Err(error) => {
+            return AdminResponse::failed(format!("cannot read organisations: {error:#}"));
+        }
+    };
+    if let Some(required) = only_from
+        && current.status != required
+    {
+        let mut response = AdminResponse::failed(format!(
+            "{handle} is {:?}, not {:?}; nothing changed",
+            current.status, required
+        ));
+        response.org = Some(current.id);
+        return response;
+    }
+    match store.set_org_status(handle, status, now) {
+        Ok(Some(org)) => {
+            let mut response = AdminResponse::ok(
+                format!("{} is now {:?}", org.handle, org.status).to_lowercase(),
+                serde_json::json!({ "handle": org.handle, "status": org.status }),
+            );
+            response.org = Some(org.id);
+            response
+        }
+        Ok(None) => AdminResponse::failed(format!("no organisation has the handle {handle:?}")),
+        Err(error) => AdminResponse::failed(format!("cannot change {handle}: {error:#}")),
     }
 }
 
@@ -100,6 +211,7 @@ fn audit_verify(store: &Store) -> AdminResponse {
             ok: false,
             message: format!("the audit log is broken: {broken}"),
             data: serde_json::json!({ "broken": broken.to_string() }),
+            org: None,
         },
         Err(error) => AdminResponse::failed(format!("the audit log cannot be read: {error:#}")),
     }

@@ -19,6 +19,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log: LogConfig,
     pub limits: Limits,
+    pub sessions: SessionConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +52,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             log: LogConfig::default(),
             limits: Limits::default(),
+            sessions: SessionConfig::default(),
         }
     }
 }
@@ -68,6 +70,28 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             json_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session unused this long ends.
+    pub idle_minutes: u32,
+    /// A session ends this long after log-in, used or not.
+    pub absolute_hours: u32,
+    /// Mark the session cookie `Secure` (set it whenever users reach the relay over HTTPS,
+    /// directly or through a proxy).
+    pub secure_cookie: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 30,
+            absolute_hours: 12,
+            secure_cookie: false,
         }
     }
 }

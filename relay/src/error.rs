@@ -23,6 +23,18 @@ pub enum AppError {
     InvalidBody(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("wrong e-mail address or password")]
+    WrongCredentials,
+    #[error("this request lacks a valid X-CSRF-Token header; reload the page and try again")]
+    Csrf,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -41,8 +53,20 @@ impl AppError {
             AppError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
             AppError::InvalidBody(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            AppError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            AppError::WrongCredentials => (StatusCode::UNAUTHORIZED, "wrong_credentials"),
+            AppError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+}
+
+impl From<crate::authz::Denied> for AppError {
+    fn from(denied: crate::authz::Denied) -> Self {
+        AppError::Forbidden(denied.to_string())
     }
 }
 

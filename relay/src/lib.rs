@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod store;
@@ -13,6 +14,7 @@ mod api;
 mod assets;
 mod error;
 mod security;
+pub mod session;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use relay::admin::AdminCommand;
 use relay::config::{FlagOverrides, LogFormat};
 use relay::{AppState, Clock, Config, Store};
+use shared::wire::OrgStatus;
 use tracing_subscriber::EnvFilter;
 
 /// Sealpost relay: serves the end-to-end encrypted document exchange (web app and API).
@@ -51,6 +52,35 @@ enum AdminCli {
         #[command(subcommand)]
         command: AuditCli,
     },
+    /// Organisations: list, verify, suspend, reinstate.
+    Orgs {
+        #[command(subcommand)]
+        command: OrgsCli,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgsCli {
+    /// List organisations (all, or only pending / verified / suspended).
+    List {
+        #[arg(long, value_parser = parse_status)]
+        status: Option<OrgStatus>,
+    },
+    /// Verify a pending organisation so that it may send and request.
+    Verify { handle: String },
+    /// Suspend an organisation: its users may log in but not send or request.
+    Suspend { handle: String },
+    /// Lift a suspension.
+    Reinstate { handle: String },
+}
+
+fn parse_status(text: &str) -> Result<OrgStatus, String> {
+    match text {
+        "pending" => Ok(OrgStatus::Pending),
+        "verified" => Ok(OrgStatus::Verified),
+        "suspended" => Ok(OrgStatus::Suspended),
+        other => Err(format!("{other:?} is not pending, verified or suspended")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +106,12 @@ async fn main() -> anyhow::Result<ExitCode> {
                 AdminCli::Audit {
                     command: AuditCli::Verify,
                 } => AdminCommand::AuditVerify,
+                AdminCli::Orgs { command } => match command {
+                    OrgsCli::List { status } => AdminCommand::OrgsList { status },
+                    OrgsCli::Verify { handle } => AdminCommand::OrgVerify { handle },
+                    OrgsCli::Suspend { handle } => AdminCommand::OrgSuspend { handle },
+                    OrgsCli::Reinstate { handle } => AdminCommand::OrgReinstate { handle },
+                },
             };
             admin(&config, &command, json).await
         }

@@ -163,3 +163,122 @@ mod tests {
         assert_eq!(err.code, "not_found");
     }
 }
+
+/// The role of a user in their organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+/// Where an organisation stands with the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgStatus {
+    /// New: may log in, may not send or request until the operator verifies it.
+    Pending,
+    Verified,
+    /// Stopped by the operator: may log in, may not send or request.
+    Suspended,
+}
+
+/// `POST /api/auth/prelogin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreloginRequest {
+    pub email: String,
+}
+
+/// The salt and parameters to derive the master key with. For an unknown e-mail the relay
+/// answers a deterministic fake salt, so the answer does not reveal who has an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreloginResponse {
+    #[serde(with = "crate::encoding::array")]
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+}
+
+/// The organisation a first user creates at sign-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrganisation {
+    pub name: String,
+    /// Lowercase letters, digits and dashes, 3 to 32 characters; used in `/p/<handle>`.
+    pub handle: String,
+}
+
+/// `POST /api/auth/signup`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupRequest {
+    pub email: String,
+    pub name: String,
+    pub organisation: NewOrganisation,
+    pub keys: AccountKeys,
+}
+
+/// `POST /api/auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    #[serde(with = "crate::encoding::array")]
+    pub auth_key: [u8; 32],
+}
+
+/// A user as the app shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: crate::ids::Id,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// An organisation as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgView {
+    pub id: crate::ids::Id,
+    pub name: String,
+    pub handle: String,
+    pub status: OrgStatus,
+}
+
+/// The user's own key material, returned at log-in so the browser can unlock the private key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnKeys {
+    #[serde(with = "crate::encoding::bytes")]
+    pub public_key: Vec<u8>,
+    #[serde(with = "crate::encoding::array")]
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+    pub sealed_private_key: SealedPrivateKey,
+}
+
+/// The answer to sign-up, log-in and `GET /api/me`: who is logged in, and the token to send in
+/// `X-CSRF-Token` with every state-changing request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    pub user: UserView,
+    pub organisation: OrgView,
+    pub csrf_token: String,
+    pub keys: OwnKeys,
+}
+
+/// One audit log entry as owners and admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntryView {
+    pub seq: u64,
+    pub time: i64,
+    /// `user`, `api_key`, `operator` or `anonymous`.
+    pub actor_kind: String,
+    #[serde(default)]
+    pub actor_id: Option<crate::ids::Id>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    pub action: String,
+    #[serde(default)]
+    pub target: Option<String>,
+    /// `success`, `failure` or `denied`.
+    pub outcome: String,
+    /// Hex of the entry's chain hash.
+    pub hash: String,
+}

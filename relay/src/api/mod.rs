@@ -1,8 +1,11 @@
 //! The JSON API under `/api`: routing, body reading and JSON parsing with clear errors (413, 400,
 //! 422), and the JSON 404/405 answers. Unknown `/api/` paths never fall through to the web app.
 
+mod auth;
 mod csp_report;
 mod health;
+mod json;
+mod org;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,6 +19,13 @@ use crate::{AppError, AppState, Config};
 pub fn router(config: &Config) -> Router<AppState> {
     Router::new()
         .route("/health", get(health::get))
+        .route("/auth/prelogin", post(auth::prelogin))
+        .route("/auth/signup", post(auth::signup))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-all", post(auth::logout_all))
+        .route("/me", get(auth::me))
+        .route("/org/audit", get(org::audit))
         .route("/csp-report", post(csp_report::post))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

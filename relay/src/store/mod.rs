@@ -2,7 +2,10 @@
 //! typed operations; callers never see sled types. Only sealed (ciphertext) values and
 //! metadata are ever stored: there is no API here that takes a plaintext.
 
+mod accounts;
 mod audit;
+
+pub use accounts::{OrgRecord, SessionRecord, SignupConflict, UserRecord};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -15,6 +18,9 @@ pub struct Store {
     db: sled::Db,
     /// Serialises appends to the audit log (read head, write next) within this process.
     audit_lock: Arc<Mutex<()>>,
+    /// A random secret made at the first start, kept in the database: the key of the fake
+    /// prelogin salts for unknown e-mail addresses.
+    server_secret: Arc<zeroize::Zeroizing<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -26,6 +32,7 @@ impl std::fmt::Debug for Store {
 /// Schema version of the on-disk layout, checked at open so an old binary refuses a newer store.
 const SCHEMA_VERSION: u32 = 1;
 const META_SCHEMA_KEY: &[u8] = b"schema_version";
+const META_SERVER_SECRET: &[u8] = b"server_secret";
 
 impl Store {
     /// Opens (or creates) the store in `data_dir`.
@@ -57,10 +64,31 @@ impl Store {
                 );
             }
         }
+        let server_secret = match meta
+            .get(META_SERVER_SECRET)
+            .context("while reading the server secret")?
+        {
+            Some(bytes) => {
+                <[u8; 32]>::try_from(bytes.as_ref()).context("the server secret is corrupt")?
+            }
+            None => {
+                let mut secret = [0_u8; 32];
+                rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut secret);
+                meta.insert(META_SERVER_SECRET, &secret)
+                    .context("while writing the server secret")?;
+                secret
+            }
+        };
         Ok(Self {
             db,
             audit_lock: Arc::new(Mutex::new(())),
+            server_secret: Arc::new(zeroize::Zeroizing::new(server_secret)),
         })
+    }
+
+    /// The relay's own secret (see the field); never leaves the relay.
+    pub fn server_secret(&self) -> &[u8; 32] {
+        &self.server_secret
     }
 
     /// A cheap liveness check of the database.

@@ -1,0 +1,302 @@
+//! Sign-up, prelogin, log-in, log-out and "who am I" (PROTOCOL.md "Accounts"). The relay never
+//! sees a password: it stores `argon2id(auth_key, server salt)` and compares in constant time.
+//! Prelogin answers a deterministic fake salt for unknown addresses, and a wrong address gets
+//! the same answer, after the same work, as a wrong password.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use rand_core::RngCore as _;
+use sha2::Sha256;
+use shared::crypto::kdf::KdfParams;
+use shared::crypto::{AuthKey, OsRng, UserPublicKey};
+use shared::ids::Id;
+use shared::wire::{self, OrgStatus, Role};
+use subtle::ConstantTimeEq as _;
+
+use super::json::{ApiJson, ClientIp};
+use crate::audit::{Actor, AuditEvent, Outcome};
+use crate::session::{self, Session};
+use crate::store::{OrgRecord, SignupConflict, UserRecord};
+use crate::{AppError, AppState};
+
+/// `POST /api/auth/prelogin`.
+pub async fn prelogin(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<wire::PreloginRequest>,
+) -> Result<Json<wire::PreloginResponse>, AppError> {
+    let email = normalize_email(&request.email)?;
+    let response = match state.store.user_by_email(&email)? {
+        Some(user) => wire::PreloginResponse {
+            salt: user.salt,
+            kdf: user.kdf,
+        },
+        None => wire::PreloginResponse {
+            salt: fake_salt(state.store.server_secret(), &email),
+            kdf: KdfParams::CLIENT_V1,
+        },
+    };
+    Ok(Json(response))
+}
+
+/// `POST /api/auth/signup`: a new organisation (pending) and its owner.
+pub async fn signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<wire::SignupRequest>,
+) -> Result<Response, AppError> {
+    let email = normalize_email(&request.email)?;
+    let name = checked_name(&request.name, "your name")?;
+    let org_name = checked_name(&request.organisation.name, "the organisation's name")?;
+    let handle = checked_handle(&request.organisation.handle)?;
+    let keys = &request.keys;
+    UserPublicKey::from_spki_der(&keys.public_key)
+        .map_err(|error| AppError::Invalid(format!("the public key is not usable: {error}")))?;
+    keys.kdf
+        .validate()
+        .map_err(|error| AppError::Invalid(error.to_string()))?;
+    if keys.sealed_private_key.len() < 28 {
+        return Err(AppError::Invalid(
+            "the sealed private key is too short".to_owned(),
+        ));
+    }
+
+    let now = state.clock.now();
+    let mut server_salt = [0_u8; 16];
+    OsRng.fill_bytes(&mut server_salt);
+    let auth_hash = hash_auth_key(keys.auth_key, server_salt).await?;
+    let org = OrgRecord {
+        id: Id::generate(&mut OsRng),
+        name: org_name,
+        handle: handle.clone(),
+        status: OrgStatus::Pending,
+        created_at: now,
+        status_changed_at: now,
+    };
+    let user = UserRecord {
+        id: Id::generate(&mut OsRng),
+        org: org.id,
+        email: email.clone(),
+        name,
+        role: Role::Owner,
+        public_key: keys.public_key.clone(),
+        salt: keys.salt,
+        kdf: keys.kdf,
+        sealed_private_key: keys.sealed_private_key.clone(),
+        auth_hash,
+        server_salt,
+        created_at: now,
+        password_changed_at: now,
+    };
+    if let Err(conflict) = state.store.create_org_with_owner(&org, &user)? {
+        let message = match conflict {
+            // Saying "exists" for an e-mail reveals an account; sign-up must say something,
+            // and the same address cannot log in without its password anyway.
+            SignupConflict::EmailTaken => {
+                "an account with this e-mail address exists; log in instead"
+            }
+            SignupConflict::HandleTaken => "this organisation handle is taken; choose another",
+        };
+        return Err(AppError::Conflict(message.to_owned()));
+    }
+    audit(
+        &state,
+        Actor::User { id: user.id, ip },
+        Some(org.id),
+        "auth.signup",
+        Some(email),
+        Outcome::Success,
+    )?;
+    let (record, cookie) = session::start(&state, user.id)?;
+    let body = session::session_response(&user, &org, &record.csrf_token);
+    Ok((
+        StatusCode::CREATED,
+        [(header::SET_COOKIE, cookie)],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `POST /api/auth/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<wire::LoginRequest>,
+) -> Result<Response, AppError> {
+    let email = normalize_email(&request.email)?;
+    let user = state.store.user_by_email(&email)?;
+    // Unknown addresses cost the same argon2id work as known ones.
+    let (server_salt, expected) = match &user {
+        Some(user) => (user.server_salt, user.auth_hash),
+        None => (fake_salt(state.store.server_secret(), &email), [0xff; 32]),
+    };
+    let presented = hash_auth_key(request.auth_key, server_salt).await?;
+    let matches = bool::from(presented.ct_eq(&expected));
+    let (Some(user), true) = (user, matches) else {
+        audit(
+            &state,
+            Actor::Anonymous { ip },
+            None,
+            "auth.login",
+            Some(email),
+            Outcome::Failure,
+        )?;
+        return Err(AppError::WrongCredentials);
+    };
+    let org = state.store.org(user.org)?.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("user {} has no organisation", user.id))
+    })?;
+    audit(
+        &state,
+        Actor::User { id: user.id, ip },
+        Some(org.id),
+        "auth.login",
+        Some(email),
+        Outcome::Success,
+    )?;
+    let (record, cookie) = session::start(&state, user.id)?;
+    let body = session::session_response(&user, &org, &record.csrf_token);
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// `POST /api/auth/logout`: ends this session.
+pub async fn logout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+) -> Result<Response, AppError> {
+    state.store.delete_session(&session.token_hash)?;
+    audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(session.org.id),
+        "auth.logout",
+        None,
+        Outcome::Success,
+    )?;
+    Ok(logged_out(&state))
+}
+
+/// `POST /api/auth/logout-all`: ends every session of this user, this one included.
+pub async fn logout_all(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+) -> Result<Response, AppError> {
+    let ended = state.store.delete_sessions_of(session.user.id, None)?;
+    audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(session.org.id),
+        "auth.logout_all",
+        Some(format!("{ended} sessions")),
+        Outcome::Success,
+    )?;
+    Ok(logged_out(&state))
+}
+
+/// `GET /api/me`.
+pub async fn me(session: Session) -> Json<wire::SessionResponse> {
+    Json(session.response())
+}
+
+fn logged_out(state: &AppState) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::SET_COOKIE,
+        session::clearing_cookie(&state.config.sessions),
+    );
+    (StatusCode::NO_CONTENT, headers).into_response()
+}
+
+pub(crate) fn audit(
+    state: &AppState,
+    actor: Actor,
+    org: Option<Id>,
+    action: &'static str,
+    target: Option<String>,
+    outcome: Outcome,
+) -> Result<(), AppError> {
+    let event = AuditEvent {
+        actor,
+        org,
+        action,
+        target,
+        outcome,
+    };
+    state.store.audit_append(state.clock.now(), event)?;
+    Ok(())
+}
+
+/// `argon2id(auth_key, server_salt)` off the async threads (it takes tens of milliseconds).
+async fn hash_auth_key(auth_key: [u8; 32], server_salt: [u8; 16]) -> Result<[u8; 32], AppError> {
+    tokio::task::spawn_blocking(move || {
+        AuthKey::dangerously_from_bytes(auth_key).storage_hash(&server_salt)
+    })
+    .await
+    .map_err(|error| AppError::Internal(anyhow::anyhow!("hashing panicked: {error}")))?
+    .map_err(|error| AppError::Internal(anyhow::anyhow!("hashing failed: {error}")))
+}
+
+/// HMAC(server secret, "prelogin" ‖ e-mail), first 16 bytes: stable per address, unguessable.
+fn fake_salt(secret: &[u8; 32], email: &str) -> [u8; 16] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(b"sealpost/v1/prelogin");
+    mac.update(email.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    let mut salt = [0_u8; 16];
+    salt.copy_from_slice(&tag[..16]);
+    salt
+}
+
+/// Trimmed and lowercased; one `@` with something on both sides; at most 254 bytes.
+pub(crate) fn normalize_email(email: &str) -> Result<String, AppError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split('@').count() == 2
+        && email.split('@').all(|part| !part.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(AppError::Invalid(
+            "that is not an e-mail address".to_owned(),
+        ))
+    }
+}
+
+fn checked_name(name: &str, what: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::Invalid(format!(
+            "{what} must be 1 to 100 characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn checked_handle(handle: &str) -> Result<String, AppError> {
+    let handle = handle.trim().to_lowercase();
+    let valid = (3..=32).contains(&handle.len())
+        && handle
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !handle.starts_with('-')
+        && !handle.ends_with('-');
+    if valid {
+        Ok(handle)
+    } else {
+        Err(AppError::Invalid(
+            "the handle must be 3 to 32 lowercase letters, digits or inner dashes".to_owned(),
+        ))
+    }
+}

@@ -1,0 +1,58 @@
+//! The organisation's own pages: its audit log, for owners and admins (`authz::ViewAudit`).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use shared::wire;
+
+use crate::audit::{Actor, AuditEntry, Outcome};
+use crate::authz::{Permission, authorize};
+use crate::session::Session;
+use crate::{AppError, AppState};
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_limit() -> usize {
+    200
+}
+
+/// `GET /api/org/audit?limit=N`: the newest entries of the caller's organisation.
+pub async fn audit(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<wire::AuditEntryView>>, AppError> {
+    authorize(&session.principal(), Permission::ViewAudit, session.org.id)?;
+    let limit = query.limit.clamp(1, 10_000);
+    let entries = state.store.audit_entries_of_org(session.org.id, limit)?;
+    Ok(Json(entries.iter().map(view).collect()))
+}
+
+fn view(entry: &AuditEntry) -> wire::AuditEntryView {
+    let (kind, id, ip) = match &entry.actor {
+        Actor::User { id, ip } => ("user", Some(*id), ip.clone()),
+        Actor::ApiKey { id, ip } => ("api_key", Some(*id), ip.clone()),
+        Actor::Operator => ("operator", None, None),
+        Actor::Anonymous { ip } => ("anonymous", None, ip.clone()),
+    };
+    let outcome = match entry.outcome {
+        Outcome::Success => "success",
+        Outcome::Failure => "failure",
+        Outcome::Denied => "denied",
+    };
+    wire::AuditEntryView {
+        seq: entry.seq,
+        time: entry.time,
+        actor_kind: kind.to_owned(),
+        actor_id: id,
+        ip,
+        action: entry.action.clone(),
+        target: entry.target.clone(),
+        outcome: outcome.to_owned(),
+        hash: entry.hash.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}

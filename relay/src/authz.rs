@@ -1,0 +1,158 @@
+//! The one authorization decision of the relay: may this principal do this to that
+//! organisation? Every endpoint asks `authorize` before touching an object, so roles, tenancy
+//! and organisation status are decided in one table, here, and tested exhaustively.
+
+use shared::ids::Id;
+use shared::wire::{OrgStatus, Role};
+
+/// A logged-in user as authorization sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub user: Id,
+    pub org: Id,
+    pub role: Role,
+    pub org_status: OrgStatus,
+}
+
+/// Everything a user may ask to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read and change one's own account (log out, change password, MFA).
+    ManageOwnAccount,
+    /// Send documents (Secure Send, Chart Transfer) or request them.
+    SendOrRequest,
+    /// List, invite, change roles of and remove members.
+    ManageMembers,
+    /// Organisation policies (MFA required, password rules, expiry).
+    SetPolicy,
+    /// Read and export the organisation's audit log.
+    ViewAudit,
+    /// Payout details and the payout report.
+    ManagePayouts,
+    /// Hand ownership to another member.
+    TransferOwnership,
+    /// Close the organisation.
+    CloseOrganisation,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 8] = [
+        Permission::ManageOwnAccount,
+        Permission::SendOrRequest,
+        Permission::ManageMembers,
+        Permission::SetPolicy,
+        Permission::ViewAudit,
+        Permission::ManagePayouts,
+        Permission::TransferOwnership,
+        Permission::CloseOrganisation,
+    ];
+}
+
+/// Why something was refused (the words reach the user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("that belongs to another organisation")]
+    OtherOrganisation,
+    #[error("your role ({0:?}) does not allow this")]
+    Role(Role),
+    #[error(
+        "your organisation is waiting for the operator's verification; until then it cannot send or request documents"
+    )]
+    Pending,
+    #[error("your organisation is suspended by the operator; it cannot send or request documents")]
+    Suspended,
+}
+
+/// The decision.
+pub fn authorize(
+    principal: &Principal,
+    permission: Permission,
+    target_org: Id,
+) -> Result<(), Denied> {
+    if principal.org != target_org {
+        return Err(Denied::OtherOrganisation);
+    }
+    let role_allows = match permission {
+        Permission::ManageOwnAccount | Permission::SendOrRequest => true,
+        Permission::ManageMembers | Permission::SetPolicy | Permission::ViewAudit => {
+            matches!(principal.role, Role::Owner | Role::Admin)
+        }
+        Permission::ManagePayouts
+        | Permission::TransferOwnership
+        | Permission::CloseOrganisation => principal.role == Role::Owner,
+    };
+    if !role_allows {
+        return Err(Denied::Role(principal.role));
+    }
+    if permission == Permission::SendOrRequest {
+        match principal.org_status {
+            OrgStatus::Verified => {}
+            OrgStatus::Pending => return Err(Denied::Pending),
+            OrgStatus::Suspended => return Err(Denied::Suspended),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role, org_status: OrgStatus) -> Principal {
+        Principal {
+            user: Id::from_bytes([1; 16]),
+            org: Id::from_bytes([2; 16]),
+            role,
+            org_status,
+        }
+    }
+
+    /// The whole table: every permission × every role × own or other organisation × status.
+    #[test]
+    fn the_table() {
+        let own = Id::from_bytes([2; 16]);
+        let other = Id::from_bytes([3; 16]);
+        for role in [Role::Owner, Role::Admin, Role::Member] {
+            for status in [
+                OrgStatus::Pending,
+                OrgStatus::Verified,
+                OrgStatus::Suspended,
+            ] {
+                let who = principal(role, status);
+                for permission in Permission::ALL {
+                    assert_eq!(
+                        authorize(&who, permission, other),
+                        Err(Denied::OtherOrganisation),
+                        "{role:?} {permission:?} across tenants"
+                    );
+                    let expected = match (permission, role) {
+                        (Permission::ManageOwnAccount, _) => Ok(()),
+                        (Permission::SendOrRequest, _) => match status {
+                            OrgStatus::Verified => Ok(()),
+                            OrgStatus::Pending => Err(Denied::Pending),
+                            OrgStatus::Suspended => Err(Denied::Suspended),
+                        },
+                        (
+                            Permission::ManageMembers
+                            | Permission::SetPolicy
+                            | Permission::ViewAudit,
+                            Role::Owner | Role::Admin,
+                        ) => Ok(()),
+                        (
+                            Permission::ManagePayouts
+                            | Permission::TransferOwnership
+                            | Permission::CloseOrganisation,
+                            Role::Owner,
+                        ) => Ok(()),
+                        (_, role) => Err(Denied::Role(role)),
+                    };
+                    assert_eq!(
+                        authorize(&who, permission, own),
+                        expected,
+                        "{role:?} {status:?} {permission:?}"
+                    );
+                }
+            }
+        }
+    }
+}

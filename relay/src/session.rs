@@ -1,0 +1,192 @@
+//! Log-in sessions: opaque random tokens in an `HttpOnly`, `SameSite=Strict` cookie (and
+//! `Secure` when configured), stored only as their SHA-256, with idle and absolute expiry
+//! checked on every request against the injectable clock, and a CSRF token that every
+//! state-changing request must echo in `X-CSRF-Token`. `Session` is the extractor: a handler
+//! that takes one can only run for a logged-in user, already loaded with their organisation.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use rand_core::RngCore as _;
+use sha2::{Digest, Sha256};
+use shared::crypto::OsRng;
+use shared::encoding;
+use shared::ids::Id;
+use shared::wire;
+use subtle::ConstantTimeEq as _;
+
+use crate::authz::Principal;
+use crate::config::SessionConfig;
+use crate::store::{OrgRecord, SessionRecord, UserRecord};
+use crate::{AppError, AppState};
+
+pub const COOKIE: &str = "sealpost_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// `last_seen` is written at most this often, so reads do not turn into writes.
+const TOUCH_EVERY_SECONDS: i64 = 60;
+
+/// A logged-in user, their organisation and their session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: UserRecord,
+    pub org: OrgRecord,
+    pub record: SessionRecord,
+    pub token_hash: [u8; 32],
+}
+
+impl Session {
+    pub fn principal(&self) -> Principal {
+        Principal {
+            user: self.user.id,
+            org: self.org.id,
+            role: self.user.role,
+            org_status: self.org.status,
+        }
+    }
+
+    /// What the app needs to know about who is logged in.
+    pub fn response(&self) -> wire::SessionResponse {
+        session_response(&self.user, &self.org, &self.record.csrf_token)
+    }
+}
+
+/// The wire view of a user, their organisation and their CSRF token.
+pub fn session_response(
+    user: &UserRecord,
+    org: &OrgRecord,
+    csrf_token: &str,
+) -> wire::SessionResponse {
+    wire::SessionResponse {
+        user: wire::UserView {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role,
+        },
+        organisation: wire::OrgView {
+            id: org.id,
+            name: org.name.clone(),
+            handle: org.handle.clone(),
+            status: org.status,
+        },
+        csrf_token: csrf_token.to_owned(),
+        keys: wire::OwnKeys {
+            public_key: user.public_key.clone(),
+            salt: user.salt,
+            kdf: user.kdf,
+            sealed_private_key: user.sealed_private_key.clone(),
+        },
+    }
+}
+
+/// A new session for `user`: stored, and returned with the `Set-Cookie` value.
+pub fn start(state: &AppState, user: Id) -> Result<(SessionRecord, HeaderValue), AppError> {
+    let mut token = [0_u8; 32];
+    OsRng.fill_bytes(&mut token);
+    let mut csrf = [0_u8; 32];
+    OsRng.fill_bytes(&mut csrf);
+    let now = state.clock.now();
+    let record = SessionRecord {
+        user,
+        created_at: now,
+        last_seen: now,
+        csrf_token: encoding::encode(&csrf),
+    };
+    state.store.create_session(&hash_token(&token), &record)?;
+    let cookie = cookie_value(&encoding::encode(&token), &state.config.sessions);
+    Ok((record, cookie))
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn clearing_cookie(config: &SessionConfig) -> HeaderValue {
+    let secure = if config.secure_cookie { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("sealpost_session=; Max-Age=0"))
+}
+
+fn cookie_value(token: &str, config: &SessionConfig) -> HeaderValue {
+    let secure = if config.secure_cookie { "; Secure" } else { "" };
+    let max_age = i64::from(config.absolute_hours) * 3600;
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("sealpost_session=; Max-Age=0"))
+}
+
+pub fn hash_token(token: &[u8]) -> [u8; 32] {
+    Sha256::digest(token).into()
+}
+
+/// The session token from the `Cookie` header, if any.
+fn token_from(headers: &HeaderMap) -> Option<Vec<u8>> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .and_then(|(_, value)| encoding::decode(value).ok())
+        .filter(|token| token.len() == 32)
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = token_from(&parts.headers).ok_or(AppError::Unauthenticated("please log in"))?;
+        let token_hash = hash_token(&token);
+        let store = &state.store;
+        let mut record = store
+            .session(&token_hash)?
+            .ok_or(AppError::Unauthenticated(
+                "your session has ended; please log in again",
+            ))?;
+        let now = state.clock.now();
+        let limits = &state.config.sessions;
+        let idle = now - record.last_seen >= i64::from(limits.idle_minutes) * 60;
+        let too_old = now - record.created_at >= i64::from(limits.absolute_hours) * 3600;
+        if idle || too_old {
+            store.delete_session(&token_hash)?;
+            return Err(AppError::Unauthenticated(
+                "your session has expired; please log in again",
+            ));
+        }
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let presented = parts
+                .headers
+                .get(CSRF_HEADER)
+                .map(HeaderValue::as_bytes)
+                .unwrap_or_default();
+            if !bool::from(presented.ct_eq(record.csrf_token.as_bytes())) {
+                return Err(AppError::Csrf);
+            }
+        }
+        let Some(user) = store.user(record.user)? else {
+            store.delete_session(&token_hash)?;
+            return Err(AppError::Unauthenticated("your account no longer exists"));
+        };
+        let Some(org) = store.org(user.org)? else {
+            store.delete_session(&token_hash)?;
+            return Err(AppError::Unauthenticated(
+                "your organisation no longer exists",
+            ));
+        };
+        if now - record.last_seen >= TOUCH_EVERY_SECONDS {
+            record.last_seen = now;
+            store.touch_session(&token_hash, &record)?;
+        }
+        Ok(Self {
+            user,
+            org,
+            record,
+            token_hash,
+        })
+    }
+}

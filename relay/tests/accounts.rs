@@ -1,0 +1,549 @@
+//! Accounts through the HTTP API with a real store and a manual clock: sign-up creates a
+//! pending organisation and logs its owner in; prelogin does not reveal who has an account;
+//! wrong addresses and wrong passwords get the same answer; sessions are HttpOnly, SameSite
+//! cookies with idle and absolute expiry; writes need the CSRF token; log-out and "log out
+//! everywhere" end sessions; the audit log records it all, per organisation; the operator's
+//! verification changes what the organisation may do.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use axum::response::Response;
+use http_body_util::BodyExt as _;
+use relay::admin::{AdminCommand, execute};
+use relay::clock::ManualClock;
+use relay::{AppState, Clock, Config, Store};
+use shared::crypto::kdf::KdfParams;
+use shared::crypto::{OsRng, Passphrase, UserPrivateKey, derive_master_key};
+use shared::wire::{self, OrgStatus, Role};
+use tower::ServiceExt as _;
+
+const ALICE: &[u8] = include_bytes!("../../shared/src/crypto/tests/fixtures/test-alice-3072.pk8");
+const START: i64 = 1_800_000_000;
+
+struct Relay {
+    router: axum::Router,
+    store: Store,
+    clock: ManualClock,
+    _dir: tempfile::TempDir,
+}
+
+fn relay() -> Relay {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let store = Store::open(&config.data_dir).expect("store");
+    let (clock, handle) = Clock::manual(START);
+    Relay {
+        router: relay::app(AppState::with_clock(config, store.clone(), clock)),
+        store,
+        clock: handle,
+        _dir: dir,
+    }
+}
+
+/// A logged-in browser: its session cookie and CSRF token.
+#[derive(Clone, Debug)]
+struct Login {
+    cookie: String,
+    csrf: String,
+    session: wire::SessionResponse,
+}
+
+struct Account {
+    email: String,
+    keys: wire::AccountKeys,
+    auth_key: [u8; 32],
+}
+
+fn account(email: &str, password: &str) -> Account {
+    let private = UserPrivateKey::from_pkcs8_der(ALICE).expect("fixture key");
+    let mut salt = [0_u8; 16];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt);
+    let master = derive_master_key(
+        &Passphrase::new(password.to_owned()),
+        &salt,
+        &KdfParams::CLIENT_V1,
+    )
+    .expect("derives");
+    let sealed = master
+        .wrap_key()
+        .seal_private_key(&private, &mut OsRng)
+        .expect("seals");
+    let public = private.public_key().expect("public");
+    let keys = wire::AccountKeys::new(
+        public.spki_der(),
+        salt,
+        KdfParams::CLIENT_V1,
+        sealed,
+        &master.auth_key(),
+    );
+    Account {
+        email: email.to_owned(),
+        auth_key: *master.auth_key().dangerously_expose_bytes(),
+        keys,
+    }
+}
+
+impl Relay {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        login: Option<&Login>,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(login) = login {
+            request = request
+                .header(header::COOKIE, &login.cookie)
+                .header("x-csrf-token", &login.csrf);
+        }
+        let request = match body {
+            Some(json) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .expect("request");
+        self.router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible")
+    }
+
+    async fn signup(&self, account: &Account, handle: &str) -> Login {
+        let body = serde_json::json!({
+            "email": account.email,
+            "name": "Ada Owner",
+            "organisation": { "name": format!("Firm {handle}"), "handle": handle },
+            "keys": account.keys,
+        });
+        let response = self
+            .call(Method::POST, "/api/auth/signup", None, Some(body))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        login_from(response).await
+    }
+
+    async fn login(&self, email: &str, auth_key: &[u8; 32]) -> Response {
+        let body =
+            serde_json::json!({ "email": email, "auth_key": shared::encoding::encode(auth_key) });
+        self.call(Method::POST, "/api/auth/login", None, Some(body))
+            .await
+    }
+}
+
+async fn json(response: Response) -> serde_json::Value {
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    serde_json::from_slice(&bytes).expect("JSON body")
+}
+
+async fn login_from(response: Response) -> Login {
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{attribute} in {set_cookie}"
+        );
+    }
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+    let session: wire::SessionResponse =
+        serde_json::from_value(json(response).await).expect("session");
+    Login {
+        cookie,
+        csrf: session.csrf_token.clone(),
+        session,
+    }
+}
+
+#[tokio::test]
+async fn signup_creates_a_pending_organisation_and_logs_its_owner_in() {
+    let relay = relay();
+    let ada = account("Ada@Example.com ", "a long enough password");
+    let login = relay.signup(&ada, "ada-law").await;
+    assert_eq!(
+        login.session.user.email, "ada@example.com",
+        "addresses are normalised"
+    );
+    assert_eq!(login.session.user.role, Role::Owner);
+    assert_eq!(login.session.organisation.status, OrgStatus::Pending);
+    assert_eq!(
+        login.session.keys.sealed_private_key,
+        ada.keys.sealed_private_key
+    );
+
+    let me = relay.call(Method::GET, "/api/me", Some(&login), None).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(
+        json(me).await["user"]["id"],
+        serde_json::json!(login.session.user.id)
+    );
+
+    let anonymous = relay.call(Method::GET, "/api/me", None, None).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json(anonymous).await["code"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn prelogin_reveals_nobody_and_login_errors_are_identical() {
+    let relay = relay();
+    let ada = account("ada@example.com", "a long enough password");
+    relay.signup(&ada, "ada-law").await;
+
+    let prelogin = |email: &'static str| {
+        let relay = &relay;
+        async move {
+            let response = relay
+                .call(
+                    Method::POST,
+                    "/api/auth/prelogin",
+                    None,
+                    Some(serde_json::json!({ "email": email })),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+            serde_json::from_value::<wire::PreloginResponse>(json(response).await)
+                .expect("prelogin")
+        }
+    };
+    let known = prelogin("ada@example.com").await;
+    assert_eq!(known.salt, ada.keys.salt);
+    let ghost = prelogin("ghost@example.com").await;
+    assert_eq!(
+        ghost,
+        prelogin("GHOST@example.com").await,
+        "deterministic per address"
+    );
+    assert_ne!(ghost.salt, prelogin("other@example.com").await.salt);
+    assert_eq!(ghost.kdf, known.kdf, "same shape");
+
+    let wrong_password = relay.login("ada@example.com", &[7; 32]).await;
+    let unknown_address = relay.login("ghost@example.com", &ada.auth_key).await;
+    assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_address.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong_password.headers().get(header::SET_COOKIE).is_none());
+    assert_eq!(
+        json(wrong_password).await,
+        json(unknown_address).await,
+        "the same answer"
+    );
+
+    let right = relay.login("ada@example.com", &ada.auth_key).await;
+    assert_eq!(right.status(), StatusCode::OK);
+    let login = login_from(right).await;
+    // The private key comes back sealed and opens with the password-derived wrap key.
+    let master = derive_master_key(
+        &Passphrase::new("a long enough password".to_owned()),
+        &login.session.keys.salt,
+        &login.session.keys.kdf,
+    )
+    .expect("derives");
+    master
+        .wrap_key()
+        .open_private_key(&login.session.keys.sealed_private_key)
+        .expect("the private key unlocks");
+}
+
+#[tokio::test]
+async fn writes_need_the_csrf_token_and_logout_ends_the_session() {
+    let relay = relay();
+    let login = relay
+        .signup(
+            &account("ada@example.com", "a long enough password"),
+            "ada-law",
+        )
+        .await;
+
+    let mut no_token = login.clone();
+    no_token.csrf = String::new();
+    let refused = relay
+        .call(Method::POST, "/api/auth/logout", Some(&no_token), None)
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(refused).await["code"], "csrf");
+    let mut wrong_token = login.clone();
+    wrong_token.csrf = "A".repeat(43);
+    let refused = relay
+        .call(Method::POST, "/api/auth/logout", Some(&wrong_token), None)
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let out = relay
+        .call(Method::POST, "/api/auth/logout", Some(&login), None)
+        .await;
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert!(
+        out.headers()[header::SET_COOKIE]
+            .to_str()
+            .expect("ascii")
+            .contains("Max-Age=0")
+    );
+    let after = relay.call(Method::GET, "/api/me", Some(&login), None).await;
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logging_out_everywhere_ends_every_session() {
+    let relay = relay();
+    let ada = account("ada@example.com", "a long enough password");
+    let first = relay.signup(&ada, "ada-law").await;
+    let second = login_from(relay.login("ada@example.com", &ada.auth_key).await).await;
+    let out = relay
+        .call(Method::POST, "/api/auth/logout-all", Some(&second), None)
+        .await;
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    for login in [&first, &second] {
+        let me = relay.call(Method::GET, "/api/me", Some(login), None).await;
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_at_their_absolute_limit() {
+    let relay = relay();
+    let ada = account("ada@example.com", "a long enough password");
+    let idle = relay.signup(&ada, "ada-law").await;
+    relay.clock.advance(29 * 60);
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(&idle), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    relay.clock.advance(31 * 60);
+    let expired = relay.call(Method::GET, "/api/me", Some(&idle), None).await;
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        json(expired).await["message"]
+            .as_str()
+            .expect("text")
+            .contains("expired")
+    );
+
+    let busy = login_from(relay.login("ada@example.com", &ada.auth_key).await).await;
+    for _ in 0..35 {
+        relay.clock.advance(20 * 60);
+        assert_eq!(
+            relay
+                .call(Method::GET, "/api/me", Some(&busy), None)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    relay.clock.advance(20 * 60);
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(&busy), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "12 hours after log-in the session ends however busy"
+    );
+}
+
+#[tokio::test]
+async fn bad_sign_ups_get_clear_errors_and_change_nothing() {
+    let relay = relay();
+    let ada = account("ada@example.com", "a long enough password");
+    relay.signup(&ada, "ada-law").await;
+    let attempt = |email: &str, handle: &str, keys: serde_json::Value| {
+        serde_json::json!({
+            "email": email, "name": "Someone",
+            "organisation": { "name": "Firm", "handle": handle }, "keys": keys,
+        })
+    };
+    let keys = serde_json::to_value(&ada.keys).expect("keys");
+    let cases = [
+        (
+            attempt("ada@example.com", "other-firm", keys.clone()),
+            StatusCode::CONFLICT,
+        ),
+        (
+            attempt("bob@example.com", "ada-law", keys.clone()),
+            StatusCode::CONFLICT,
+        ),
+        (
+            attempt("bob@example.com", "No Spaces!", keys.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            attempt("not-an-address", "bob-firm", keys.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            attempt(
+                "bob@example.com",
+                "bob-firm",
+                serde_json::json!({ "public_key": "AAAA" }),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (body, status) in cases {
+        let response = relay
+            .call(Method::POST, "/api/auth/signup", None, Some(body.clone()))
+            .await;
+        assert_eq!(response.status(), status, "{body}");
+    }
+    let mut bad_key = keys.clone();
+    bad_key["public_key"] = serde_json::json!(shared::encoding::encode(b"not a key"));
+    let response = relay
+        .call(
+            Method::POST,
+            "/api/auth/signup",
+            None,
+            Some(attempt("bob@example.com", "bob-firm", bad_key)),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        json(response).await["message"]
+            .as_str()
+            .expect("text")
+            .contains("public key")
+    );
+
+    let malformed = Request::post("/api/auth/signup")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"email\":"))
+        .expect("request");
+    let response = relay
+        .router
+        .clone()
+        .oneshot(malformed)
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let wrong_type = Request::post("/api/auth/signup")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("{}"))
+        .expect("request");
+    let response = relay
+        .router
+        .clone()
+        .oneshot(wrong_type)
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    assert_eq!(
+        relay.store.orgs(None).expect("orgs").len(),
+        1,
+        "nothing else was created"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_records_each_organisation_apart_and_the_operator_verifies() {
+    let relay = relay();
+    let ada = account("ada@example.com", "a long enough password");
+    let bob = account("bob@example.com", "another long password");
+    let ada_login = relay.signup(&ada, "ada-law").await;
+    let bob_login = relay.signup(&bob, "bob-clinic").await;
+    let _ = relay.login("ada@example.com", &[0; 32]).await;
+    let _ = relay.login("ada@example.com", &ada.auth_key).await;
+
+    let entries = json(
+        relay
+            .call(Method::GET, "/api/org/audit", Some(&ada_login), None)
+            .await,
+    )
+    .await;
+    let actions: Vec<&str> = entries
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|entry| entry["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        ["auth.login", "auth.signup"],
+        "newest first, Ada's only"
+    );
+    let bob_entries = json(
+        relay
+            .call(Method::GET, "/api/org/audit", Some(&bob_login), None)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        bob_entries.as_array().expect("a list").len(),
+        1,
+        "Bob sees only his sign-up"
+    );
+
+    let answer = execute(
+        &relay.store,
+        START,
+        &AdminCommand::OrgVerify {
+            handle: "ada-law".to_owned(),
+        },
+    );
+    assert!(answer.ok, "{}", answer.message);
+    let me = json(
+        relay
+            .call(Method::GET, "/api/me", Some(&ada_login), None)
+            .await,
+    )
+    .await;
+    assert_eq!(me["organisation"]["status"], "verified");
+    let missing = execute(
+        &relay.store,
+        START,
+        &AdminCommand::OrgVerify {
+            handle: "nobody".to_owned(),
+        },
+    );
+    assert!(!missing.ok);
+    let not_suspended = execute(
+        &relay.store,
+        START,
+        &AdminCommand::OrgReinstate {
+            handle: "bob-clinic".to_owned(),
+        },
+    );
+    assert!(
+        !not_suspended.ok,
+        "only a suspended organisation can be reinstated"
+    );
+    let pending = execute(
+        &relay.store,
+        START,
+        &AdminCommand::OrgsList {
+            status: Some(OrgStatus::Pending),
+        },
+    );
+    assert!(
+        pending.message.contains("bob-clinic") && !pending.message.contains("ada-law"),
+        "{}",
+        pending.message
+    );
+
+    let entries = json(
+        relay
+            .call(Method::GET, "/api/org/audit", Some(&ada_login), None)
+            .await,
+    )
+    .await;
+    let newest = &entries.as_array().expect("a list")[0];
+    assert_eq!(newest["action"], "org.verify");
+    assert_eq!(newest["actor_kind"], "operator");
+    assert_eq!(
+        relay.store.audit_verify().expect("reads"),
+        Ok(8),
+        "the chain holds"
+    );
+}
