@@ -1,7 +1,8 @@
 //! The one module of the client that speaks HTTP to the relay. Every call returns typed wire
 //! values or an `ApiError` whose `Display` is a sentence a user can understand.
 
-use gloo_net::http::{Request, Response};
+use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::wire;
 
@@ -10,7 +11,7 @@ use shared::wire;
 pub enum ApiError {
     #[error("the relay could not be reached: check your connection and try again")]
     Network,
-    #[error("the relay refused the request: {message}")]
+    #[error("{message}")]
     Refused {
         status: u16,
         code: String,
@@ -29,6 +30,104 @@ pub async fn health() -> Result<wire::HealthResponse, ApiError> {
     decode(response).await
 }
 
+/// `POST /api/auth/prelogin`.
+pub async fn prelogin(email: &str) -> Result<wire::PreloginResponse, ApiError> {
+    post(
+        "/api/auth/prelogin",
+        &wire::PreloginRequest {
+            email: email.to_owned(),
+        },
+    )
+    .await
+}
+
+/// `POST /api/auth/signup`; the relay sets the session cookie.
+pub async fn signup(request: &wire::SignupRequest) -> Result<AuthorizedApi, ApiError> {
+    let session: wire::SessionResponse = post("/api/auth/signup", request).await?;
+    Ok(AuthorizedApi::new(session))
+}
+
+/// `POST /api/auth/login`; the relay sets the session cookie.
+pub async fn login(request: &wire::LoginRequest) -> Result<AuthorizedApi, ApiError> {
+    let session: wire::SessionResponse = post("/api/auth/login", request).await?;
+    Ok(AuthorizedApi::new(session))
+}
+
+/// `GET /api/session`: the session this browser already has, if any.
+pub async fn resume() -> Result<Option<AuthorizedApi>, ApiError> {
+    let state: wire::SessionState = send(Request::get("/api/session")).await?;
+    Ok(state.session.map(AuthorizedApi::new))
+}
+
+/// The API as a logged-in user: it exists only after sign-up, log-in or resuming a session,
+/// and sends the session's CSRF token with every state-changing request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizedApi {
+    session: wire::SessionResponse,
+}
+
+impl AuthorizedApi {
+    fn new(session: wire::SessionResponse) -> Self {
+        Self { session }
+    }
+
+    pub fn session(&self) -> &wire::SessionResponse {
+        &self.session
+    }
+
+    /// `POST /api/auth/logout`.
+    pub async fn logout(&self) -> Result<(), ApiError> {
+        self.post_empty("/api/auth/logout").await
+    }
+
+    /// `POST /api/auth/logout-all`.
+    pub async fn logout_everywhere(&self) -> Result<(), ApiError> {
+        self.post_empty("/api/auth/logout-all").await
+    }
+
+    /// `GET /api/org/audit`.
+    pub async fn audit(&self) -> Result<Vec<wire::AuditEntryView>, ApiError> {
+        send(Request::get("/api/org/audit?limit=500")).await
+    }
+
+    async fn post_empty(&self, path: &str) -> Result<(), ApiError> {
+        let response = Request::post(path)
+            .header("X-CSRF-Token", &self.session.csrf_token)
+            .send()
+            .await
+            .map_err(|_| ApiError::Network)?;
+        if response.ok() {
+            return Ok(());
+        }
+        Err(refusal(response).await)
+    }
+}
+
+async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    let request = Request::post(path)
+        .json(body)
+        .map_err(|_| ApiError::Unexpected { status: 0 })?;
+    let response = request.send().await.map_err(|_| ApiError::Network)?;
+    decode(response).await
+}
+
+async fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiError> {
+    let response = request.send().await.map_err(|_| ApiError::Network)?;
+    decode(response).await
+}
+
+async fn refusal(response: Response) -> ApiError {
+    let status = response.status();
+    match response.json::<wire::ErrorResponse>().await {
+        Ok(error) => ApiError::Refused {
+            status,
+            code: error.code,
+            message: error.message,
+        },
+        Err(_) => ApiError::Unexpected { status },
+    }
+}
+
 async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
     let status = response.status();
     if response.ok() {
@@ -37,12 +136,5 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> 
             .await
             .map_err(|_| ApiError::Unexpected { status });
     }
-    match response.json::<wire::ErrorResponse>().await {
-        Ok(error) => Err(ApiError::Refused {
-            status,
-            code: error.code,
-            message: error.message,
-        }),
-        Err(_) => Err(ApiError::Unexpected { status }),
-    }
+    Err(refusal(response).await)
 }

@@ -1,27 +1,46 @@
-//! The Sealpost web app (Leptos, client-side rendered). `App` holds the router; pages live in
-//! `pages/`, reusable pieces in `components/`, and `api` is the only module that speaks HTTP.
-//! Nothing decrypted or secret ever leaves this crate except as ciphertext through `api`.
+//! The Sealpost web app (Leptos, client-side rendered). `App` holds the router and the shared
+//! `Auth` state; pages live in `pages/`, reusable pieces in `components/`, and `api` is the only
+//! module that speaks HTTP. Nothing decrypted or secret ever leaves this crate except as
+//! ciphertext through `api`; passwords are used only in `account`.
 
+pub mod account;
 pub mod api;
+pub mod auth;
 pub mod crypto;
 pub mod routes;
 
+mod browser;
 mod components;
+mod export;
 mod pages;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 /// The whole application.
 #[component]
 pub fn App() -> impl IntoView {
+    let auth = auth::Auth::new();
+    provide_context(auth);
+    // A session cookie may survive a reload; the private key does not (it is asked for again).
+    spawn_local(async move {
+        if let Ok(Some(api)) = api::resume().await {
+            auth.set(api, None);
+        }
+        auth.checked.set(true);
+    });
     view! {
         <Router>
             <components::header::Header />
             <main id="main">
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("/") view=pages::landing::Landing />
+                    <Route path=path!("/signup") view=pages::signup::Signup />
+                    <Route path=path!("/login") view=pages::login::Login />
+                    <Route path=path!("/app") view=pages::dashboard::Dashboard />
+                    <Route path=path!("/app/audit") view=pages::audit::Audit />
                 </Routes>
             </main>
             <components::footer::Footer />

@@ -4,6 +4,10 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
     Landing,
+    Signup,
+    Login,
+    Dashboard,
+    Audit,
 }
 
 impl Page {
@@ -11,6 +15,10 @@ impl Page {
     pub fn path(self) -> &'static str {
         match self {
             Page::Landing => "/",
+            Page::Signup => "/signup",
+            Page::Login => "/login",
+            Page::Dashboard => "/app",
+            Page::Audit => "/app/audit",
         }
     }
 }

@@ -58,7 +58,7 @@ fn api_errors_read_as_sentences_for_people() {
     };
     assert_eq!(
         refused.to_string(),
-        "the relay refused the request: the request body is larger than 16384 bytes"
+        "the request body is larger than 16384 bytes"
     );
     assert!(
         ApiError::Network

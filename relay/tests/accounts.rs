@@ -547,3 +547,28 @@ async fn the_audit_log_records_each_organisation_apart_and_the_operator_verifies
         "the chain holds"
     );
 }
+
+#[tokio::test]
+async fn the_session_probe_answers_200_with_or_without_a_session() {
+    let relay = relay();
+    let anonymous = relay.call(Method::GET, "/api/session", None, None).await;
+    assert_eq!(anonymous.status(), StatusCode::OK);
+    assert_eq!(
+        json(anonymous).await,
+        serde_json::json!({ "session": null })
+    );
+    let login = relay
+        .signup(
+            &account("ada@example.com", "a long enough password"),
+            "ada-law",
+        )
+        .await;
+    let known = relay
+        .call(Method::GET, "/api/session", Some(&login), None)
+        .await;
+    assert_eq!(known.status(), StatusCode::OK);
+    assert_eq!(
+        json(known).await["session"]["user"]["email"],
+        "ada@example.com"
+    );
+}

@@ -263,6 +263,14 @@ pub struct SessionResponse {
     pub keys: OwnKeys,
 }
 
+/// `GET /api/session`: the session this browser has, if any (200 either way, so that a page
+/// checking whether it is logged in produces no error).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionState {
+    #[serde(default)]
+    pub session: Option<SessionResponse>,
+}
+
 /// One audit log entry as owners and admins see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntryView {

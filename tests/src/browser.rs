@@ -149,6 +149,58 @@ impl Session {
         Ok(self.find(css).await?.text().await?)
     }
 
+    /// Types `text` into the field matching `css`.
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        self.find(css)
+            .await?
+            .send_keys(text)
+            .await
+            .with_context(|| format!("typing into `{css}`"))
+    }
+
+    /// Clicks the element matching `css`.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.find(css)
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("clicking `{css}`"))
+    }
+
+    /// Waits until the element matching `css` exists and its text contains `needle`; returns
+    /// the text.
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> anyhow::Result<String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+                && text.contains(needle)
+            {
+                return Ok(text);
+            }
+            if Instant::now() > deadline {
+                let seen = match self.client.find(Locator::Css(css)).await {
+                    Ok(element) => element.text().await.unwrap_or_default(),
+                    Err(_) => "(no such element)".to_owned(),
+                };
+                bail!("`{css}` never contained {needle:?} within {WAIT:?}; it shows {seen:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until no element matches `css`.
+    pub async fn wait_until_gone(&self, css: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + WAIT;
+        while self.client.find(Locator::Css(css)).await.is_ok() {
+            if Instant::now() > deadline {
+                bail!("`{css}` was still there after {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     /// Runs a script in the page and returns its JSON result.
     pub async fn eval(&self, script: &str) -> anyhow::Result<Value> {
         Ok(self.client.execute(script, Vec::new()).await?)

@@ -1,4 +1,8 @@
 //! One page per file; route paths live in `routes::Page`.
 
+pub mod audit;
+pub mod dashboard;
 pub mod landing;
+pub mod login;
 pub mod not_found;
+pub mod signup;

@@ -203,9 +203,22 @@ pub async fn logout_all(
     Ok(logged_out(&state))
 }
 
-/// `GET /api/me`.
+/// `GET /api/me`: 401 without a session (for API clients).
 pub async fn me(session: Session) -> Json<wire::SessionResponse> {
     Json(session.response())
+}
+
+/// `GET /api/session`: the session if there is one, `null` if not; both are 200.
+pub async fn current(
+    session: Result<Session, AppError>,
+) -> Result<Json<wire::SessionState>, AppError> {
+    match session {
+        Ok(session) => Ok(Json(wire::SessionState {
+            session: Some(session.response()),
+        })),
+        Err(AppError::Unauthenticated(_)) => Ok(Json(wire::SessionState { session: None })),
+        Err(error) => Err(error),
+    }
 }
 
 fn logged_out(state: &AppState) -> Response {

@@ -25,6 +25,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))
         .route("/me", get(auth::me))
+        .route("/session", get(auth::current))
         .route("/org/audit", get(org::audit))
         .route("/csp-report", post(csp_report::post))
         .fallback(not_found)

@@ -1,0 +1,144 @@
+//! The account flows in the browser (PROTOCOL.md "Accounts"): the password is used here and
+//! nowhere else. Sign-up generates the RSA key pair (WebCrypto, off the main thread), derives
+//! master, auth and wrap keys with argon2id, seals the private key and sends only public or
+//! sealed material and the auth key. Log-in fetches the salt, derives the auth key, and unlocks
+//! the private key, which lives in memory only.
+
+use shared::crypto::kdf::{KdfError, KdfParams};
+use shared::crypto::{OsRng, Passphrase, UserPrivateKey, derive_master_key};
+use shared::wire;
+
+use crate::api::{self, ApiError, AuthorizedApi};
+use crate::crypto::rsa::{self, WebRsaError};
+
+/// The shortest password accepted (an organisation may ask for more).
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Where a long-running account step stands, for the page to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    GeneratingKeys,
+    DerivingKeys,
+    Contacting,
+}
+
+impl Progress {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Progress::GeneratingKeys => "Generating your encryption keys…",
+            Progress::DerivingKeys => "Deriving keys from your password…",
+            Progress::Contacting => "Talking to the relay…",
+        }
+    }
+}
+
+/// What can go wrong, in words for the person at the screen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error("the password must be at least {MIN_PASSWORD_CHARS} characters")]
+    PasswordTooShort,
+    #[error("the two passwords differ")]
+    PasswordsDiffer,
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("the browser could not create your keys: {0}")]
+    Keys(#[from] WebRsaError),
+    #[error("the relay offered unsafe key-derivation settings ({0}); refusing to continue")]
+    Kdf(#[from] KdfError),
+    #[error("wrong password: your private key does not unlock with it")]
+    WrongPassword,
+}
+
+/// What the sign-up form collects.
+#[derive(Debug)]
+pub struct SignupForm {
+    pub email: String,
+    pub name: String,
+    pub organisation_name: String,
+    pub handle: String,
+    pub password: Passphrase,
+    pub confirmation: Passphrase,
+}
+
+/// Signs up: keys made here, an account and a pending organisation made at the relay.
+pub async fn sign_up(
+    form: SignupForm,
+    progress: impl Fn(Progress),
+) -> Result<(AuthorizedApi, UserPrivateKey), AccountError> {
+    check_password(&form.password)?;
+    if form.password.dangerously_expose() != form.confirmation.dangerously_expose() {
+        return Err(AccountError::PasswordsDiffer);
+    }
+    progress(Progress::GeneratingKeys);
+    let private_key = rsa::generate_private_key().await?;
+    let public_key = private_key.public_key().map_err(WebRsaError::from)?;
+    progress(Progress::DerivingKeys);
+    crate::browser::yield_to_browser().await;
+    let mut salt = [0_u8; 16];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt);
+    let kdf = KdfParams::CLIENT_V1;
+    let master = derive_master_key(&form.password, &salt, &kdf)?;
+    let sealed = master
+        .wrap_key()
+        .seal_private_key(&private_key, &mut OsRng)
+        .map_err(WebRsaError::from)?;
+    let keys = wire::AccountKeys::new(public_key.spki_der(), salt, kdf, sealed, &master.auth_key());
+    progress(Progress::Contacting);
+    let api = api::signup(&wire::SignupRequest {
+        email: form.email,
+        name: form.name,
+        organisation: wire::NewOrganisation {
+            name: form.organisation_name,
+            handle: form.handle,
+        },
+        keys,
+    })
+    .await?;
+    Ok((api, private_key))
+}
+
+/// Logs in and unlocks the private key.
+pub async fn log_in(
+    email: &str,
+    password: &Passphrase,
+    progress: impl Fn(Progress),
+) -> Result<(AuthorizedApi, UserPrivateKey), AccountError> {
+    progress(Progress::Contacting);
+    let prelogin = api::prelogin(email).await?;
+    prelogin.kdf.validate()?;
+    progress(Progress::DerivingKeys);
+    crate::browser::yield_to_browser().await;
+    let master = derive_master_key(password, &prelogin.salt, &prelogin.kdf)?;
+    progress(Progress::Contacting);
+    let api = api::login(&wire::LoginRequest {
+        email: email.to_owned(),
+        auth_key: *master.auth_key().dangerously_expose_bytes(),
+    })
+    .await?;
+    let private_key = master
+        .wrap_key()
+        .open_private_key(&api.session().keys.sealed_private_key)
+        .map_err(|_| AccountError::WrongPassword)?;
+    Ok((api, private_key))
+}
+
+/// Unlocks the private key of a resumed session (after a reload) with the password.
+pub async fn unlock(
+    keys: &wire::OwnKeys,
+    password: &Passphrase,
+) -> Result<UserPrivateKey, AccountError> {
+    keys.kdf.validate()?;
+    crate::browser::yield_to_browser().await;
+    let master = derive_master_key(password, &keys.salt, &keys.kdf)?;
+    master
+        .wrap_key()
+        .open_private_key(&keys.sealed_private_key)
+        .map_err(|_| AccountError::WrongPassword)
+}
+
+fn check_password(password: &Passphrase) -> Result<(), AccountError> {
+    if password.char_count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::PasswordTooShort);
+    }
+    Ok(())
+}

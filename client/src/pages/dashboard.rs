@@ -1,0 +1,171 @@
+//! The signed-in home: who you are, your organisation's standing with the operator (and what it
+//! means you can do), your key's fingerprint to compare with correspondents, unlocking after a
+//! reload, and logging out here or everywhere.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+use shared::crypto::{Passphrase, UserPublicKey};
+use shared::wire::{OrgStatus, Role};
+
+use crate::account;
+use crate::auth::use_auth;
+use crate::routes::Page;
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        {move || match (auth.checked.get(), auth.api.get()) {
+            (false, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            (true, None) => view! {
+                <section class="auth-card">
+                    <h1>"You are not logged in"</h1>
+                    <p><A href=Page::Login.path()>"Log in"</A> " or " <A href=Page::Signup.path()>"create an organisation"</A></p>
+                </section>
+            }.into_any(),
+            (true, Some(_)) => view! { <Home /> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn Home() -> impl IntoView {
+    let auth = use_auth();
+    let navigate = use_navigate();
+    let session = move || auth.api.get().map(|api| api.session().clone());
+    let error = RwSignal::new(None::<String>);
+
+    let log_out = move |everywhere: bool| {
+        let navigate = navigate.clone();
+        move |_| {
+            let Some(api) = auth.api.get_untracked() else {
+                return;
+            };
+            let navigate = navigate.clone();
+            spawn_local(async move {
+                let outcome = if everywhere {
+                    api.logout_everywhere().await
+                } else {
+                    api.logout().await
+                };
+                match outcome {
+                    Ok(()) => {
+                        auth.clear();
+                        navigate(Page::Login.path(), Default::default());
+                    }
+                    Err(failure) => error.set(Some(failure.to_string())),
+                }
+            });
+        }
+    };
+
+    view! {
+        {move || session().map(|session| {
+            let status = session.organisation.status;
+            let fingerprint = UserPublicKey::from_spki_der(&session.keys.public_key)
+                .map(|key| key.fingerprint().to_string())
+                .unwrap_or_else(|_| "unreadable key".to_owned());
+            let can_audit = matches!(session.user.role, Role::Owner | Role::Admin);
+            view! {
+                <section class="dashboard">
+                    <h1>{format!("Welcome, {}", session.user.name)}</h1>
+                    <p data-testid="org-status" class=status_class(status)>{status_text(status)}</p>
+                    <dl class="facts">
+                        <dt>"Organisation"</dt>
+                        <dd>{session.organisation.name.clone()} " (" <code>{session.organisation.handle.clone()}</code> ")"</dd>
+                        <dt>"You"</dt>
+                        <dd>{session.user.email.clone()} " · " {role_text(session.user.role)}</dd>
+                        <dt>"Your key fingerprint"</dt>
+                        <dd><code data-testid="fingerprint">{fingerprint}</code></dd>
+                    </dl>
+                    <Show when=move || can_audit>
+                        <p><A href=Page::Audit.path()>"Audit log"</A></p>
+                    </Show>
+                </section>
+            }
+        })}
+        <Show when=move || !auth.is_unlocked()>
+            <Unlock />
+        </Show>
+        <div class="actions">
+            <button type="button" on:click=log_out(false)>"Log out"</button>
+            <button type="button" class="secondary" on:click=log_out(true)>"Log out everywhere"</button>
+        </div>
+        <Show when=move || error.get().is_some()>
+            <p class="status-error" role="alert">{move || error.get().unwrap_or_default()}</p>
+        </Show>
+    }
+}
+
+/// After a reload the session survives but the private key does not: ask for the password.
+#[component]
+fn Unlock() -> impl IntoView {
+    let auth = use_auth();
+    let password: NodeRef<html::Input> = NodeRef::new();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let (Some(input), Some(api)) = (password.get(), auth.api.get_untracked()) else {
+            return;
+        };
+        let passphrase = Passphrase::new(input.value());
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let outcome = account::unlock(&api.session().keys, &passphrase).await;
+            busy.set(false);
+            match outcome {
+                Ok(key) => {
+                    input.set_value("");
+                    auth.unlock(key);
+                }
+                Err(failure) => error.set(Some(failure.to_string())),
+            }
+        });
+    };
+    view! {
+        <section class="auth-card" data-testid="unlock">
+            <h2>"Unlock your keys"</h2>
+            <p class="muted">"Your private key stays in memory only; after a reload, enter your password to unlock it."</p>
+            <form on:submit=submit>
+                <label>"Password" <input type="password" name="unlock-password" required autocomplete="current-password" node_ref=password /></label>
+                <button type="submit" disabled=move || busy.get()>"Unlock"</button>
+            </form>
+            <Show when=move || error.get().is_some()>
+                <p class="status-error" role="alert" data-testid="unlock-error">{move || error.get().unwrap_or_default()}</p>
+            </Show>
+        </section>
+    }
+}
+
+fn status_text(status: OrgStatus) -> &'static str {
+    match status {
+        OrgStatus::Pending => {
+            "Waiting for verification: the operator has not verified your organisation yet. \
+             Until then you can look around, but you cannot send or request documents."
+        }
+        OrgStatus::Verified => "Verified by the operator: you can send and request documents.",
+        OrgStatus::Suspended => {
+            "Suspended by the operator: you can log in, but you cannot send or request documents."
+        }
+    }
+}
+
+fn status_class(status: OrgStatus) -> &'static str {
+    match status {
+        OrgStatus::Verified => "banner banner-ok",
+        OrgStatus::Pending | OrgStatus::Suspended => "banner banner-warn",
+    }
+}
+
+fn role_text(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "owner",
+        Role::Admin => "admin",
+        Role::Member => "member",
+    }
+}

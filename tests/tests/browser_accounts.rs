@@ -1,0 +1,118 @@
+//! Accounts in real headless Chromium: sign-up makes keys in the browser and lands on a pending
+//! organisation; the operator verifies it through the admin socket; after a reload the private
+//! key must be unlocked with the password; a wrong password is refused in words, the right one
+//! logs in from another, independent browser.
+
+use relay::admin::{AdminCommand, send};
+use tests::{Browser, Session, TestRelay};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn sign_up(
+    page: &Session,
+    relay: &TestRelay,
+    email: &str,
+    handle: &str,
+) -> anyhow::Result<()> {
+    page.goto(&format!("{}/signup", relay.url)).await?;
+    page.fill("input[name=email]", email).await?;
+    page.fill("input[name=name]", "Ada Lovelace").await?;
+    page.fill("input[name=organisation]", "Lovelace & Partners")
+        .await?;
+    page.fill("input[name=handle]", handle).await?;
+    page.fill("input[name=password]", PASSWORD).await?;
+    page.fill("input[name=confirmation]", PASSWORD).await?;
+    page.click("button[type=submit]").await?;
+    page.wait_for_text("[data-testid=org-status]", "Waiting for verification")
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_up_is_pending_until_the_operator_verifies_and_a_reload_asks_to_unlock()
+-> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let page = browser.session().await?;
+    sign_up(&page, &relay, "ada@example.com", "lovelace").await?;
+    let fingerprint = page.text("[data-testid=fingerprint]").await?;
+    assert_eq!(
+        fingerprint.split(' ').count(),
+        8,
+        "8 groups of 4 hex digits: {fingerprint}"
+    );
+
+    let answer = send(
+        relay.data_dir(),
+        &AdminCommand::OrgVerify {
+            handle: "lovelace".to_owned(),
+        },
+    )
+    .await?
+    .expect("the running relay answers on its admin socket");
+    assert!(answer.ok, "{}", answer.message);
+
+    page.goto(&format!("{}/app", relay.url)).await?;
+    page.wait_for_text("[data-testid=org-status]", "Verified by the operator")
+        .await?;
+    page.fill("input[name=unlock-password]", "not the password")
+        .await?;
+    page.click("[data-testid=unlock] button[type=submit]")
+        .await?;
+    page.wait_for_text("[data-testid=unlock-error]", "wrong password")
+        .await?;
+    page.find("input[name=unlock-password]")
+        .await?
+        .clear()
+        .await?;
+    page.fill("input[name=unlock-password]", PASSWORD).await?;
+    page.click("[data-testid=unlock] button[type=submit]")
+        .await?;
+    page.wait_until_gone("[data-testid=unlock]").await?;
+
+    let errors = page.console_errors().await?;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_is_refused_in_words_and_the_right_one_logs_in_elsewhere()
+-> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let first = browser.session().await?;
+    sign_up(&first, &relay, "grace@example.com", "hopper").await?;
+
+    let second = browser.session().await?;
+    second.goto(&format!("{}/login", relay.url)).await?;
+    second
+        .fill("input[name=email]", "grace@example.com")
+        .await?;
+    second
+        .fill("input[name=password]", "a wrong password!")
+        .await?;
+    second.click("button[type=submit]").await?;
+    second
+        .wait_for_text(
+            "[data-testid=form-error]",
+            "wrong e-mail address or password",
+        )
+        .await?;
+
+    second.find("input[name=password]").await?.clear().await?;
+    second.fill("input[name=password]", PASSWORD).await?;
+    second.click("button[type=submit]").await?;
+    second
+        .wait_for_text("main h1", "Welcome, Ada Lovelace")
+        .await?;
+    second.wait_until_gone("[data-testid=unlock]").await?;
+
+    // Log out everywhere from the second browser ends the first browser's session too.
+    second.click("button.secondary").await?;
+    second.wait_for_text("main h1", "Log in").await?;
+    first.goto(&format!("{}/app", relay.url)).await?;
+    first
+        .wait_for_text("main h1", "You are not logged in")
+        .await?;
+    Ok(())
+}
