@@ -37,6 +37,10 @@ pub enum AdminCommand {
     OrgSuspend { handle: String },
     /// Lifts a suspension (the organisation becomes verified again).
     OrgReinstate { handle: String },
+    /// Lists IP addresses blocked for failed attempts.
+    BlocksList,
+    /// Lifts the block of one IP address (and forgets its recent failures).
+    BlockLift { ip: String },
 }
 
 /// The answer: whether it worked, a sentence for the operator, and data for scripts.
@@ -89,6 +93,8 @@ pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse
             OrgStatus::Verified,
             Some(OrgStatus::Suspended),
         ),
+        AdminCommand::BlocksList => blocks_list(store, now),
+        AdminCommand::BlockLift { ip } => block_lift(store, ip),
     };
     let outcome = if response.ok {
         Outcome::Success
@@ -119,16 +125,58 @@ impl AdminCommand {
             AdminCommand::OrgVerify { .. } => "org.verify",
             AdminCommand::OrgSuspend { .. } => "org.suspend",
             AdminCommand::OrgReinstate { .. } => "org.reinstate",
+            AdminCommand::BlocksList => "admin.blocks_list",
+            AdminCommand::BlockLift { .. } => "guard.ip_unblocked",
         }
     }
 
     fn target(&self) -> Option<String> {
         match self {
-            AdminCommand::AuditVerify | AdminCommand::OrgsList { .. } => None,
+            AdminCommand::AuditVerify
+            | AdminCommand::OrgsList { .. }
+            | AdminCommand::BlocksList => None,
+            AdminCommand::BlockLift { ip } => Some(ip.clone()),
             AdminCommand::OrgVerify { handle }
             | AdminCommand::OrgSuspend { handle }
             | AdminCommand::OrgReinstate { handle } => Some(handle.clone()),
         }
+    }
+}
+
+fn blocks_list(store: &Store, now: i64) -> AdminResponse {
+    match store.ip_blocks(now) {
+        Ok(blocks) => {
+            let message = if blocks.is_empty() {
+                "no blocked addresses".to_owned()
+            } else {
+                blocks
+                    .iter()
+                    .map(|block| {
+                        format!(
+                            "{:<40} {} failures, {} minutes left",
+                            block.ip,
+                            block.failures,
+                            (block.until - now).div_euclid(60)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let data = serde_json::to_value(&blocks).unwrap_or_default();
+            AdminResponse::ok(message, data)
+        }
+        Err(error) => AdminResponse::failed(format!("cannot list blocks: {error:#}")),
+    }
+}
+
+fn block_lift(store: &Store, ip: &str) -> AdminResponse {
+    match store.remove_ip_block(ip) {
+        Ok(true) => AdminResponse::ok(
+            format!("{ip} is no longer blocked"),
+            serde_json::Value::Null,
+        ),
+        Ok(false) => AdminResponse::failed(format!("{ip} is not blocked")),
+        Err(error) => AdminResponse::failed(format!("cannot lift the block: {error:#}")),
     }
 }
 

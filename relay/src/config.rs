@@ -20,6 +20,7 @@ pub struct Config {
     pub log: LogConfig,
     pub limits: Limits,
     pub sessions: SessionConfig,
+    pub brute_force: BruteForceConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +54,7 @@ impl Default for Config {
             log: LogConfig::default(),
             limits: Limits::default(),
             sessions: SessionConfig::default(),
+            brute_force: BruteForceConfig::default(),
         }
     }
 }
@@ -92,6 +94,30 @@ impl Default for SessionConfig {
             idle_minutes: 30,
             absolute_hours: 12,
             secure_cookie: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BruteForceConfig {
+    /// Failed log-ins from one IP within the window that block it.
+    pub ip_max_failures: u32,
+    pub ip_window_minutes: u32,
+    /// How long a block lasts.
+    pub ip_block_hours: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (exact IP addresses). Empty: the
+    /// peer address is the client, whatever headers say.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for BruteForceConfig {
+    fn default() -> Self {
+        Self {
+            ip_max_failures: 10,
+            ip_window_minutes: 15,
+            ip_block_hours: 24,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -35,6 +35,12 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    #[error(
+        "too many failed attempts from your network: it is blocked for about {hours} more hour(s); ask your administrator if this is a mistake"
+    )]
+    IpBlocked { hours: i64 },
+    #[error("too many failed attempts for this account: wait {seconds} second(s) and try again")]
+    Throttled { seconds: i64 },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -59,6 +65,8 @@ impl AppError {
             AppError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::IpBlocked { .. } => (StatusCode::TOO_MANY_REQUESTS, "ip_blocked"),
+            AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod config;
+pub mod guard;
 pub mod store;
 
 mod api;

@@ -57,6 +57,19 @@ enum AdminCli {
         #[command(subcommand)]
         command: OrgsCli,
     },
+    /// IP addresses blocked for failed attempts: list, lift.
+    Blocks {
+        #[command(subcommand)]
+        command: BlocksCli,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BlocksCli {
+    /// List the blocks in force.
+    List,
+    /// Lift the block of an IP address.
+    Lift { ip: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +124,10 @@ async fn main() -> anyhow::Result<ExitCode> {
                     OrgsCli::Verify { handle } => AdminCommand::OrgVerify { handle },
                     OrgsCli::Suspend { handle } => AdminCommand::OrgSuspend { handle },
                     OrgsCli::Reinstate { handle } => AdminCommand::OrgReinstate { handle },
+                },
+                AdminCli::Blocks { command } => match command {
+                    BlocksCli::List => AdminCommand::BlocksList,
+                    BlocksCli::Lift { ip } => AdminCommand::BlockLift { ip },
                 },
             };
             admin(&config, &command, json).await

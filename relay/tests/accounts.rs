@@ -94,7 +94,23 @@ impl Relay {
         login: Option<&Login>,
         body: Option<serde_json::Value>,
     ) -> Response {
+        self.call_from(None, method, path, login, body).await
+    }
+
+    /// A request as if it came from `ip` (the relay reads the peer address of the connection).
+    async fn call_from(
+        &self,
+        ip: Option<&str>,
+        method: Method,
+        path: &str,
+        login: Option<&Login>,
+        body: Option<serde_json::Value>,
+    ) -> Response {
         let mut request = Request::builder().method(method).uri(path);
+        if let Some(ip) = ip {
+            let address: std::net::SocketAddr = format!("{ip}:40000").parse().expect("address");
+            request = request.extension(axum::extract::ConnectInfo(address));
+        }
         if let Some(login) = login {
             request = request
                 .header(header::COOKIE, &login.cookie)
@@ -129,10 +145,39 @@ impl Relay {
     }
 
     async fn login(&self, email: &str, auth_key: &[u8; 32]) -> Response {
+        self.login_from(None, email, auth_key).await
+    }
+
+    async fn login_from(&self, ip: Option<&str>, email: &str, auth_key: &[u8; 32]) -> Response {
         let body =
             serde_json::json!({ "email": email, "auth_key": shared::encoding::encode(auth_key) });
-        self.call(Method::POST, "/api/auth/login", None, Some(body))
+        self.call_from(ip, Method::POST, "/api/auth/login", None, Some(body))
             .await
+    }
+
+    /// The same data directory opened again, as after a restart (the clock starts over at
+    /// `START`, as a real one would read the same time).
+    fn restart(self) -> Relay {
+        let Relay {
+            router,
+            store,
+            _dir: dir,
+            ..
+        } = self;
+        drop(router);
+        drop(store);
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let store = Store::open(&config.data_dir).expect("the store reopens");
+        let (clock, handle) = Clock::manual(START);
+        Relay {
+            router: relay::app(AppState::with_clock(config, store.clone(), clock)),
+            store,
+            clock: handle,
+            _dir: dir,
+        }
     }
 }
 
@@ -570,5 +615,166 @@ async fn the_session_probe_answers_200_with_or_without_a_session() {
     assert_eq!(
         json(known).await["session"]["user"]["email"],
         "ada@example.com"
+    );
+}
+
+#[tokio::test]
+async fn ten_failures_from_one_ip_block_it_for_a_day_even_across_a_restart() {
+    let relay = relay();
+    let ada = account("ada@example.com", "a long enough password");
+    relay.signup(&ada, "ada-law").await;
+    let attacker = Some("192.0.2.66");
+    for n in 0..10 {
+        // Different addresses each time, so only the per-IP limit is at work.
+        let response = relay
+            .login_from(attacker, &format!("guess{n}@example.com"), &[1; 32])
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "failure {n}");
+    }
+    let eleventh = relay
+        .login_from(attacker, "ada@example.com", &ada.auth_key)
+        .await;
+    assert_eq!(
+        eleventh.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password"
+    );
+    let body = json(eleventh).await;
+    assert_eq!(body["code"], "ip_blocked");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("text")
+            .contains("blocked for about 24"),
+        "{body}"
+    );
+    let elsewhere = relay
+        .login_from(Some("198.51.100.1"), "ada@example.com", &ada.auth_key)
+        .await;
+    assert_eq!(
+        elsewhere.status(),
+        StatusCode::OK,
+        "other addresses are not affected"
+    );
+
+    let relay = relay.restart();
+    let still = relay
+        .login_from(attacker, "ada@example.com", &ada.auth_key)
+        .await;
+    assert_eq!(
+        still.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the block survives a restart"
+    );
+    let listed = execute(&relay.store, START, &AdminCommand::BlocksList);
+    assert!(listed.message.contains("192.0.2.66"), "{}", listed.message);
+
+    relay.clock.advance(24 * 3600);
+    let later = relay
+        .login_from(attacker, "ada@example.com", &ada.auth_key)
+        .await;
+    assert_eq!(
+        later.status(),
+        StatusCode::OK,
+        "the block ends after 24 hours"
+    );
+}
+
+#[tokio::test]
+async fn failures_outside_the_window_do_not_add_up_and_the_operator_can_lift_a_block() {
+    let relay = relay();
+    let ip = Some("192.0.2.77");
+    for n in 0..9 {
+        relay
+            .login_from(ip, &format!("a{n}@example.com"), &[1; 32])
+            .await;
+    }
+    relay.clock.advance(16 * 60);
+    let tenth = relay.login_from(ip, "b@example.com", &[1; 32]).await;
+    assert_eq!(tenth.status(), StatusCode::UNAUTHORIZED);
+    let next = relay.login_from(ip, "c@example.com", &[1; 32]).await;
+    assert_eq!(
+        next.status(),
+        StatusCode::UNAUTHORIZED,
+        "old failures left the window"
+    );
+
+    for n in 0..10 {
+        relay
+            .login_from(ip, &format!("d{n}@example.com"), &[1; 32])
+            .await;
+    }
+    assert_eq!(
+        relay
+            .login_from(ip, "e@example.com", &[1; 32])
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let lifted = execute(
+        &relay.store,
+        START,
+        &AdminCommand::BlockLift {
+            ip: "192.0.2.77".to_owned(),
+        },
+    );
+    assert!(lifted.ok, "{}", lifted.message);
+    assert_eq!(
+        relay
+            .login_from(ip, "e@example.com", &[1; 32])
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let again = execute(
+        &relay.store,
+        START,
+        &AdminCommand::BlockLift {
+            ip: "192.0.2.77".to_owned(),
+        },
+    );
+    assert!(!again.ok, "nothing left to lift");
+}
+
+#[tokio::test]
+async fn an_account_under_attack_slows_down_exponentially_and_recovers_on_success() {
+    let relay = relay();
+    let ada = account("ada@example.com", "a long enough password");
+    relay.signup(&ada, "ada-law").await;
+    for n in 0..6 {
+        let response = relay.login("ada@example.com", &[n; 32]).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "failure {n}");
+    }
+    let throttled = relay.login("ada@example.com", &ada.auth_key).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(json(throttled).await["code"], "throttled");
+    relay.clock.advance(1);
+    assert_eq!(
+        relay.login("ada@example.com", &[9; 32]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    relay.clock.advance(1);
+    assert_eq!(
+        relay.login("ada@example.com", &ada.auth_key).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the seventh failure doubled the wait to 2 seconds"
+    );
+    relay.clock.advance(1);
+    assert_eq!(
+        relay.login("ada@example.com", &ada.auth_key).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        relay.login("ada@example.com", &[9; 32]).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "a success reset the count: the next failure is not throttled"
+    );
+    // An unknown address is throttled exactly the same way (no account enumeration).
+    for n in 0..6 {
+        relay.login("ghost@example.com", &[n; 32]).await;
+    }
+    assert_eq!(
+        relay.login("ghost@example.com", &[1; 32]).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
     );
 }

@@ -134,14 +134,19 @@ impl Session {
             .with_context(|| format!("while opening {url}"))
     }
 
-    /// Waits for an element matching a CSS selector.
+    /// Waits for an element matching a CSS selector (polling every 20 ms, so that even a
+    /// short-lived element such as a progress line is seen).
     pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
-        self.client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .with_context(|| format!("waiting for `{css}`"))
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                return Ok(element);
+            }
+            if Instant::now() > deadline {
+                bail!("waiting for `{css}`: not there after {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits for an element and returns its text.
@@ -185,7 +190,7 @@ impl Session {
                 };
                 bail!("`{css}` never contained {needle:?} within {WAIT:?}; it shows {seen:?}");
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

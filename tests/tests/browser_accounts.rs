@@ -3,6 +3,7 @@
 //! key must be unlocked with the password; a wrong password is refused in words, the right one
 //! logs in from another, independent browser.
 
+use anyhow::Context as _;
 use relay::admin::{AdminCommand, send};
 use tests::{Browser, Session, TestRelay};
 
@@ -114,5 +115,43 @@ async fn a_wrong_password_is_refused_in_words_and_the_right_one_logs_in_elsewher
     first
         .wait_for_text("main h1", "You are not logged in")
         .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_eleventh_wrong_password_meets_a_clear_block() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let page = browser.session().await?;
+    page.goto(&format!("{}/login", relay.url)).await?;
+    page.fill("input[name=email]", "mallory@example.com")
+        .await?;
+    for attempt in 1..=11 {
+        page.find("input[name=password]").await?.clear().await?;
+        page.fill("input[name=password]", &format!("wrong password {attempt}"))
+            .await?;
+        page.click("button[type=submit]").await?;
+        // A new answer is a new element: the previous one was marked as seen.
+        let answer = page
+            .text("[data-testid=form-error]:not([data-seen])")
+            .await
+            .with_context(|| format!("attempt {attempt} got no answer"))?;
+        page.eval(
+            "document.querySelector('[data-testid=form-error]').dataset.seen = '1'; return null;",
+        )
+        .await?;
+        if attempt <= 10 {
+            assert!(
+                !answer.contains("network"),
+                "attempt {attempt} is not blocked yet: {answer}"
+            );
+        } else {
+            assert!(
+                answer.contains("too many failed attempts from your network")
+                    && answer.contains("blocked for about 24"),
+                "the eleventh attempt is blocked in plain words: {answer}"
+            );
+        }
+    }
     Ok(())
 }

@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::json::{ApiJson, ClientIp};
 use crate::audit::{Actor, AuditEvent, Outcome};
+use crate::guard::{self, Guard, Refusal};
 use crate::session::{self, Session};
 use crate::store::{OrgRecord, SignupConflict, UserRecord};
 use crate::{AppError, AppState};
@@ -126,6 +127,32 @@ pub async fn login(
     ApiJson(request): ApiJson<wire::LoginRequest>,
 ) -> Result<Response, AppError> {
     let email = normalize_email(&request.email)?;
+    let now = state.clock.now();
+    let guard = Guard {
+        store: &state.store,
+        config: &state.config.brute_force,
+    };
+    let account = guard::account_key(state.store.server_secret(), &email);
+    if let Err(refusal) = guard.check(ip.as_deref(), &account, now)? {
+        // Hammering on while refused still counts against the address it comes from.
+        guard.record_failure(ip.as_deref(), None, now)?;
+        audit(
+            &state,
+            Actor::Anonymous { ip },
+            None,
+            "auth.login",
+            Some(email),
+            Outcome::Denied,
+        )?;
+        return Err(match refusal {
+            Refusal::IpBlocked { until } => AppError::IpBlocked {
+                hours: (until - now + 3599).div_euclid(3600),
+            },
+            Refusal::AccountThrottled { wait_seconds } => AppError::Throttled {
+                seconds: wait_seconds,
+            },
+        });
+    }
     let user = state.store.user_by_email(&email)?;
     // Unknown addresses cost the same argon2id work as known ones.
     let (server_salt, expected) = match &user {
@@ -135,6 +162,7 @@ pub async fn login(
     let presented = hash_auth_key(request.auth_key, server_salt).await?;
     let matches = bool::from(presented.ct_eq(&expected));
     let (Some(user), true) = (user, matches) else {
+        guard.record_failure(ip.as_deref(), Some(&account), now)?;
         audit(
             &state,
             Actor::Anonymous { ip },
@@ -145,6 +173,7 @@ pub async fn login(
         )?;
         return Err(AppError::WrongCredentials);
     };
+    guard.record_success(&account)?;
     let org = state.store.org(user.org)?.ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!("user {} has no organisation", user.id))
     })?;

@@ -1,11 +1,11 @@
 //! Request-side helpers shared by the endpoints: the JSON body extractor (content type, size
 //! limit, clear 400/413/415/422 errors) and the client's address for audit entries.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use super::{parse_json, read_body};
@@ -40,8 +40,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-/// The peer's IP address, when the connection carries one (it does in production; in-memory
-/// tests have none).
+/// The client's IP address: the peer's, or, when the peer is a configured trusted proxy, the
+/// rightmost address of `X-Forwarded-For` that is not itself a trusted proxy. `None` when the
+/// connection carries no address (in-memory tests).
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub Option<String>);
 
@@ -50,13 +51,68 @@ impl FromRequestParts<AppState> for ClientIp {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        _state: &AppState,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip().to_string()),
-        ))
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Ok(ClientIp(None));
+        };
+        let trusted = &state.config.brute_force.trusted_proxies;
+        Ok(ClientIp(Some(
+            client_ip(peer.ip(), &parts.headers, trusted).to_string(),
+        )))
+    }
+}
+
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|address| !trusted.contains(address))
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
+        let peer: IpAddr = "198.51.100.7".parse().expect("ip");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.5, 192.0.2.9".parse().expect("header"),
+        );
+        assert_eq!(
+            client_ip(peer, &headers, &[proxy]),
+            peer,
+            "an untrusted peer cannot spoof"
+        );
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy]).to_string(),
+            "192.0.2.9",
+            "the rightmost address not added by our own proxy"
+        );
+        let chained: IpAddr = "10.0.0.2".parse().expect("ip");
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.5, 10.0.0.2".parse().expect("header"),
+        );
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy, chained]).to_string(),
+            "203.0.113.5"
+        );
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
     }
 }

@@ -4,8 +4,10 @@
 
 mod accounts;
 mod audit;
+mod guard;
 
 pub use accounts::{OrgRecord, SessionRecord, SignupConflict, UserRecord};
+pub use guard::{AccountFailures, IpBlock, IpFailures};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
