@@ -49,15 +49,21 @@ pub enum AccountError {
     WrongPassword,
 }
 
-/// What the sign-up form collects.
+/// What the sign-up form collects: a new organisation, or an invitation to join one.
 #[derive(Debug)]
 pub struct SignupForm {
     pub email: String,
     pub name: String,
-    pub organisation_name: String,
-    pub handle: String,
+    pub joining: Joining,
     pub password: Passphrase,
     pub confirmation: Passphrase,
+}
+
+/// How the new user comes in.
+#[derive(Debug, Clone)]
+pub enum Joining {
+    NewOrganisation { name: String, handle: String },
+    Invitation { token: String },
 }
 
 /// Signs up: keys made here, an account and a pending organisation made at the relay.
@@ -84,13 +90,17 @@ pub async fn sign_up(
         .map_err(WebRsaError::from)?;
     let keys = wire::AccountKeys::new(public_key.spki_der(), salt, kdf, sealed, &master.auth_key());
     progress(Progress::Contacting);
+    let (organisation, invite) = match form.joining {
+        Joining::NewOrganisation { name, handle } => {
+            (Some(wire::NewOrganisation { name, handle }), None)
+        }
+        Joining::Invitation { token } => (None, Some(token)),
+    };
     let api = api::signup(&wire::SignupRequest {
         email: form.email,
         name: form.name,
-        organisation: wire::NewOrganisation {
-            name: form.organisation_name,
-            handle: form.handle,
-        },
+        organisation,
+        invite,
         keys,
     })
     .await?;

@@ -778,3 +778,305 @@ async fn an_account_under_attack_slows_down_exponentially_and_recovers_on_succes
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+impl Relay {
+    /// Invites `email` into the inviter's organisation with `role`; returns the token.
+    async fn invite(&self, inviter: &Login, email: &str, role: &str) -> String {
+        let response = self
+            .call(
+                Method::POST,
+                "/api/org/invites",
+                Some(inviter),
+                Some(serde_json::json!({ "email": email, "role": role })),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        json(response).await["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
+    }
+
+    async fn join(&self, account: &Account, token: &str) -> Response {
+        let body = serde_json::json!({
+            "email": account.email, "name": "New Member", "invite": token, "keys": account.keys,
+        });
+        self.call(Method::POST, "/api/auth/signup", None, Some(body))
+            .await
+    }
+}
+
+#[tokio::test]
+async fn invitations_work_once_for_their_address_and_roles_end_sessions() {
+    let relay = relay();
+    let owner = relay
+        .signup(
+            &account("owner@a.example", "a long enough password"),
+            "firm-a",
+        )
+        .await;
+    let token = relay.invite(&owner, "Member@A.example", "member").await;
+
+    let lookup = relay
+        .call(
+            Method::POST,
+            "/api/auth/invite",
+            None,
+            Some(serde_json::json!({ "token": token })),
+        )
+        .await;
+    assert_eq!(lookup.status(), StatusCode::OK);
+    let lookup = json(lookup).await;
+    assert_eq!(
+        (lookup["organisation"].as_str(), lookup["role"].as_str()),
+        (Some("Firm firm-a"), Some("member"))
+    );
+
+    let stranger = account("stranger@a.example", "a long enough password");
+    let wrong_address = relay.join(&stranger, &token).await;
+    assert_eq!(wrong_address.status(), StatusCode::CONFLICT);
+    assert!(
+        json(wrong_address).await["message"]
+            .as_str()
+            .expect("text")
+            .contains("another e-mail")
+    );
+
+    let member = account("member@a.example", "a long enough password");
+    let joined = relay.join(&member, &token).await;
+    assert_eq!(joined.status(), StatusCode::CREATED);
+    let member_login = login_from(joined).await;
+    assert_eq!(member_login.session.user.role, Role::Member);
+    assert_eq!(
+        member_login.session.organisation.id,
+        owner.session.organisation.id
+    );
+    let again = relay
+        .join(&account("member@a.example", "another password!!"), &token)
+        .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::CONFLICT,
+        "an invitation works once"
+    );
+
+    // Promotion ends the member's sessions (they log in again to act with the new role).
+    let path = format!("/api/org/members/{}/role", member_login.session.user.id);
+    let promoted = relay
+        .call(
+            Method::POST,
+            &path,
+            Some(&owner),
+            Some(serde_json::json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(promoted.status(), StatusCode::OK);
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(&member_login), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let expired = relay.invite(&owner, "late@a.example", "member").await;
+    relay.clock.advance(7 * 24 * 3600);
+    let late = relay
+        .join(
+            &account("late@a.example", "a long enough password"),
+            &expired,
+        )
+        .await;
+    assert_eq!(
+        late.status(),
+        StatusCode::CONFLICT,
+        "invitations expire after a week"
+    );
+}
+
+/// Every endpoint of the accounts issue × every role × two organisations.
+#[tokio::test]
+async fn every_endpoint_for_every_role_and_across_tenants() {
+    let relay = relay();
+    let owner = relay
+        .signup(
+            &account("owner@a.example", "a long enough password"),
+            "firm-a",
+        )
+        .await;
+    let mut logins = vec![("owner", owner.clone())];
+    for role in ["admin", "member"] {
+        let email = format!("{role}@a.example");
+        let token = relay.invite(&owner, &email, role).await;
+        let joined = relay
+            .join(&account(&email, "a long enough password"), &token)
+            .await;
+        logins.push((role, login_from(joined).await));
+    }
+    let other_owner = relay
+        .signup(
+            &account("owner@b.example", "a long enough password"),
+            "firm-b",
+        )
+        .await;
+    let victim_token = relay
+        .invite(&other_owner, "victim@b.example", "member")
+        .await;
+    let victim = login_from(
+        relay
+            .join(
+                &account("victim@b.example", "a long enough password"),
+                &victim_token,
+            )
+            .await,
+    )
+    .await;
+    relay
+        .invite(&other_owner, "pending@b.example", "member")
+        .await;
+    let b_invites = json(
+        relay
+            .call(Method::GET, "/api/org/invites", Some(&other_owner), None)
+            .await,
+    )
+    .await;
+    let b_invite_id = b_invites[0]["id"].as_str().expect("an id").to_owned();
+
+    for (role, login) in &logins {
+        let manager = *role != "member";
+        let expect = |ok: StatusCode| if manager { ok } else { StatusCode::FORBIDDEN };
+        let own = [
+            (Method::GET, "/api/me".to_owned(), None, StatusCode::OK),
+            (Method::GET, "/api/session".to_owned(), None, StatusCode::OK),
+            (
+                Method::GET,
+                "/api/org/audit".to_owned(),
+                None,
+                expect(StatusCode::OK),
+            ),
+            (
+                Method::GET,
+                "/api/org/members".to_owned(),
+                None,
+                expect(StatusCode::OK),
+            ),
+            (
+                Method::GET,
+                "/api/org/invites".to_owned(),
+                None,
+                expect(StatusCode::OK),
+            ),
+            (
+                Method::POST,
+                "/api/org/invites".to_owned(),
+                Some(
+                    serde_json::json!({ "email": format!("new-{role}@a.example"), "role": "member" }),
+                ),
+                expect(StatusCode::CREATED),
+            ),
+        ];
+        for (method, path, body, status) in own {
+            let response = relay.call(method.clone(), &path, Some(login), body).await;
+            assert_eq!(response.status(), status, "{role} {method} {path}");
+        }
+        // Across tenants: whatever the role, organisation B's members and invitations are
+        // out of reach (403 by authorization, 404 where the lookup is scoped).
+        let cross = [
+            (
+                Method::POST,
+                format!("/api/org/members/{}/role", victim.session.user.id),
+                Some(serde_json::json!({ "role": "admin" })),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::DELETE,
+                format!("/api/org/members/{}", victim.session.user.id),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::DELETE,
+                format!("/api/org/invites/{b_invite_id}"),
+                None,
+                if manager {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::FORBIDDEN
+                },
+            ),
+        ];
+        for (method, path, body, status) in cross {
+            let response = relay.call(method.clone(), &path, Some(login), body).await;
+            assert_eq!(
+                response.status(),
+                status,
+                "{role} {method} {path} across tenants"
+            );
+        }
+    }
+    // B's member is intact and B's invitation still pending.
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(&victim), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let b_invites = json(
+        relay
+            .call(Method::GET, "/api/org/invites", Some(&other_owner), None)
+            .await,
+    )
+    .await;
+    assert_eq!(b_invites.as_array().expect("a list").len(), 1);
+
+    // Within A: the owner cannot be demoted or removed; an admin removes a member, whose
+    // sessions end; a member cannot remove anyone.
+    let (_, admin) = &logins[1];
+    let (_, member) = &logins[2];
+    let owner_id = logins[0].1.session.user.id;
+    let demote_owner = relay
+        .call(
+            Method::POST,
+            &format!("/api/org/members/{owner_id}/role"),
+            Some(admin),
+            Some(serde_json::json!({ "role": "member" })),
+        )
+        .await;
+    assert_eq!(demote_owner.status(), StatusCode::FORBIDDEN);
+    let by_member = relay
+        .call(
+            Method::DELETE,
+            &format!("/api/org/members/{}", admin.session.user.id),
+            Some(member),
+            None,
+        )
+        .await;
+    assert_eq!(by_member.status(), StatusCode::FORBIDDEN);
+    let removed = relay
+        .call(
+            Method::DELETE,
+            &format!("/api/org/members/{}", member.session.user.id),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(member), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let members = json(
+        relay
+            .call(Method::GET, "/api/org/members", Some(admin), None)
+            .await,
+    )
+    .await;
+    assert_eq!(members.as_array().expect("a list").len(), 2);
+    assert_eq!(
+        relay.store.audit_verify().expect("reads").map(|n| n > 10),
+        Ok(true)
+    );
+}

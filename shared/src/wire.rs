@@ -212,8 +212,60 @@ pub struct NewOrganisation {
 pub struct SignupRequest {
     pub email: String,
     pub name: String,
-    pub organisation: NewOrganisation,
+    /// A new organisation (the first user becomes its owner)…
+    #[serde(default)]
+    pub organisation: Option<NewOrganisation>,
+    /// …or an invitation into an existing one (the token from the invite link's fragment).
+    #[serde(default)]
+    pub invite: Option<String>,
     pub keys: AccountKeys,
+}
+
+/// `POST /api/org/invites`: invite someone by address, as admin or member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateInviteRequest {
+    pub email: String,
+    pub role: Role,
+}
+
+/// A pending invitation as owners and admins see it. `token` is present only in the answer to
+/// its creation (it is stored hashed and cannot be shown again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteView {
+    pub id: crate::ids::Id,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: i64,
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// `POST /api/auth/invite`: what an invite token is for, so the join page can say it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteLookupRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteLookupResponse {
+    pub organisation: String,
+    pub email: String,
+    pub role: Role,
+}
+
+/// A member as owners and admins see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub id: crate::ids::Id,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// `POST /api/org/members/{id}/role`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRoleRequest {
+    pub role: Role,
 }
 
 /// `POST /api/auth/login`.

@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use shared::crypto::Passphrase;
 
-use crate::account::{self, MIN_PASSWORD_CHARS, SignupForm};
+use crate::account::{self, Joining, MIN_PASSWORD_CHARS, SignupForm};
 use crate::auth::use_auth;
 use crate::routes::Page;
 
@@ -34,8 +34,10 @@ pub fn Signup() -> impl IntoView {
         let form = SignupForm {
             email: email.get_untracked(),
             name: name.get_untracked(),
-            organisation_name: organisation.get_untracked(),
-            handle: handle.get_untracked(),
+            joining: Joining::NewOrganisation {
+                name: organisation.get_untracked(),
+                handle: handle.get_untracked(),
+            },
             password: Passphrase::new(password_input.value()),
             confirmation: Passphrase::new(confirmation_input.value()),
         };

@@ -20,7 +20,7 @@ use super::json::{ApiJson, ClientIp};
 use crate::audit::{Actor, AuditEvent, Outcome};
 use crate::guard::{self, Guard, Refusal};
 use crate::session::{self, Session};
-use crate::store::{OrgRecord, SignupConflict, UserRecord};
+use crate::store::{JoinConflict, OrgRecord, SignupConflict, UserRecord};
 use crate::{AppError, AppState};
 
 /// `POST /api/auth/prelogin`.
@@ -42,7 +42,8 @@ pub async fn prelogin(
     Ok(Json(response))
 }
 
-/// `POST /api/auth/signup`: a new organisation (pending) and its owner.
+/// `POST /api/auth/signup`: a new organisation (pending) and its owner, or a new member
+/// joining with an invitation.
 pub async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -50,8 +51,6 @@ pub async fn signup(
 ) -> Result<Response, AppError> {
     let email = normalize_email(&request.email)?;
     let name = checked_name(&request.name, "your name")?;
-    let org_name = checked_name(&request.organisation.name, "the organisation's name")?;
-    let handle = checked_handle(&request.organisation.handle)?;
     let keys = &request.keys;
     UserPublicKey::from_spki_der(&keys.public_key)
         .map_err(|error| AppError::Invalid(format!("the public key is not usable: {error}")))?;
@@ -63,22 +62,13 @@ pub async fn signup(
             "the sealed private key is too short".to_owned(),
         ));
     }
-
     let now = state.clock.now();
     let mut server_salt = [0_u8; 16];
     OsRng.fill_bytes(&mut server_salt);
     let auth_hash = hash_auth_key(keys.auth_key, server_salt).await?;
-    let org = OrgRecord {
+    let mut user = UserRecord {
         id: Id::generate(&mut OsRng),
-        name: org_name,
-        handle: handle.clone(),
-        status: OrgStatus::Pending,
-        created_at: now,
-        status_changed_at: now,
-    };
-    let user = UserRecord {
-        id: Id::generate(&mut OsRng),
-        org: org.id,
+        org: Id::from_bytes([0; 16]),
         email: email.clone(),
         name,
         role: Role::Owner,
@@ -91,22 +81,24 @@ pub async fn signup(
         created_at: now,
         password_changed_at: now,
     };
-    if let Err(conflict) = state.store.create_org_with_owner(&org, &user)? {
-        let message = match conflict {
-            // Saying "exists" for an e-mail reveals an account; sign-up must say something,
-            // and the same address cannot log in without its password anyway.
-            SignupConflict::EmailTaken => {
-                "an account with this e-mail address exists; log in instead"
-            }
-            SignupConflict::HandleTaken => "this organisation handle is taken; choose another",
-        };
-        return Err(AppError::Conflict(message.to_owned()));
-    }
+    let org = match (&request.organisation, &request.invite) {
+        (Some(new_org), None) => create_organisation(&state, new_org, &mut user, now)?,
+        (None, Some(token)) => join_organisation(&state, token, &mut user, now)?,
+        _ => {
+            return Err(AppError::Invalid(
+                "sign up either with a new organisation or with an invitation".to_owned(),
+            ));
+        }
+    };
     audit(
         &state,
         Actor::User { id: user.id, ip },
         Some(org.id),
-        "auth.signup",
+        if request.invite.is_some() {
+            "auth.join"
+        } else {
+            "auth.signup"
+        },
         Some(email),
         Outcome::Success,
     )?;
@@ -118,6 +110,80 @@ pub async fn signup(
         Json(body),
     )
         .into_response())
+}
+
+fn create_organisation(
+    state: &AppState,
+    new_org: &wire::NewOrganisation,
+    owner: &mut UserRecord,
+    now: i64,
+) -> Result<OrgRecord, AppError> {
+    let org = OrgRecord {
+        id: Id::generate(&mut OsRng),
+        name: checked_name(&new_org.name, "the organisation's name")?,
+        handle: checked_handle(&new_org.handle)?,
+        status: OrgStatus::Pending,
+        created_at: now,
+        status_changed_at: now,
+    };
+    owner.org = org.id;
+    owner.role = Role::Owner;
+    if let Err(conflict) = state.store.create_org_with_owner(&org, owner)? {
+        let message = match conflict {
+            // Sign-up must say something; the address cannot log in without its password.
+            SignupConflict::EmailTaken => {
+                "an account with this e-mail address exists; log in instead"
+            }
+            SignupConflict::HandleTaken => "this organisation handle is taken; choose another",
+        };
+        return Err(AppError::Conflict(message.to_owned()));
+    }
+    Ok(org)
+}
+
+fn join_organisation(
+    state: &AppState,
+    token: &str,
+    user: &mut UserRecord,
+    now: i64,
+) -> Result<OrgRecord, AppError> {
+    let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
+    let token_hash = invite_token_hash(token).ok_or_else(invalid)?;
+    let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
+    user.org = invite.org;
+    user.role = invite.role;
+    match state.store.join_with_invite(&token_hash, user, now)? {
+        Ok(_) => {}
+        Err(conflict) => return Err(AppError::Conflict(conflict.to_string())),
+    }
+    state.store.org(invite.org)?.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("invite {} has no organisation", invite.id))
+    })
+}
+
+/// The stored key of an invite token (`None` if it is not a token at all).
+pub(crate) fn invite_token_hash(token: &str) -> Option<[u8; 32]> {
+    let bytes = shared::encoding::decode(token.trim().trim_start_matches('#')).ok()?;
+    (bytes.len() == 32).then(|| session::hash_token(&bytes))
+}
+
+/// `POST /api/auth/invite`: the organisation, address and role an invite token is for.
+pub async fn invite_lookup(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<wire::InviteLookupRequest>,
+) -> Result<Json<wire::InviteLookupResponse>, AppError> {
+    let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
+    let token_hash = invite_token_hash(&request.token).ok_or_else(invalid)?;
+    let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
+    if invite.expires_at <= state.clock.now() {
+        return Err(invalid());
+    }
+    let org = state.store.org(invite.org)?.ok_or_else(invalid)?;
+    Ok(Json(wire::InviteLookupResponse {
+        organisation: org.name,
+        email: invite.email,
+        role: invite.role,
+    }))
 }
 
 /// `POST /api/auth/login`.

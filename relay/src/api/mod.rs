@@ -5,13 +5,14 @@ mod auth;
 mod csp_report;
 mod health;
 mod json;
+mod members;
 mod org;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::de::DeserializeOwned;
 
 use crate::{AppError, AppState, Config};
@@ -26,7 +27,16 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/auth/logout-all", post(auth::logout_all))
         .route("/me", get(auth::me))
         .route("/session", get(auth::current))
+        .route("/auth/invite", post(auth::invite_lookup))
         .route("/org/audit", get(org::audit))
+        .route(
+            "/org/invites",
+            get(members::list_invites).post(members::create_invite),
+        )
+        .route("/org/invites/{id}", delete(members::revoke_invite))
+        .route("/org/members", get(members::list_members))
+        .route("/org/members/{id}", delete(members::remove_member))
+        .route("/org/members/{id}/role", post(members::change_role))
         .route("/csp-report", post(csp_report::post))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

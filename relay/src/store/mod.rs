@@ -5,9 +5,11 @@
 mod accounts;
 mod audit;
 mod guard;
+mod members;
 
 pub use accounts::{OrgRecord, SessionRecord, SignupConflict, UserRecord};
 pub use guard::{AccountFailures, IpBlock, IpFailures};
+pub use members::{InviteRecord, JoinConflict};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,226 @@
+//! Members and invitations of the caller's organisation (owners and admins, `ManageMembers`).
+//! Every handler loads the target and asks `authorize` against the target's organisation, so a
+//! cross-tenant id is refused however it was obtained. Nobody is invited, promoted or demoted
+//! to or from owner here (ownership transfer is the owner's own act); a role change or a
+//! removal ends the member's sessions.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use rand_core::RngCore as _;
+use shared::crypto::OsRng;
+use shared::ids::Id;
+use shared::wire::{self, Role};
+
+use super::auth::{audit, normalize_email};
+use super::json::{ApiJson, ClientIp};
+use crate::audit::{Actor, Outcome};
+use crate::authz::{Permission, authorize};
+use crate::session::{Session, hash_token};
+use crate::store::{InviteRecord, UserRecord};
+use crate::{AppError, AppState};
+
+/// Invitations are valid for a week.
+const INVITE_SECONDS: i64 = 7 * 24 * 3600;
+
+/// `POST /api/org/invites`.
+pub async fn create_invite(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiJson(request): ApiJson<wire::CreateInviteRequest>,
+) -> Result<(StatusCode, Json<wire::InviteView>), AppError> {
+    authorize(
+        &session.principal(),
+        Permission::ManageMembers,
+        session.org.id,
+    )?;
+    if request.role == Role::Owner {
+        return Err(AppError::Invalid(
+            "invite admins or members; ownership is transferred, not invited".to_owned(),
+        ));
+    }
+    let email = normalize_email(&request.email)?;
+    if state.store.user_by_email(&email)?.is_some() {
+        return Err(AppError::Conflict(
+            "this address already has an account".to_owned(),
+        ));
+    }
+    let mut token = [0_u8; 32];
+    OsRng.fill_bytes(&mut token);
+    let now = state.clock.now();
+    let invite = InviteRecord {
+        id: Id::generate(&mut OsRng),
+        org: session.org.id,
+        email: email.clone(),
+        role: request.role,
+        created_by: session.user.id,
+        created_at: now,
+        expires_at: now + INVITE_SECONDS,
+    };
+    state.store.create_invite(&hash_token(&token), &invite)?;
+    audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(session.org.id),
+        "org.invite",
+        Some(email),
+        Outcome::Success,
+    )?;
+    let mut view = invite_view(&invite);
+    view.token = Some(shared::encoding::encode(&token));
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `GET /api/org/invites`.
+pub async fn list_invites(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<Vec<wire::InviteView>>, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::ManageMembers,
+        session.org.id,
+    )?;
+    let invites = state
+        .store
+        .invites_of_org(session.org.id, state.clock.now())?;
+    Ok(Json(invites.iter().map(invite_view).collect()))
+}
+
+/// `DELETE /api/org/invites/{id}`.
+pub async fn revoke_invite(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::ManageMembers,
+        session.org.id,
+    )?;
+    let id = Id::parse(&id).map_err(|_| AppError::NotFound)?;
+    if !state.store.revoke_invite(session.org.id, id)? {
+        return Err(AppError::NotFound);
+    }
+    audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(session.org.id),
+        "org.invite_revoke",
+        Some(id.to_string()),
+        Outcome::Success,
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/org/members`.
+pub async fn list_members(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<Vec<wire::MemberView>>, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::ManageMembers,
+        session.org.id,
+    )?;
+    let members = state.store.users_of_org(session.org.id)?;
+    Ok(Json(members.iter().map(member_view).collect()))
+}
+
+/// `POST /api/org/members/{id}/role`: between admin and member; ends the member's sessions.
+pub async fn change_role(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<wire::ChangeRoleRequest>,
+) -> Result<Json<wire::MemberView>, AppError> {
+    let mut member = target_member(&state, &session, &id)?;
+    if member.role == Role::Owner || request.role == Role::Owner {
+        return Err(AppError::Forbidden(
+            "the owner's role changes only by transferring ownership".to_owned(),
+        ));
+    }
+    let from = member.role;
+    member.role = request.role;
+    state.store.save_user(&member)?;
+    state.store.delete_sessions_of(member.id, None)?;
+    audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(session.org.id),
+        "org.role_change",
+        Some(format!("{}: {from:?} -> {:?}", member.email, member.role).to_lowercase()),
+        Outcome::Success,
+    )?;
+    Ok(Json(member_view(&member)))
+}
+
+/// `DELETE /api/org/members/{id}`: removes the member and ends their sessions.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let member = target_member(&state, &session, &id)?;
+    if member.role == Role::Owner {
+        return Err(AppError::Forbidden(
+            "the owner cannot be removed".to_owned(),
+        ));
+    }
+    if member.id == session.user.id {
+        return Err(AppError::Forbidden("you cannot remove yourself".to_owned()));
+    }
+    state.store.delete_user(&member)?;
+    audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(session.org.id),
+        "org.member_remove",
+        Some(member.email),
+        Outcome::Success,
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Loads a user by id and checks the caller may manage them (same organisation, role).
+fn target_member(state: &AppState, session: &Session, id: &str) -> Result<UserRecord, AppError> {
+    let id = Id::parse(id).map_err(|_| AppError::NotFound)?;
+    let member = state.store.user(id)?.ok_or(AppError::NotFound)?;
+    authorize(&session.principal(), Permission::ManageMembers, member.org)?;
+    Ok(member)
+}
+
+fn invite_view(invite: &InviteRecord) -> wire::InviteView {
+    wire::InviteView {
+        id: invite.id,
+        email: invite.email.clone(),
+        role: invite.role,
+        expires_at: invite.expires_at,
+        token: None,
+    }
+}
+
+fn member_view(user: &UserRecord) -> wire::MemberView {
+    wire::MemberView {
+        id: user.id,
+        email: user.email.clone(),
+        name: user.name.clone(),
+        role: user.role,
+    }
+}
