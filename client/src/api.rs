@@ -59,6 +59,17 @@ pub async fn resume() -> Result<Option<AuthorizedApi>, ApiError> {
     Ok(state.session.map(AuthorizedApi::new))
 }
 
+/// `POST /api/auth/invite`: what an invitation is for.
+pub async fn invite_lookup(token: &str) -> Result<wire::InviteLookupResponse, ApiError> {
+    post(
+        "/api/auth/invite",
+        &wire::InviteLookupRequest {
+            token: token.to_owned(),
+        },
+    )
+    .await
+}
+
 /// The API as a logged-in user: it exists only after sign-up, log-in or resuming a session,
 /// and sends the session's CSRF token with every state-changing request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +99,70 @@ impl AuthorizedApi {
     /// `GET /api/org/audit`.
     pub async fn audit(&self) -> Result<Vec<wire::AuditEntryView>, ApiError> {
         send(Request::get("/api/org/audit?limit=500")).await
+    }
+
+    /// `GET /api/org/members`.
+    pub async fn members(&self) -> Result<Vec<wire::MemberView>, ApiError> {
+        send(Request::get("/api/org/members")).await
+    }
+
+    /// `GET /api/org/invites`.
+    pub async fn invites(&self) -> Result<Vec<wire::InviteView>, ApiError> {
+        send(Request::get("/api/org/invites")).await
+    }
+
+    /// `POST /api/org/invites`: the answer carries the token, shown once.
+    pub async fn invite(
+        &self,
+        request: &wire::CreateInviteRequest,
+    ) -> Result<wire::InviteView, ApiError> {
+        self.write(Request::post("/api/org/invites"), Some(request))
+            .await
+    }
+
+    /// `POST /api/org/members/{id}/role`.
+    pub async fn change_role(
+        &self,
+        member: shared::ids::Id,
+        role: wire::Role,
+    ) -> Result<wire::MemberView, ApiError> {
+        let path = format!("/api/org/members/{member}/role");
+        self.write(
+            Request::post(&path),
+            Some(&wire::ChangeRoleRequest { role }),
+        )
+        .await
+    }
+
+    /// `DELETE /api/org/members/{id}`.
+    pub async fn remove_member(&self, member: shared::ids::Id) -> Result<(), ApiError> {
+        let response = Request::delete(&format!("/api/org/members/{member}"))
+            .header("X-CSRF-Token", &self.session.csrf_token)
+            .send()
+            .await
+            .map_err(|_| ApiError::Network)?;
+        if response.ok() {
+            return Ok(());
+        }
+        Err(refusal(response).await)
+    }
+
+    async fn write<B: Serialize, T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        let request = request.header("X-CSRF-Token", &self.session.csrf_token);
+        let request = match body {
+            Some(body) => request
+                .json(body)
+                .map_err(|_| ApiError::Unexpected { status: 0 })?,
+            None => request
+                .build()
+                .map_err(|_| ApiError::Unexpected { status: 0 })?,
+        };
+        let response = request.send().await.map_err(|_| ApiError::Network)?;
+        decode(response).await
     }
 
     async fn post_empty(&self, path: &str) -> Result<(), ApiError> {

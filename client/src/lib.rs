@@ -41,6 +41,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=pages::login::Login />
                     <Route path=path!("/app") view=pages::dashboard::Dashboard />
                     <Route path=path!("/app/audit") view=pages::audit::Audit />
+                    <Route path=path!("/app/members") view=pages::members::Members />
+                    <Route path=path!("/join") view=pages::join::Join />
                 </Routes>
             </main>
             <components::footer::Footer />

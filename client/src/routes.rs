@@ -8,6 +8,8 @@ pub enum Page {
     Login,
     Dashboard,
     Audit,
+    Members,
+    Join,
 }
 
 impl Page {
@@ -19,6 +21,8 @@ impl Page {
             Page::Login => "/login",
             Page::Dashboard => "/app",
             Page::Audit => "/app/audit",
+            Page::Members => "/app/members",
+            Page::Join => "/join",
         }
     }
 }

@@ -155,3 +155,56 @@ async fn the_eleventh_wrong_password_meets_a_clear_block() -> anyhow::Result<()>
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invited_member_joins_and_is_denied_the_admin_page() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let owner = browser.session().await?;
+    sign_up(&owner, &relay, "owner@example.com", "owners-firm").await?;
+    owner.click("a[href='/app/members']").await?;
+    owner
+        .fill("input[name=invite-email]", "member@example.com")
+        .await?;
+    owner.click("form.inline-form button[type=submit]").await?;
+    let link = owner
+        .wait_for_text("[data-testid=invite-link]", "/join#")
+        .await?;
+
+    let member = browser.session().await?;
+    member.goto(&link).await?;
+    member
+        .wait_for_text("[data-testid=join-details]", "member@example.com")
+        .await?;
+    let address = member.eval("return location.href;").await?;
+    assert!(
+        !address.as_str().unwrap_or_default().contains('#'),
+        "the token left the address bar: {address}"
+    );
+    member.fill("input[name=name]", "Mia Member").await?;
+    member.fill("input[name=password]", PASSWORD).await?;
+    member.fill("input[name=confirmation]", PASSWORD).await?;
+    member.click("button[type=submit]").await?;
+    member
+        .wait_for_text("main h1", "Welcome, Mia Member")
+        .await?;
+    assert!(
+        member
+            .client
+            .find(fantoccini::Locator::Css("a[href='/app/members']"))
+            .await
+            .is_err(),
+        "no admin links for a member"
+    );
+
+    member.goto(&format!("{}/app/members", relay.url)).await?;
+    member
+        .wait_for_text("[data-testid=members-error]", "does not allow this")
+        .await?;
+
+    owner.goto(&format!("{}/app/members", relay.url)).await?;
+    owner
+        .wait_for_text("[data-testid=members-table]", "member@example.com")
+        .await?;
+    Ok(())
+}

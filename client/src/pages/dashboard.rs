@@ -82,7 +82,11 @@ fn Home() -> impl IntoView {
                         <dd><code data-testid="fingerprint">{fingerprint}</code></dd>
                     </dl>
                     <Show when=move || can_audit>
-                        <p><A href=Page::Audit.path()>"Audit log"</A></p>
+                        <p class="links">
+                            <A href=Page::Members.path()>"Members"</A>
+                            " · "
+                            <A href=Page::Audit.path()>"Audit log"</A>
+                        </p>
                     </Show>
                 </section>
             }

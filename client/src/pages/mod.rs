@@ -2,7 +2,9 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod join;
 pub mod landing;
 pub mod login;
+pub mod members;
 pub mod not_found;
 pub mod signup;
