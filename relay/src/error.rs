@@ -36,6 +36,10 @@ pub enum AppError {
     #[error("{0}")]
     Conflict(String),
     #[error(
+        "your password has expired under your organisation's policy; change it before anything else"
+    )]
+    PasswordExpired,
+    #[error(
         "too many failed attempts from your network: it is blocked for about {hours} more hour(s); ask your administrator if this is a mistake"
     )]
     IpBlocked { hours: i64 },
@@ -65,6 +69,7 @@ impl AppError {
             AppError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::PasswordExpired => (StatusCode::FORBIDDEN, "password_expired"),
             AppError::IpBlocked { .. } => (StatusCode::TOO_MANY_REQUESTS, "ip_blocked"),
             AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

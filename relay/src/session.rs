@@ -4,7 +4,7 @@
 //! state-changing request must echo in `X-CSRF-Token`. `Session` is the extractor: a handler
 //! that takes one can only run for a logged-in user, already loaded with their organisation.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use rand_core::RngCore as _;
@@ -22,6 +22,15 @@ use crate::{AppError, AppState};
 
 pub const COOKIE: &str = "sealpost_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// What a user whose password has expired may still do: see who they are, change the
+/// password, or leave.
+const ALLOWED_WITH_EXPIRED_PASSWORD: [&str; 5] = [
+    "/api/me",
+    "/api/session",
+    "/api/auth/password",
+    "/api/auth/logout",
+    "/api/auth/logout-all",
+];
 /// `last_seen` is written at most this often, so reads do not turn into writes.
 const TOUCH_EVERY_SECONDS: i64 = 60;
 
@@ -45,9 +54,16 @@ impl Session {
     }
 
     /// What the app needs to know about who is logged in.
-    pub fn response(&self) -> wire::SessionResponse {
-        session_response(&self.user, &self.org, &self.record.csrf_token)
+    pub fn response(&self, now: i64) -> wire::SessionResponse {
+        session_response(&self.user, &self.org, &self.record.csrf_token, now)
     }
+}
+
+/// Whether `user`'s password is older than `org` allows at `now`.
+pub fn password_expired(user: &UserRecord, org: &OrgRecord, now: i64) -> bool {
+    org.policy
+        .max_password_age_days
+        .is_some_and(|days| now - user.password_changed_at >= i64::from(days) * 86_400)
 }
 
 /// The wire view of a user, their organisation and their CSRF token.
@@ -55,6 +71,7 @@ pub fn session_response(
     user: &UserRecord,
     org: &OrgRecord,
     csrf_token: &str,
+    now: i64,
 ) -> wire::SessionResponse {
     wire::SessionResponse {
         user: wire::UserView {
@@ -76,6 +93,8 @@ pub fn session_response(
             kdf: user.kdf,
             sealed_private_key: user.sealed_private_key.clone(),
         },
+        policy: org.policy,
+        password_expired: password_expired(user, org, now),
     }
 }
 
@@ -178,6 +197,15 @@ impl FromRequestParts<AppState> for Session {
                 "your organisation no longer exists",
             ));
         };
+        let path = parts.extensions.get::<OriginalUri>().map_or_else(
+            || parts.uri.path().to_owned(),
+            |OriginalUri(uri)| uri.path().to_owned(),
+        );
+        if password_expired(&user, &org, now)
+            && !ALLOWED_WITH_EXPIRED_PASSWORD.contains(&path.as_str())
+        {
+            return Err(AppError::PasswordExpired);
+        }
         if now - record.last_seen >= TOUCH_EVERY_SECONDS {
             record.last_seen = now;
             store.touch_session(&token_hash, &record)?;

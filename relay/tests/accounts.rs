@@ -1080,3 +1080,123 @@ async fn every_endpoint_for_every_role_and_across_tenants() {
         Ok(true)
     );
 }
+
+/// New key material for `password`, re-sealing the same private key (every test account uses
+/// the same fixture key pair, so this is what the browser does on a password change).
+fn rewrap(password: &str) -> (wire::AccountKeys, [u8; 32]) {
+    let again = account("unused@example.com", password);
+    (again.keys, again.auth_key)
+}
+
+#[tokio::test]
+async fn an_expired_password_must_be_changed_first_and_documents_stay_readable() {
+    let relay = relay();
+    let ada = account("ada@example.com", "the first long password");
+    let owner = relay.signup(&ada, "ada-law").await;
+    let policy = serde_json::json!({ "min_password_length": 14, "max_password_age_days": 90, "mfa_required": false });
+    let set = relay
+        .call(
+            Method::PUT,
+            "/api/org/policy",
+            Some(&owner),
+            Some(policy.clone()),
+        )
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let weak = serde_json::json!({ "min_password_length": 8, "max_password_age_days": null, "mfa_required": false });
+    assert_eq!(
+        relay
+            .call(Method::PUT, "/api/org/policy", Some(&owner), Some(weak))
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no organisation goes below 12 characters"
+    );
+
+    // A document wrapped to Ada's public key before the change.
+    let public = shared::crypto::UserPublicKey::from_spki_der(&owner.session.keys.public_key)
+        .expect("public key");
+    let document_key = shared::crypto::BundleKey::generate(&mut OsRng);
+    let wrapped = public.wrap(&document_key, &mut OsRng).expect("wraps");
+
+    relay.clock.advance(91 * 86_400);
+    let login = login_from(relay.login("ada@example.com", &ada.auth_key).await).await;
+    assert!(login.session.password_expired);
+    assert_eq!(login.session.policy.min_password_length, 14);
+    let blocked = relay
+        .call(Method::GET, "/api/org/audit", Some(&login), None)
+        .await;
+    assert_eq!(blocked.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(blocked).await["code"], "password_expired");
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(&login), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let other_session = login_from(relay.login("ada@example.com", &ada.auth_key).await).await;
+
+    let (new_keys, new_auth) = rewrap("the second long password");
+    let wrong = relay
+        .call(
+            Method::POST,
+            "/api/auth/password",
+            Some(&login),
+            Some(serde_json::json!({ "current_auth_key": shared::encoding::encode(&[0; 32]), "keys": new_keys })),
+        )
+        .await;
+    assert_eq!(
+        wrong.status(),
+        StatusCode::FORBIDDEN,
+        "the current password must be proven"
+    );
+    let changed = relay
+        .call(
+            Method::POST,
+            "/api/auth/password",
+            Some(&login),
+            Some(serde_json::json!({ "current_auth_key": shared::encoding::encode(&ada.auth_key), "keys": new_keys })),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(json(changed).await["password_expired"], false);
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/org/audit", Some(&login), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(&other_session), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "a password change ends the other sessions"
+    );
+
+    assert_eq!(
+        relay.login("ada@example.com", &ada.auth_key).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let fresh = login_from(relay.login("ada@example.com", &new_auth).await).await;
+    let master = derive_master_key(
+        &Passphrase::new("the second long password".to_owned()),
+        &fresh.session.keys.salt,
+        &fresh.session.keys.kdf,
+    )
+    .expect("derives");
+    let private = master
+        .wrap_key()
+        .open_private_key(&fresh.session.keys.sealed_private_key)
+        .expect("the same private key unlocks with the new password");
+    assert_eq!(
+        private
+            .unwrap(&wrapped)
+            .expect("the old document opens")
+            .dangerously_expose_bytes(),
+        document_key.dangerously_expose_bytes()
+    );
+}

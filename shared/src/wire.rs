@@ -313,6 +313,48 @@ pub struct SessionResponse {
     pub organisation: OrgView,
     pub csrf_token: String,
     pub keys: OwnKeys,
+    /// The organisation's rules the browser must apply (it alone sees the password).
+    #[serde(default)]
+    pub policy: OrgPolicy,
+    /// The password is older than the policy allows: it must be changed before anything else.
+    #[serde(default)]
+    pub password_expired: bool,
+}
+
+/// An organisation's account rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrgPolicy {
+    /// Shortest password, in characters; never below 12.
+    pub min_password_length: u32,
+    /// Longest a password may be used, in days; `None` for no limit.
+    pub max_password_age_days: Option<u32>,
+    /// Every member must use a second factor (TOTP).
+    pub mfa_required: bool,
+}
+
+impl OrgPolicy {
+    /// The floor below which no organisation may go.
+    pub const MIN_PASSWORD_LENGTH: u32 = 12;
+}
+
+impl Default for OrgPolicy {
+    fn default() -> Self {
+        Self {
+            min_password_length: Self::MIN_PASSWORD_LENGTH,
+            max_password_age_days: None,
+            mfa_required: false,
+        }
+    }
+}
+
+/// `POST /api/auth/password`: a new password's key material, proven by the current auth key.
+/// The public key stays the same; the private key is re-sealed under the new wrap key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    #[serde(with = "crate::encoding::array")]
+    pub current_auth_key: [u8; 32],
+    pub keys: AccountKeys,
 }
 
 /// `GET /api/session`: the session this browser has, if any (200 either way, so that a page

@@ -103,7 +103,7 @@ pub async fn signup(
         Outcome::Success,
     )?;
     let (record, cookie) = session::start(&state, user.id)?;
-    let body = session::session_response(&user, &org, &record.csrf_token);
+    let body = session::session_response(&user, &org, &record.csrf_token, now);
     Ok((
         StatusCode::CREATED,
         [(header::SET_COOKIE, cookie)],
@@ -125,6 +125,7 @@ fn create_organisation(
         status: OrgStatus::Pending,
         created_at: now,
         status_changed_at: now,
+        policy: wire::OrgPolicy::default(),
     };
     owner.org = org.id;
     owner.role = Role::Owner;
@@ -252,7 +253,7 @@ pub async fn login(
         Outcome::Success,
     )?;
     let (record, cookie) = session::start(&state, user.id)?;
-    let body = session::session_response(&user, &org, &record.csrf_token);
+    let body = session::session_response(&user, &org, &record.csrf_token, now);
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
@@ -298,18 +299,86 @@ pub async fn logout_all(
     Ok(logged_out(&state))
 }
 
+/// `POST /api/auth/password`: a new password. The current auth key proves the caller knows
+/// the old one; the public key must not change (documents wrapped to it stay readable); the
+/// user's other sessions end.
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiJson(request): ApiJson<wire::ChangePasswordRequest>,
+) -> Result<Json<wire::SessionResponse>, AppError> {
+    let mut user = session.user.clone();
+    let presented = hash_auth_key(request.current_auth_key, user.server_salt).await?;
+    if !bool::from(presented.ct_eq(&user.auth_hash)) {
+        audit(
+            &state,
+            Actor::User { id: user.id, ip },
+            Some(session.org.id),
+            "auth.password_change",
+            None,
+            Outcome::Failure,
+        )?;
+        return Err(AppError::Forbidden(
+            "the current password is wrong".to_owned(),
+        ));
+    }
+    let keys = &request.keys;
+    if keys.public_key != user.public_key {
+        return Err(AppError::Invalid(
+            "a password change keeps the same public key".to_owned(),
+        ));
+    }
+    keys.kdf
+        .validate()
+        .map_err(|error| AppError::Invalid(error.to_string()))?;
+    if keys.sealed_private_key.len() < 28 {
+        return Err(AppError::Invalid(
+            "the sealed private key is too short".to_owned(),
+        ));
+    }
+    let now = state.clock.now();
+    let mut server_salt = [0_u8; 16];
+    OsRng.fill_bytes(&mut server_salt);
+    user.auth_hash = hash_auth_key(keys.auth_key, server_salt).await?;
+    user.server_salt = server_salt;
+    user.salt = keys.salt;
+    user.kdf = keys.kdf;
+    user.sealed_private_key = keys.sealed_private_key.clone();
+    user.password_changed_at = now;
+    state.store.save_user(&user)?;
+    state
+        .store
+        .delete_sessions_of(user.id, Some(&session.token_hash))?;
+    audit(
+        &state,
+        Actor::User { id: user.id, ip },
+        Some(session.org.id),
+        "auth.password_change",
+        None,
+        Outcome::Success,
+    )?;
+    Ok(Json(session::session_response(
+        &user,
+        &session.org,
+        &session.record.csrf_token,
+        now,
+    )))
+}
+
 /// `GET /api/me`: 401 without a session (for API clients).
-pub async fn me(session: Session) -> Json<wire::SessionResponse> {
-    Json(session.response())
+pub async fn me(State(state): State<AppState>, session: Session) -> Json<wire::SessionResponse> {
+    Json(session.response(state.clock.now()))
 }
 
 /// `GET /api/session`: the session if there is one, `null` if not; both are 200.
 pub async fn current(
+    State(state): State<AppState>,
     session: Result<Session, AppError>,
 ) -> Result<Json<wire::SessionState>, AppError> {
     match session {
         Ok(session) => Ok(Json(wire::SessionState {
-            session: Some(session.response()),
+            session: Some(session.response(state.clock.now())),
         })),
         Err(AppError::Unauthenticated(_)) => Ok(Json(wire::SessionState { session: None })),
         Err(error) => Err(error),

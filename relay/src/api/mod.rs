@@ -28,7 +28,9 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/me", get(auth::me))
         .route("/session", get(auth::current))
         .route("/auth/invite", post(auth::invite_lookup))
+        .route("/auth/password", post(auth::change_password))
         .route("/org/audit", get(org::audit))
+        .route("/org/policy", get(org::policy).put(org::set_policy))
         .route(
             "/org/invites",
             get(members::list_invites).post(members::create_invite),

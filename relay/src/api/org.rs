@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use shared::wire;
 
+use super::json::{ApiJson, ClientIp};
 use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::session::Session;
@@ -55,4 +56,49 @@ fn view(entry: &AuditEntry) -> wire::AuditEntryView {
         outcome: outcome.to_owned(),
         hash: entry.hash.iter().map(|b| format!("{b:02x}")).collect(),
     }
+}
+
+/// `GET /api/org/policy`.
+pub async fn policy(session: Session) -> Result<Json<wire::OrgPolicy>, AppError> {
+    authorize(&session.principal(), Permission::SetPolicy, session.org.id)?;
+    Ok(Json(session.org.policy))
+}
+
+/// `PUT /api/org/policy`: password length and age, MFA requirement.
+pub async fn set_policy(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiJson(policy): ApiJson<wire::OrgPolicy>,
+) -> Result<Json<wire::OrgPolicy>, AppError> {
+    authorize(&session.principal(), Permission::SetPolicy, session.org.id)?;
+    if !(wire::OrgPolicy::MIN_PASSWORD_LENGTH..=128).contains(&policy.min_password_length) {
+        return Err(AppError::Invalid(format!(
+            "the minimum password length must be {} to 128",
+            wire::OrgPolicy::MIN_PASSWORD_LENGTH
+        )));
+    }
+    if policy
+        .max_password_age_days
+        .is_some_and(|days| !(1..=3650).contains(&days))
+    {
+        return Err(AppError::Invalid(
+            "the maximum password age must be 1 to 3650 days".to_owned(),
+        ));
+    }
+    let mut org = session.org.clone();
+    org.policy = policy;
+    state.store.save_org(&org)?;
+    super::auth::audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(org.id),
+        "org.policy",
+        Some(serde_json::to_string(&policy).unwrap_or_default()),
+        Outcome::Success,
+    )?;
+    Ok(Json(policy))
 }

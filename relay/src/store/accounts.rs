@@ -30,6 +30,8 @@ pub struct OrgRecord {
     pub status: OrgStatus,
     pub created_at: i64,
     pub status_changed_at: i64,
+    #[serde(default)]
+    pub policy: shared::wire::OrgPolicy,
 }
 
 /// A user as stored: public key material, the sealed private key, and the argon2id hash of the
@@ -169,6 +171,13 @@ impl Store {
             .open_tree(ORGS)?
             .insert(org.id.as_bytes(), encode(&org)?)?;
         Ok(Some(org))
+    }
+
+    pub fn save_org(&self, org: &OrgRecord) -> anyhow::Result<()> {
+        self.db
+            .open_tree(ORGS)?
+            .insert(org.id.as_bytes(), encode(org)?)?;
+        Ok(())
     }
 
     pub fn user(&self, id: Id) -> anyhow::Result<Option<UserRecord>> {
