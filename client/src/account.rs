@@ -37,6 +37,8 @@ impl Progress {
 pub enum AccountError {
     #[error("the password must be at least {MIN_PASSWORD_CHARS} characters")]
     PasswordTooShort,
+    #[error("your organisation asks for passwords of at least {0} characters")]
+    PolicyTooShort(usize),
     #[error("the two passwords differ")]
     PasswordsDiffer,
     #[error("{0}")]
@@ -144,6 +146,49 @@ pub async fn unlock(
         .wrap_key()
         .open_private_key(&keys.sealed_private_key)
         .map_err(|_| AccountError::WrongPassword)
+}
+
+/// Changes the password: proves the current one (its auth key), re-seals the same private key
+/// under a new salt, and returns the refreshed session and the unlocked key.
+pub async fn change_password(
+    api: &AuthorizedApi,
+    current: &Passphrase,
+    new: &Passphrase,
+    confirmation: &Passphrase,
+) -> Result<(AuthorizedApi, UserPrivateKey), AccountError> {
+    let minimum =
+        usize::try_from(api.session().policy.min_password_length).unwrap_or(MIN_PASSWORD_CHARS);
+    if new.char_count() < minimum.max(MIN_PASSWORD_CHARS) {
+        return Err(AccountError::PolicyTooShort(
+            minimum.max(MIN_PASSWORD_CHARS),
+        ));
+    }
+    if new.dangerously_expose() != confirmation.dangerously_expose() {
+        return Err(AccountError::PasswordsDiffer);
+    }
+    let keys = &api.session().keys;
+    keys.kdf.validate()?;
+    crate::browser::yield_to_browser().await;
+    let old_master = derive_master_key(current, &keys.salt, &keys.kdf)?;
+    let private_key = old_master
+        .wrap_key()
+        .open_private_key(&keys.sealed_private_key)
+        .map_err(|_| AccountError::WrongPassword)?;
+    let mut salt = [0_u8; 16];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt);
+    let kdf = KdfParams::CLIENT_V1;
+    crate::browser::yield_to_browser().await;
+    let new_master = derive_master_key(new, &salt, &kdf)?;
+    let sealed = new_master
+        .wrap_key()
+        .seal_private_key(&private_key, &mut OsRng)
+        .map_err(WebRsaError::from)?;
+    let request = wire::ChangePasswordRequest {
+        current_auth_key: *old_master.auth_key().dangerously_expose_bytes(),
+        keys: wire::AccountKeys::new(&keys.public_key, salt, kdf, sealed, &new_master.auth_key()),
+    };
+    let api = api.change_password(&request).await?;
+    Ok((api, private_key))
 }
 
 fn check_password(password: &Passphrase) -> Result<(), AccountError> {

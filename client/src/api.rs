@@ -101,6 +101,17 @@ impl AuthorizedApi {
         send(Request::get("/api/org/audit?limit=500")).await
     }
 
+    /// `POST /api/auth/password`: the relay answers the refreshed session.
+    pub async fn change_password(
+        &self,
+        request: &wire::ChangePasswordRequest,
+    ) -> Result<AuthorizedApi, ApiError> {
+        let session: wire::SessionResponse = self
+            .write(Request::post("/api/auth/password"), Some(request))
+            .await?;
+        Ok(AuthorizedApi::new(session))
+    }
+
     /// `GET /api/org/members`.
     pub async fn members(&self) -> Result<Vec<wire::MemberView>, ApiError> {
         send(Request::get("/api/org/members")).await

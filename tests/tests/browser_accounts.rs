@@ -208,3 +208,48 @@ async fn an_invited_member_joins_and_is_denied_the_admin_page() -> anyhow::Resul
         .await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_password_logs_in_and_the_old_one_does_not() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let page = browser.session().await?;
+    sign_up(&page, &relay, "rotate@example.com", "rotators").await?;
+    page.click("details.settings summary").await?;
+    page.fill("input[name=current-password]", PASSWORD).await?;
+    page.fill("input[name=new-password]", "an entirely new passphrase")
+        .await?;
+    page.fill(
+        "input[name=new-password-again]",
+        "an entirely new passphrase",
+    )
+    .await?;
+    page.click("[data-testid=change-password] button[type=submit]")
+        .await?;
+    page.wait_for_text("[data-testid=password-changed]", "Password changed")
+        .await?;
+
+    let other = browser.session().await?;
+    other.goto(&format!("{}/login", relay.url)).await?;
+    other
+        .fill("input[name=email]", "rotate@example.com")
+        .await?;
+    other.fill("input[name=password]", PASSWORD).await?;
+    other.click("button[type=submit]").await?;
+    other
+        .wait_for_text(
+            "[data-testid=form-error]",
+            "wrong e-mail address or password",
+        )
+        .await?;
+    other.find("input[name=password]").await?.clear().await?;
+    other
+        .fill("input[name=password]", "an entirely new passphrase")
+        .await?;
+    other.click("button[type=submit]").await?;
+    other
+        .wait_for_text("main h1", "Welcome, Ada Lovelace")
+        .await?;
+    other.wait_until_gone("[data-testid=unlock]").await?;
+    Ok(())
+}

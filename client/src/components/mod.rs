@@ -1,5 +1,6 @@
 //! Reusable view pieces, one component per file.
 
+pub mod change_password;
 pub mod footer;
 pub mod header;
 pub mod relay_status;

@@ -17,16 +17,19 @@ use crate::routes::Page;
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let auth = use_auth();
+    // Re-render only when logged-in-ness changes, not on every session refresh (which would
+    // reset the forms below).
+    let logged_in = Memo::new(move |_| auth.api.with(Option::is_some));
     view! {
-        {move || match (auth.checked.get(), auth.api.get()) {
+        {move || match (auth.checked.get(), logged_in.get()) {
             (false, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            (true, None) => view! {
+            (true, false) => view! {
                 <section class="auth-card">
                     <h1>"You are not logged in"</h1>
                     <p><A href=Page::Login.path()>"Log in"</A> " or " <A href=Page::Signup.path()>"create an organisation"</A></p>
                 </section>
             }.into_any(),
-            (true, Some(_)) => view! { <Home /> }.into_any(),
+            (true, true) => view! { <Home /> }.into_any(),
         }}
     }
 }
@@ -91,9 +94,18 @@ fn Home() -> impl IntoView {
                 </section>
             }
         })}
-        <Show when=move || !auth.is_unlocked()>
+        <Show when=move || auth.api.get().is_some_and(|api| api.session().password_expired)>
+            <p class="banner banner-warn" role="alert" data-testid="password-expired">
+                "Your password is older than your organisation allows. Change it before anything else."
+            </p>
+        </Show>
+        <Show when=move || !auth.is_unlocked() && !auth.api.get().is_some_and(|api| api.session().password_expired)>
             <Unlock />
         </Show>
+        <details class="settings" open=move || auth.api.get().is_some_and(|api| api.session().password_expired)>
+            <summary>"Password"</summary>
+            <crate::components::change_password::ChangePassword />
+        </details>
         <div class="actions">
             <button type="button" on:click=log_out(false)>"Log out"</button>
             <button type="button" class="secondary" on:click=log_out(true)>"Log out everywhere"</button>
