@@ -40,6 +40,12 @@ pub enum AppError {
     )]
     PasswordExpired,
     #[error(
+        "your organisation requires a second factor: set up an authenticator app before anything else"
+    )]
+    MfaEnrolmentRequired,
+    #[error("wrong or already used code")]
+    WrongCode,
+    #[error(
         "too many failed attempts from your network: it is blocked for about {hours} more hour(s); ask your administrator if this is a mistake"
     )]
     IpBlocked { hours: i64 },
@@ -70,6 +76,8 @@ impl AppError {
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::PasswordExpired => (StatusCode::FORBIDDEN, "password_expired"),
+            AppError::MfaEnrolmentRequired => (StatusCode::FORBIDDEN, "mfa_enrolment_required"),
+            AppError::WrongCode => (StatusCode::UNAUTHORIZED, "wrong_code"),
             AppError::IpBlocked { .. } => (StatusCode::TOO_MANY_REQUESTS, "ip_blocked"),
             AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -16,6 +16,7 @@ mod assets;
 mod error;
 mod security;
 pub mod session;
+pub mod totp;
 
 use std::future::Future;
 use std::sync::Arc;

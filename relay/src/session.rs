@@ -31,6 +31,15 @@ const ALLOWED_WITH_EXPIRED_PASSWORD: [&str; 5] = [
     "/api/auth/logout",
     "/api/auth/logout-all",
 ];
+/// What a user who must enrol a second factor may still do.
+const ALLOWED_BEFORE_MFA_ENROLMENT: [&str; 6] = [
+    "/api/me",
+    "/api/session",
+    "/api/auth/mfa/setup",
+    "/api/auth/mfa/confirm",
+    "/api/auth/logout",
+    "/api/auth/logout-all",
+];
 /// `last_seen` is written at most this often, so reads do not turn into writes.
 const TOUCH_EVERY_SECONDS: i64 = 60;
 
@@ -57,6 +66,11 @@ impl Session {
     pub fn response(&self, now: i64) -> wire::SessionResponse {
         session_response(&self.user, &self.org, &self.record.csrf_token, now)
     }
+}
+
+/// Whether the organisation requires a second factor that `user` has not set up.
+pub fn mfa_enrolment_required(user: &UserRecord, org: &OrgRecord) -> bool {
+    org.policy.mfa_required && user.mfa.is_none()
 }
 
 /// Whether `user`'s password is older than `org` allows at `now`.
@@ -95,6 +109,8 @@ pub fn session_response(
         },
         policy: org.policy,
         password_expired: password_expired(user, org, now),
+        mfa_enabled: user.mfa.is_some(),
+        mfa_enrolment_required: mfa_enrolment_required(user, org),
     }
 }
 
@@ -205,6 +221,11 @@ impl FromRequestParts<AppState> for Session {
             && !ALLOWED_WITH_EXPIRED_PASSWORD.contains(&path.as_str())
         {
             return Err(AppError::PasswordExpired);
+        }
+        if mfa_enrolment_required(&user, &org)
+            && !ALLOWED_BEFORE_MFA_ENROLMENT.contains(&path.as_str())
+        {
+            return Err(AppError::MfaEnrolmentRequired);
         }
         if now - record.last_seen >= TOUCH_EVERY_SECONDS {
             record.last_seen = now;

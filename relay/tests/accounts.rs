@@ -203,8 +203,14 @@ async fn login_from(response: Response) -> Login {
         );
     }
     let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
-    let session: wire::SessionResponse =
-        serde_json::from_value(json(response).await).expect("session");
+    // Sign-up answers the session itself; log-in wraps it (`{"session": …}`).
+    let body = json(response).await;
+    let body = if body.get("session").is_some() {
+        body["session"].clone()
+    } else {
+        body
+    };
+    let session: wire::SessionResponse = serde_json::from_value(body).expect("session");
     Login {
         cookie,
         csrf: session.csrf_token.clone(),
@@ -988,6 +994,12 @@ async fn every_endpoint_for_every_role_and_across_tenants() {
                 StatusCode::FORBIDDEN,
             ),
             (
+                Method::POST,
+                format!("/api/org/members/{}/mfa-reset", victim.session.user.id),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (
                 Method::DELETE,
                 format!("/api/org/members/{}", victim.session.user.id),
                 None,
@@ -1198,5 +1210,202 @@ async fn an_expired_password_must_be_changed_first_and_documents_stay_readable()
             .expect("the old document opens")
             .dangerously_expose_bytes(),
         document_key.dangerously_expose_bytes()
+    );
+}
+
+async fn enrol_totp(relay: &Relay, login: &Login) -> (Vec<u8>, Vec<String>) {
+    let setup = json(
+        relay
+            .call(Method::POST, "/api/auth/mfa/setup", Some(login), None)
+            .await,
+    )
+    .await;
+    let uri = setup["otpauth_uri"].as_str().expect("a uri");
+    assert!(uri.starts_with("otpauth://totp/Sealpost:"), "{uri}");
+    let secret = base32_decode(setup["secret"].as_str().expect("a secret"));
+    let wrong = relay
+        .call(
+            Method::POST,
+            "/api/auth/mfa/confirm",
+            Some(login),
+            Some(serde_json::json!({ "code": "000000" })),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let code = relay::totp::code_at(&secret, START);
+    let confirmed = relay
+        .call(
+            Method::POST,
+            "/api/auth/mfa/confirm",
+            Some(login),
+            Some(serde_json::json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let codes: Vec<String> =
+        serde_json::from_value(json(confirmed).await["recovery_codes"].clone()).expect("codes");
+    assert_eq!(codes.len(), 10);
+    (secret, codes)
+}
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0_u32, 0);
+    for c in text.chars() {
+        buffer = (buffer << 5) | ALPHABET.find(c).expect("base32") as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn totp_enrolment_login_replay_recovery_codes_and_reset() {
+    let relay = relay();
+    let ada = account("ada@example.com", "a long enough password");
+    let owner = relay.signup(&ada, "ada-law").await;
+    let (secret, codes) = enrol_totp(&relay, &owner).await;
+
+    // Log-in now needs a code: the password alone gives a ticket, no cookie.
+    let first = relay.login("ada@example.com", &ada.auth_key).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().get(header::SET_COOKIE).is_none());
+    let ticket = json(first).await["mfa_ticket"]
+        .as_str()
+        .expect("a ticket")
+        .to_owned();
+    let verify = |code: String, ticket: String| {
+        let relay = &relay;
+        async move {
+            relay
+                .call(
+                    Method::POST,
+                    "/api/auth/mfa/verify",
+                    None,
+                    Some(serde_json::json!({ "ticket": ticket, "code": code })),
+                )
+                .await
+        }
+    };
+    // The code used at enrolment cannot be replayed within its window.
+    let replay = verify(relay::totp::code_at(&secret, START), ticket.clone()).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    relay.clock.advance(30);
+    let fresh = verify(relay::totp::code_at(&secret, START + 30), ticket.clone()).await;
+    assert_eq!(fresh.status(), StatusCode::OK);
+    let login = login_from(fresh).await;
+    assert!(login.session.mfa_enabled);
+    let spent = verify(relay::totp::code_at(&secret, START + 30), ticket).await;
+    assert_eq!(
+        spent.status(),
+        StatusCode::UNAUTHORIZED,
+        "a ticket works once"
+    );
+
+    // A recovery code works once, in any case and spacing.
+    let ticket = json(relay.login("ada@example.com", &ada.auth_key).await).await["mfa_ticket"]
+        .as_str()
+        .expect("ticket")
+        .to_owned();
+    let recovery = codes[3].to_lowercase().replace('-', " ");
+    assert_eq!(
+        verify(recovery.clone(), ticket).await.status(),
+        StatusCode::OK
+    );
+    let ticket = json(relay.login("ada@example.com", &ada.auth_key).await).await["mfa_ticket"]
+        .as_str()
+        .expect("ticket")
+        .to_owned();
+    assert_eq!(
+        verify(recovery, ticket).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "used up"
+    );
+
+    // Five wrong codes spend the ticket.
+    let ticket = json(relay.login("ada@example.com", &ada.auth_key).await).await["mfa_ticket"]
+        .as_str()
+        .expect("ticket")
+        .to_owned();
+    for _ in 0..5 {
+        assert_eq!(
+            verify("111111".to_owned(), ticket.clone()).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        verify(relay::totp::code_at(&secret, START + 30 + 60), ticket)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "the ticket is spent"
+    );
+
+    // An admin's reset removes the factor and ends the sessions.
+    let token = relay.invite(&owner, "admin@example.com", "admin").await;
+    let admin = login_from(
+        relay
+            .join(
+                &account("admin@example.com", "a long enough password"),
+                &token,
+            )
+            .await,
+    )
+    .await;
+    let reset = relay
+        .call(
+            Method::POST,
+            &format!("/api/org/members/{}/mfa-reset", owner.session.user.id),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(&login), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    relay.clock.advance(600);
+    let plain = json(relay.login("ada@example.com", &ada.auth_key).await).await;
+    assert!(
+        plain["session"].is_object(),
+        "no second factor any more: {plain}"
+    );
+}
+
+#[tokio::test]
+async fn an_mfa_policy_forces_enrolment_before_anything_else() {
+    let relay = relay();
+    let ada = account("ada@example.com", "a long enough password");
+    let owner = relay.signup(&ada, "ada-law").await;
+    let policy = serde_json::json!({ "min_password_length": 12, "max_password_age_days": null, "mfa_required": true });
+    assert_eq!(
+        relay
+            .call(Method::PUT, "/api/org/policy", Some(&owner), Some(policy))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let me = json(relay.call(Method::GET, "/api/me", Some(&owner), None).await).await;
+    assert_eq!(me["mfa_enrolment_required"], true);
+    let blocked = relay
+        .call(Method::GET, "/api/org/audit", Some(&owner), None)
+        .await;
+    assert_eq!(blocked.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(blocked).await["code"], "mfa_enrolment_required");
+    enrol_totp(&relay, &owner).await;
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/org/audit", Some(&owner), None)
+            .await
+            .status(),
+        StatusCode::OK
     );
 }

@@ -319,6 +319,50 @@ pub struct SessionResponse {
     /// The password is older than the policy allows: it must be changed before anything else.
     #[serde(default)]
     pub password_expired: bool,
+    /// The user has a second factor (TOTP).
+    #[serde(default)]
+    pub mfa_enabled: bool,
+    /// The organisation requires a second factor and the user has none yet: enrol first.
+    #[serde(default)]
+    pub mfa_enrolment_required: bool,
+}
+
+/// The answer to `POST /api/auth/login`: a session, or (with a second factor) a ticket to
+/// redeem with a code at `POST /api/auth/mfa/verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    #[serde(default)]
+    pub session: Option<SessionResponse>,
+    #[serde(default)]
+    pub mfa_ticket: Option<String>,
+}
+
+/// `POST /api/auth/mfa/verify`: a TOTP code or a recovery code for a login ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaVerifyRequest {
+    pub ticket: String,
+    pub code: String,
+}
+
+/// `POST /api/auth/mfa/setup`: the secret to put in an authenticator app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaSetupResponse {
+    /// Base32, for typing in by hand.
+    pub secret: String,
+    /// `otpauth://…`, for the QR code.
+    pub otpauth_uri: String,
+}
+
+/// `POST /api/auth/mfa/confirm`: the first code from the app, proving the enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaConfirmRequest {
+    pub code: String,
+}
+
+/// Ten single-use recovery codes, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaConfirmResponse {
+    pub recovery_codes: Vec<String>,
 }
 
 /// An organisation's account rules.

@@ -80,6 +80,8 @@ pub async fn signup(
         server_salt,
         created_at: now,
         password_changed_at: now,
+        mfa: None,
+        mfa_pending: None,
     };
     let org = match (&request.organisation, &request.invite) {
         (Some(new_org), None) => create_organisation(&state, new_org, &mut user, now)?,
@@ -240,20 +242,55 @@ pub async fn login(
         )?;
         return Err(AppError::WrongCredentials);
     };
+    if user.mfa.is_some() {
+        // The password was right; the session waits for the second factor.
+        let ticket = super::mfa::issue_ticket(&state, user.id)?;
+        audit(
+            &state,
+            Actor::User { id: user.id, ip },
+            Some(user.org),
+            "auth.login_password",
+            Some(email),
+            Outcome::Success,
+        )?;
+        return Ok(Json(wire::LoginResponse {
+            session: None,
+            mfa_ticket: Some(ticket),
+        })
+        .into_response());
+    }
     guard.record_success(&account)?;
+    complete_login(&state, &user, ip, now)
+}
+
+/// Starts the session of a user whose log-in succeeded (with every factor it needs).
+pub(crate) fn complete_login(
+    state: &AppState,
+    user: &UserRecord,
+    ip: Option<String>,
+    now: i64,
+) -> Result<Response, AppError> {
     let org = state.store.org(user.org)?.ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!("user {} has no organisation", user.id))
     })?;
     audit(
-        &state,
+        state,
         Actor::User { id: user.id, ip },
         Some(org.id),
         "auth.login",
-        Some(email),
+        Some(user.email.clone()),
         Outcome::Success,
     )?;
-    let (record, cookie) = session::start(&state, user.id)?;
-    let body = session::session_response(&user, &org, &record.csrf_token, now);
+    let (record, cookie) = session::start(state, user.id)?;
+    let body = wire::LoginResponse {
+        session: Some(session::session_response(
+            user,
+            &org,
+            &record.csrf_token,
+            now,
+        )),
+        mfa_ticket: None,
+    };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 

@@ -6,6 +6,7 @@ mod csp_report;
 mod health;
 mod json;
 mod members;
+mod mfa;
 mod org;
 
 use axum::Router;
@@ -29,6 +30,10 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/session", get(auth::current))
         .route("/auth/invite", post(auth::invite_lookup))
         .route("/auth/password", post(auth::change_password))
+        .route("/auth/mfa/verify", post(mfa::verify))
+        .route("/auth/mfa/setup", post(mfa::setup))
+        .route("/auth/mfa/confirm", post(mfa::confirm))
+        .route("/org/members/{id}/mfa-reset", post(mfa::reset))
         .route("/org/audit", get(org::audit))
         .route("/org/policy", get(org::policy).put(org::set_policy))
         .route(

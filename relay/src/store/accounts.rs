@@ -20,6 +20,7 @@ const USERS: &str = "users";
 const USER_EMAILS: &str = "user_emails";
 const SESSIONS: &str = "sessions";
 const SESSIONS_BY_USER: &str = "sessions_by_user";
+const MFA_TICKETS: &str = "mfa_tickets";
 
 /// An organisation as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +56,54 @@ pub struct UserRecord {
     pub server_salt: [u8; 16],
     pub created_at: i64,
     pub password_changed_at: i64,
+    /// The second factor, once confirmed.
+    #[serde(default)]
+    pub mfa: Option<MfaState>,
+    /// A TOTP secret handed out for enrolment but not yet confirmed with a code.
+    #[serde(default, with = "optional_bytes")]
+    pub mfa_pending: Option<Vec<u8>>,
+}
+
+/// A confirmed TOTP second factor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaState {
+    #[serde(with = "shared::encoding::bytes")]
+    pub secret: Vec<u8>,
+    /// The last time step a code was accepted for (codes of earlier steps are refused).
+    pub last_step: i64,
+    /// SHA-256 of each unused recovery code.
+    pub recovery_hashes: Vec<String>,
+    pub enabled_at: i64,
+}
+
+mod optional_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(bytes) => serializer.serialize_some(&shared::encoding::encode(bytes)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        let text = Option::<String>::deserialize(deserializer)?;
+        text.map(|text| shared::encoding::decode(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// A login waiting for its second factor (keyed by the hash of its ticket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaTicket {
+    pub user: Id,
+    pub created_at: i64,
+    pub attempts: u32,
 }
 
 /// A session as stored (keyed by the SHA-256 of its token).
@@ -255,6 +304,32 @@ impl Store {
             ended += 1;
         }
         Ok(ended)
+    }
+}
+
+impl Store {
+    pub fn save_mfa_ticket(
+        &self,
+        ticket_hash: &[u8; 32],
+        ticket: &MfaTicket,
+    ) -> anyhow::Result<()> {
+        self.db
+            .open_tree(MFA_TICKETS)?
+            .insert(ticket_hash, encode(ticket)?)?;
+        Ok(())
+    }
+
+    pub fn mfa_ticket(&self, ticket_hash: &[u8; 32]) -> anyhow::Result<Option<MfaTicket>> {
+        self.db
+            .open_tree(MFA_TICKETS)?
+            .get(ticket_hash)?
+            .map(|bytes| decode(&bytes, "login ticket"))
+            .transpose()
+    }
+
+    pub fn delete_mfa_ticket(&self, ticket_hash: &[u8; 32]) -> anyhow::Result<()> {
+        self.db.open_tree(MFA_TICKETS)?.remove(ticket_hash)?;
+        Ok(())
     }
 }
 

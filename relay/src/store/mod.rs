@@ -7,7 +7,7 @@ mod audit;
 mod guard;
 mod members;
 
-pub use accounts::{OrgRecord, SessionRecord, SignupConflict, UserRecord};
+pub use accounts::{MfaState, MfaTicket, OrgRecord, SessionRecord, SignupConflict, UserRecord};
 pub use guard::{AccountFailures, IpBlock, IpFailures};
 pub use members::{InviteRecord, JoinConflict};
 

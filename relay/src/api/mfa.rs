@@ -1,0 +1,254 @@
+//! The second factor (TOTP, RFC 6238): enrolment (a secret for the authenticator app, confirmed
+//! with a first code, then ten single-use recovery codes shown once and stored hashed), the
+//! second step of log-in (a short-lived ticket redeemed with a code; a code is never accepted
+//! twice; wrong codes count as failed log-ins), and an admin's reset of a member's factor, which
+//! ends the member's sessions.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use rand_core::RngCore as _;
+use sha2::{Digest, Sha256};
+use shared::crypto::OsRng;
+use shared::ids::Id;
+use shared::wire;
+
+use super::auth::{audit, complete_login};
+use super::json::{ApiJson, ClientIp};
+use crate::audit::{Actor, Outcome};
+use crate::authz::{Permission, authorize};
+use crate::guard::{self, Guard};
+use crate::session::{Session, hash_token};
+use crate::store::{MfaState, MfaTicket, UserRecord};
+use crate::{AppError, AppState, totp};
+
+/// A login ticket is good for five minutes and five codes.
+const TICKET_SECONDS: i64 = 300;
+const TICKET_ATTEMPTS: u32 = 5;
+const RECOVERY_CODES: usize = 10;
+
+/// Makes a login ticket for `user`; returns the token (only its hash is stored).
+pub(crate) fn issue_ticket(state: &AppState, user: Id) -> Result<String, AppError> {
+    let mut token = [0_u8; 32];
+    OsRng.fill_bytes(&mut token);
+    let ticket = MfaTicket {
+        user,
+        created_at: state.clock.now(),
+        attempts: 0,
+    };
+    state.store.save_mfa_ticket(&hash_token(&token), &ticket)?;
+    Ok(shared::encoding::encode(&token))
+}
+
+/// `POST /api/auth/mfa/verify`: the second step of log-in.
+pub async fn verify(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<wire::MfaVerifyRequest>,
+) -> Result<Response, AppError> {
+    let expired =
+        || AppError::Unauthenticated("this log-in has expired; enter your password again");
+    let token = shared::encoding::decode(&request.ticket).map_err(|_| expired())?;
+    let ticket_hash = hash_token(&token);
+    let mut ticket = state.store.mfa_ticket(&ticket_hash)?.ok_or_else(expired)?;
+    let now = state.clock.now();
+    if now - ticket.created_at >= TICKET_SECONDS || ticket.attempts >= TICKET_ATTEMPTS {
+        state.store.delete_mfa_ticket(&ticket_hash)?;
+        return Err(expired());
+    }
+    let mut user = state.store.user(ticket.user)?.ok_or_else(expired)?;
+    let guard = Guard {
+        store: &state.store,
+        config: &state.config.brute_force,
+    };
+    let account = guard::account_key(state.store.server_secret(), &user.email);
+    if let Err(refusal) = guard.check(ip.as_deref(), &account, now)? {
+        guard.record_failure(ip.as_deref(), None, now)?;
+        return Err(match refusal {
+            guard::Refusal::IpBlocked { until } => AppError::IpBlocked {
+                hours: (until - now + 3599).div_euclid(3600),
+            },
+            guard::Refusal::AccountThrottled { wait_seconds } => AppError::Throttled {
+                seconds: wait_seconds,
+            },
+        });
+    }
+    let Some(mut mfa) = user.mfa.clone() else {
+        return Err(expired());
+    };
+    let accepted = match totp::verify(&mfa.secret, &request.code, now, Some(mfa.last_step)) {
+        Some(step) => {
+            mfa.last_step = step;
+            Some("totp")
+        }
+        None => {
+            let hash = recovery_hash(&request.code);
+            let before = mfa.recovery_hashes.len();
+            mfa.recovery_hashes.retain(|stored| *stored != hash);
+            (mfa.recovery_hashes.len() < before).then_some("recovery code")
+        }
+    };
+    let Some(method) = accepted else {
+        ticket.attempts += 1;
+        state.store.save_mfa_ticket(&ticket_hash, &ticket)?;
+        guard.record_failure(ip.as_deref(), Some(&account), now)?;
+        audit(
+            &state,
+            Actor::User { id: user.id, ip },
+            Some(user.org),
+            "auth.mfa",
+            None,
+            Outcome::Failure,
+        )?;
+        return Err(AppError::WrongCode);
+    };
+    user.mfa = Some(mfa);
+    state.store.save_user(&user)?;
+    state.store.delete_mfa_ticket(&ticket_hash)?;
+    guard.record_success(&account)?;
+    audit(
+        &state,
+        Actor::User {
+            id: user.id,
+            ip: ip.clone(),
+        },
+        Some(user.org),
+        "auth.mfa",
+        Some(method.to_owned()),
+        Outcome::Success,
+    )?;
+    complete_login(&state, &user, ip, now)
+}
+
+/// `POST /api/auth/mfa/setup`: a fresh secret for the authenticator app (replacing any
+/// unconfirmed one).
+pub async fn setup(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<wire::MfaSetupResponse>, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::ManageOwnAccount,
+        session.org.id,
+    )?;
+    if session.user.mfa.is_some() {
+        return Err(AppError::Conflict(
+            "a second factor is already set up".to_owned(),
+        ));
+    }
+    let mut secret = vec![0_u8; totp::SECRET_LEN];
+    OsRng.fill_bytes(&mut secret);
+    let mut user = session.user.clone();
+    user.mfa_pending = Some(secret.clone());
+    state.store.save_user(&user)?;
+    Ok(Json(wire::MfaSetupResponse {
+        secret: totp::base32(&secret),
+        otpauth_uri: totp::otpauth_uri("Sealpost", &user.email, &secret),
+    }))
+}
+
+/// `POST /api/auth/mfa/confirm`: the first code proves the app holds the secret; answers the
+/// recovery codes, once.
+pub async fn confirm(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiJson(request): ApiJson<wire::MfaConfirmRequest>,
+) -> Result<Json<wire::MfaConfirmResponse>, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::ManageOwnAccount,
+        session.org.id,
+    )?;
+    let mut user = session.user.clone();
+    let Some(secret) = user.mfa_pending.clone() else {
+        return Err(AppError::Conflict("start the set-up first".to_owned()));
+    };
+    let now = state.clock.now();
+    let Some(step) = totp::verify(&secret, &request.code, now, None) else {
+        audit(
+            &state,
+            Actor::User { id: user.id, ip },
+            Some(user.org),
+            "auth.mfa_enable",
+            None,
+            Outcome::Failure,
+        )?;
+        return Err(AppError::WrongCode);
+    };
+    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
+    user.mfa = Some(MfaState {
+        secret,
+        last_step: step,
+        recovery_hashes: codes.iter().map(|code| recovery_hash(code)).collect(),
+        enabled_at: now,
+    });
+    user.mfa_pending = None;
+    state.store.save_user(&user)?;
+    audit(
+        &state,
+        Actor::User { id: user.id, ip },
+        Some(user.org),
+        "auth.mfa_enable",
+        None,
+        Outcome::Success,
+    )?;
+    Ok(Json(wire::MfaConfirmResponse {
+        recovery_codes: codes,
+    }))
+}
+
+/// `POST /api/org/members/{id}/mfa-reset`: an owner or admin removes a member's second factor
+/// (a lost phone); the member's sessions end.
+pub async fn reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let id = Id::parse(&id).map_err(|_| AppError::NotFound)?;
+    let mut member: UserRecord = state.store.user(id)?.ok_or(AppError::NotFound)?;
+    authorize(&session.principal(), Permission::ManageMembers, member.org)?;
+    member.mfa = None;
+    member.mfa_pending = None;
+    state.store.save_user(&member)?;
+    state.store.delete_sessions_of(member.id, None)?;
+    audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(member.org),
+        "auth.mfa_reset",
+        Some(member.email),
+        Outcome::Success,
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `XXXX-XXXX-XXXX-XXXX` in base32 (80 random bits).
+fn recovery_code() -> String {
+    let mut bytes = [0_u8; 10];
+    OsRng.fill_bytes(&mut bytes);
+    let text = totp::base32(&bytes);
+    text.as_bytes()
+        .chunks(4)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// SHA-256 (hex) of a recovery code, ignoring case, dashes and spaces.
+fn recovery_hash(code: &str) -> String {
+    let normal: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    Sha256::digest(normal.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
