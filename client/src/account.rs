@@ -5,10 +5,10 @@
 //! the private key, which lives in memory only.
 
 use shared::crypto::kdf::{KdfError, KdfParams};
-use shared::crypto::{OsRng, Passphrase, UserPrivateKey, derive_master_key};
+use shared::crypto::{OsRng, Passphrase, UserPrivateKey, WrapKey, derive_master_key};
 use shared::wire;
 
-use crate::api::{self, ApiError, AuthorizedApi};
+use crate::api::{self, ApiError, AuthorizedApi, LoginOutcome};
 use crate::crypto::rsa::{self, WebRsaError};
 
 /// The shortest password accepted (an organisation may ask for more).
@@ -109,12 +109,40 @@ pub async fn sign_up(
     Ok((api, private_key))
 }
 
-/// Logs in and unlocks the private key.
+/// A log-in waiting for its second factor: the ticket, and the wrap key derived from the
+/// password (kept in memory to unlock the private key once the code is accepted).
+#[derive(Debug)]
+pub struct PendingLogin {
+    ticket: String,
+    wrap_key: WrapKey,
+}
+
+/// Where a log-in stands after the password.
+#[derive(Debug)]
+pub enum LoginStep {
+    Done(Box<(AuthorizedApi, UserPrivateKey)>),
+    NeedsCode(PendingLogin),
+}
+
+/// Finishes a log-in with a TOTP or recovery code.
+pub async fn finish_log_in(
+    pending: &PendingLogin,
+    code: &str,
+) -> Result<(AuthorizedApi, UserPrivateKey), AccountError> {
+    let api = api::verify_code(&pending.ticket, code).await?;
+    let private_key = pending
+        .wrap_key
+        .open_private_key(&api.session().keys.sealed_private_key)
+        .map_err(|_| AccountError::WrongPassword)?;
+    Ok((api, private_key))
+}
+
+/// Logs in; unlocks the private key, or hands back what the second factor needs.
 pub async fn log_in(
     email: &str,
     password: &Passphrase,
     progress: impl Fn(Progress),
-) -> Result<(AuthorizedApi, UserPrivateKey), AccountError> {
+) -> Result<LoginStep, AccountError> {
     progress(Progress::Contacting);
     let prelogin = api::prelogin(email).await?;
     prelogin.kdf.validate()?;
@@ -122,16 +150,24 @@ pub async fn log_in(
     crate::browser::yield_to_browser().await;
     let master = derive_master_key(password, &prelogin.salt, &prelogin.kdf)?;
     progress(Progress::Contacting);
-    let api = api::login(&wire::LoginRequest {
+    let outcome = api::login(&wire::LoginRequest {
         email: email.to_owned(),
         auth_key: *master.auth_key().dangerously_expose_bytes(),
     })
     .await?;
-    let private_key = master
-        .wrap_key()
-        .open_private_key(&api.session().keys.sealed_private_key)
-        .map_err(|_| AccountError::WrongPassword)?;
-    Ok((api, private_key))
+    match outcome {
+        LoginOutcome::LoggedIn(api) => {
+            let private_key = master
+                .wrap_key()
+                .open_private_key(&api.session().keys.sealed_private_key)
+                .map_err(|_| AccountError::WrongPassword)?;
+            Ok(LoginStep::Done(Box::new((api, private_key))))
+        }
+        LoginOutcome::NeedsCode { ticket } => Ok(LoginStep::NeedsCode(PendingLogin {
+            ticket,
+            wrap_key: master.wrap_key(),
+        })),
+    }
 }
 
 /// Unlocks the private key of a resumed session (after a reload) with the password.

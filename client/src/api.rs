@@ -47,10 +47,36 @@ pub async fn signup(request: &wire::SignupRequest) -> Result<AuthorizedApi, ApiE
     Ok(AuthorizedApi::new(session))
 }
 
-/// `POST /api/auth/login`; the relay sets the session cookie.
-pub async fn login(request: &wire::LoginRequest) -> Result<AuthorizedApi, ApiError> {
-    let session: wire::SessionResponse = post("/api/auth/login", request).await?;
-    Ok(AuthorizedApi::new(session))
+/// What a right password leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// Logged in (the relay set the session cookie).
+    LoggedIn(AuthorizedApi),
+    /// A second factor is needed: redeem this ticket with a code.
+    NeedsCode { ticket: String },
+}
+
+/// `POST /api/auth/login`.
+pub async fn login(request: &wire::LoginRequest) -> Result<LoginOutcome, ApiError> {
+    let answer: wire::LoginResponse = post("/api/auth/login", request).await?;
+    match (answer.session, answer.mfa_ticket) {
+        (Some(session), _) => Ok(LoginOutcome::LoggedIn(AuthorizedApi::new(session))),
+        (None, Some(ticket)) => Ok(LoginOutcome::NeedsCode { ticket }),
+        (None, None) => Err(ApiError::Unexpected { status: 200 }),
+    }
+}
+
+/// `POST /api/auth/mfa/verify`: the second step; the relay sets the session cookie.
+pub async fn verify_code(ticket: &str, code: &str) -> Result<AuthorizedApi, ApiError> {
+    let request = wire::MfaVerifyRequest {
+        ticket: ticket.to_owned(),
+        code: code.to_owned(),
+    };
+    let answer: wire::LoginResponse = post("/api/auth/mfa/verify", &request).await?;
+    answer
+        .session
+        .map(AuthorizedApi::new)
+        .ok_or(ApiError::Unexpected { status: 200 })
 }
 
 /// `GET /api/session`: the session this browser already has, if any.
@@ -110,6 +136,21 @@ impl AuthorizedApi {
             .write(Request::post("/api/auth/password"), Some(request))
             .await?;
         Ok(AuthorizedApi::new(session))
+    }
+
+    /// `POST /api/auth/mfa/setup`.
+    pub async fn mfa_setup(&self) -> Result<wire::MfaSetupResponse, ApiError> {
+        self.write::<(), _>(Request::post("/api/auth/mfa/setup"), None)
+            .await
+    }
+
+    /// `POST /api/auth/mfa/confirm`: answers the recovery codes, once.
+    pub async fn mfa_confirm(&self, code: &str) -> Result<wire::MfaConfirmResponse, ApiError> {
+        let request = wire::MfaConfirmRequest {
+            code: code.to_owned(),
+        };
+        self.write(Request::post("/api/auth/mfa/confirm"), Some(&request))
+            .await
     }
 
     /// `GET /api/org/members`.

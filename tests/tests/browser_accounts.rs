@@ -253,3 +253,91 @@ async fn a_changed_password_logs_in_and_the_old_one_does_not() -> anyhow::Result
     other.wait_until_gone("[data-testid=unlock]").await?;
     Ok(())
 }
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0_u32, 0);
+    for c in text.trim().chars() {
+        let value = ALPHABET.find(c).expect("base32 digit") as u32;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn unix_now() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    i64::try_from(elapsed.as_secs()).expect("fits")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totp_is_set_up_with_a_qr_code_and_then_asked_for_at_log_in() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let page = browser.session().await?;
+    sign_up(&page, &relay, "otp@example.com", "otp-firm").await?;
+    page.click("[data-testid=mfa] button").await?;
+    let secret = base32_decode(&page.text("[data-testid=mfa-secret]").await?);
+    let qr = page
+        .find("img.qr")
+        .await?
+        .attr("src")
+        .await?
+        .unwrap_or_default();
+    assert!(
+        qr.starts_with("data:image/svg+xml;base64,"),
+        "the QR code is drawn in the page"
+    );
+
+    // Stay clear of a step boundary, confirm with the previous step's code (one step of drift
+    // is accepted), so that the current step is still unused for the log-in below.
+    while unix_now() % 30 > 22 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    page.fill(
+        "input[name=mfa-code]",
+        &relay::totp::code_at(&secret, unix_now() - 30),
+    )
+    .await?;
+    page.click("[data-testid=mfa] form button[type=submit]")
+        .await?;
+    page.wait_for_text("[data-testid=recovery-codes]", "-")
+        .await?;
+    page.wait_for_text("[data-testid=mfa-on]", "On").await?;
+
+    let other = browser.session().await?;
+    other.goto(&format!("{}/login", relay.url)).await?;
+    other.fill("input[name=email]", "otp@example.com").await?;
+    other.fill("input[name=password]", PASSWORD).await?;
+    other.click("button[type=submit]").await?;
+    other.find("[data-testid=code-form]").await?;
+    other.fill("input[name=code]", "000000").await?;
+    other
+        .click("[data-testid=code-form] button[type=submit]")
+        .await?;
+    other
+        .wait_for_text("[data-testid=form-error]", "wrong or already used code")
+        .await?;
+    other.find("input[name=code]").await?.clear().await?;
+    other
+        .fill(
+            "input[name=code]",
+            &relay::totp::code_at(&secret, unix_now()),
+        )
+        .await?;
+    other
+        .click("[data-testid=code-form] button[type=submit]")
+        .await?;
+    other
+        .wait_for_text("main h1", "Welcome, Ada Lovelace")
+        .await?;
+    other.wait_until_gone("[data-testid=unlock]").await?;
+    Ok(())
+}

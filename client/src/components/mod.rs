@@ -3,4 +3,5 @@
 pub mod change_password;
 pub mod footer;
 pub mod header;
+pub mod mfa;
 pub mod relay_status;

@@ -102,6 +102,12 @@ fn Home() -> impl IntoView {
         <Show when=move || !auth.is_unlocked() && !auth.api.get().is_some_and(|api| api.session().password_expired)>
             <Unlock />
         </Show>
+        <Show when=move || auth.api.get().is_some_and(|api| api.session().mfa_enrolment_required)>
+            <p class="banner banner-warn" role="alert" data-testid="mfa-required">
+                "Your organisation requires two-factor authentication. Set it up before anything else."
+            </p>
+        </Show>
+        <crate::components::mfa::MfaSetup />
         <details class="settings" open=move || auth.api.get().is_some_and(|api| api.session().password_expired)>
             <summary>"Password"</summary>
             <crate::components::change_password::ChangePassword />
