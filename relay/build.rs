@@ -80,13 +80,18 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
     }
 }
 
-/// Trunk names hashed outputs `name-<16 hex digits>.ext` (and `name-<hash>_bg.wasm`).
+/// Trunk names hashed outputs `name-<hash>.ext` (and `name-<hash>_bg.wasm`), the hash being a
+/// 64-bit value in lowercase hex without leading zeros: up to 16 digits, fewer when it starts
+/// with zeros (8 or more except with probability 2^-32).
 fn is_hashed(route: &str) -> bool {
     let file = route.rsplit('/').next().unwrap_or(route);
     let stem = file.split('.').next().unwrap_or(file);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
     match stem.rsplit_once('-') {
-        Some((_, hash)) => hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        Some((_, hash)) => {
+            (8..=16).contains(&hash.len())
+                && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
         None => false,
     }
 }

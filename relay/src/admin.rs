@@ -225,6 +225,12 @@ fn org_set_status(
             return AdminResponse::failed(format!("cannot read organisations: {error:#}"));
         }
     };
+    if current.status == OrgStatus::Closed {
+        let mut response =
+            AdminResponse::failed(format!("{handle} is closed by its owner; nothing changed"));
+        response.org = Some(current.id);
+        return response;
+    }
     if let Some(required) = only_from
         && current.status != required
     {

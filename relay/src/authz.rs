@@ -61,6 +61,8 @@ pub enum Denied {
     Pending,
     #[error("your organisation is suspended by the operator; it cannot send or request documents")]
     Suspended,
+    #[error("your organisation is closed")]
+    Closed,
 }
 
 /// The decision.
@@ -89,6 +91,7 @@ pub fn authorize(
             OrgStatus::Verified => {}
             OrgStatus::Pending => return Err(Denied::Pending),
             OrgStatus::Suspended => return Err(Denied::Suspended),
+            OrgStatus::Closed => return Err(Denied::Closed),
         }
     }
     Ok(())
@@ -131,6 +134,7 @@ mod tests {
                             OrgStatus::Verified => Ok(()),
                             OrgStatus::Pending => Err(Denied::Pending),
                             OrgStatus::Suspended => Err(Denied::Suspended),
+                            OrgStatus::Closed => Err(Denied::Closed),
                         },
                         (
                             Permission::ManageMembers

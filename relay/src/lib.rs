@@ -9,6 +9,7 @@ pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod guard;
+pub mod retention;
 pub mod store;
 
 mod api;
@@ -80,11 +81,13 @@ pub async fn serve(
     let store = state.store.clone();
     let admin_listener = admin::bind(&state.config.data_dir)?;
     let admin_task = tokio::spawn(admin::serve(admin_listener, state.clone()));
+    let retention_task = tokio::spawn(retention::run(state.store.clone(), state.clock.clone()));
     let router = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await;
     admin_task.abort();
+    retention_task.abort();
     let _ = std::fs::remove_file(admin::socket_path(&state.config.data_dir));
     served?;
     store.flush().await?;

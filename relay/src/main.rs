@@ -74,7 +74,7 @@ enum BlocksCli {
 
 #[derive(Debug, Subcommand)]
 enum OrgsCli {
-    /// List organisations (all, or only pending / verified / suspended).
+    /// List organisations (all, or only pending / verified / suspended / closed).
     List {
         #[arg(long, value_parser = parse_status)]
         status: Option<OrgStatus>,
@@ -92,7 +92,10 @@ fn parse_status(text: &str) -> Result<OrgStatus, String> {
         "pending" => Ok(OrgStatus::Pending),
         "verified" => Ok(OrgStatus::Verified),
         "suspended" => Ok(OrgStatus::Suspended),
-        other => Err(format!("{other:?} is not pending, verified or suspended")),
+        "closed" => Ok(OrgStatus::Closed),
+        other => Err(format!(
+            "{other:?} is not pending, verified, suspended or closed"
+        )),
     }
 }
 

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use shared::crypto::OsRng;
 use shared::encoding;
 use shared::ids::Id;
-use shared::wire;
+use shared::wire::{self, OrgStatus};
 use subtle::ConstantTimeEq as _;
 
 use crate::authz::Principal;
@@ -207,11 +207,12 @@ impl FromRequestParts<AppState> for Session {
             store.delete_session(&token_hash)?;
             return Err(AppError::Unauthenticated("your account no longer exists"));
         };
-        let Some(org) = store.org(user.org)? else {
+        let Some(org) = store
+            .org(user.org)?
+            .filter(|org| org.status != OrgStatus::Closed)
+        else {
             store.delete_session(&token_hash)?;
-            return Err(AppError::Unauthenticated(
-                "your organisation no longer exists",
-            ));
+            return Err(AppError::Unauthenticated("your organisation is closed"));
         };
         let path = parts.extensions.get::<OriginalUri>().map_or_else(
             || parts.uri.path().to_owned(),

@@ -1409,3 +1409,169 @@ async fn an_mfa_policy_forces_enrolment_before_anything_else() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn ownership_moves_only_by_the_owner_and_closing_purges_after_ninety_days() {
+    let relay = relay();
+    let owner = relay
+        .signup(
+            &account("owner@a.example", "a long enough password"),
+            "firm-a",
+        )
+        .await;
+    let token = relay.invite(&owner, "heir@a.example", "admin").await;
+    let heir_account = account("heir@a.example", "a long enough password");
+    let heir = login_from(relay.join(&heir_account, &token).await).await;
+    let outsider = relay
+        .signup(
+            &account("owner@b.example", "a long enough password"),
+            "firm-b",
+        )
+        .await;
+
+    let by_admin = relay
+        .call(
+            Method::POST,
+            "/api/org/transfer",
+            Some(&heir),
+            Some(serde_json::json!({ "member": heir.session.user.id })),
+        )
+        .await;
+    assert_eq!(
+        by_admin.status(),
+        StatusCode::FORBIDDEN,
+        "only the owner transfers"
+    );
+    let across = relay
+        .call(
+            Method::POST,
+            "/api/org/transfer",
+            Some(&outsider),
+            Some(serde_json::json!({ "member": heir.session.user.id })),
+        )
+        .await;
+    assert_eq!(
+        across.status(),
+        StatusCode::FORBIDDEN,
+        "not to another organisation's member"
+    );
+    let moved = relay
+        .call(
+            Method::POST,
+            "/api/org/transfer",
+            Some(&owner),
+            Some(serde_json::json!({ "member": heir.session.user.id })),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert_eq!(
+        json(moved).await["user"]["role"],
+        "admin",
+        "the old owner is now an admin"
+    );
+    let heir = login_from(relay.login("heir@a.example", &heir_account.auth_key).await).await;
+    assert_eq!(heir.session.user.role, Role::Owner);
+
+    let wrong_handle = relay
+        .call(
+            Method::POST,
+            "/api/org/close",
+            Some(&heir),
+            Some(serde_json::json!({ "handle": "firm-b" })),
+        )
+        .await;
+    assert_eq!(wrong_handle.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let by_admin = relay
+        .call(
+            Method::POST,
+            "/api/org/close",
+            Some(&owner),
+            Some(serde_json::json!({ "handle": "firm-a" })),
+        )
+        .await;
+    assert_eq!(
+        by_admin.status(),
+        StatusCode::FORBIDDEN,
+        "the former owner may not close it"
+    );
+    let closed = relay
+        .call(
+            Method::POST,
+            "/api/org/close",
+            Some(&heir),
+            Some(serde_json::json!({ "handle": "firm-a" })),
+        )
+        .await;
+    assert_eq!(closed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(&heir), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let refused = relay.login("heir@a.example", &heir_account.auth_key).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        json(refused).await["message"]
+            .as_str()
+            .expect("text")
+            .contains("closed")
+    );
+    let verify = execute(
+        &relay.store,
+        START,
+        &AdminCommand::OrgVerify {
+            handle: "firm-a".to_owned(),
+        },
+    );
+    assert!(
+        !verify.ok,
+        "the operator cannot reopen a closed organisation"
+    );
+
+    assert_eq!(
+        relay::retention::sweep(&relay.store, START + 89 * 86_400).expect("sweeps"),
+        0
+    );
+    assert!(
+        relay
+            .store
+            .org_by_handle("firm-a")
+            .expect("reads")
+            .is_some(),
+        "kept for 90 days"
+    );
+    assert_eq!(
+        relay::retention::sweep(&relay.store, START + 91 * 86_400).expect("sweeps"),
+        1
+    );
+    assert!(
+        relay
+            .store
+            .org_by_handle("firm-a")
+            .expect("reads")
+            .is_none(),
+        "purged"
+    );
+    assert!(
+        relay
+            .store
+            .user_by_email("heir@a.example")
+            .expect("reads")
+            .is_none(),
+        "users purged"
+    );
+    assert!(
+        relay
+            .store
+            .org_by_handle("firm-b")
+            .expect("reads")
+            .is_some(),
+        "others untouched"
+    );
+    assert_eq!(
+        relay.store.audit_verify().expect("reads").map(|n| n > 0),
+        Ok(true)
+    );
+}

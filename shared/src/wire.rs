@@ -182,6 +182,8 @@ pub enum OrgStatus {
     Verified,
     /// Stopped by the operator: may log in, may not send or request.
     Suspended,
+    /// Closed by its owner: nobody logs in; purged after the retention period (90 days).
+    Closed,
 }
 
 /// `POST /api/auth/prelogin`.
@@ -260,6 +262,18 @@ pub struct MemberView {
     pub email: String,
     pub name: String,
     pub role: Role,
+}
+
+/// `POST /api/org/transfer`: make another member the owner (the owner becomes an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferOwnershipRequest {
+    pub member: crate::ids::Id,
+}
+
+/// `POST /api/org/close`: the organisation's handle, typed again as confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseOrganisationRequest {
+    pub handle: String,
 }
 
 /// `POST /api/org/members/{id}/role`.

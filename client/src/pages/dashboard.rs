@@ -174,13 +174,14 @@ fn status_text(status: OrgStatus) -> &'static str {
         OrgStatus::Suspended => {
             "Suspended by the operator: you can log in, but you cannot send or request documents."
         }
+        OrgStatus::Closed => "Closed: this organisation no longer sends or receives anything.",
     }
 }
 
 fn status_class(status: OrgStatus) -> &'static str {
     match status {
         OrgStatus::Verified => "banner banner-ok",
-        OrgStatus::Pending | OrgStatus::Suspended => "banner banner-warn",
+        OrgStatus::Pending | OrgStatus::Suspended | OrgStatus::Closed => "banner banner-warn",
     }
 }
 

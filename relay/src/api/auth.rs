@@ -273,6 +273,11 @@ pub(crate) fn complete_login(
     let org = state.store.org(user.org)?.ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!("user {} has no organisation", user.id))
     })?;
+    if org.status == OrgStatus::Closed {
+        return Err(AppError::Forbidden(
+            "your organisation is closed".to_owned(),
+        ));
+    }
     audit(
         state,
         Actor::User { id: user.id, ip },

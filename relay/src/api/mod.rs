@@ -36,6 +36,8 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/org/members/{id}/mfa-reset", post(mfa::reset))
         .route("/org/audit", get(org::audit))
         .route("/org/policy", get(org::policy).put(org::set_policy))
+        .route("/org/transfer", post(org::transfer))
+        .route("/org/close", post(org::close))
         .route(
             "/org/invites",
             get(members::list_invites).post(members::create_invite),

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use shared::wire;
 
@@ -101,4 +102,90 @@ pub async fn set_policy(
         Outcome::Success,
     )?;
     Ok(Json(policy))
+}
+
+/// `POST /api/org/transfer`: the owner hands ownership to another member and becomes an admin.
+/// Both lose their other sessions (their roles changed).
+pub async fn transfer(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiJson(request): ApiJson<wire::TransferOwnershipRequest>,
+) -> Result<Json<wire::SessionResponse>, AppError> {
+    let mut heir = state
+        .store
+        .user(request.member)?
+        .ok_or(AppError::NotFound)?;
+    authorize(
+        &session.principal(),
+        Permission::TransferOwnership,
+        heir.org,
+    )?;
+    if heir.id == session.user.id {
+        return Err(AppError::Invalid("you are the owner already".to_owned()));
+    }
+    let mut owner = session.user.clone();
+    heir.role = wire::Role::Owner;
+    owner.role = wire::Role::Admin;
+    state.store.save_user(&heir)?;
+    state.store.save_user(&owner)?;
+    state.store.delete_sessions_of(heir.id, None)?;
+    state
+        .store
+        .delete_sessions_of(owner.id, Some(&session.token_hash))?;
+    super::auth::audit(
+        &state,
+        Actor::User { id: owner.id, ip },
+        Some(owner.org),
+        "org.ownership_transfer",
+        Some(heir.email.clone()),
+        Outcome::Success,
+    )?;
+    let now = state.clock.now();
+    Ok(Json(crate::session::session_response(
+        &owner,
+        &session.org,
+        &session.record.csrf_token,
+        now,
+    )))
+}
+
+/// `POST /api/org/close`: the owner closes the organisation (typing its handle again). Every
+/// session ends, nobody logs in any more, and the retention sweep purges it after 90 days.
+pub async fn close(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiJson(request): ApiJson<wire::CloseOrganisationRequest>,
+) -> Result<StatusCode, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::CloseOrganisation,
+        session.org.id,
+    )?;
+    if request.handle.trim() != session.org.handle {
+        return Err(AppError::Invalid(
+            "type the organisation's handle to confirm".to_owned(),
+        ));
+    }
+    let now = state.clock.now();
+    let mut org = session.org.clone();
+    org.status = wire::OrgStatus::Closed;
+    org.status_changed_at = now;
+    state.store.save_org(&org)?;
+    for member in state.store.users_of_org(org.id)? {
+        state.store.delete_sessions_of(member.id, None)?;
+    }
+    super::auth::audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(org.id),
+        "org.close",
+        Some(org.handle.clone()),
+        Outcome::Success,
+    )?;
+    Ok(StatusCode::NO_CONTENT)
 }

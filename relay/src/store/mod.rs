@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod guard;
 mod members;
+mod retention;
 
 pub use accounts::{MfaState, MfaTicket, OrgRecord, SessionRecord, SignupConflict, UserRecord};
 pub use guard::{AccountFailures, IpBlock, IpFailures};

@@ -1,0 +1,41 @@
+//! Deleting what the retention rules say must go: organisations closed longer ago than the
+//! cut-off, with their users (and sessions) and invitations. Deleted, not hidden. The audit
+//! log is append-only and keeps its entries.
+
+use super::{OrgRecord, Store};
+use shared::wire::OrgStatus;
+
+const ORGS: &str = "orgs";
+const ORG_HANDLES: &str = "org_handles";
+const INVITES: &str = "invites";
+
+impl Store {
+    /// Purges organisations closed before `cutoff`; returns them.
+    pub fn purge_closed_orgs(&self, cutoff: i64) -> anyhow::Result<Vec<OrgRecord>> {
+        let due: Vec<OrgRecord> = self
+            .orgs(Some(OrgStatus::Closed))?
+            .into_iter()
+            .filter(|org| org.status_changed_at < cutoff)
+            .collect();
+        let invites = self.db.open_tree(INVITES)?;
+        for org in &due {
+            for user in self.users_of_org(org.id)? {
+                self.delete_user(&user)?;
+            }
+            for item in invites.iter() {
+                let (key, bytes) = item?;
+                let belongs = serde_json::from_slice::<super::InviteRecord>(&bytes)
+                    .map(|invite| invite.org == org.id)
+                    .unwrap_or(false);
+                if belongs {
+                    invites.remove(key)?;
+                }
+            }
+            self.db
+                .open_tree(ORG_HANDLES)?
+                .remove(org.handle.as_bytes())?;
+            self.db.open_tree(ORGS)?.remove(org.id.as_bytes())?;
+        }
+        Ok(due)
+    }
+}
