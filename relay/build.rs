@@ -90,7 +90,9 @@ fn is_hashed(route: &str) -> bool {
     match stem.rsplit_once('-') {
         Some((_, hash)) => {
             (8..=16).contains(&hash.len())
-                && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && hash
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         }
         None => false,
     }

@@ -161,7 +161,7 @@ pub async fn log_in(
                 .wrap_key()
                 .open_private_key(&api.session().keys.sealed_private_key)
                 .map_err(|_| AccountError::WrongPassword)?;
-            Ok(LoginStep::Done(Box::new((api, private_key))))
+            Ok(LoginStep::Done(Box::new((*api, private_key))))
         }
         LoginOutcome::NeedsCode { ticket } => Ok(LoginStep::NeedsCode(PendingLogin {
             ticket,

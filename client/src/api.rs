@@ -51,7 +51,7 @@ pub async fn signup(request: &wire::SignupRequest) -> Result<AuthorizedApi, ApiE
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginOutcome {
     /// Logged in (the relay set the session cookie).
-    LoggedIn(AuthorizedApi),
+    LoggedIn(Box<AuthorizedApi>),
     /// A second factor is needed: redeem this ticket with a code.
     NeedsCode { ticket: String },
 }
@@ -60,7 +60,9 @@ pub enum LoginOutcome {
 pub async fn login(request: &wire::LoginRequest) -> Result<LoginOutcome, ApiError> {
     let answer: wire::LoginResponse = post("/api/auth/login", request).await?;
     match (answer.session, answer.mfa_ticket) {
-        (Some(session), _) => Ok(LoginOutcome::LoggedIn(AuthorizedApi::new(session))),
+        (Some(session), _) => Ok(LoginOutcome::LoggedIn(Box::new(AuthorizedApi::new(
+            session,
+        )))),
         (None, Some(ticket)) => Ok(LoginOutcome::NeedsCode { ticket }),
         (None, None) => Err(ApiError::Unexpected { status: 200 }),
     }
