@@ -21,6 +21,7 @@ pub struct Config {
     pub limits: Limits,
     pub sessions: SessionConfig,
     pub brute_force: BruteForceConfig,
+    pub smtp: SmtpConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +56,7 @@ impl Default for Config {
             limits: Limits::default(),
             sessions: SessionConfig::default(),
             brute_force: BruteForceConfig::default(),
+            smtp: SmtpConfig::default(),
         }
     }
 }
@@ -118,6 +120,49 @@ impl Default for BruteForceConfig {
             ip_window_minutes: 15,
             ip_block_hours: 24,
             trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Outgoing mail (invitations). Off while `url` is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// `smtps://user:password@host:465`, `smtp://user:password@host:587?tls=required`, or
+    /// `smtp://host:25` (no TLS: only for a relay on the same machine). Redacted in logs.
+    pub url: Secret,
+    /// The sender, e.g. `Sealpost <no-reply@example.com>`.
+    pub from: String,
+    /// Where users reach this relay, for links in mail, e.g. `https://sealpost.example.com`.
+    pub public_url: String,
+}
+
+/// A configuration value that must never be printed: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value, for the one place that needs it. Never log it.
+    pub fn dangerously_expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("***")
         }
     }
 }
@@ -200,6 +245,17 @@ mod tests {
             assert_eq!(config.limits.json_body_bytes, 2048, "nested env key");
             Ok(())
         });
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let smtp = SmtpConfig {
+            url: Secret::new("smtps://user:hunter2@mail.example:465".to_owned()),
+            ..SmtpConfig::default()
+        };
+        let printed = format!("{smtp:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("***"));
     }
 
     #[test]

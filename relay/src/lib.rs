@@ -9,6 +9,7 @@ pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod guard;
+pub mod mail;
 pub mod retention;
 pub mod store;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: Clock,
+    /// Outgoing mail, when `[smtp]` is configured.
+    pub mailer: Option<mail::Mailer>,
 }
 
 impl AppState {
@@ -50,7 +53,14 @@ impl AppState {
             config: Arc::new(config),
             store,
             clock,
+            mailer: None,
         }
+    }
+
+    /// The same state sending mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: Option<mail::Mailer>) -> Self {
+        self.mailer = mailer;
+        self
     }
 }
 

@@ -153,7 +153,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         "Sealpost relay listening on http://{address}"
     );
-    relay::serve(listener, AppState::new(config, store), shutdown_signal()).await
+    let mailer = relay::mail::Mailer::from_config(&config.smtp)?;
+    if mailer.is_none() {
+        tracing::info!(
+            "no [smtp] url configured: invitations are shown as links to pass on, not mailed"
+        );
+    }
+    let state = AppState::new(config, store).with_mailer(mailer);
+    relay::serve(listener, state, shutdown_signal()).await
 }
 
 async fn admin(config: &Config, command: &AdminCommand, json: bool) -> anyhow::Result<ExitCode> {

@@ -240,6 +240,9 @@ pub struct InviteView {
     pub expires_at: i64,
     #[serde(default)]
     pub token: Option<String>,
+    /// Whether the relay e-mailed the link (it does when SMTP is configured).
+    #[serde(default)]
+    pub emailed: bool,
 }
 
 /// `POST /api/auth/invite`: what an invite token is for, so the join page can say it.

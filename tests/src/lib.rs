@@ -7,9 +7,11 @@
 
 mod browser;
 mod relay;
+mod smtp;
 
 pub use browser::{Browser, Session, processes_naming};
 pub use relay::TestRelay;
+pub use smtp::SmtpSink;
 
 /// Chromium's flags for this machine (see TOOLCHAIN.md): headless, no sandbox as root, and no
 /// background traffic to the closed network.

@@ -19,19 +19,26 @@ pub struct TestRelay {
 impl TestRelay {
     /// Starts a relay with default configuration on `127.0.0.1:0`.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a relay after `adjust` changed its configuration (e.g. to send mail).
+    pub async fn start_with(adjust: impl FnOnce(&mut relay::Config)) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir().context("while creating the data directory")?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("while binding an ephemeral port")?;
         let address = listener.local_addr()?;
-        let config = relay::Config {
+        let mut config = relay::Config {
             listen: address,
             data_dir: data_dir.path().to_path_buf(),
             ..relay::Config::default()
         };
+        adjust(&mut config);
         let store = relay::Store::open(&config.data_dir)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = relay::AppState::new(config, store);
+        let mailer = relay::mail::Mailer::from_config(&config.smtp)?;
+        let state = relay::AppState::new(config, store).with_mailer(mailer);
         let task = tokio::spawn(relay::serve(listener, state, async {
             let _ = stopped.await;
         }));

@@ -341,3 +341,53 @@ async fn totp_is_set_up_with_a_qr_code_and_then_asked_for_at_log_in() -> anyhow:
     other.wait_until_gone("[data-testid=unlock]").await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_smtp_configured_the_invitation_arrives_by_mail_and_its_link_works()
+-> anyhow::Result<()> {
+    let sink = tests::SmtpSink::start().await?;
+    let sink_url = sink.url();
+    let relay = TestRelay::start_with(|config| {
+        config.smtp.url = relay::config::Secret::new(sink_url);
+        config.smtp.from = "Sealpost <no-reply@sealpost.test>".to_owned();
+        config.smtp.public_url = "http://placeholder.invalid".to_owned();
+    })
+    .await?;
+    let browser = Browser::start().await?;
+    let owner = browser.session().await?;
+    sign_up(&owner, &relay, "boss@example.com", "mailing-firm").await?;
+    owner.click("a[href='/app/members']").await?;
+    owner
+        .fill("input[name=invite-email]", "newbie@example.com")
+        .await?;
+    owner.click("form.inline-form button[type=submit]").await?;
+    owner
+        .wait_for_text("[data-testid=invite-link]", "/join#")
+        .await?;
+
+    let mail = sink.message(1).await?;
+    assert!(mail.contains("To: newbie@example.com"), "{mail}");
+    assert!(
+        mail.contains("Subject: You are invited to Lovelace & Partners on Sealpost"),
+        "{mail}"
+    );
+    // The body is quoted-printable: join its soft line breaks.
+    let body = mail.replace("=\n", "").replace("=3D", "=");
+    let link = body
+        .split_whitespace()
+        .find(|word| word.starts_with("http://placeholder.invalid/join#"))
+        .unwrap_or_else(|| panic!("the mail carries the invite link:\n{body}"));
+    let fragment = link
+        .split_once('#')
+        .map(|(_, token)| token)
+        .unwrap_or_default();
+
+    let newbie = browser.session().await?;
+    newbie
+        .goto(&format!("{}/join#{fragment}", relay.url))
+        .await?;
+    newbie
+        .wait_for_text("[data-testid=join-details]", "newbie@example.com")
+        .await?;
+    Ok(())
+}

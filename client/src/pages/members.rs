@@ -17,6 +17,7 @@ pub fn Members() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let role = RwSignal::new("member".to_owned());
     let link = RwSignal::new(None::<String>);
+    let emailed = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
 
     Effect::new(move |_| {
@@ -49,6 +50,7 @@ pub fn Members() -> impl IntoView {
                     let origin = web_sys::window()
                         .and_then(|window| window.location().origin().ok())
                         .unwrap_or_default();
+                    emailed.set(invite.emailed);
                     link.set(invite.token.map(|token| format!("{origin}/join#{token}")));
                     email.set(String::new());
                     reload.update(|n| *n += 1);
@@ -126,7 +128,11 @@ pub fn Members() -> impl IntoView {
                         <button type="submit">"Create invite link"</button>
                     </form>
                     <Show when=move || link.get().is_some()>
-                        <p>"Send this link to the person you invited (it works once, for a week, and is shown only now):"</p>
+                        <p data-testid="invite-note">{move || if emailed.get() {
+                            "The invitation was e-mailed. You can also pass on this link (it works once, for a week, and is shown only now):"
+                        } else {
+                            "Send this link to the person you invited (it works once, for a week, and is shown only now):"
+                        }}</p>
                         <p><code data-testid="invite-link">{move || link.get().unwrap_or_default()}</code></p>
                     </Show>
                     <h2>"Pending invitations"</h2>

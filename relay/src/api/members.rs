@@ -59,6 +59,38 @@ pub async fn create_invite(
         expires_at: now + INVITE_SECONDS,
     };
     state.store.create_invite(&hash_token(&token), &invite)?;
+    let token_text = shared::encoding::encode(&token);
+    let emailed = match &state.mailer {
+        Some(mailer) => {
+            let sent = mailer
+                .send_invite(&email, &session.org.name, &session.user.name, &token_text)
+                .await;
+            if let Err(error) = &sent {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "an invitation could not be mailed"
+                );
+            }
+            let outcome = if sent.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            };
+            audit(
+                &state,
+                Actor::User {
+                    id: session.user.id,
+                    ip: ip.clone(),
+                },
+                Some(session.org.id),
+                "org.invite_mail",
+                Some(email.clone()),
+                outcome,
+            )?;
+            sent.is_ok()
+        }
+        None => false,
+    };
     audit(
         &state,
         Actor::User {
@@ -71,7 +103,8 @@ pub async fn create_invite(
         Outcome::Success,
     )?;
     let mut view = invite_view(&invite);
-    view.token = Some(shared::encoding::encode(&token));
+    view.token = Some(token_text);
+    view.emailed = emailed;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -213,6 +246,7 @@ fn invite_view(invite: &InviteRecord) -> wire::InviteView {
         role: invite.role,
         expires_at: invite.expires_at,
         token: None,
+        emailed: false,
     }
 }
 
