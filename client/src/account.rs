@@ -59,6 +59,8 @@ pub struct SignupForm {
     pub joining: Joining,
     pub password: Passphrase,
     pub confirmation: Passphrase,
+    /// The organisation's shortest allowed password (never below `MIN_PASSWORD_CHARS`).
+    pub min_password_chars: usize,
 }
 
 /// How the new user comes in.
@@ -74,6 +76,10 @@ pub async fn sign_up(
     progress: impl Fn(Progress),
 ) -> Result<(AuthorizedApi, UserPrivateKey), AccountError> {
     check_password(&form.password)?;
+    let minimum = form.min_password_chars.max(MIN_PASSWORD_CHARS);
+    if form.password.char_count() < minimum {
+        return Err(AccountError::PolicyTooShort(minimum));
+    }
     if form.password.dangerously_expose() != form.confirmation.dangerously_expose() {
         return Err(AccountError::PasswordsDiffer);
     }

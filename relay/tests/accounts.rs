@@ -822,6 +822,10 @@ async fn invitations_work_once_for_their_address_and_roles_end_sessions() {
         )
         .await;
     let token = relay.invite(&owner, "Member@A.example", "member").await;
+    let policy = serde_json::json!({ "min_password_length": 16, "max_password_age_days": null, "mfa_required": false });
+    relay
+        .call(Method::PUT, "/api/org/policy", Some(&owner), Some(policy))
+        .await;
 
     let lookup = relay
         .call(
@@ -836,6 +840,10 @@ async fn invitations_work_once_for_their_address_and_roles_end_sessions() {
     assert_eq!(
         (lookup["organisation"].as_str(), lookup["role"].as_str()),
         (Some("Firm firm-a"), Some("member"))
+    );
+    assert_eq!(
+        lookup["min_password_length"], 16,
+        "the join page learns the policy"
     );
 
     let stranger = account("stranger@a.example", "a long enough password");

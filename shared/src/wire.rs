@@ -256,6 +256,13 @@ pub struct InviteLookupResponse {
     pub organisation: String,
     pub email: String,
     pub role: Role,
+    /// The organisation's shortest allowed password, for the join page to enforce.
+    #[serde(default = "default_min_password_length")]
+    pub min_password_length: u32,
+}
+
+fn default_min_password_length() -> u32 {
+    OrgPolicy::MIN_PASSWORD_LENGTH
 }
 
 /// A member as owners and admins see them.

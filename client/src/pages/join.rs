@@ -44,7 +44,10 @@ pub fn Join() -> impl IntoView {
         ) else {
             return;
         };
+        let min_password_chars =
+            usize::try_from(details.min_password_length).unwrap_or(MIN_PASSWORD_CHARS);
         let form = SignupForm {
+            min_password_chars,
             email: details.email,
             name: name.get_untracked(),
             joining: Joining::Invitation { token },
@@ -81,7 +84,13 @@ pub fn Join() -> impl IntoView {
             <form on:submit=submit>
                 <label>"Your name" <input type="text" name="name" required maxlength="100" bind:value=name /></label>
                 <label>
-                    {format!("Password (at least {MIN_PASSWORD_CHARS} characters)")}
+                    {move || {
+                        let minimum = invite
+                            .get()
+                            .and_then(Result::ok)
+                            .map_or(MIN_PASSWORD_CHARS as u32, |details| details.min_password_length);
+                        format!("Password (at least {minimum} characters)")
+                    }}
                     <input type="password" name="password" required autocomplete="new-password" node_ref=password />
                 </label>
                 <label>"Password again" <input type="password" name="confirmation" required autocomplete="new-password" node_ref=confirmation /></label>

@@ -40,6 +40,7 @@ pub fn Signup() -> impl IntoView {
             },
             password: Passphrase::new(password_input.value()),
             confirmation: Passphrase::new(confirmation_input.value()),
+            min_password_chars: MIN_PASSWORD_CHARS,
         };
         error.set(None);
         busy.set(Some("Starting…"));

@@ -186,6 +186,7 @@ pub async fn invite_lookup(
         organisation: org.name,
         email: invite.email,
         role: invite.role,
+        min_password_length: org.policy.min_password_length,
     }))
 }
 
