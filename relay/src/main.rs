@@ -140,6 +140,7 @@ async fn main() -> anyhow::Result<ExitCode> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     init_logging(&config)?;
+    let shutdown = shutdown_signal()?;
     let store = Store::open(&config.data_dir)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -160,7 +161,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let state = AppState::new(config, store).with_mailer(mailer);
-    relay::serve(listener, state, shutdown_signal()).await
+    relay::serve(listener, state, shutdown).await
 }
 
 async fn admin(config: &Config, command: &AdminCommand, json: bool) -> anyhow::Result<ExitCode> {
@@ -202,28 +203,18 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM, whichever comes first.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+/// Installs the SIGTERM and SIGINT (Ctrl-C) handlers now, so that a signal arriving at any
+/// moment after start-up shuts down gracefully, and returns the future that resolves on the
+/// first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("while listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("while listening for Ctrl-C")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received, finishing in-flight requests");
+        tracing::info!("shutdown signal received, finishing in-flight requests");
+    })
 }
