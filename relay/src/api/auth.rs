@@ -52,16 +52,7 @@ pub async fn signup(
     let email = normalize_email(&request.email)?;
     let name = checked_name(&request.name, "your name")?;
     let keys = &request.keys;
-    UserPublicKey::from_spki_der(&keys.public_key)
-        .map_err(|error| AppError::Invalid(format!("the public key is not usable: {error}")))?;
-    keys.kdf
-        .validate()
-        .map_err(|error| AppError::Invalid(error.to_string()))?;
-    if keys.sealed_private_key.len() < 28 {
-        return Err(AppError::Invalid(
-            "the sealed private key is too short".to_owned(),
-        ));
-    }
+    check_account_keys(keys)?;
     let now = state.clock.now();
     let mut server_salt = [0_u8; 16];
     OsRng.fill_bytes(&mut server_salt);
@@ -372,14 +363,7 @@ pub async fn change_password(
             "a password change keeps the same public key".to_owned(),
         ));
     }
-    keys.kdf
-        .validate()
-        .map_err(|error| AppError::Invalid(error.to_string()))?;
-    if keys.sealed_private_key.len() < 28 {
-        return Err(AppError::Invalid(
-            "the sealed private key is too short".to_owned(),
-        ));
-    }
+    check_account_keys(keys)?;
     let now = state.clock.now();
     let mut server_salt = [0_u8; 16];
     OsRng.fill_bytes(&mut server_salt);
@@ -464,6 +448,23 @@ async fn hash_auth_key(auth_key: [u8; 32], server_salt: [u8; 16]) -> Result<[u8;
     .await
     .map_err(|error| AppError::Internal(anyhow::anyhow!("hashing panicked: {error}")))?
     .map_err(|error| AppError::Internal(anyhow::anyhow!("hashing failed: {error}")))
+}
+
+/// What every upload of account keys must satisfy: a usable public key, key-derivation
+/// parameters a client would accept, and a sealed private key at least as long as a nonce and a
+/// tag.
+fn check_account_keys(keys: &wire::AccountKeys) -> Result<(), AppError> {
+    UserPublicKey::from_spki_der(&keys.public_key)
+        .map_err(|error| AppError::Invalid(format!("the public key is not usable: {error}")))?;
+    keys.kdf
+        .validate()
+        .map_err(|error| AppError::Invalid(error.to_string()))?;
+    if keys.sealed_private_key.len() < 28 {
+        return Err(AppError::Invalid(
+            "the sealed private key is too short".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// HMAC(server secret, "prelogin" ‖ e-mail), first 16 bytes: stable per address, unguessable.

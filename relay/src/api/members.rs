@@ -232,7 +232,11 @@ pub async fn remove_member(
 }
 
 /// Loads a user by id and checks the caller may manage them (same organisation, role).
-fn target_member(state: &AppState, session: &Session, id: &str) -> Result<UserRecord, AppError> {
+pub(super) fn target_member(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+) -> Result<UserRecord, AppError> {
     let id = Id::parse(id).map_err(|_| AppError::NotFound)?;
     let member = state.store.user(id)?.ok_or(AppError::NotFound)?;
     authorize(&session.principal(), Permission::ManageMembers, member.org)?;

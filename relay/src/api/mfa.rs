@@ -207,9 +207,7 @@ pub async fn reset(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let id = Id::parse(&id).map_err(|_| AppError::NotFound)?;
-    let mut member: UserRecord = state.store.user(id)?.ok_or(AppError::NotFound)?;
-    authorize(&session.principal(), Permission::ManageMembers, member.org)?;
+    let mut member: UserRecord = super::members::target_member(&state, &session, &id)?;
     member.mfa = None;
     member.mfa_pending = None;
     state.store.save_user(&member)?;
