@@ -9,19 +9,32 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+/// The relay's process, killed if a test fails before stopping it, so no relay outlives its
+/// test.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn sigterm_stops_the_relay_gracefully_and_flushes_the_store() {
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir.path())
-        .env("SEALPOST_LOG__FORMAT", "json")
-        .env("SEALPOST_LOG__FILTER", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the relay starts");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .env("SEALPOST_LOG__FORMAT", "json")
+            .env("SEALPOST_LOG__FILTER", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the relay starts"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
 
     // The first line announces the address (port 0 picked a free one).
@@ -56,9 +69,9 @@ fn sigterm_stops_the_relay_gracefully_and_flushes_the_store() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"status\":\"ok\""));
 
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+    let pid = Pid::from_raw(i32::try_from(child.0.id()).expect("pid fits"));
     kill(pid, Signal::SIGTERM).expect("signal");
-    let status = child.wait().expect("exits");
+    let status = child.0.wait().expect("exits");
     assert!(status.success(), "graceful exit, got {status}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(
@@ -87,14 +100,16 @@ fn admin(data_dir: &std::path::Path, args: &[&str]) -> (bool, String) {
 #[test]
 fn audit_verify_works_through_the_running_relay_and_offline_and_names_a_broken_entry() {
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the relay starts");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the relay starts"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let _listening = lines.next().expect("the start line").expect("utf-8");
     let socket = data_dir.path().join("admin").join("admin.sock");
@@ -123,9 +138,9 @@ fn audit_verify_works_through_the_running_relay_and_offline_and_names_a_broken_e
         "the first check was audited: {text}"
     );
 
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+    let pid = Pid::from_raw(i32::try_from(child.0.id()).expect("pid fits"));
     kill(pid, Signal::SIGTERM).expect("signal");
-    assert!(child.wait().expect("exits").success());
+    assert!(child.0.wait().expect("exits").success());
     assert!(!socket.exists(), "the socket is removed at shutdown");
 
     // Offline, the command opens the store itself.
