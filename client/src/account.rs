@@ -63,8 +63,8 @@ pub struct SignupForm {
     pub min_password_chars: usize,
 }
 
-/// How the new user comes in.
-#[derive(Debug, Clone)]
+/// How the new user comes in (`Debug` hides the invitation token).
+#[derive(Clone)]
 pub enum Joining {
     NewOrganisation { name: String, handle: String },
     Invitation { token: String },
@@ -117,10 +117,28 @@ pub async fn sign_up(
 
 /// A log-in waiting for its second factor: the ticket, and the wrap key derived from the
 /// password (kept in memory to unlock the private key once the code is accepted).
-#[derive(Debug)]
 pub struct PendingLogin {
     ticket: String,
     wrap_key: WrapKey,
+}
+
+impl std::fmt::Debug for Joining {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Joining::NewOrganisation { name, handle } => f
+                .debug_struct("NewOrganisation")
+                .field("name", name)
+                .field("handle", handle)
+                .finish(),
+            Joining::Invitation { .. } => f.write_str("Invitation(***)"),
+        }
+    }
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingLogin(***)")
+    }
 }
 
 /// Where a log-in stands after the password.

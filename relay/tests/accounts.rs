@@ -524,6 +524,20 @@ async fn the_audit_log_records_each_organisation_apart_and_the_operator_verifies
         ["auth.login", "auth.signup"],
         "newest first, Ada's only"
     );
+    let bad_query = relay
+        .call(
+            Method::GET,
+            "/api/org/audit?limit=many",
+            Some(&ada_login),
+            None,
+        )
+        .await;
+    assert_eq!(bad_query.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        json(bad_query).await["code"],
+        "bad_request",
+        "a malformed query is a JSON error"
+    );
     let bob_entries = json(
         relay
             .call(Method::GET, "/api/org/audit", Some(&bob_login), None)

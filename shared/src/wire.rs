@@ -36,7 +36,7 @@ pub struct ErrorResponse {
 
 /// What a sender's browser gives the relay to guard a Secure Send link (PROTOCOL.md "Links"
 /// and "Delivery receipts"): never the link secret, the OTP, `o` or the proof.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkGuard {
     #[serde(with = "crate::encoding::array")]
     pub otp_salt: OtpSalt,
@@ -71,7 +71,7 @@ impl LinkGuard {
 
 /// What sign-up (and a password change) uploads (PROTOCOL.md "Accounts"): the public key, the
 /// salt and parameters of the password derivation, the sealed private key and the auth key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountKeys {
     /// SPKI DER.
     #[serde(with = "crate::encoding::bytes")]
@@ -101,6 +101,128 @@ impl AccountKeys {
             sealed_private_key,
             auth_key: *auth_key.dangerously_expose_bytes(),
         }
+    }
+}
+
+// Types that carry a secret (a key, a token, a code) print it as `***`.
+
+impl std::fmt::Debug for LinkGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkGuard")
+            .field("otp_salt", &self.otp_salt)
+            .field("kdf", &self.kdf)
+            .field("verifier", &self.verifier)
+            .field("wrapped_key", &self.wrapped_key)
+            .field("receipt_key", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AccountKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountKeys")
+            .field("salt", &self.salt)
+            .field("kdf", &self.kdf)
+            .field("sealed_private_key", &self.sealed_private_key)
+            .field("auth_key", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for InviteView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InviteView")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("expires_at", &self.expires_at)
+            .field("emailed", &self.emailed)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for InviteLookupRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InviteLookupRequest")
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("auth_key", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SessionResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionResponse")
+            .field("user", &self.user)
+            .field("organisation", &self.organisation)
+            .field("keys", &self.keys)
+            .field("policy", &self.policy)
+            .field("password_expired", &self.password_expired)
+            .field("mfa_enabled", &self.mfa_enabled)
+            .field("mfa_enrolment_required", &self.mfa_enrolment_required)
+            .field("csrf_token", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("session", &self.session)
+            .field("mfa_ticket", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for MfaVerifyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaVerifyRequest")
+            .field("ticket", &"***")
+            .field("code", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for MfaSetupResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaSetupResponse")
+            .field("secret", &"***")
+            .field("otpauth_uri", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for MfaConfirmRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaConfirmRequest")
+            .field("code", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for MfaConfirmResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaConfirmResponse")
+            .field("recovery_codes", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePasswordRequest")
+            .field("keys", &self.keys)
+            .field("current_auth_key", &"***")
+            .finish()
     }
 }
 
@@ -153,6 +275,29 @@ mod tests {
         );
         let short_salt = json.replace("IiIiIiIiIiIiIiIiIiIiIg", "IiIi");
         assert!(serde_json::from_str::<LinkGuard>(&short_salt).is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_keys_tokens_or_codes() {
+        let request = LoginRequest {
+            email: "ada@example.com".to_owned(),
+            auth_key: [0xab; 32],
+        };
+        let printed = format!("{request:?}");
+        assert!(
+            printed.contains("ada@example.com") && printed.contains("***"),
+            "{printed}"
+        );
+        assert!(!printed.contains("171"), "no key bytes: {printed}");
+        let verify = MfaVerifyRequest {
+            ticket: "ticket-secret".to_owned(),
+            code: "123456".to_owned(),
+        };
+        let printed = format!("{verify:?}");
+        assert!(
+            !printed.contains("ticket-secret") && !printed.contains("123456"),
+            "{printed}"
+        );
     }
 
     #[test]
@@ -232,7 +377,7 @@ pub struct CreateInviteRequest {
 
 /// A pending invitation as owners and admins see it. `token` is present only in the answer to
 /// its creation (it is stored hashed and cannot be shown again).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteView {
     pub id: crate::ids::Id,
     pub email: String,
@@ -246,7 +391,7 @@ pub struct InviteView {
 }
 
 /// `POST /api/auth/invite`: what an invite token is for, so the join page can say it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteLookupRequest {
     pub token: String,
 }
@@ -293,7 +438,7 @@ pub struct ChangeRoleRequest {
 }
 
 /// `POST /api/auth/login`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub email: String,
     #[serde(with = "crate::encoding::array")]
@@ -331,7 +476,7 @@ pub struct OwnKeys {
 
 /// The answer to sign-up, log-in and `GET /api/me`: who is logged in, and the token to send in
 /// `X-CSRF-Token` with every state-changing request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionResponse {
     pub user: UserView,
     pub organisation: OrgView,
@@ -353,7 +498,7 @@ pub struct SessionResponse {
 
 /// The answer to `POST /api/auth/login`: a session, or (with a second factor) a ticket to
 /// redeem with a code at `POST /api/auth/mfa/verify`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginResponse {
     #[serde(default)]
     pub session: Option<SessionResponse>,
@@ -362,14 +507,14 @@ pub struct LoginResponse {
 }
 
 /// `POST /api/auth/mfa/verify`: a TOTP code or a recovery code for a login ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaVerifyRequest {
     pub ticket: String,
     pub code: String,
 }
 
 /// `POST /api/auth/mfa/setup`: the secret to put in an authenticator app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaSetupResponse {
     /// Base32, for typing in by hand.
     pub secret: String,
@@ -378,13 +523,13 @@ pub struct MfaSetupResponse {
 }
 
 /// `POST /api/auth/mfa/confirm`: the first code from the app, proving the enrolment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaConfirmRequest {
     pub code: String,
 }
 
 /// Ten single-use recovery codes, shown once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaConfirmResponse {
     pub recovery_codes: Vec<String>,
 }
@@ -418,7 +563,7 @@ impl Default for OrgPolicy {
 
 /// `POST /api/auth/password`: a new password's key material, proven by the current auth key.
 /// The public key stays the same; the private key is re-sealed under the new wrap key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangePasswordRequest {
     #[serde(with = "crate::encoding::array")]
     pub current_auth_key: [u8; 32],

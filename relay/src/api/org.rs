@@ -1,6 +1,7 @@
 //! The organisation's own pages: its audit log, for owners and admins (`authz::ViewAudit`).
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -26,8 +27,9 @@ fn default_limit() -> usize {
 pub async fn audit(
     State(state): State<AppState>,
     session: Session,
-    Query(query): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<Vec<wire::AuditEntryView>>, AppError> {
+    let Query(query) = query.map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
     authorize(&session.principal(), Permission::ViewAudit, session.org.id)?;
     let limit = query.limit.clamp(1, 10_000);
     let entries = state.store.audit_entries_of_org(session.org.id, limit)?;

@@ -37,7 +37,7 @@ pub struct OrgRecord {
 
 /// A user as stored: public key material, the sealed private key, and the argon2id hash of the
 /// auth key with its per-user server salt. Never a password or an auth key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
     pub id: Id,
     pub org: Id,
@@ -65,7 +65,7 @@ pub struct UserRecord {
 }
 
 /// A confirmed TOTP second factor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaState {
     #[serde(with = "shared::encoding::bytes")]
     pub secret: Vec<u8>,
@@ -107,13 +107,46 @@ pub struct MfaTicket {
 }
 
 /// A session as stored (keyed by the SHA-256 of its token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub user: Id,
     pub created_at: i64,
     pub last_seen: i64,
     /// Sent back in `X-CSRF-Token` with every state-changing request.
     pub csrf_token: String,
+}
+
+// Records holding hashes, secrets or tokens print only what identifies them.
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("org", &self.org)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("mfa", &self.mfa.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("user", &self.user)
+            .field("created_at", &self.created_at)
+            .field("last_seen", &self.last_seen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for MfaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaState")
+            .field("last_step", &self.last_step)
+            .field("recovery_codes_left", &self.recovery_hashes.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a sign-up could not be stored.
