@@ -170,7 +170,19 @@ impl Relay {
             data_dir: dir.path().to_path_buf(),
             ..Config::default()
         };
-        let store = Store::open(&config.data_dir).expect("the store reopens");
+        // sled releases its file lock when its background flusher has also let go: retry.
+        let mut attempts = 0;
+        let store = loop {
+            match Store::open(&config.data_dir) {
+                Ok(store) => break store,
+                Err(error) if attempts < 100 => {
+                    attempts += 1;
+                    let _ = error;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(error) => panic!("the store reopens: {error:#}"),
+            }
+        };
         let (clock, handle) = Clock::manual(START);
         Relay {
             router: relay::app(AppState::with_clock(config, store.clone(), clock)),
