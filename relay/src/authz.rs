@@ -21,6 +21,9 @@ pub enum Permission {
     ManageOwnAccount,
     /// Send documents (Secure Send, Chart Transfer) or request them.
     SendOrRequest,
+    /// Follow and revoke what was sent (allowed whatever the organisation's standing, so a
+    /// suspended organisation can still withdraw a link).
+    TrackSends,
     /// List, invite, change roles of and remove members.
     ManageMembers,
     /// Organisation policies (MFA required, password rules, expiry).
@@ -36,9 +39,10 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 9] = [
         Permission::ManageOwnAccount,
         Permission::SendOrRequest,
+        Permission::TrackSends,
         Permission::ManageMembers,
         Permission::SetPolicy,
         Permission::ViewAudit,
@@ -63,6 +67,16 @@ pub enum Denied {
     Suspended,
     #[error("your organisation is closed")]
     Closed,
+    #[error("only its sender, or an owner or admin of the organisation, may do that")]
+    NotYours,
+}
+
+/// Something a user made inside an organisation (a send; later a request): who may manage it
+/// depends on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Made {
+    pub org: Id,
+    pub by: Id,
 }
 
 /// The decision.
@@ -75,7 +89,7 @@ pub fn authorize(
         return Err(Denied::OtherOrganisation);
     }
     let role_allows = match permission {
-        Permission::ManageOwnAccount | Permission::SendOrRequest => true,
+        Permission::ManageOwnAccount | Permission::SendOrRequest | Permission::TrackSends => true,
         Permission::ManageMembers | Permission::SetPolicy | Permission::ViewAudit => {
             matches!(principal.role, Role::Owner | Role::Admin)
         }
@@ -95,6 +109,16 @@ pub fn authorize(
         }
     }
     Ok(())
+}
+
+/// The decision on one made object: the organisation's rule from `authorize`, then only its
+/// maker or the organisation's owners and admins.
+pub fn authorize_made(principal: &Principal, permission: Permission, object: Made) -> Result<(), Denied> {
+    authorize(principal, permission, object.org)?;
+    if object.by == principal.user || matches!(principal.role, Role::Owner | Role::Admin) {
+        return Ok(());
+    }
+    Err(Denied::NotYours)
 }
 
 #[cfg(test)]
@@ -129,7 +153,7 @@ mod tests {
                         "{role:?} {permission:?} across tenants"
                     );
                     let expected = match (permission, role) {
-                        (Permission::ManageOwnAccount, _) => Ok(()),
+                        (Permission::ManageOwnAccount | Permission::TrackSends, _) => Ok(()),
                         (Permission::SendOrRequest, _) => match status {
                             OrgStatus::Verified => Ok(()),
                             OrgStatus::Pending => Err(Denied::Pending),
@@ -154,6 +178,21 @@ mod tests {
                         authorize(&who, permission, own),
                         expected,
                         "{role:?} {status:?} {permission:?}"
+                    );
+                    let mine = Made { org: own, by: who.user };
+                    let colleagues = Made {
+                        org: own,
+                        by: Id::from_bytes([9; 16]),
+                    };
+                    assert_eq!(authorize_made(&who, permission, mine), expected);
+                    let expected_for_colleagues = match (expected, role) {
+                        (Ok(()), Role::Member) => Err(Denied::NotYours),
+                        (other, _) => other,
+                    };
+                    assert_eq!(
+                        authorize_made(&who, permission, colleagues),
+                        expected_for_colleagues,
+                        "{role:?} {status:?} {permission:?} on a colleague's send"
                     );
                 }
             }

@@ -21,6 +21,7 @@ pub struct Config {
     pub limits: Limits,
     pub sessions: SessionConfig,
     pub brute_force: BruteForceConfig,
+    pub sends: SendsConfig,
     pub smtp: SmtpConfig,
 }
 
@@ -56,6 +57,7 @@ impl Default for Config {
             limits: Limits::default(),
             sessions: SessionConfig::default(),
             brute_force: BruteForceConfig::default(),
+            sends: SendsConfig::default(),
             smtp: SmtpConfig::default(),
         }
     }
@@ -120,6 +122,37 @@ impl Default for BruteForceConfig {
             ip_window_minutes: 15,
             ip_block_hours: 24,
             trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Secure Send limits (PRODUCT.md flow 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendsConfig {
+    /// Largest bundle (sum of its files' ciphertext), in bytes.
+    pub max_bundle_bytes: u64,
+    /// Ciphertext one organisation may keep stored at a time, in bytes.
+    pub org_quota_bytes: u64,
+    /// Wrong one-time passwords after which a link is destroyed.
+    pub max_attempts: u32,
+    /// Most opens a sender may allow on one link.
+    pub max_opens: u32,
+    /// Life of the download token a correct opening returns.
+    pub download_token_minutes: u32,
+    /// Uploads not finalized within this many hours are deleted.
+    pub unfinished_upload_hours: u32,
+}
+
+impl Default for SendsConfig {
+    fn default() -> Self {
+        Self {
+            max_bundle_bytes: 5 * 1024 * 1024 * 1024,
+            org_quota_bytes: 100 * 1024 * 1024 * 1024,
+            max_attempts: 5,
+            max_opens: 100,
+            download_token_minutes: 120,
+            unfinished_upload_hours: 24,
         }
     }
 }

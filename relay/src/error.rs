@@ -51,6 +51,20 @@ pub enum AppError {
     IpBlocked { hours: i64 },
     #[error("too many failed attempts for this account: wait {seconds} second(s) and try again")]
     Throttled { seconds: i64 },
+    #[error("{message}")]
+    Gone {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error(
+        "wrong one-time password: {attempts_left} more {} before the link is destroyed",
+        if *attempts_left == 1 { "try" } else { "tries" }
+    )]
+    WrongOtp { attempts_left: u32 },
+    #[error(
+        "your organisation's storage is full ({used} of {quota} bytes in use): wait for sends to expire or revoke some"
+    )]
+    QuotaExceeded { used: u64, quota: u64 },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -80,6 +94,9 @@ impl AppError {
             AppError::WrongCode => (StatusCode::UNAUTHORIZED, "wrong_code"),
             AppError::IpBlocked { .. } => (StatusCode::TOO_MANY_REQUESTS, "ip_blocked"),
             AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            AppError::Gone { code, .. } => (StatusCode::GONE, code),
+            AppError::WrongOtp { .. } => (StatusCode::FORBIDDEN, "wrong_otp"),
+            AppError::QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -1,8 +1,8 @@
 //! Brute-force blocking (PRODUCT.md "Brute force"). Failed log-ins are counted per IP and per
 //! account: by default 10 failures from one IP within 15 minutes block that IP for 24 hours,
 //! and an account's consecutive failures beyond 5 impose an exponentially growing wait (capped
-//! at 15 minutes). Counters and blocks live in the store, so a restart forgets nothing. The
-//! same machinery will count OTP guesses on links. Account keys are an HMAC of the address, so
+//! at 15 minutes). Counters and blocks live in the store, so a restart forgets nothing. Wrong
+//! one-time passwords on links count toward the same IP block. Account keys are an HMAC of the address, so
 //! unknown addresses are throttled exactly like known ones and the answers reveal nobody.
 
 use hmac::{Hmac, Mac};
@@ -51,6 +51,17 @@ impl Guard<'_> {
             return Ok(Err(Refusal::AccountThrottled {
                 wait_seconds: failures.locked_until - now,
             }));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Whether `ip` is blocked at `now` (attempts with no account, such as link openings).
+    pub fn check_ip(&self, ip: Option<&str>, now: i64) -> anyhow::Result<Result<(), Refusal>> {
+        if let Some(ip) = ip
+            && let Some(block) = self.store.ip_block(ip)?
+            && block.until > now
+        {
+            return Ok(Err(Refusal::IpBlocked { until: block.until }));
         }
         Ok(Ok(()))
     }

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod sends;
+pub use sends::*;
+
 use crate::crypto::kdf::{KdfParams, OtpSalt};
 use crate::crypto::{
     AuthKey, LinkKeys, LinkVerifier, LinkWrappedKey, ReceiptKey, SealedPrivateKey,
@@ -544,11 +547,15 @@ pub struct OrgPolicy {
     pub max_password_age_days: Option<u32>,
     /// Every member must use a second factor (TOTP).
     pub mfa_required: bool,
+    /// Longest a link (or anything else sent) may live, in days: 1 to 120.
+    pub max_expiry_days: u32,
 }
 
 impl OrgPolicy {
     /// The floor below which no organisation may go.
     pub const MIN_PASSWORD_LENGTH: u32 = 12;
+    /// The default and ceiling of `max_expiry_days` (PRODUCT.md "Expiry").
+    pub const MAX_EXPIRY_DAYS: u32 = 120;
 }
 
 impl Default for OrgPolicy {
@@ -557,6 +564,7 @@ impl Default for OrgPolicy {
             min_password_length: Self::MIN_PASSWORD_LENGTH,
             max_password_age_days: None,
             mfa_required: false,
+            max_expiry_days: Self::MAX_EXPIRY_DAYS,
         }
     }
 }

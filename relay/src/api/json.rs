@@ -43,6 +43,25 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 /// The client's IP address: the peer's, or, when the peer is a configured trusted proxy, the
 /// rightmost address of `X-Forwarded-For` that is not itself a trusted proxy. `None` when the
 /// connection carries no address (in-memory tests).
+/// Path parameters with a JSON 400 (not axum's plain-text rejection) when one does not parse,
+/// such as an id that is not 16 bytes of base64url.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|rejection| AppError::BadRequest(rejection.body_text()))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub Option<String>);
 

@@ -5,15 +5,17 @@ mod auth;
 mod csp_report;
 mod health;
 mod json;
+mod links;
 mod members;
 mod mfa;
 mod org;
+mod sends;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use serde::de::DeserializeOwned;
 
 use crate::{AppError, AppState, Config};
@@ -46,6 +48,17 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/org/members", get(members::list_members))
         .route("/org/members/{id}", delete(members::remove_member))
         .route("/org/members/{id}/role", post(members::change_role))
+        .route("/sends", get(sends::list).post(sends::create))
+        .route(
+            "/sends/{id}/files/{file}/chunks/{chunk}",
+            put(sends::put_chunk).layer(DefaultBodyLimit::max(CHUNK_BODY_LIMIT)),
+        )
+        .route("/sends/{id}/finalize", post(sends::finalize))
+        .route("/sends/{id}/revoke", post(sends::revoke))
+        .route("/links/{id}", get(links::info))
+        .route("/links/{id}/open", post(links::open))
+        .route("/links/{id}/files/{file}/chunks/{chunk}", get(links::chunk))
+        .route("/links/{id}/receipt", post(links::receipt))
         .route("/csp-report", post(csp_report::post))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -53,6 +66,9 @@ pub fn router(config: &Config) -> Router<AppState> {
         // `read_body`.
         .layer(DefaultBodyLimit::max(config.limits.json_body_bytes))
 }
+
+/// A sealed chunk: 1 MiB of plaintext and its 16-byte tag.
+const CHUNK_BODY_LIMIT: usize = shared::crypto::CHUNK_SIZE + 16;
 
 async fn not_found() -> AppError {
     AppError::NotFound

@@ -89,6 +89,12 @@ pub async fn set_policy(
             "the maximum password age must be 1 to 3650 days".to_owned(),
         ));
     }
+    if !(1..=wire::OrgPolicy::MAX_EXPIRY_DAYS).contains(&policy.max_expiry_days) {
+        return Err(AppError::Invalid(format!(
+            "the longest expiry must be 1 to {} days",
+            wire::OrgPolicy::MAX_EXPIRY_DAYS
+        )));
+    }
     let mut org = session.org.clone();
     org.policy = policy;
     state.store.save_org(&org)?;

@@ -4,13 +4,16 @@
 
 mod accounts;
 mod audit;
+mod blobs;
 mod guard;
 mod members;
 mod retention;
+mod sends;
 
 pub use accounts::{MfaState, MfaTicket, OrgRecord, SessionRecord, SignupConflict, UserRecord};
 pub use guard::{AccountFailures, IpBlock, IpFailures};
 pub use members::{InviteRecord, JoinConflict};
+pub use sends::{DownloadToken, SendRecord, SendState};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,10 @@ pub struct Store {
     /// A random secret made at the first start, kept in the database: the key of the fake
     /// prelogin salts for unknown e-mail addresses.
     server_secret: Arc<zeroize::Zeroizing<[u8; 32]>>,
+    /// Where chunk ciphertext lives as files (see `blobs`).
+    blobs: Arc<std::path::PathBuf>,
+    /// Serialises quota checks with the reservations they allow.
+    quota_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -84,10 +91,15 @@ impl Store {
                 secret
             }
         };
+        let blobs = data_dir.join("blobs");
+        std::fs::create_dir_all(&blobs)
+            .with_context(|| format!("while creating {}", blobs.display()))?;
         Ok(Self {
             db,
             audit_lock: Arc::new(Mutex::new(())),
             server_secret: Arc::new(zeroize::Zeroizing::new(server_secret)),
+            blobs: Arc::new(blobs),
+            quota_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 

@@ -1,0 +1,408 @@
+//! The recipient's side of Secure Send (PROTOCOL.md "Links", "Delivery receipts"), for anyone
+//! holding a link: its public facts, the opening (one atomic step that refuses expired,
+//! destroyed, revoked, used-up links, compares the proof's hash in constant time, counts wrong
+//! tries toward destruction and toward the IP block, and on success spends one open and hands
+//! out the wrapped key, the sealed manifest and a short-lived download token), chunk downloads
+//! with that token, and the delivery receipt. Expiry is enforced on every access here and by
+//! the periodic sweep.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use rand_core::RngCore as _;
+use sha2::{Digest, Sha256};
+use shared::crypto::ReceiptKey;
+use shared::ids::Id;
+use shared::wire::{self, OrgStatus};
+use subtle::ConstantTimeEq as _;
+
+use super::json::{ApiJson, ApiPath, ClientIp};
+use crate::audit::{Actor, Outcome};
+use crate::guard::{Guard, Refusal};
+use crate::store::{DownloadToken, SendRecord, SendState};
+use crate::{AppError, AppState};
+
+/// `GET /api/links/{id}`: who sends, until when, how many opens and tries are left, and the
+/// OTP salt and parameters the browser needs to compute the proof.
+pub async fn info(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<axum::Json<wire::LinkInfo>, AppError> {
+    let send = live_send(&state, id).await?;
+    let org = openable_org(&state, &send)?;
+    if send.used_up() {
+        return Err(gone_used_up());
+    }
+    let guard = send.guard.as_ref().ok_or_else(gone_deleted)?;
+    Ok(axum::Json(wire::LinkInfo {
+        id: send.id,
+        organisation: org.name,
+        organisation_handle: org.handle,
+        organisation_verified: org.status == OrgStatus::Verified,
+        expires_at: send.expires_at,
+        opens_left: send.max_opens.saturating_sub(send.opens),
+        attempts_left: send.max_attempts.saturating_sub(send.attempts),
+        files: u32::try_from(send.files.len()).unwrap_or(u32::MAX),
+        size: send.files.iter().sum(),
+        otp_salt: guard.otp_salt,
+        kdf: guard.kdf,
+    }))
+}
+
+/// What one opening attempt decided.
+enum Opening {
+    Opened,
+    Wrong { attempts_left: u32 },
+    DestroyedNow,
+    Refused(AppError),
+}
+
+/// `POST /api/links/{id}/open`.
+pub async fn open(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Id>,
+    ApiJson(request): ApiJson<wire::OpenLinkRequest>,
+) -> Result<axum::Json<wire::OpenLinkResponse>, AppError> {
+    let now = state.clock.now();
+    let guard = Guard {
+        store: &state.store,
+        config: &state.config.brute_force,
+    };
+    if let Err(Refusal::IpBlocked { until } | Refusal::AccountThrottled { wait_seconds: until }) =
+        guard.check_ip(ip.as_deref(), now)?
+    {
+        guard.record_failure(ip.as_deref(), None, now)?;
+        return Err(AppError::IpBlocked {
+            hours: (until - now + 3599).div_euclid(3600),
+        });
+    }
+    let send = live_send(&state, id).await?;
+    openable_org(&state, &send)?;
+
+    let mut token = [0_u8; 32];
+    shared::crypto::OsRng.fill_bytes(&mut token);
+    let token = shared::encoding::encode(&token);
+    let mut receipt_nonce = [0_u8; 16];
+    shared::crypto::OsRng.fill_bytes(&mut receipt_nonce);
+    let token_expires_at = now + i64::from(state.config.sends.download_token_minutes) * 60;
+    let issued = DownloadToken {
+        hash: token_hash(&token),
+        expires_at: token_expires_at.min(send.expires_at),
+        receipt_nonce,
+        receipted: false,
+    };
+
+    let (opening, send) = state
+        .store
+        .update_send(id, |send| {
+            if let Err(refusal) = refuse_unless_openable(send, now) {
+                return Opening::Refused(refusal);
+            }
+            let Some(link) = send.guard.as_ref() else {
+                return Opening::Refused(gone_deleted());
+            };
+            if link.verifier.matches(&request.proof) {
+                send.opens += 1;
+                send.opened_at.get_or_insert(now);
+                send.tokens.push(issued.clone());
+                return Opening::Opened;
+            }
+            send.attempts += 1;
+            if send.attempts >= send.max_attempts {
+                send.end(SendState::Destroyed, now);
+                return Opening::DestroyedNow;
+            }
+            Opening::Wrong {
+                attempts_left: send.max_attempts - send.attempts,
+            }
+        })?
+        .ok_or(AppError::NotFound)?;
+
+    let actor = Actor::Anonymous { ip: ip.clone() };
+    let target = Some(id.to_string());
+    match opening {
+        Opening::Opened => {
+            super::auth::audit(&state, actor, Some(send.org), "send.open", target, Outcome::Success)?;
+            let (Some(link), Some(manifest)) = (send.guard, send.manifest) else {
+                return Err(gone_deleted());
+            };
+            Ok(axum::Json(wire::OpenLinkResponse {
+                wrapped_key: link.wrapped_key,
+                manifest,
+                download_token: token,
+                token_expires_at: issued.expires_at,
+                receipt_nonce,
+            }))
+        }
+        Opening::Wrong { attempts_left } => {
+            guard.record_failure(ip.as_deref(), None, now)?;
+            super::auth::audit(&state, actor, Some(send.org), "send.open", target, Outcome::Failure)?;
+            Err(AppError::WrongOtp { attempts_left })
+        }
+        Opening::DestroyedNow => {
+            state.store.delete_chunks(id).await?;
+            guard.record_failure(ip.as_deref(), None, now)?;
+            super::auth::audit(
+                &state,
+                actor.clone(),
+                Some(send.org),
+                "send.open",
+                target.clone(),
+                Outcome::Failure,
+            )?;
+            super::auth::audit(&state, actor, Some(send.org), "send.destroy", target, Outcome::Success)?;
+            Err(AppError::Gone {
+                code: "destroyed",
+                message: "wrong one-time password, and that was the last try: the link is now destroyed; ask the sender to send the documents again",
+            })
+        }
+        Opening::Refused(refusal) => Err(refusal),
+    }
+}
+
+/// `GET /api/links/{id}/files/{file}/chunks/{chunk}` with `Authorization: Bearer <token>`:
+/// one sealed chunk, never cached.
+pub async fn chunk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath((id, file, chunk)): ApiPath<(Id, u32, u32)>,
+) -> Result<Response, AppError> {
+    let send = live_send(&state, id).await?;
+    refuse_unless_downloadable(&send)?;
+    authorize_token(&send, &headers, state.clock.now())?;
+    super::sends::sealed_len(&send, file, chunk)?;
+    let bytes = state
+        .store
+        .chunk(id, file, chunk)
+        .await?
+        .ok_or_else(gone_deleted)?;
+    let mut response = Body::from(bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `POST /api/links/{id}/receipt`: the recipient's proof of decryption. Records "delivered"
+/// and, once every open is spent and receipted, deletes the ciphertext at once.
+pub async fn receipt(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Id>,
+    ApiJson(request): ApiJson<wire::ReceiptRequest>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let now = state.clock.now();
+    let send = state.store.send(id)?.ok_or(AppError::NotFound)?;
+    let link = send.guard.as_ref().ok_or_else(gone_deleted)?;
+    let presented = token_hash(&request.download_token);
+    let token = send
+        .tokens
+        .iter()
+        .find(|token| bool::from(token.hash.ct_eq(&presented)))
+        .ok_or(AppError::Unauthenticated(
+            "this download token is not valid for this link",
+        ))?;
+    let receipt_key = ReceiptKey::dangerously_from_bytes(link.receipt_key);
+    if !receipt_key.verify_receipt(&id, &token.receipt_nonce, &request.receipt) {
+        super::auth::audit(
+            &state,
+            Actor::Anonymous { ip },
+            Some(send.org),
+            "send.receipt",
+            Some(id.to_string()),
+            Outcome::Failure,
+        )?;
+        return Err(AppError::Forbidden(
+            "the delivery receipt does not verify".to_owned(),
+        ));
+    }
+    let (purge, send) = state
+        .store
+        .update_send(id, |send| {
+            if let Some(token) = send
+                .tokens
+                .iter_mut()
+                .find(|token| bool::from(token.hash.ct_eq(&presented)))
+            {
+                token.receipted = true;
+            }
+            send.delivered_at.get_or_insert(now);
+            let finished = send.used_up() && send.tokens.iter().all(|token| token.receipted);
+            if finished && !send.ciphertext_deleted {
+                send.wipe();
+                return true;
+            }
+            false
+        })?
+        .ok_or(AppError::NotFound)?;
+    if purge {
+        state.store.delete_chunks(id).await?;
+    }
+    super::auth::audit(
+        &state,
+        Actor::Anonymous { ip },
+        Some(send.org),
+        "send.receipt",
+        Some(id.to_string()),
+        Outcome::Success,
+    )?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The send behind a link, after enforcing its expiry (an expired link is ended, its key and
+/// ciphertext deleted, and audited, by whichever access notices first). Unfinished uploads do
+/// not exist for recipients.
+async fn live_send(state: &AppState, id: Id) -> Result<SendRecord, AppError> {
+    let now = state.clock.now();
+    let send = state.store.send(id)?.ok_or(AppError::NotFound)?;
+    let due = matches!(send.state, SendState::Ready | SendState::Uploading) && now >= send.expires_at;
+    if !due {
+        return match send.state {
+            SendState::Uploading => Err(AppError::NotFound),
+            _ => Ok(send),
+        };
+    }
+    let (expired_now, send) = state
+        .store
+        .update_send(id, |send| {
+            if !matches!(send.state, SendState::Ready | SendState::Uploading) {
+                return false;
+            }
+            send.end(SendState::Expired, now);
+            true
+        })?
+        .ok_or(AppError::NotFound)?;
+    if expired_now {
+        expire_audit(state, &send).await?;
+    }
+    Ok(send)
+}
+
+/// Deletes an expired send's chunks and records the expiry (shared with the sweep).
+pub async fn expire_audit(state: &AppState, send: &SendRecord) -> Result<(), AppError> {
+    state.store.delete_chunks(send.id).await?;
+    super::auth::audit(
+        state,
+        Actor::Operator,
+        Some(send.org),
+        "send.expire",
+        Some(send.id.to_string()),
+        Outcome::Success,
+    )
+}
+
+fn refuse_unless_openable(send: &SendRecord, now: i64) -> Result<(), AppError> {
+    match send.state {
+        SendState::Uploading => return Err(AppError::NotFound),
+        SendState::Destroyed => return Err(gone_destroyed()),
+        SendState::Revoked => return Err(gone_revoked()),
+        SendState::Expired => return Err(gone_expired()),
+        SendState::Ready => {}
+    }
+    if now >= send.expires_at {
+        return Err(gone_expired());
+    }
+    if send.used_up() {
+        return Err(gone_used_up());
+    }
+    Ok(())
+}
+
+fn refuse_unless_downloadable(send: &SendRecord) -> Result<(), AppError> {
+    match send.state {
+        SendState::Uploading => Err(AppError::NotFound),
+        SendState::Destroyed => Err(gone_destroyed()),
+        SendState::Revoked => Err(gone_revoked()),
+        SendState::Expired => Err(gone_expired()),
+        SendState::Ready if send.ciphertext_deleted => Err(gone_deleted()),
+        SendState::Ready => Ok(()),
+    }
+}
+
+/// The sending organisation, unless the operator suspended it or it closed; and the state
+/// refusals that hold for a link's facts as well.
+fn openable_org(state: &AppState, send: &SendRecord) -> Result<crate::store::OrgRecord, AppError> {
+    match send.state {
+        SendState::Destroyed => return Err(gone_destroyed()),
+        SendState::Revoked => return Err(gone_revoked()),
+        SendState::Expired => return Err(gone_expired()),
+        SendState::Uploading | SendState::Ready => {}
+    }
+    let org = state.store.org(send.org)?.ok_or_else(gone_deleted)?;
+    match org.status {
+        OrgStatus::Pending | OrgStatus::Verified => Ok(org),
+        OrgStatus::Suspended | OrgStatus::Closed => Err(AppError::Gone {
+            code: "sender_unavailable",
+            message: "the sending organisation is suspended or closed, so this link cannot be opened; contact the sender",
+        }),
+    }
+}
+
+/// Checks the bearer token against the send's live tokens (constant time per token).
+fn authorize_token(
+    send: &SendRecord,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<(), AppError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(token_hash)
+        .ok_or(AppError::Unauthenticated(
+            "downloads need the token from opening the link",
+        ))?;
+    let valid = send.tokens.iter().any(|token| {
+        bool::from(token.hash.ct_eq(&presented)) && token.expires_at > now
+    });
+    if !valid {
+        return Err(AppError::Unauthenticated(
+            "this download token is wrong or expired; open the link again if it allows another open",
+        ));
+    }
+    Ok(())
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn gone_destroyed() -> AppError {
+    AppError::Gone {
+        code: "destroyed",
+        message: "this link was destroyed after too many wrong one-time passwords; ask the sender to send the documents again",
+    }
+}
+
+fn gone_revoked() -> AppError {
+    AppError::Gone {
+        code: "revoked",
+        message: "the sender revoked this link",
+    }
+}
+
+fn gone_expired() -> AppError {
+    AppError::Gone {
+        code: "expired",
+        message: "this link has expired; ask the sender to send the documents again",
+    }
+}
+
+fn gone_used_up() -> AppError {
+    AppError::Gone {
+        code: "used_up",
+        message: "this link has been opened as many times as the sender allowed",
+    }
+}
+
+fn gone_deleted() -> AppError {
+    AppError::Gone {
+        code: "deleted",
+        message: "the documents behind this link are no longer stored",
+    }
+}

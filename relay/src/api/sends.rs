@@ -1,0 +1,328 @@
+//! The sender's side of Secure Send (PRODUCT.md flow 1): reserve a bundle, upload its sealed
+//! chunks one by one (each checked against the chunk schedule its declared size implies),
+//! finalize it atomically with the link guard and sealed manifest, list what one sent, and
+//! revoke what nobody opened yet. The relay never receives a name, a plaintext, the link
+//! secret or the OTP: only sizes, ciphertext and the guard.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use shared::crypto::StreamLayout;
+use shared::crypto::manifest::MAX_FILES;
+use shared::ids::Id;
+use shared::wire;
+
+use super::json::{ApiJson, ApiPath, ClientIp};
+use super::read_body;
+use crate::audit::{Actor, Outcome};
+use crate::authz::{Made, Permission, authorize, authorize_made};
+use crate::session::Session;
+use crate::store::{SendRecord, SendState};
+use crate::{AppError, AppState};
+
+/// Shortest expiry a sender may choose.
+pub const MIN_EXPIRY_SECONDS: i64 = 3600;
+/// Longest recipient address accepted (RFC 5321's path limit).
+const MAX_EMAIL_BYTES: usize = 254;
+
+/// `POST /api/sends`: checks the request against the limits and the organisation's quota and
+/// reserves the bundle; the answer's id is also the link id.
+pub async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(request): ApiJson<wire::CreateSendRequest>,
+) -> Result<Json<wire::CreateSendResponse>, AppError> {
+    authorize(&session.principal(), Permission::SendOrRequest, session.org.id)?;
+    let limits = &state.config.sends;
+    if request.files.is_empty() || request.files.len() > MAX_FILES {
+        return Err(AppError::Invalid(format!(
+            "a send carries 1 to {MAX_FILES} files"
+        )));
+    }
+    let mut sealed_bytes: u64 = 0;
+    for size in &request.files {
+        let layout = StreamLayout::for_size(*size)
+            .map_err(|error| AppError::Invalid(error.to_string()))?;
+        sealed_bytes = sealed_bytes.saturating_add(layout.sealed_size());
+    }
+    if sealed_bytes > limits.max_bundle_bytes {
+        return Err(AppError::Invalid(format!(
+            "this send is {sealed_bytes} bytes once encrypted; this relay accepts at most {} bytes per send",
+            limits.max_bundle_bytes
+        )));
+    }
+    let longest = i64::from(session.org.policy.max_expiry_days) * 86_400;
+    if !(MIN_EXPIRY_SECONDS..=longest).contains(&request.expires_in_seconds) {
+        return Err(AppError::Invalid(format!(
+            "the expiry must be between 1 hour and {} days",
+            session.org.policy.max_expiry_days
+        )));
+    }
+    if !(1..=limits.max_opens).contains(&request.max_opens) {
+        return Err(AppError::Invalid(format!(
+            "the number of opens must be 1 to {}",
+            limits.max_opens
+        )));
+    }
+    let recipient_email = match request.recipient_email.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(address) if address.len() <= MAX_EMAIL_BYTES && address.contains('@') => {
+            Some(address.to_owned())
+        }
+        Some(_) => {
+            return Err(AppError::Invalid(
+                "the recipient's e-mail address is not valid".to_owned(),
+            ));
+        }
+    };
+    let now = state.clock.now();
+    let record = SendRecord {
+        id: Id::generate(&mut shared::crypto::OsRng),
+        org: session.org.id,
+        sender: session.user.id,
+        created_at: now,
+        expires_at: now + request.expires_in_seconds,
+        files: request.files,
+        sealed_bytes,
+        recipient_email,
+        max_opens: request.max_opens,
+        opens: 0,
+        attempts: 0,
+        max_attempts: limits.max_attempts,
+        state: SendState::Uploading,
+        guard: None,
+        manifest: None,
+        tokens: Vec::new(),
+        opened_at: None,
+        delivered_at: None,
+        ended_at: None,
+        ciphertext_deleted: false,
+    };
+    if let Err(full) = state
+        .store
+        .create_send(&record, limits.org_quota_bytes)
+        .await?
+    {
+        return Err(AppError::QuotaExceeded {
+            used: full.used,
+            quota: full.quota,
+        });
+    }
+    Ok(Json(wire::CreateSendResponse {
+        id: record.id,
+        expires_at: record.expires_at,
+    }))
+}
+
+/// `PUT /api/sends/{id}/files/{file}/chunks/{chunk}`: one sealed chunk as
+/// `application/octet-stream`, exactly as long as the schedule says. Uploading a chunk again
+/// replaces it (a retried request is harmless).
+pub async fn put_chunk(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((id, file, chunk)): ApiPath<(Id, u32, u32)>,
+    request: Request,
+) -> Result<StatusCode, AppError> {
+    let send = owned_send(&state, &session, id, Permission::SendOrRequest)?;
+    if send.state != SendState::Uploading {
+        return Err(AppError::Conflict(
+            "this send is already finalized or ended; its chunks cannot change".to_owned(),
+        ));
+    }
+    let expected = sealed_len(&send, file, chunk)?;
+    let is_octets = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("application/octet-stream"));
+    if !is_octets {
+        return Err(AppError::BadRequest(
+            "a chunk must be sent as application/octet-stream".to_owned(),
+        ));
+    }
+    let body = read_body(request, expected).await?;
+    if body.len() != expected {
+        return Err(AppError::Invalid(format!(
+            "chunk {chunk} of file {file} must be {expected} bytes of ciphertext, got {}",
+            body.len()
+        )));
+    }
+    state.store.put_chunk(id, file, chunk, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/sends/{id}/finalize`: once every chunk is stored, attaches the link guard and
+/// the sealed manifest and makes the link openable, in one write.
+pub async fn finalize(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiPath(id): ApiPath<Id>,
+    ApiJson(request): ApiJson<wire::FinalizeSendRequest>,
+) -> Result<Json<wire::SendView>, AppError> {
+    let send = owned_send(&state, &session, id, Permission::SendOrRequest)?;
+    request
+        .guard
+        .kdf
+        .validate()
+        .map_err(|error| AppError::Invalid(error.to_string()))?;
+    if request.guard.wrapped_key.len() != 12 + 32 + 16 {
+        return Err(AppError::Invalid(
+            "the wrapped key must be 60 bytes (nonce, key, tag)".to_owned(),
+        ));
+    }
+    if request.manifest.len() < 12 + 16 {
+        return Err(AppError::Invalid("the sealed manifest is too short".to_owned()));
+    }
+    for (file, size) in send.files.iter().enumerate() {
+        let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
+        let layout = layout_of(*size)?;
+        for chunk in 0..layout.chunk_count() {
+            let stored = state.store.chunk_len(id, file, chunk).await?;
+            if stored != Some(layout.sealed_len(chunk) as u64) {
+                return Err(AppError::Conflict(format!(
+                    "chunk {chunk} of file {file} has not arrived yet; upload it, then finalize"
+                )));
+            }
+        }
+    }
+    let now = state.clock.now();
+    let (finalized, send) = state
+        .store
+        .update_send(id, |send| {
+            if send.state != SendState::Uploading || now >= send.expires_at {
+                return false;
+            }
+            send.state = SendState::Ready;
+            send.guard = Some(request.guard.clone());
+            send.manifest = Some(request.manifest.clone());
+            true
+        })?
+        .ok_or(AppError::NotFound)?;
+    if !finalized {
+        return Err(AppError::Conflict(
+            "this send is already finalized, or it ended".to_owned(),
+        ));
+    }
+    super::auth::audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(send.org),
+        "send.create",
+        Some(send.id.to_string()),
+        Outcome::Success,
+    )?;
+    Ok(Json(view(&send)))
+}
+
+/// `GET /api/sends`: what the caller sent, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<Vec<wire::SendView>>, AppError> {
+    authorize(&session.principal(), Permission::TrackSends, session.org.id)?;
+    let sends = state.store.sends_of_user(session.user.id)?;
+    Ok(Json(sends.iter().map(view).collect()))
+}
+
+/// `POST /api/sends/{id}/revoke`: ends a link nobody opened yet; its wrapped key, manifest and
+/// ciphertext are deleted.
+pub async fn revoke(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::SendView>, AppError> {
+    owned_send(&state, &session, id, Permission::TrackSends)?;
+    let now = state.clock.now();
+    let (revoked, send) = state
+        .store
+        .update_send(id, |send| {
+            let live = matches!(send.state, SendState::Uploading | SendState::Ready);
+            if !live || send.opens > 0 {
+                return false;
+            }
+            send.end(SendState::Revoked, now);
+            true
+        })?
+        .ok_or(AppError::NotFound)?;
+    if !revoked {
+        return Err(AppError::Conflict(
+            "only a link nobody has opened yet can be revoked".to_owned(),
+        ));
+    }
+    state.store.delete_chunks(id).await?;
+    super::auth::audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(send.org),
+        "send.revoke",
+        Some(send.id.to_string()),
+        Outcome::Success,
+    )?;
+    Ok(Json(view(&send)))
+}
+
+/// The sender's view of a send.
+pub fn view(send: &SendRecord) -> wire::SendView {
+    wire::SendView {
+        id: send.id,
+        status: send.status(),
+        created_at: send.created_at,
+        expires_at: send.expires_at,
+        max_opens: send.max_opens,
+        opens: send.opens,
+        attempts: send.attempts,
+        max_attempts: send.max_attempts,
+        files: u32::try_from(send.files.len()).unwrap_or(u32::MAX),
+        size: send.files.iter().sum(),
+        recipient_email: send.recipient_email.clone(),
+        opened_at: send.opened_at,
+        delivered_at: send.delivered_at,
+    }
+}
+
+/// The send, if the caller may act on it with `permission` (the one object check).
+fn owned_send(
+    state: &AppState,
+    session: &Session,
+    id: Id,
+    permission: Permission,
+) -> Result<SendRecord, AppError> {
+    let send = state.store.send(id)?.ok_or(AppError::NotFound)?;
+    authorize_made(
+        &session.principal(),
+        permission,
+        Made {
+            org: send.org,
+            by: send.sender,
+        },
+    )?;
+    Ok(send)
+}
+
+/// The sealed length chunk `chunk` of file `file` must have.
+pub fn sealed_len(send: &SendRecord, file: u32, chunk: u32) -> Result<usize, AppError> {
+    let size = usize::try_from(file)
+        .ok()
+        .and_then(|index| send.files.get(index))
+        .ok_or_else(|| AppError::Invalid(format!("this send has no file {file}")))?;
+    let layout = layout_of(*size)?;
+    if chunk >= layout.chunk_count() {
+        return Err(AppError::Invalid(format!(
+            "file {file} has {} chunks; there is no chunk {chunk}",
+            layout.chunk_count()
+        )));
+    }
+    Ok(layout.sealed_len(chunk))
+}
+
+fn layout_of(size: u64) -> Result<StreamLayout, AppError> {
+    StreamLayout::for_size(size).map_err(|error| AppError::Invalid(error.to_string()))
+}

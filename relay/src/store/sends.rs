@@ -1,0 +1,226 @@
+//! Secure Send records: one per bundle (its id is also the link id), holding the relay-visible
+//! metadata, the link guard (verifier, wrapped key, receipt key), the sealed manifest and the
+//! download tokens. Every change of state goes through `update_send`, a compare-and-swap loop,
+//! so concurrent openings of one link are decided one at a time: exactly as many succeed as
+//! the link allows. When a link is destroyed, revoked or expires, `wipe` drops its wrapped key
+//! and manifest in the same write; the caller then deletes the chunk files.
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use shared::crypto::SealedManifest;
+use shared::ids::Id;
+use shared::wire::{LinkGuard, SendStatus};
+
+use super::Store;
+
+const SENDS: &str = "sends";
+
+/// The life of a send as the relay tracks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendState {
+    Uploading,
+    Ready,
+    Destroyed,
+    Expired,
+    Revoked,
+}
+
+/// A download token, stored as its SHA-256, with the receipt challenge issued with it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadToken {
+    pub hash: [u8; 32],
+    pub expires_at: i64,
+    pub receipt_nonce: [u8; 16],
+    #[serde(default)]
+    pub receipted: bool,
+}
+
+/// One send as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRecord {
+    pub id: Id,
+    pub org: Id,
+    pub sender: Id,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Plaintext size of each file.
+    pub files: Vec<u64>,
+    /// Sum of the files' sealed sizes: what the bundle occupies.
+    pub sealed_bytes: u64,
+    #[serde(default)]
+    pub recipient_email: Option<String>,
+    pub max_opens: u32,
+    pub opens: u32,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub state: SendState,
+    #[serde(default)]
+    pub guard: Option<LinkGuard>,
+    #[serde(default)]
+    pub manifest: Option<SealedManifest>,
+    #[serde(default)]
+    pub tokens: Vec<DownloadToken>,
+    #[serde(default)]
+    pub opened_at: Option<i64>,
+    #[serde(default)]
+    pub delivered_at: Option<i64>,
+    #[serde(default)]
+    pub ended_at: Option<i64>,
+    /// Whether the chunk files, the wrapped key and the manifest are gone.
+    #[serde(default)]
+    pub ciphertext_deleted: bool,
+}
+
+impl SendRecord {
+    /// The status its sender sees.
+    pub fn status(&self) -> SendStatus {
+        match self.state {
+            SendState::Uploading => SendStatus::Uploading,
+            SendState::Destroyed => SendStatus::Destroyed,
+            SendState::Expired => SendStatus::Expired,
+            SendState::Revoked => SendStatus::Revoked,
+            SendState::Ready if self.delivered_at.is_some() => SendStatus::Delivered,
+            SendState::Ready if self.opens > 0 => SendStatus::Opened,
+            SendState::Ready => SendStatus::Waiting,
+        }
+    }
+
+    /// Ends the send in `state` and drops its wrapped key, manifest and tokens; the chunk
+    /// files must be deleted by the caller once this is written.
+    pub fn end(&mut self, state: SendState, now: i64) {
+        self.state = state;
+        self.ended_at = Some(now);
+        self.wipe();
+    }
+
+    /// Drops the key material and marks the ciphertext deleted (the state stays).
+    pub fn wipe(&mut self) {
+        self.guard = None;
+        self.manifest = None;
+        self.tokens.clear();
+        self.ciphertext_deleted = true;
+    }
+
+    /// Whether every allowed open is spent.
+    pub fn used_up(&self) -> bool {
+        self.opens >= self.max_opens
+    }
+
+    /// Whether the stored bytes count against the organisation's quota.
+    pub fn occupies_storage(&self) -> bool {
+        !self.ciphertext_deleted
+    }
+}
+
+impl std::fmt::Debug for DownloadToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DownloadToken")
+            .field("hash", &"***")
+            .field("expires_at", &self.expires_at)
+            .field("receipted", &self.receipted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creating a send would exceed the organisation's quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    pub used: u64,
+    pub quota: u64,
+}
+
+impl Store {
+    /// Stores a new send if the organisation's stored ciphertext plus this one stays within
+    /// `quota` (checked and reserved under one lock).
+    pub async fn create_send(
+        &self,
+        record: &SendRecord,
+        quota: u64,
+    ) -> anyhow::Result<Result<(), QuotaExceeded>> {
+        let _guard = self.quota_lock.lock().await;
+        let used = self.stored_bytes_of_org(record.org)?;
+        if used.saturating_add(record.sealed_bytes) > quota {
+            return Ok(Err(QuotaExceeded { used, quota }));
+        }
+        let tree = self.db.open_tree(SENDS)?;
+        tree.insert(record.id.as_bytes(), serde_json::to_vec(record)?)?;
+        Ok(Ok(()))
+    }
+
+    pub fn send(&self, id: Id) -> anyhow::Result<Option<SendRecord>> {
+        let tree = self.db.open_tree(SENDS)?;
+        tree.get(id.as_bytes())?
+            .map(|bytes| serde_json::from_slice(&bytes).context("a stored send is corrupt"))
+            .transpose()
+    }
+
+    /// Every send, oldest first.
+    pub fn sends(&self) -> anyhow::Result<Vec<SendRecord>> {
+        let tree = self.db.open_tree(SENDS)?;
+        let mut sends = Vec::new();
+        for item in tree.iter() {
+            let (_, bytes) = item?;
+            sends.push(
+                serde_json::from_slice::<SendRecord>(&bytes)
+                    .context("a stored send is corrupt")?,
+            );
+        }
+        sends.sort_by_key(|send| send.created_at);
+        Ok(sends)
+    }
+
+    /// The sends `user` made, newest first.
+    pub fn sends_of_user(&self, user: Id) -> anyhow::Result<Vec<SendRecord>> {
+        let mut sends: Vec<SendRecord> = self
+            .sends()?
+            .into_iter()
+            .filter(|send| send.sender == user)
+            .collect();
+        sends.reverse();
+        Ok(sends)
+    }
+
+    /// Ciphertext bytes the organisation keeps stored (or has reserved for uploads).
+    pub fn stored_bytes_of_org(&self, org: Id) -> anyhow::Result<u64> {
+        Ok(self
+            .sends()?
+            .iter()
+            .filter(|send| send.org == org && send.occupies_storage())
+            .map(|send| send.sealed_bytes)
+            .sum())
+    }
+
+    /// Applies `change` to the send atomically: it is re-run on a fresh copy whenever another
+    /// writer got there first, so it must only compute. Returns what it returned and the
+    /// record as written, or `None` when there is no such send.
+    pub fn update_send<T>(
+        &self,
+        id: Id,
+        mut change: impl FnMut(&mut SendRecord) -> T,
+    ) -> anyhow::Result<Option<(T, SendRecord)>> {
+        let tree = self.db.open_tree(SENDS)?;
+        loop {
+            let Some(old) = tree.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut record: SendRecord =
+                serde_json::from_slice(&old).context("a stored send is corrupt")?;
+            let outcome = change(&mut record);
+            let new = serde_json::to_vec(&record)?;
+            if new.as_slice() == old.as_ref() {
+                return Ok(Some((outcome, record)));
+            }
+            match tree.compare_and_swap(id.as_bytes(), Some(old), Some(new))? {
+                Ok(()) => return Ok(Some((outcome, record))),
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// Forgets a send entirely (an upload that was never finalized).
+    pub fn delete_send(&self, id: Id) -> anyhow::Result<()> {
+        self.db.open_tree(SENDS)?.remove(id.as_bytes())?;
+        Ok(())
+    }
+}
