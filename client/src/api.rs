@@ -2,9 +2,12 @@
 //! values or an `ApiError` whose `Display` is a sentence a user can understand.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
+use js_sys::Uint8Array;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use shared::ids::Id;
 use shared::wire;
+use wasm_bindgen_futures::JsFuture;
 
 /// What can go wrong talking to the relay, in words for the person at the screen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +22,25 @@ pub enum ApiError {
     },
     #[error("the relay answered something this app does not understand (HTTP {status})")]
     Unexpected { status: u16 },
+}
+
+impl ApiError {
+    /// Whether trying the same request again may work (the network, or the relay's own
+    /// trouble), as opposed to a refusal.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Network => true,
+            ApiError::Refused { status, .. } | ApiError::Unexpected { status } => *status >= 500,
+        }
+    }
+
+    /// The relay's stable error code, if it refused.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Refused { code, .. } => Some(code),
+            ApiError::Network | ApiError::Unexpected { .. } => None,
+        }
+    }
 }
 
 /// `GET /api/health`.
@@ -96,6 +118,61 @@ pub async fn invite_lookup(token: &str) -> Result<wire::InviteLookupResponse, Ap
         },
     )
     .await
+}
+
+/// `GET /api/links/{id}`: a link's public facts.
+pub async fn link_info(id: Id) -> Result<wire::LinkInfo, ApiError> {
+    send(Request::get(&format!("/api/links/{id}"))).await
+}
+
+/// `POST /api/links/{id}/open`: spends one open if the proof is right.
+pub async fn open_link(id: Id, proof: &[u8; 32]) -> Result<wire::OpenLinkResponse, ApiError> {
+    post(
+        &format!("/api/links/{id}/open"),
+        &wire::OpenLinkRequest { proof: *proof },
+    )
+    .await
+}
+
+/// `GET /api/links/{id}/files/{file}/chunks/{chunk}`: one sealed chunk, kept in JavaScript
+/// memory (it never passes through WASM).
+pub async fn link_chunk(
+    id: Id,
+    file: u32,
+    chunk: u32,
+    token: &str,
+) -> Result<Uint8Array, ApiError> {
+    let response = Request::get(&format!("/api/links/{id}/files/{file}/chunks/{chunk}"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    if !response.ok() {
+        return Err(refusal(response).await);
+    }
+    let status = response.status();
+    let raw: web_sys::Response = response.into();
+    let buffer = raw
+        .array_buffer()
+        .map_err(|_| ApiError::Unexpected { status })?;
+    let buffer = JsFuture::from(buffer)
+        .await
+        .map_err(|_| ApiError::Network)?;
+    Ok(Uint8Array::new(&buffer))
+}
+
+/// `POST /api/links/{id}/receipt`.
+pub async fn send_receipt(id: Id, request: &wire::ReceiptRequest) -> Result<(), ApiError> {
+    let response = Request::post(&format!("/api/links/{id}/receipt"))
+        .json(request)
+        .map_err(|_| ApiError::Unexpected { status: 0 })?
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    if response.ok() {
+        return Ok(());
+    }
+    Err(refusal(response).await)
 }
 
 /// The API as a logged-in user: it exists only after sign-up, log-in or resuming a session,
@@ -199,6 +276,61 @@ impl AuthorizedApi {
             return Ok(());
         }
         Err(refusal(response).await)
+    }
+
+    /// `POST /api/sends`: reserves a bundle; its id is the link id.
+    pub async fn create_send(
+        &self,
+        request: &wire::CreateSendRequest,
+    ) -> Result<wire::CreateSendResponse, ApiError> {
+        self.write(Request::post("/api/sends"), Some(request)).await
+    }
+
+    /// `PUT /api/sends/{id}/files/{file}/chunks/{chunk}`: one sealed chunk from JavaScript
+    /// memory.
+    pub async fn put_chunk(
+        &self,
+        id: Id,
+        file: u32,
+        chunk: u32,
+        sealed: &Uint8Array,
+    ) -> Result<(), ApiError> {
+        let response = Request::put(&format!("/api/sends/{id}/files/{file}/chunks/{chunk}"))
+            .header("X-CSRF-Token", &self.session.csrf_token)
+            .header("Content-Type", "application/octet-stream")
+            .body(sealed.clone())
+            .map_err(|_| ApiError::Unexpected { status: 0 })?
+            .send()
+            .await
+            .map_err(|_| ApiError::Network)?;
+        if response.ok() {
+            return Ok(());
+        }
+        Err(refusal(response).await)
+    }
+
+    /// `POST /api/sends/{id}/finalize`.
+    pub async fn finalize_send(
+        &self,
+        id: Id,
+        request: &wire::FinalizeSendRequest,
+    ) -> Result<wire::SendView, ApiError> {
+        self.write(
+            Request::post(&format!("/api/sends/{id}/finalize")),
+            Some(request),
+        )
+        .await
+    }
+
+    /// `GET /api/sends`.
+    pub async fn sends(&self) -> Result<Vec<wire::SendView>, ApiError> {
+        send(Request::get("/api/sends")).await
+    }
+
+    /// `POST /api/sends/{id}/revoke`.
+    pub async fn revoke_send(&self, id: Id) -> Result<wire::SendView, ApiError> {
+        self.write::<(), _>(Request::post(&format!("/api/sends/{id}/revoke")), None)
+            .await
     }
 
     async fn write<B: Serialize, T: DeserializeOwned>(

@@ -1,4 +1,5 @@
-//! Small helpers over the browser's event loop. Nothing here touches the network or secrets.
+//! Small helpers over the browser: its event loop, clock, address bar and formatting. Nothing
+//! here touches the network; the only secret it handles is the fragment it hands back.
 
 use wasm_bindgen_futures::JsFuture;
 
@@ -11,4 +12,57 @@ pub async fn yield_to_browser() {
         }
     });
     let _ = JsFuture::from(promise).await;
+}
+
+/// Waits `ms` milliseconds without blocking the page.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Milliseconds on the page's monotonic clock.
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|window| window.performance())
+        .map_or(0.0, |performance| performance.now())
+}
+
+/// Reads the address's fragment once and removes it from the address bar and history, so a
+/// secret in it is neither bookmarked nor shown over a shoulder (it never reached the relay).
+pub fn take_fragment() -> Option<String> {
+    let window = web_sys::window()?;
+    let hash = window.location().hash().ok()?;
+    let fragment = hash.strip_prefix('#').unwrap_or(&hash).to_owned();
+    if let Ok(history) = window.history() {
+        let path = window.location().pathname().unwrap_or_default();
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
+    }
+    (!fragment.is_empty()).then_some(fragment)
+}
+
+/// `1.5 MiB`-style sizes for people.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A date and time in the reader's own locale, from Unix seconds.
+pub fn format_time(unix_seconds: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+        unix_seconds as f64 * 1000.0,
+    ));
+    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
 }

@@ -7,7 +7,9 @@ pub mod account;
 pub mod api;
 pub mod auth;
 pub mod crypto;
+pub mod receive;
 pub mod routes;
+pub mod send;
 
 mod browser;
 mod components;
@@ -43,6 +45,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/app/audit") view=pages::audit::Audit />
                     <Route path=path!("/app/members") view=pages::members::Members />
                     <Route path=path!("/join") view=pages::join::Join />
+                    <Route path=path!("/app/send") view=pages::send::Send />
+                    <Route path=path!("/app/sent") view=pages::sent::Sent />
+                    <Route path=path!("/l/:id") view=pages::link::Link />
                 </Routes>
             </main>
             <components::footer::Footer />

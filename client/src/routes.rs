@@ -1,4 +1,5 @@
 //! Every route path of the app in one place, so links and the router cannot drift apart.
+//! Recipients' link pages live at `/l/<id>` (the router's parameter route).
 
 /// A page of the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,6 +11,8 @@ pub enum Page {
     Audit,
     Members,
     Join,
+    Send,
+    Sent,
 }
 
 impl Page {
@@ -23,6 +26,8 @@ impl Page {
             Page::Audit => "/app/audit",
             Page::Members => "/app/members",
             Page::Join => "/join",
+            Page::Send => "/app/send",
+            Page::Sent => "/app/sent",
         }
     }
 }

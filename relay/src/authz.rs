@@ -113,7 +113,11 @@ pub fn authorize(
 
 /// The decision on one made object: the organisation's rule from `authorize`, then only its
 /// maker or the organisation's owners and admins.
-pub fn authorize_made(principal: &Principal, permission: Permission, object: Made) -> Result<(), Denied> {
+pub fn authorize_made(
+    principal: &Principal,
+    permission: Permission,
+    object: Made,
+) -> Result<(), Denied> {
     authorize(principal, permission, object.org)?;
     if object.by == principal.user || matches!(principal.role, Role::Owner | Role::Admin) {
         return Ok(());
@@ -179,7 +183,10 @@ mod tests {
                         expected,
                         "{role:?} {status:?} {permission:?}"
                     );
-                    let mine = Made { org: own, by: who.user };
+                    let mine = Made {
+                        org: own,
+                        by: who.user,
+                    };
                     let colleagues = Made {
                         org: own,
                         by: Id::from_bytes([9; 16]),

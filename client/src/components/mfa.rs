@@ -2,7 +2,6 @@
 //! (drawn in the browser as an SVG image, no third party) and as text; the first code from the
 //! app confirms it, and the ten recovery codes are shown once.
 
-use base64::Engine as _;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::wire::MfaSetupResponse;
@@ -62,7 +61,7 @@ pub fn MfaSetup() -> impl IntoView {
                 }.into_any(),
                 (false, Some(answer)) => view! {
                     <p>"Scan this code with your authenticator app, or type the secret in."</p>
-                    <img class="qr" src=qr_data_uri(&answer.otpauth_uri) alt="QR code of your authenticator secret" width="200" height="200" />
+                    <img class="qr" src=crate::components::qr::data_uri(&answer.otpauth_uri) alt="QR code of your authenticator secret" width="200" height="200" />
                     <p><code data-testid="mfa-secret">{answer.secret.clone()}</code></p>
                     <form on:submit=confirm>
                         <label>"First code from the app" <input type="text" name="mfa-code" required autocomplete="one-time-code" inputmode="numeric" bind:value=code /></label>
@@ -80,22 +79,5 @@ pub fn MfaSetup() -> impl IntoView {
                 <p class="status-error" role="alert" data-testid="mfa-error">{move || error.get().unwrap_or_default()}</p>
             </Show>
         </section>
-    }
-}
-
-/// The QR code of `text` as an SVG `data:` URI (allowed by the CSP's `img-src data:`).
-fn qr_data_uri(text: &str) -> String {
-    match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => {
-            let svg = code
-                .render::<qrcode::render::svg::Color<'_>>()
-                .min_dimensions(200, 200)
-                .build();
-            format!(
-                "data:image/svg+xml;base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(svg)
-            )
-        }
-        Err(_) => String::new(),
     }
 }

@@ -4,4 +4,5 @@ pub mod change_password;
 pub mod footer;
 pub mod header;
 pub mod mfa;
+pub mod qr;
 pub mod relay_status;

@@ -84,6 +84,11 @@ fn Home() -> impl IntoView {
                         <dt>"Your key fingerprint"</dt>
                         <dd><code data-testid="fingerprint">{fingerprint}</code></dd>
                     </dl>
+                    <p class="links">
+                        <A href=Page::Send.path()>"Send documents"</A>
+                        " · "
+                        <A href=Page::Sent.path()>"Sent"</A>
+                    </p>
                     <Show when=move || can_audit>
                         <p class="links">
                             <A href=Page::Members.path()>"Members"</A>

@@ -17,7 +17,7 @@ use crate::routes::Page;
 pub fn Join() -> impl IntoView {
     let auth = use_auth();
     let navigate = use_navigate();
-    let token = take_fragment();
+    let token = crate::browser::take_fragment();
     let invite = RwSignal::new(None::<Result<InviteLookupResponse, String>>);
     let name = RwSignal::new(String::new());
     let password: NodeRef<html::Input> = NodeRef::new();
@@ -104,16 +104,4 @@ pub fn Join() -> impl IntoView {
             </Show>
         </section>
     }
-}
-
-/// Reads the fragment once and removes it from the address bar and history.
-fn take_fragment() -> Option<String> {
-    let window = web_sys::window()?;
-    let hash = window.location().hash().ok()?;
-    let token = hash.strip_prefix('#').unwrap_or(&hash).to_owned();
-    if let Ok(history) = window.history() {
-        let path = window.location().pathname().unwrap_or_default();
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
-    }
-    (!token.is_empty()).then_some(token)
 }

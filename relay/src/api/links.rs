@@ -70,8 +70,12 @@ pub async fn open(
         store: &state.store,
         config: &state.config.brute_force,
     };
-    if let Err(Refusal::IpBlocked { until } | Refusal::AccountThrottled { wait_seconds: until }) =
-        guard.check_ip(ip.as_deref(), now)?
+    if let Err(
+        Refusal::IpBlocked { until }
+        | Refusal::AccountThrottled {
+            wait_seconds: until,
+        },
+    ) = guard.check_ip(ip.as_deref(), now)?
     {
         guard.record_failure(ip.as_deref(), None, now)?;
         return Err(AppError::IpBlocked {
@@ -124,7 +128,14 @@ pub async fn open(
     let target = Some(id.to_string());
     match opening {
         Opening::Opened => {
-            super::auth::audit(&state, actor, Some(send.org), "send.open", target, Outcome::Success)?;
+            super::auth::audit(
+                &state,
+                actor,
+                Some(send.org),
+                "send.open",
+                target,
+                Outcome::Success,
+            )?;
             let (Some(link), Some(manifest)) = (send.guard, send.manifest) else {
                 return Err(gone_deleted());
             };
@@ -138,7 +149,14 @@ pub async fn open(
         }
         Opening::Wrong { attempts_left } => {
             guard.record_failure(ip.as_deref(), None, now)?;
-            super::auth::audit(&state, actor, Some(send.org), "send.open", target, Outcome::Failure)?;
+            super::auth::audit(
+                &state,
+                actor,
+                Some(send.org),
+                "send.open",
+                target,
+                Outcome::Failure,
+            )?;
             Err(AppError::WrongOtp { attempts_left })
         }
         Opening::DestroyedNow => {
@@ -152,7 +170,14 @@ pub async fn open(
                 target.clone(),
                 Outcome::Failure,
             )?;
-            super::auth::audit(&state, actor, Some(send.org), "send.destroy", target, Outcome::Success)?;
+            super::auth::audit(
+                &state,
+                actor,
+                Some(send.org),
+                "send.destroy",
+                target,
+                Outcome::Success,
+            )?;
             Err(AppError::Gone {
                 code: "destroyed",
                 message: "wrong one-time password, and that was the last try: the link is now destroyed; ask the sender to send the documents again",
@@ -260,7 +285,8 @@ pub async fn receipt(
 async fn live_send(state: &AppState, id: Id) -> Result<SendRecord, AppError> {
     let now = state.clock.now();
     let send = state.store.send(id)?.ok_or(AppError::NotFound)?;
-    let due = matches!(send.state, SendState::Ready | SendState::Uploading) && now >= send.expires_at;
+    let due =
+        matches!(send.state, SendState::Ready | SendState::Uploading) && now >= send.expires_at;
     if !due {
         return match send.state {
             SendState::Uploading => Err(AppError::NotFound),
@@ -344,11 +370,7 @@ fn openable_org(state: &AppState, send: &SendRecord) -> Result<crate::store::Org
 }
 
 /// Checks the bearer token against the send's live tokens (constant time per token).
-fn authorize_token(
-    send: &SendRecord,
-    headers: &HeaderMap,
-    now: i64,
-) -> Result<(), AppError> {
+fn authorize_token(send: &SendRecord, headers: &HeaderMap, now: i64) -> Result<(), AppError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -357,9 +379,10 @@ fn authorize_token(
         .ok_or(AppError::Unauthenticated(
             "downloads need the token from opening the link",
         ))?;
-    let valid = send.tokens.iter().any(|token| {
-        bool::from(token.hash.ct_eq(&presented)) && token.expires_at > now
-    });
+    let valid = send
+        .tokens
+        .iter()
+        .any(|token| bool::from(token.hash.ct_eq(&presented)) && token.expires_at > now);
     if !valid {
         return Err(AppError::Unauthenticated(
             "this download token is wrong or expired; open the link again if it allows another open",

@@ -32,7 +32,11 @@ pub async fn create(
     session: Session,
     ApiJson(request): ApiJson<wire::CreateSendRequest>,
 ) -> Result<Json<wire::CreateSendResponse>, AppError> {
-    authorize(&session.principal(), Permission::SendOrRequest, session.org.id)?;
+    authorize(
+        &session.principal(),
+        Permission::SendOrRequest,
+        session.org.id,
+    )?;
     let limits = &state.config.sends;
     if request.files.is_empty() || request.files.len() > MAX_FILES {
         return Err(AppError::Invalid(format!(
@@ -41,8 +45,8 @@ pub async fn create(
     }
     let mut sealed_bytes: u64 = 0;
     for size in &request.files {
-        let layout = StreamLayout::for_size(*size)
-            .map_err(|error| AppError::Invalid(error.to_string()))?;
+        let layout =
+            StreamLayout::for_size(*size).map_err(|error| AppError::Invalid(error.to_string()))?;
         sealed_bytes = sealed_bytes.saturating_add(layout.sealed_size());
     }
     if sealed_bytes > limits.max_bundle_bytes {
@@ -134,7 +138,11 @@ pub async fn put_chunk(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.trim().eq_ignore_ascii_case("application/octet-stream"));
+        .is_some_and(|value| {
+            value
+                .trim()
+                .eq_ignore_ascii_case("application/octet-stream")
+        });
     if !is_octets {
         return Err(AppError::BadRequest(
             "a chunk must be sent as application/octet-stream".to_owned(),
@@ -172,7 +180,9 @@ pub async fn finalize(
         ));
     }
     if request.manifest.len() < 12 + 16 {
-        return Err(AppError::Invalid("the sealed manifest is too short".to_owned()));
+        return Err(AppError::Invalid(
+            "the sealed manifest is too short".to_owned(),
+        ));
     }
     for (file, size) in send.files.iter().enumerate() {
         let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;

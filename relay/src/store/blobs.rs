@@ -35,7 +35,10 @@ impl Store {
             .with_context(|| format!("while creating {}", folder.display()))?;
         let mut nonce = [0_u8; 8];
         rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut nonce);
-        let temporary = folder.join(format!(".{file}-{chunk}.{}.part", shared::encoding::encode(&nonce)));
+        let temporary = folder.join(format!(
+            ".{file}-{chunk}.{}.part",
+            shared::encoding::encode(&nonce)
+        ));
         tokio::fs::write(&temporary, sealed)
             .await
             .with_context(|| format!("while writing {}", temporary.display()))?;
@@ -71,7 +74,9 @@ impl Store {
         match tokio::fs::remove_dir_all(&folder).await {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(error).with_context(|| format!("while deleting {}", folder.display())),
+            Err(error) => {
+                Err(error).with_context(|| format!("while deleting {}", folder.display()))
+            }
         }
     }
 }

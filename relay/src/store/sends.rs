@@ -162,8 +162,7 @@ impl Store {
         for item in tree.iter() {
             let (_, bytes) = item?;
             sends.push(
-                serde_json::from_slice::<SendRecord>(&bytes)
-                    .context("a stored send is corrupt")?,
+                serde_json::from_slice::<SendRecord>(&bytes).context("a stored send is corrupt")?,
             );
         }
         sends.sort_by_key(|send| send.created_at);

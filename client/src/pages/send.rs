@@ -1,0 +1,259 @@
+//! The Secure Send composer: files (picked or dropped, any size), an optional note and
+//! recipient address, the one-time password with a strength hint, expiry and number of opens.
+//! It encrypts and uploads with a progress bar, then shows the link (copy button, QR code) and
+//! reminds the sender to pass the OTP by another channel. Names are shown as text only.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use shared::crypto::Passphrase;
+use wasm_bindgen::JsCast as _;
+
+use crate::auth::use_auth;
+use crate::browser::{format_bytes, format_time};
+use crate::routes::Page;
+use crate::send::{self, MIN_OTP_CHARS, Outgoing, Progress};
+
+/// Expiry choices, in days (the organisation's maximum is always offered as well).
+const EXPIRY_DAYS: [u32; 4] = [1, 7, 30, 90];
+
+#[component]
+pub fn Send() -> impl IntoView {
+    let auth = use_auth();
+    let logged_in = Memo::new(move |_| auth.api.with(Option::is_some));
+    view! {
+        <Show when=move || logged_in.get() fallback=move || view! {
+            <p class="muted">{move || if auth.checked.get() { "Log in to send documents." } else { "Loading…" }}</p>
+        }>
+            <Composer />
+        </Show>
+    }
+}
+
+#[component]
+fn Composer() -> impl IntoView {
+    let auth = use_auth();
+    let max_days = Memo::new(move |_| {
+        auth.api
+            .with(|api| api.as_ref().map(|api| api.session().policy.max_expiry_days))
+            .unwrap_or(120)
+            .max(1)
+    });
+    let files = RwSignal::new_local(Vec::<web_sys::File>::new());
+    let note = RwSignal::new(String::new());
+    let recipient = RwSignal::new(String::new());
+    let otp = RwSignal::new(String::new());
+    let expiry = RwSignal::new(String::new());
+    let opens = RwSignal::new("1".to_owned());
+    let progress = RwSignal::new(None::<Progress>);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let result = RwSignal::new(None::<(String, i64)>);
+    let copied = RwSignal::new(false);
+
+    let add_files = move |list: Option<web_sys::FileList>| {
+        let Some(list) = list else { return };
+        files.update(|files| {
+            for index in 0..list.length() {
+                if let Some(file) = list.get(index) {
+                    files.push(file);
+                }
+            }
+        });
+    };
+    let on_pick = move |event: leptos::ev::Event| {
+        let input: Option<web_sys::HtmlInputElement> =
+            event.target().and_then(|target| target.dyn_into().ok());
+        if let Some(input) = input {
+            add_files(input.files());
+            input.set_value("");
+        }
+    };
+    let on_drop = move |event: leptos::ev::DragEvent| {
+        event.prevent_default();
+        add_files(event.data_transfer().and_then(|data| data.files()));
+    };
+
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let Some(api) = auth.api.get_untracked() else {
+            return;
+        };
+        let days = expiry
+            .get_untracked()
+            .parse::<i64>()
+            .unwrap_or_else(|_| i64::from(max_days.get_untracked()));
+        let expires_in_seconds = if days == 0 { 3600 } else { days * 86_400 };
+        let outgoing = Outgoing {
+            files: files.get_untracked(),
+            note: Some(note.get_untracked()),
+            recipient_email: Some(recipient.get_untracked()).filter(|text| !text.trim().is_empty()),
+            otp: Passphrase::new(otp.get_untracked()),
+            expires_in_seconds,
+            max_opens: opens.get_untracked().trim().parse().unwrap_or(1),
+        };
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let outcome = send::send(&api, outgoing, |step| progress.set(Some(step))).await;
+            busy.set(false);
+            match outcome {
+                Ok(sent) => {
+                    otp.set(String::new());
+                    files.set(Vec::new());
+                    result.set(Some((sent.link.to_string(), sent.expires_at)));
+                }
+                Err(failure) => error.set(Some(failure.to_string())),
+            }
+        });
+    };
+
+    let copy = move |_| {
+        let Some((link, _)) = result.get_untracked() else {
+            return;
+        };
+        if let Some(window) = web_sys::window() {
+            let _ = window.navigator().clipboard().write_text(&link);
+            copied.set(true);
+        }
+    };
+
+    view! {
+        <section class="composer">
+            <h1>"Secure Send"</h1>
+            <Show when=move || result.get().is_none()>
+                <form on:submit=submit>
+                    <div class="dropzone" data-testid="dropzone"
+                        on:dragover=move |event: leptos::ev::DragEvent| event.prevent_default()
+                        on:drop=on_drop>
+                        <p>"Drop files here, or "</p>
+                        <label class="file-pick">"choose files"
+                            <input type="file" name="files" multiple on:change=on_pick />
+                        </label>
+                    </div>
+                    <ul class="file-list" data-testid="chosen-files">
+                        {move || files.get().into_iter().enumerate().map(|(index, file)| view! {
+                            <li>
+                                <span class="file-name">{file.name()}</span>
+                                " · " {format_bytes(file.size() as u64)}
+                                <button type="button" class="link-button" aria-label="Remove"
+                                    on:click=move |_| files.update(|files| { if index < files.len() { files.remove(index); } })>
+                                    "remove"
+                                </button>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    <label>"Note for the recipient (optional, encrypted)"
+                        <textarea name="note" rows="3" maxlength="10000" bind:value=note></textarea>
+                    </label>
+                    <label>"Recipient's e-mail (optional, for your Sent list)"
+                        <input type="email" name="recipient" autocomplete="off" bind:value=recipient />
+                    </label>
+                    <label>{format!("One-time password (at least {MIN_OTP_CHARS} characters)")}
+                        <input type="text" name="otp" required minlength=MIN_OTP_CHARS.to_string() autocomplete="off" spellcheck="false" bind:value=otp />
+                    </label>
+                    <p class="strength" data-testid="otp-strength">{move || strength(&otp.get())}</p>
+                    <div class="inline-form">
+                        <label>"Expires after"
+                            <select name="expiry" on:change=move |event| expiry.set(event_target_value(&event))>
+                                {move || {
+                                    let max = max_days.get();
+                                    let mut options = vec![(0_u32, "1 hour".to_owned())];
+                                    options.extend(EXPIRY_DAYS.iter().filter(|days| **days < max).map(|days| (*days, days_text(*days))));
+                                    options.push((max, days_text(max)));
+                                    options.into_iter().map(|(days, text)| view! {
+                                        <option value=days.to_string() selected=days == max>{text}</option>
+                                    }).collect_view()
+                                }}
+                            </select>
+                        </label>
+                        <label>"Opens allowed"
+                            <input type="number" name="opens" min="1" max="100" bind:value=opens />
+                        </label>
+                    </div>
+                    <button type="submit" disabled=move || busy.get()>"Encrypt and send"</button>
+                </form>
+            </Show>
+            <Show when=move || busy.get() || (progress.get().is_some() && result.get().is_none() && error.get().is_none())>
+                {move || progress.get().map(|step| view! {
+                    <div class="progress" role="status" data-testid="send-progress">
+                        <progress max=step.total.max(1).to_string() value=step.done.to_string()></progress>
+                        <p>{progress_text(&step)}</p>
+                    </div>
+                })}
+            </Show>
+            <Show when=move || error.get().is_some()>
+                <p class="status-error" role="alert" data-testid="send-error">{move || error.get().unwrap_or_default()}</p>
+            </Show>
+            {move || result.get().map(|(link, expires_at)| view! {
+                <div class="sent-result" data-testid="sent-result">
+                    <p class="banner banner-ok">"Encrypted and sent. Only someone with this link and the one-time password can open it."</p>
+                    <label>"Link"
+                        <input type="text" readonly name="link" data-testid="link" value=link.clone() />
+                    </label>
+                    <div class="actions">
+                        <button type="button" on:click=copy>{move || if copied.get() { "Copied" } else { "Copy link" }}</button>
+                        <A href=Page::Sent.path()>"See your sent items"</A>
+                    </div>
+                    <img class="qr" src=crate::components::qr::data_uri(&link) alt="QR code of the link" width="200" height="200" />
+                    <p class="banner banner-warn" role="note">
+                        "Pass the one-time password by another channel (a phone call, a text message), never together with the link. "
+                        {format!("The link expires {}.", format_time(expires_at))}
+                    </p>
+                    <button type="button" class="secondary" on:click=move |_| { result.set(None); progress.set(None); copied.set(false); }>"Send something else"</button>
+                </div>
+            })}
+        </section>
+    }
+}
+
+fn days_text(days: u32) -> String {
+    if days == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{days} days")
+    }
+}
+
+fn progress_text(step: &Progress) -> String {
+    if step.finishing {
+        return "Sealing the link…".to_owned();
+    }
+    let speed = step.speed();
+    let left = step
+        .seconds_left()
+        .map(|seconds| format!(", about {} s left", seconds.ceil()))
+        .unwrap_or_default();
+    format!(
+        "{} of {} encrypted and uploaded · {}/s{left}",
+        format_bytes(step.done),
+        format_bytes(step.total),
+        format_bytes(speed as u64),
+    )
+}
+
+/// A rough strength hint: length and variety of characters (the relay's attempt limit is what
+/// really protects a short OTP).
+fn strength(otp: &str) -> &'static str {
+    let length = otp.chars().count();
+    if length == 0 {
+        return "";
+    }
+    if length < MIN_OTP_CHARS {
+        return "Too short";
+    }
+    let classes = [
+        otp.chars().any(|c| c.is_ascii_lowercase()),
+        otp.chars().any(|c| c.is_ascii_uppercase()),
+        otp.chars().any(|c| c.is_ascii_digit()),
+        otp.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ]
+    .iter()
+    .filter(|present| **present)
+    .count();
+    match (length, classes) {
+        (12.., 2..) | (10.., 3..) => "Strong",
+        (8.., 2..) => "Fair",
+        _ => "Weak: fine for a few tries, but longer is better",
+    }
+}

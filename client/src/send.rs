@@ -1,0 +1,288 @@
+//! Secure Send in the browser (PROTOCOL.md "Documents" and "Links"): draws the bundle key,
+//! seals the manifest (names, types, sizes, note), reserves the bundle, then reads each file
+//! slice by slice, encrypts each 1 MiB chunk through WebCrypto and uploads it, several in
+//! flight, retrying a failed chunk; only a few chunks are ever held at once, whatever the file
+//! size. Last it derives the link keys from a fresh link secret and the OTP, and finalizes with
+//! the guard. The OTP, the link secret and every plaintext stay in this browser.
+
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use js_sys::Uint8Array;
+use rand_core::RngCore as _;
+use shared::crypto::kdf::KdfParams;
+use shared::crypto::{
+    BundleKey, LinkSecret, Manifest, ManifestFile, OsRng, Passphrase, derive_link_keys,
+};
+use shared::ids::Id;
+use shared::wire;
+use wasm_bindgen_futures::JsFuture;
+use zeroize::Zeroizing;
+
+use crate::api::{ApiError, AuthorizedApi};
+use crate::browser;
+use crate::crypto::stream::WebChunkEncryptor;
+
+/// The shortest one-time password accepted (PRODUCT.md flow 1).
+pub const MIN_OTP_CHARS: usize = 6;
+/// Chunks uploading at once: enough to hide each request's latency, few enough to keep memory
+/// at a handful of MiB.
+const IN_FLIGHT: usize = 4;
+/// Tries per chunk before the send gives up.
+const CHUNK_TRIES: u32 = 4;
+
+/// What the sender chose.
+pub struct Outgoing {
+    pub files: Vec<web_sys::File>,
+    pub note: Option<String>,
+    pub recipient_email: Option<String>,
+    pub otp: Passphrase,
+    pub expires_in_seconds: i64,
+    pub max_opens: u32,
+}
+
+/// How far a send has come, for the progress bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Plaintext bytes encrypted and stored by the relay.
+    pub done: u64,
+    pub total: u64,
+    pub elapsed_ms: f64,
+    pub finishing: bool,
+}
+
+impl Progress {
+    /// Bytes per second so far.
+    pub fn speed(&self) -> f64 {
+        if self.elapsed_ms <= 0.0 {
+            return 0.0;
+        }
+        self.done as f64 / (self.elapsed_ms / 1000.0)
+    }
+
+    /// Seconds left at the speed so far, once there is a speed.
+    pub fn seconds_left(&self) -> Option<f64> {
+        let speed = self.speed();
+        (speed > 0.0).then(|| self.total.saturating_sub(self.done) as f64 / speed)
+    }
+}
+
+/// A finished send: the link to hand to the recipient (its fragment carries the secret).
+pub struct Sent {
+    pub id: Id,
+    pub link: Zeroizing<String>,
+    pub expires_at: i64,
+}
+
+/// Why a send did not go out, in words for the sender.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("choose at least one file")]
+    NoFiles,
+    #[error("the one-time password must be at least {MIN_OTP_CHARS} characters")]
+    OtpTooShort,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("could not read “{0}”: it may have been moved or changed while sending")]
+    Read(String),
+    #[error("encryption failed in this browser: {0}")]
+    Crypto(String),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// Encrypts and uploads everything, then finalizes the link.
+pub async fn send(
+    api: &AuthorizedApi,
+    outgoing: Outgoing,
+    progress: impl Fn(Progress),
+) -> Result<Sent, SendError> {
+    if outgoing.files.is_empty() {
+        return Err(SendError::NoFiles);
+    }
+    if outgoing.otp.char_count() < MIN_OTP_CHARS {
+        return Err(SendError::OtpTooShort);
+    }
+    let bundle_key = BundleKey::generate(&mut OsRng);
+    let mut entries = Vec::with_capacity(outgoing.files.len());
+    for file in &outgoing.files {
+        let mime = match file.type_() {
+            mime if mime.is_empty() => "application/octet-stream".to_owned(),
+            mime => mime,
+        };
+        let entry = ManifestFile::new(file.name(), mime, file_size(file), &mut OsRng)
+            .map_err(|error| SendError::Invalid(error.to_string()))?;
+        entries.push(entry);
+    }
+    let manifest = Manifest::new(
+        entries,
+        outgoing.note.filter(|note| !note.trim().is_empty()),
+    );
+    let sealed_manifest = manifest
+        .seal(&bundle_key, &mut OsRng)
+        .map_err(|error| SendError::Invalid(error.to_string()))?;
+    let total: u64 = manifest.files.iter().map(|file| file.size).sum();
+    let created = api
+        .create_send(&wire::CreateSendRequest {
+            files: manifest.files.iter().map(|file| file.size).collect(),
+            expires_in_seconds: outgoing.expires_in_seconds,
+            max_opens: outgoing.max_opens,
+            recipient_email: outgoing.recipient_email.clone(),
+        })
+        .await?;
+
+    let started = browser::now_ms();
+    let mut done = 0_u64;
+    let report = |done: u64, finishing: bool| {
+        progress(Progress {
+            done,
+            total,
+            elapsed_ms: browser::now_ms() - started,
+            finishing,
+        });
+    };
+    report(0, false);
+    let mut uploads = FuturesUnordered::new();
+    for (index, (file, entry)) in outgoing.files.iter().zip(&manifest.files).enumerate() {
+        let file_index = u32::try_from(index).map_err(|_| SendError::NoFiles)?;
+        let mut encryptor = WebChunkEncryptor::new(
+            &bundle_key.file_key(file_index),
+            &entry.nonce_prefix,
+            entry.size,
+        )
+        .await
+        .map_err(|error| SendError::Crypto(error.to_string()))?;
+        while !encryptor.is_finished() {
+            let chunk = encryptor.next_index();
+            let start = u64::from(chunk) * shared::crypto::CHUNK_SIZE as u64;
+            let length = encryptor.layout().plaintext_len(chunk);
+            let plain = read_slice(file, start, length as u64).await?;
+            let sealed = encryptor
+                .encrypt_next(&plain)
+                .await
+                .map_err(|error| SendError::Crypto(error.to_string()))?;
+            uploads.push(upload(
+                api,
+                created.id,
+                file_index,
+                chunk,
+                sealed,
+                length as u64,
+            ));
+            if uploads.len() >= IN_FLIGHT
+                && let Some(result) = uploads.next().await
+            {
+                done += result?;
+                report(done, false);
+            }
+        }
+    }
+    while let Some(result) = uploads.next().await {
+        done += result?;
+        report(done, false);
+    }
+    report(done, true);
+    browser::yield_to_browser().await;
+
+    let secret = LinkSecret::generate(&mut OsRng);
+    let mut otp_salt = [0_u8; 16];
+    OsRng.fill_bytes(&mut otp_salt);
+    let kdf = KdfParams::CLIENT_V1;
+    let keys = derive_link_keys(&secret, &outgoing.otp, &otp_salt, &created.id, &kdf)
+        .map_err(|error| SendError::Crypto(error.to_string()))?;
+    let guard = wire::LinkGuard::new(
+        otp_salt,
+        kdf,
+        &keys,
+        keys.link_key.wrap(&bundle_key, &mut OsRng),
+        &bundle_key.receipt_key(),
+    );
+    api.finalize_send(
+        created.id,
+        &wire::FinalizeSendRequest {
+            guard,
+            manifest: sealed_manifest,
+        },
+    )
+    .await?;
+    let origin = web_sys::window()
+        .and_then(|window| window.location().origin().ok())
+        .unwrap_or_default();
+    Ok(Sent {
+        id: created.id,
+        link: Zeroizing::new(format!(
+            "{origin}/l/{}#{}",
+            created.id,
+            secret.to_fragment().as_str()
+        )),
+        expires_at: created.expires_at,
+    })
+}
+
+/// Uploads one sealed chunk, retrying what may be passing trouble; answers the plaintext
+/// bytes it carried.
+async fn upload(
+    api: &AuthorizedApi,
+    id: Id,
+    file: u32,
+    chunk: u32,
+    sealed: Uint8Array,
+    plaintext_len: u64,
+) -> Result<u64, SendError> {
+    let mut attempt = 1;
+    loop {
+        match api.put_chunk(id, file, chunk, &sealed).await {
+            Ok(()) => return Ok(plaintext_len),
+            Err(error) if error.is_transient() && attempt < CHUNK_TRIES => {
+                browser::sleep(250 * 2_i32.pow(attempt)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// `length` bytes of `file` from `start`, read into JavaScript memory.
+async fn read_slice(
+    file: &web_sys::File,
+    start: u64,
+    length: u64,
+) -> Result<Uint8Array, SendError> {
+    let failed = || SendError::Read(file.name());
+    let blob = file
+        .slice_with_f64_and_f64(start as f64, (start + length) as f64)
+        .map_err(|_| failed())?;
+    let buffer = JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|_| failed())?;
+    let bytes = Uint8Array::new(&buffer);
+    if u64::from(bytes.length()) != length {
+        return Err(failed());
+    }
+    Ok(bytes)
+}
+
+fn file_size(file: &web_sys::File) -> u64 {
+    // File sizes are whole numbers of bytes, far below 2^53.
+    file.size().max(0.0) as u64
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("files", &self.files.len())
+            .field("otp", &self.otp)
+            .field("expires_in_seconds", &self.expires_in_seconds)
+            .field("max_opens", &self.max_opens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sent")
+            .field("id", &self.id)
+            .field("link", &"***")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
