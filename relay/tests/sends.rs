@@ -909,6 +909,48 @@ async fn wrong_proofs_count_down_and_the_fifth_destroys_the_link() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_wrong_proofs_destroy_the_link_exactly_once() {
+    let relay = relay();
+    let (_, sender) = relay.sender("ada@example.com", "ada-law").await;
+    let org = sender.session.organisation.id;
+    let bundle = bundle(&[1000]);
+    let link = relay.send(&sender, &bundle, 1, DAY).await;
+
+    let mut openings = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let router = relay.router.clone();
+        let request = open_request(None, link.id, &wrong_proof());
+        openings.spawn(async move {
+            let response = router.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            (status, json(response).await)
+        });
+    }
+    let (mut wrong, mut destroyed) = (0, 0);
+    while let Some(answer) = openings.join_next().await {
+        let (status, body) = answer.expect("the task ran");
+        match status {
+            StatusCode::FORBIDDEN if body["code"] == "wrong_otp" => wrong += 1,
+            StatusCode::GONE if body["code"] == "destroyed" => destroyed += 1,
+            other => panic!("unexpected answer {other}: {body}"),
+        }
+    }
+    assert_eq!((wrong, destroyed), (4, 16));
+    assert_eq!(
+        relay.stored(link.id).attempts,
+        5,
+        "no try counted twice or lost"
+    );
+    let destructions = relay
+        .audit(org)
+        .iter()
+        .filter(|(action, _, _)| action == "send.destroy")
+        .count();
+    assert_eq!(destructions, 1);
+    assert!(!relay.blobs_of(link.id).exists());
+}
+
 #[tokio::test]
 async fn wrong_proofs_count_toward_the_ip_block() {
     let relay = relay_with(|config| config.brute_force.ip_max_failures = 3);
@@ -1459,6 +1501,38 @@ async fn unfinished_uploads_are_deleted_by_the_sweep() {
 }
 
 #[tokio::test]
+async fn a_used_up_link_never_receipted_loses_its_ciphertext_once_its_token_lapses() {
+    let relay = relay();
+    let (_, sender) = relay.sender("ada@example.com", "ada-law").await;
+    let org = sender.session.organisation.id;
+    let bundle = bundle(&[10]);
+    let link = relay.send(&sender, &bundle, 1, 7 * DAY).await;
+    let opened = relay.open_ok(&link).await;
+    let sweep = |now| relay::retention::sweep_sends(&relay.store, &relay.config.sends, now);
+
+    let early = sweep(opened.token_expires_at - 1).await.expect("sweeps");
+    assert_eq!(early, relay::retention::SendSweep::default());
+    assert!(
+        relay.blobs_of(link.id).is_dir(),
+        "the token still allows downloads"
+    );
+
+    let report = sweep(opened.token_expires_at).await.expect("sweeps");
+    assert_eq!(report.purged, 1, "{report:?}");
+    assert_eq!((report.expired, report.abandoned), (0, 0));
+    assert!(!relay.blobs_of(link.id).exists(), "the ciphertext is gone");
+    let stored = relay.stored(link.id);
+    assert!(stored.guard.is_none() && stored.manifest.is_none() && stored.ciphertext_deleted);
+    assert_eq!(
+        relay.sent(&sender, link.id).await.status,
+        wire::SendStatus::Opened
+    );
+    assert!(relay.audit(org).iter().any(|(action, _, target)| {
+        action == "send.purge" && target.as_deref() == Some(link.id.to_string().as_str())
+    }));
+}
+
+#[tokio::test]
 async fn a_wrong_receipt_is_refused_and_changes_nothing() {
     let relay = relay();
     let (_, sender) = relay.sender("ada@example.com", "ada-law").await;
@@ -1509,7 +1583,9 @@ async fn the_audit_log_records_every_step_and_nothing_stored_holds_the_otp_or_li
     let destroyed = relay.send(&sender, &bundle, 1, DAY).await;
     let revoked = relay.send(&sender, &bundle, 1, DAY).await;
     let expired = relay.send(&sender, &bundle, 1, HOUR).await;
-    let links = [&delivered, &destroyed, &revoked, &expired];
+    // Still waiting at the end, so its chunk files are searched too.
+    let waiting = relay.send(&sender, &bundle, 1, DAY).await;
+    let links = [&delivered, &destroyed, &revoked, &expired, &waiting];
 
     let wrong = relay.open(None, delivered.id, &wrong_proof()).await;
     expect_error(wrong, StatusCode::FORBIDDEN, "wrong_otp").await;

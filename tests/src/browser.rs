@@ -64,7 +64,9 @@ impl Browser {
     pub async fn session(&self) -> anyhow::Result<Session> {
         let index = self.next_profile.fetch_add(1, Ordering::Relaxed);
         let profile = self.profiles.path().join(format!("profile-{index}"));
+        let downloads = self.profiles.path().join(format!("downloads-{index}"));
         std::fs::create_dir_all(&profile)?;
+        std::fs::create_dir_all(&downloads)?;
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
         let mut args: Vec<String> = CHROMIUM_FLAGS
             .iter()
@@ -74,7 +76,15 @@ impl Browser {
         let mut capabilities = Capabilities::new();
         capabilities.insert(
             "goog:chromeOptions".to_owned(),
-            json!({ "binary": chromium, "args": args }),
+            json!({
+                "binary": chromium,
+                "args": args,
+                "prefs": {
+                    "download.default_directory": downloads,
+                    "download.prompt_for_download": false,
+                    "profile.default_content_setting_values.automatic_downloads": 1,
+                },
+            }),
         );
         capabilities.insert("goog:loggingPrefs".to_owned(), json!({ "browser": "ALL" }));
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -82,7 +92,11 @@ impl Browser {
             .connect(&self.webdriver_url)
             .await
             .context("while starting a Chromium session")?;
-        Ok(Session { client, profile })
+        Ok(Session {
+            client,
+            profile,
+            downloads,
+        })
     }
 
     async fn wait_until_ready(&self) -> anyhow::Result<()> {
@@ -123,6 +137,7 @@ impl Drop for Browser {
 pub struct Session {
     pub client: Client,
     profile: PathBuf,
+    downloads: PathBuf,
 }
 
 impl Session {
@@ -221,6 +236,34 @@ impl Session {
             .filter(|entry| entry["level"] == json!("SEVERE"))
             .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
             .collect())
+    }
+
+    /// Where this session's downloads land (no prompt).
+    pub fn downloads(&self) -> &Path {
+        &self.downloads
+    }
+
+    /// Waits until `count` downloads are complete (no partial `.crdownload` left) and returns
+    /// their paths, sorted.
+    pub async fn wait_for_downloads(&self, count: usize) -> anyhow::Result<Vec<PathBuf>> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&self.downloads)?
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .collect();
+            files.sort();
+            let partial = files.iter().any(|path| {
+                path.extension()
+                    .is_some_and(|extension| extension == "crdownload" || extension == "tmp")
+            });
+            if files.len() >= count && !partial {
+                return Ok(files);
+            }
+            if Instant::now() > deadline {
+                bail!("expected {count} finished downloads, found {files:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The folder of this session's Chromium profile.

@@ -10,7 +10,7 @@ mod relay;
 mod smtp;
 
 pub use browser::{Browser, Session, processes_naming};
-pub use relay::TestRelay;
+pub use relay::{TestRelay, log_file};
 pub use smtp::SmtpSink;
 
 /// Chromium's flags for this machine (see TOOLCHAIN.md): headless, no sandbox as root, and no

@@ -1,5 +1,7 @@
 //! A relay for one test: the real `relay::serve` on an ephemeral loopback port, with its own
-//! temporary data directory, stopped gracefully (and its store flushed) on drop.
+//! temporary data directory (and, if asked, a manual clock), stopped gracefully (and its store
+//! flushed) on drop. Every relay of a test binary logs, at debug level and in JSON, into one
+//! file (`log_file`), so tests can search what an operator's logs would hold.
 
 use std::net::SocketAddr;
 
@@ -11,7 +13,7 @@ use tokio::sync::oneshot;
 pub struct TestRelay {
     pub url: String,
     pub address: SocketAddr,
-    data_dir: tempfile::TempDir,
+    data_dir: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -24,6 +26,15 @@ impl TestRelay {
 
     /// Starts a relay after `adjust` changed its configuration (e.g. to send mail).
     pub async fn start_with(adjust: impl FnOnce(&mut relay::Config)) -> anyhow::Result<Self> {
+        Self::start_with_clock(adjust, relay::Clock::system()).await
+    }
+
+    /// Starts a relay whose time is `clock` (a `Clock::manual` lets a test jump ahead).
+    pub async fn start_with_clock(
+        adjust: impl FnOnce(&mut relay::Config),
+        clock: relay::Clock,
+    ) -> anyhow::Result<Self> {
+        capture_logs();
         let data_dir = tempfile::tempdir().context("while creating the data directory")?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -38,14 +49,14 @@ impl TestRelay {
         let store = relay::Store::open(&config.data_dir)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let mailer = relay::mail::Mailer::from_config(&config.smtp)?;
-        let state = relay::AppState::new(config, store).with_mailer(mailer);
+        let state = relay::AppState::with_clock(config, store, clock).with_mailer(mailer);
         let task = tokio::spawn(relay::serve(listener, state, async {
             let _ = stopped.await;
         }));
         Ok(Self {
             url: format!("http://{address}"),
             address,
-            data_dir,
+            data_dir: Some(data_dir),
             stop: Some(stop),
             task: Some(task),
         })
@@ -53,7 +64,20 @@ impl TestRelay {
 
     /// The relay's data directory (for tests that inspect what the operator could see).
     pub fn data_dir(&self) -> &std::path::Path {
-        self.data_dir.path()
+        self.data_dir
+            .as_ref()
+            .map_or(std::path::Path::new("/nonexistent"), |dir| dir.path())
+    }
+
+    /// Stops the relay gracefully (its store flushed to disk) and hands over its data
+    /// directory, for tests that search everything the operator keeps.
+    pub async fn stop_keeping_data(mut self) -> anyhow::Result<tempfile::TempDir> {
+        let data_dir = self
+            .data_dir
+            .take()
+            .context("the data directory was already taken")?;
+        self.stop().await?;
+        Ok(data_dir)
     }
 
     /// Stops the relay gracefully and waits until its store is flushed.
@@ -74,4 +98,38 @@ impl Drop for TestRelay {
             let _ = stop.send(());
         }
     }
+}
+
+/// The log file every relay of this test binary writes to.
+pub fn log_file() -> &'static std::path::Path {
+    &LOGS.get_or_init(open_log).0
+}
+
+static LOGS: std::sync::OnceLock<(std::path::PathBuf, tempfile::TempDir)> =
+    std::sync::OnceLock::new();
+
+fn open_log() -> (std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::Builder::new()
+        .prefix("sealpost-e2e-logs-")
+        .tempdir()
+        .unwrap_or_else(|error| panic!("cannot create the log folder: {error}"));
+    (dir.path().join("relay.log"), dir)
+}
+
+fn capture_logs() {
+    let path = log_file().to_path_buf();
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::new("debug,hyper=info,h2=info,sled=info");
+    // Only the first relay of the binary installs it; later calls find one in place.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
 }

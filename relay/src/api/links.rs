@@ -222,7 +222,8 @@ pub async fn receipt(
     ApiJson(request): ApiJson<wire::ReceiptRequest>,
 ) -> Result<axum::http::StatusCode, AppError> {
     let now = state.clock.now();
-    let send = state.store.send(id)?.ok_or(AppError::NotFound)?;
+    let send = live_send(&state, id).await?;
+    refuse_unless_downloadable(&send)?;
     let link = send.guard.as_ref().ok_or_else(gone_deleted)?;
     let presented = token_hash(&request.download_token);
     let token = send
@@ -285,18 +286,17 @@ pub async fn receipt(
 async fn live_send(state: &AppState, id: Id) -> Result<SendRecord, AppError> {
     let now = state.clock.now();
     let send = state.store.send(id)?.ok_or(AppError::NotFound)?;
-    let due =
-        matches!(send.state, SendState::Ready | SendState::Uploading) && now >= send.expires_at;
-    if !due {
-        return match send.state {
-            SendState::Uploading => Err(AppError::NotFound),
-            _ => Ok(send),
-        };
+    if send.state == SendState::Uploading {
+        // Not a link yet; the sweep removes it once it expires or is abandoned.
+        return Err(AppError::NotFound);
+    }
+    if !(send.state == SendState::Ready && now >= send.expires_at) {
+        return Ok(send);
     }
     let (expired_now, send) = state
         .store
         .update_send(id, |send| {
-            if !matches!(send.state, SendState::Ready | SendState::Uploading) {
+            if send.state != SendState::Ready {
                 return false;
             }
             send.end(SendState::Expired, now);

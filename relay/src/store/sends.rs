@@ -78,6 +78,8 @@ impl SendRecord {
         match self.state {
             SendState::Uploading => SendStatus::Uploading,
             SendState::Destroyed => SendStatus::Destroyed,
+            // A delivery stays the news its sender cares about after the link lapses.
+            SendState::Expired if self.delivered_at.is_some() => SendStatus::Delivered,
             SendState::Expired => SendStatus::Expired,
             SendState::Revoked => SendStatus::Revoked,
             SendState::Ready if self.delivered_at.is_some() => SendStatus::Delivered,

@@ -1,0 +1,435 @@
+//! Secure Send end to end in real headless Chromium, with a sender and a recipient in two
+//! independent browsers: files encrypted and uploaded by the sender's page arrive byte for
+//! byte in the recipient's downloads; a file name full of HTML stays text; the sender sees
+//! "delivered"; five wrong one-time passwords destroy the link; an expired (manual clock) or
+//! revoked link is refused in words; a bit flipped in a stored chunk is an integrity error and
+//! no file. The curious operator, searching every stored byte and every log line, finds no
+//! content, no name, no note, no OTP and no link secret.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use relay::admin::{AdminCommand, send};
+use shared::crypto::OsRng;
+use shared::ids::Id;
+use tests::{Browser, Session, TestRelay};
+
+const PASSWORD: &str = "correct horse battery staple";
+const XSS_NAME: &str = "<img src=x onerror=alert(1)>.pdf";
+
+/// A unique marker, so a search cannot hit anything but what this test wrote.
+fn marker(label: &str) -> String {
+    format!("{label}-{}", Id::generate(&mut OsRng))
+}
+
+/// Signs up through the page, has the operator verify the organisation, and lands on the
+/// composer.
+async fn verified_sender(page: &Session, relay: &TestRelay, handle: &str) -> anyhow::Result<()> {
+    page.goto(&format!("{}/signup", relay.url)).await?;
+    page.fill("input[name=email]", &format!("{handle}@example.com"))
+        .await?;
+    page.fill("input[name=name]", "Sam Sender").await?;
+    page.fill("input[name=organisation]", "Sender & Co").await?;
+    page.fill("input[name=handle]", handle).await?;
+    page.fill("input[name=password]", PASSWORD).await?;
+    page.fill("input[name=confirmation]", PASSWORD).await?;
+    page.click("button[type=submit]").await?;
+    page.wait_for_text("[data-testid=org-status]", "Waiting for verification")
+        .await?;
+    let answer = send(
+        relay.data_dir(),
+        &AdminCommand::OrgVerify {
+            handle: handle.to_owned(),
+        },
+    )
+    .await?
+    .context("the relay answers on its admin socket")?;
+    anyhow::ensure!(answer.ok, "{}", answer.message);
+    Ok(())
+}
+
+/// Sends `files` from the composer; returns the link.
+async fn send_files(
+    page: &Session,
+    relay: &TestRelay,
+    files: &[PathBuf],
+    otp: &str,
+    expiry: Option<&str>,
+    note: Option<&str>,
+) -> anyhow::Result<String> {
+    page.goto(&format!("{}/app/send", relay.url)).await?;
+    if let Some(note) = note {
+        page.fill("textarea[name=note]", note).await?;
+    }
+    let paths: Vec<String> = files
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+    page.find("input[name=files]")
+        .await?
+        .send_keys(&paths.join("\n"))
+        .await?;
+    let last = files
+        .last()
+        .and_then(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    page.wait_for_text("[data-testid=chosen-files]", &last)
+        .await?;
+    page.fill("input[name=otp]", otp).await?;
+    if let Some(value) = expiry {
+        page.click(&format!("select[name=expiry] option[value='{value}']"))
+            .await?;
+    }
+    page.click("form button[type=submit]").await?;
+    let link = page
+        .find("[data-testid=link]")
+        .await?
+        .prop("value")
+        .await?
+        .context("the link field has a value")?;
+    anyhow::ensure!(link.contains("/l/") && link.contains('#'), "{link}");
+    Ok(link)
+}
+
+/// Opens `link` in the recipient's browser and types `otp`.
+async fn open_with(page: &Session, link: &str, otp: &str) -> anyhow::Result<()> {
+    page.goto(link).await?;
+    page.find("[data-testid=link-facts]").await?;
+    page.fill("input[name=otp]", otp).await?;
+    page.click("form button[type=submit]").await?;
+    Ok(())
+}
+
+/// Chromium offers the File System Access API, whose save picker a test cannot answer: switch
+/// to the download path, which every browser has.
+async fn use_downloads(page: &Session) -> anyhow::Result<()> {
+    page.eval(
+        "const box = document.querySelector('input[name=to-disk]'); \
+         if (box && box.checked) { box.click(); } return null;",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// The curious operator: every file of the data directory and the relay's log, searched for
+/// each needle. Returns the hits.
+fn operator_finds(data_dir: &Path, needles: &[(&str, Vec<u8>)]) -> Vec<String> {
+    let mut haystacks = files_under(data_dir);
+    haystacks.push(tests::log_file().to_path_buf());
+    let mut hits = Vec::new();
+    for path in &haystacks {
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        for (label, needle) in needles {
+            if !needle.is_empty() && bytes.windows(needle.len()).any(|window| window == needle) {
+                hits.push(format!("{label} in {}", path.display()));
+            }
+        }
+    }
+    hits
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let sender = browser.session().await?;
+    verified_sender(&sender, &relay, "sender").await?;
+
+    let folder = tempfile::tempdir()?;
+    let content_marker = marker("CONTENT");
+    let pdf_marker = marker("PDF-BODY");
+    let big_name = format!("{}.bin", marker("scan"));
+    let empty = folder.path().join("empty.txt");
+    let big = folder.path().join(&big_name);
+    let xss = folder.path().join(XSS_NAME);
+    std::fs::write(&empty, b"")?;
+    let mut big_bytes = vec![0_u8; 10 * 1024 * 1024];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut big_bytes);
+    for offset in [0, 5 * 1024 * 1024, big_bytes.len() - content_marker.len()] {
+        big_bytes[offset..offset + content_marker.len()].copy_from_slice(content_marker.as_bytes());
+    }
+    std::fs::write(&big, &big_bytes)?;
+    let pdf_bytes = format!("%PDF-1.4 {pdf_marker}").into_bytes();
+    std::fs::write(&xss, &pdf_bytes)?;
+
+    let otp = marker("otp");
+    let note = marker("NOTE");
+    let link = send_files(
+        &sender,
+        &relay,
+        &[empty.clone(), big.clone(), xss.clone()],
+        &otp,
+        None,
+        Some(&note),
+    )
+    .await?;
+    let fragment = link
+        .split('#')
+        .nth(1)
+        .context("the link has a fragment")?
+        .to_owned();
+
+    let recipient = browser.session().await?;
+    open_with(&recipient, &link, &otp).await?;
+    recipient.find("[data-testid=opened]").await?;
+    let address = recipient.client.current_url().await?;
+    assert!(
+        address.fragment().is_none(),
+        "the secret left the address bar: {address}"
+    );
+    let names = recipient.text("[data-testid=files]").await?;
+    assert!(names.contains(XSS_NAME), "the name shows as text: {names}");
+    assert!(
+        names.contains(&big_name) && names.contains("empty.txt"),
+        "{names}"
+    );
+    let injected = recipient
+        .eval("return document.querySelectorAll('img[src=x]').length;")
+        .await?;
+    assert_eq!(
+        injected,
+        serde_json::json!(0),
+        "no element was made from a file name"
+    );
+    assert!(recipient.text("[data-testid=note]").await?.contains(&note));
+
+    use_downloads(&recipient).await?;
+    recipient.click("[data-testid=save-all]").await?;
+    recipient.find("[data-testid=delivered]").await?;
+    let downloads = recipient.wait_for_downloads(3).await?;
+    let mut received: Vec<Vec<u8>> = downloads
+        .iter()
+        .map(std::fs::read)
+        .collect::<Result<_, _>>()?;
+    received.sort();
+    let mut expected = vec![Vec::new(), big_bytes.clone(), pdf_bytes.clone()];
+    expected.sort();
+    assert!(
+        received == expected,
+        "the saved bytes differ from what was sent"
+    );
+
+    sender.goto(&format!("{}/app/sent", relay.url)).await?;
+    sender
+        .wait_for_text("[data-testid=send-status]", "delivered")
+        .await?;
+    let errors = recipient.console_errors().await?;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+
+    let secret = shared::encoding::decode(&fragment)?;
+    let data = relay.stop_keeping_data().await?;
+    let hits = operator_finds(
+        data.path(),
+        &[
+            ("content", content_marker.clone().into_bytes()),
+            ("pdf content", pdf_marker.into_bytes()),
+            ("file name", big_name.into_bytes()),
+            ("html file name", XSS_NAME.as_bytes().to_vec()),
+            ("note", note.into_bytes()),
+            ("otp", otp.into_bytes()),
+            ("link secret (text)", fragment.into_bytes()),
+            ("link secret (bytes)", secret),
+            ("plaintext bytes", big_bytes[1024..1088].to_vec()),
+        ],
+    );
+    assert!(hits.is_empty(), "the operator could read: {hits:#?}");
+    let stored = files_under(data.path()).len();
+    assert!(stored > 0, "the scan looked at the store ({stored} files)");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_wrong_passwords_destroy_the_link() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let sender = browser.session().await?;
+    verified_sender(&sender, &relay, "careful").await?;
+    let folder = tempfile::tempdir()?;
+    let file = folder.path().join("contract.txt");
+    std::fs::write(&file, b"terms")?;
+    let otp = marker("right");
+    let link = send_files(&sender, &relay, &[file], &otp, None, None).await?;
+
+    let recipient = browser.session().await?;
+    recipient.goto(&link).await?;
+    recipient
+        .wait_for_text("[data-testid=tries-left]", "5")
+        .await?;
+    for (attempt, words) in [
+        (1, "4 more tries"),
+        (2, "3 more tries"),
+        (3, "2 more tries"),
+        (4, "1 more try"),
+        (5, "the link is now destroyed"),
+    ] {
+        let field = recipient.find("input[name=otp]").await?;
+        field.clear().await?;
+        field.send_keys(&format!("wrong-{attempt}")).await?;
+        recipient.click("form button[type=submit]").await?;
+        recipient
+            .wait_for_text("[data-testid=receive-error]", words)
+            .await
+            .with_context(|| format!("attempt {attempt}"))?;
+    }
+    // Even the right password cannot bring it back.
+    let again = browser.session().await?;
+    again.goto(&link).await?;
+    again
+        .wait_for_text("[data-testid=link-error]", "destroyed after too many wrong")
+        .await?;
+    sender.goto(&format!("{}/app/sent", relay.url)).await?;
+    sender
+        .wait_for_text("[data-testid=send-status]", "destroyed")
+        .await?;
+
+    let fragment = link.split('#').nth(1).unwrap_or_default().to_owned();
+    let data = relay.stop_keeping_data().await?;
+    let hits = operator_finds(
+        data.path(),
+        &[
+            ("otp", otp.into_bytes()),
+            ("wrong otp", b"wrong-3".to_vec()),
+            ("link secret", fragment.into_bytes()),
+        ],
+    );
+    assert!(hits.is_empty(), "the operator could read: {hits:#?}");
+    let blobs = files_under(&data.path().join("blobs"));
+    assert!(
+        blobs.is_empty(),
+        "a destroyed link keeps no ciphertext: {blobs:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_link_is_refused_and_the_sender_sees_it_expired() -> anyhow::Result<()> {
+    let (clock, time) = relay::Clock::manual(1_900_000_000);
+    let relay =
+        TestRelay::start_with_clock(|config| config.sessions.idle_minutes = 24 * 60, clock).await?;
+    let browser = Browser::start().await?;
+    let sender = browser.session().await?;
+    verified_sender(&sender, &relay, "hourly").await?;
+    let folder = tempfile::tempdir()?;
+    let file = folder.path().join("quote.txt");
+    std::fs::write(&file, b"valid for an hour")?;
+    let link = send_files(&sender, &relay, &[file], "123456", Some("0"), None).await?;
+
+    time.advance(3601);
+    let recipient = browser.session().await?;
+    recipient.goto(&link).await?;
+    recipient
+        .wait_for_text("[data-testid=link-error]", "this link has expired")
+        .await?;
+    sender.goto(&format!("{}/app/sent", relay.url)).await?;
+    sender
+        .wait_for_text("[data-testid=send-status]", "expired")
+        .await?;
+    let blobs = files_under(&relay.data_dir().join("blobs"));
+    assert!(
+        blobs.is_empty(),
+        "an expired link keeps no ciphertext: {blobs:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_link_is_refused() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let sender = browser.session().await?;
+    verified_sender(&sender, &relay, "secondthoughts").await?;
+    let folder = tempfile::tempdir()?;
+    let file = folder.path().join("draft.txt");
+    std::fs::write(&file, b"not final")?;
+    let link = send_files(&sender, &relay, &[file], "abcdef", None, None).await?;
+
+    sender.goto(&format!("{}/app/sent", relay.url)).await?;
+    sender
+        .wait_for_text("[data-testid=send-status]", "waiting")
+        .await?;
+    sender.click("[data-testid=revoke]").await?;
+    sender
+        .wait_for_text("[data-testid=send-status]", "revoked")
+        .await?;
+
+    let recipient = browser.session().await?;
+    recipient.goto(&link).await?;
+    recipient
+        .wait_for_text("[data-testid=link-error]", "the sender revoked this link")
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flipped_bit_on_disk_is_an_integrity_error_not_a_corrupt_file() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let sender = browser.session().await?;
+    verified_sender(&sender, &relay, "tampered").await?;
+    let folder = tempfile::tempdir()?;
+    let file = folder.path().join("x-ray.dcm");
+    let mut bytes = vec![0_u8; 3 * 1024 * 1024 + 7];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut bytes);
+    std::fs::write(&file, &bytes)?;
+    let link = send_files(&sender, &relay, &[file], "tamper-proof", None, None).await?;
+
+    let id = link
+        .split("/l/")
+        .nth(1)
+        .and_then(|rest| rest.split('#').next())
+        .context("link id")?;
+    let chunk = relay.data_dir().join("blobs").join(id).join("0-1");
+    let mut sealed = std::fs::read(&chunk).context("the second chunk is stored as a file")?;
+    sealed[1000] ^= 0x01;
+    std::fs::write(&chunk, &sealed)?;
+
+    let recipient = browser.session().await?;
+    open_with(&recipient, &link, "tamper-proof").await?;
+    recipient.find("[data-testid=opened]").await?;
+    use_downloads(&recipient).await?;
+    recipient.click("[data-testid=save-all]").await?;
+    recipient
+        .wait_for_text("[data-testid=receive-error]", "integrity check failed")
+        .await?;
+    recipient
+        .wait_for_text("[data-testid=receive-error]", "part 2 of “x-ray.dcm”")
+        .await?;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let saved = files_under(recipient.downloads());
+    assert!(
+        saved.is_empty(),
+        "nothing is saved from a tampered file: {saved:?}"
+    );
+    let delivered = recipient
+        .eval("return document.querySelector('[data-testid=delivered]') !== null;")
+        .await?;
+    assert_eq!(
+        delivered,
+        serde_json::json!(false),
+        "no receipt for a failed file"
+    );
+    Ok(())
+}
