@@ -273,13 +273,12 @@ fn download_blob(parts: &Array, file: &ManifestFile) -> Result<(), ReceiveError>
     anchor.set_download(&file.name);
     anchor.click();
     // The download has its own reference; release ours after the click is handled.
-    let revoke = Function::new_with_args("url", "URL.revokeObjectURL(url)");
+    let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
     if let Some(window) = web_sys::window() {
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_1(
-            &revoke,
-            60_000,
-            &JsValue::from_str(&url),
-        );
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000);
     }
     Ok(())
 }

@@ -218,7 +218,11 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
 
     use_downloads(&recipient).await?;
     recipient.click("[data-testid=save-all]").await?;
-    recipient.find("[data-testid=delivered]").await?;
+    if recipient.find("[data-testid=delivered]").await.is_err() {
+        let body = recipient.eval("return document.body.innerText;").await?;
+        let errors = recipient.console_errors().await?;
+        anyhow::bail!("not delivered; the page shows {body} and logged {errors:#?}");
+    }
     let downloads = recipient.wait_for_downloads(3).await?;
     let mut received: Vec<Vec<u8>> = downloads
         .iter()
@@ -256,8 +260,17 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
         ],
     );
     assert!(hits.is_empty(), "the operator could read: {hits:#?}");
-    let stored = files_under(data.path()).len();
-    assert!(stored > 0, "the scan looked at the store ({stored} files)");
+    // The scan can see: the link's id (public) is in the store and the log.
+    let id = link
+        .split("/l/")
+        .nth(1)
+        .and_then(|rest| rest.split('#').next())
+        .context("link id")?;
+    let seen = operator_finds(data.path(), &[("link id", id.as_bytes().to_vec())]);
+    assert!(
+        seen.len() >= 2,
+        "the scan reads the store and the log: {seen:?}"
+    );
     Ok(())
 }
 

@@ -21,8 +21,11 @@ struct ReportEnvelope {
 
 #[derive(Debug, Deserialize)]
 struct Report {
-    #[serde(rename = "violated-directive", alias = "effective-directive", default)]
+    // Chromium sends both names; a serde alias would reject that as a duplicate field.
+    #[serde(rename = "violated-directive", default)]
     violated_directive: String,
+    #[serde(rename = "effective-directive", default)]
+    effective_directive: String,
     #[serde(rename = "blocked-uri", default)]
     blocked_uri: String,
 }
@@ -31,7 +34,14 @@ pub async fn post(request: Request) -> Result<StatusCode, AppError> {
     let bytes = read_body(request, MAX_BODY_BYTES).await?;
     let envelope: ReportEnvelope = parse_json(&bytes)?;
     tracing::warn!(
-        directive = %truncate(&envelope.report.violated_directive, 64),
+        directive = %truncate(
+            if envelope.report.violated_directive.is_empty() {
+                &envelope.report.effective_directive
+            } else {
+                &envelope.report.violated_directive
+            },
+            64
+        ),
         blocked = %origin_only(&envelope.report.blocked_uri),
         "content security policy violation reported"
     );
@@ -67,5 +77,13 @@ mod tests {
         );
         assert_eq!(origin_only("inline"), "inline");
         assert_eq!(origin_only(""), "");
+    }
+
+    #[test]
+    fn chromium_reports_with_both_directive_names_parse() {
+        let body = br#"{"csp-report":{"document-uri":"http://127.0.0.1/l/x","violated-directive":"script-src","effective-directive":"script-src","blocked-uri":"eval","status-code":200}}"#;
+        let envelope: ReportEnvelope = parse_json(body).expect("a real Chromium report parses");
+        assert_eq!(envelope.report.violated_directive, "script-src");
+        assert_eq!(envelope.report.blocked_uri, "eval");
     }
 }
