@@ -4,4 +4,6 @@
 // and the wasm are preloaded by Trunk with subresource integrity.
 const tag = document.querySelector('script[data-sealpost-js]');
 const { default: init } = await import(tag.dataset.sealpostJs);
-await init({ module_or_path: tag.dataset.sealpostWasm });
+const exports = await init({ module_or_path: tag.dataset.sealpostWasm });
+// The module's memory, for measuring how much the app uses (.ci/bench-send); read-only use.
+globalThis.sealpostWasmMemory = exports.memory;

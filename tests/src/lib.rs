@@ -6,10 +6,12 @@
 //! It deliberately holds no test logic; the tests live in `tests/tests/`.
 
 mod browser;
+mod flows;
 mod relay;
 mod smtp;
 
 pub use browser::{Browser, Session, processes_naming};
+pub use flows::{PASSWORD, verified_sender};
 pub use relay::{TestRelay, log_file};
 pub use smtp::SmtpSink;
 

@@ -9,43 +9,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use relay::admin::{AdminCommand, send};
 use shared::crypto::OsRng;
 use shared::ids::Id;
 use tests::{Browser, Session, TestRelay};
 
-const PASSWORD: &str = "correct horse battery staple";
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>.pdf";
 
 /// A unique marker, so a search cannot hit anything but what this test wrote.
 fn marker(label: &str) -> String {
     format!("{label}-{}", Id::generate(&mut OsRng))
-}
-
-/// Signs up through the page, has the operator verify the organisation, and lands on the
-/// composer.
-async fn verified_sender(page: &Session, relay: &TestRelay, handle: &str) -> anyhow::Result<()> {
-    page.goto(&format!("{}/signup", relay.url)).await?;
-    page.fill("input[name=email]", &format!("{handle}@example.com"))
-        .await?;
-    page.fill("input[name=name]", "Sam Sender").await?;
-    page.fill("input[name=organisation]", "Sender & Co").await?;
-    page.fill("input[name=handle]", handle).await?;
-    page.fill("input[name=password]", PASSWORD).await?;
-    page.fill("input[name=confirmation]", PASSWORD).await?;
-    page.click("button[type=submit]").await?;
-    page.wait_for_text("[data-testid=org-status]", "Waiting for verification")
-        .await?;
-    let answer = send(
-        relay.data_dir(),
-        &AdminCommand::OrgVerify {
-            handle: handle.to_owned(),
-        },
-    )
-    .await?
-    .context("the relay answers on its admin socket")?;
-    anyhow::ensure!(answer.ok, "{}", answer.message);
-    Ok(())
 }
 
 /// Sends `files` from the composer; returns the link.
@@ -156,7 +128,7 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
     let relay = TestRelay::start().await?;
     let browser = Browser::start().await?;
     let sender = browser.session().await?;
-    verified_sender(&sender, &relay, "sender").await?;
+    tests::verified_sender(&sender, &relay.url, relay.data_dir(), "sender").await?;
 
     let folder = tempfile::tempdir()?;
     let content_marker = marker("CONTENT");
@@ -279,7 +251,7 @@ async fn five_wrong_passwords_destroy_the_link() -> anyhow::Result<()> {
     let relay = TestRelay::start().await?;
     let browser = Browser::start().await?;
     let sender = browser.session().await?;
-    verified_sender(&sender, &relay, "careful").await?;
+    tests::verified_sender(&sender, &relay.url, relay.data_dir(), "careful").await?;
     let folder = tempfile::tempdir()?;
     let file = folder.path().join("contract.txt");
     std::fs::write(&file, b"terms")?;
@@ -344,7 +316,7 @@ async fn an_expired_link_is_refused_and_the_sender_sees_it_expired() -> anyhow::
         TestRelay::start_with_clock(|config| config.sessions.idle_minutes = 24 * 60, clock).await?;
     let browser = Browser::start().await?;
     let sender = browser.session().await?;
-    verified_sender(&sender, &relay, "hourly").await?;
+    tests::verified_sender(&sender, &relay.url, relay.data_dir(), "hourly").await?;
     let folder = tempfile::tempdir()?;
     let file = folder.path().join("quote.txt");
     std::fs::write(&file, b"valid for an hour")?;
@@ -373,7 +345,7 @@ async fn a_revoked_link_is_refused() -> anyhow::Result<()> {
     let relay = TestRelay::start().await?;
     let browser = Browser::start().await?;
     let sender = browser.session().await?;
-    verified_sender(&sender, &relay, "secondthoughts").await?;
+    tests::verified_sender(&sender, &relay.url, relay.data_dir(), "secondthoughts").await?;
     let folder = tempfile::tempdir()?;
     let file = folder.path().join("draft.txt");
     std::fs::write(&file, b"not final")?;
@@ -401,7 +373,7 @@ async fn a_flipped_bit_on_disk_is_an_integrity_error_not_a_corrupt_file() -> any
     let relay = TestRelay::start().await?;
     let browser = Browser::start().await?;
     let sender = browser.session().await?;
-    verified_sender(&sender, &relay, "tampered").await?;
+    tests::verified_sender(&sender, &relay.url, relay.data_dir(), "tampered").await?;
     let folder = tempfile::tempdir()?;
     let file = folder.path().join("x-ray.dcm");
     let mut bytes = vec![0_u8; 3 * 1024 * 1024 + 7];

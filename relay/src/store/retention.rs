@@ -1,6 +1,6 @@
 //! Deleting what the retention rules say must go: organisations closed longer ago than the
-//! cut-off, with their users (and sessions) and invitations. Deleted, not hidden. The audit
-//! log is append-only and keeps its entries.
+//! cut-off, with their users (and sessions), invitations and sends (records and ciphertext).
+//! Deleted, not hidden. The audit log is append-only and keeps its entries.
 
 use super::{OrgRecord, Store};
 use shared::wire::OrgStatus;
@@ -30,6 +30,15 @@ impl Store {
                 if belongs {
                     invites.remove(key)?;
                 }
+            }
+            for send in self.sends()?.into_iter().filter(|send| send.org == org.id) {
+                let folder = self.blobs.join(send.id.to_string());
+                match std::fs::remove_dir_all(&folder) {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error.into()),
+                }
+                self.delete_send(send.id)?;
             }
             self.db
                 .open_tree(ORG_HANDLES)?

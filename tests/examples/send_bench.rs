@@ -1,0 +1,267 @@
+//! The Secure Send measurement of issue 5 (run it with `.ci/bench-send`): one file of
+//! `--mib` MiB (default 1024) sent from one headless Chromium and received in another, through
+//! the release relay binary running as its own process. Prints encrypt+upload and
+//! download+decrypt speed next to raw SubtleCrypto AES-GCM measured in the same browser in the
+//! same run, the pages' WASM memory after each side finished (memory only grows, so this is
+//! the peak), and the relay's peak resident memory (VmHWM). Numbers go in issue notes, not in
+//! assertions; the run fails only if the received file differs.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use fantoccini::Locator;
+use tests::{Browser, Session};
+
+const MIB: u64 = 1024 * 1024;
+
+struct Relay(Child);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mib: u64 = std::env::args()
+        .skip_while(|arg| arg != "--mib")
+        .nth(1)
+        .map(|text| text.parse())
+        .transpose()
+        .context("--mib takes a number")?
+        .unwrap_or(1024);
+    let binary = std::env::var("SEALPOST_RELAY_BIN")
+        .unwrap_or_else(|_| "target/release/sealpost-relay".to_owned());
+    let data_dir = tempfile::tempdir()?;
+    let mut child = Relay(
+        Command::new(&binary)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .env("SEALPOST_LOG__FORMAT", "json")
+            .env("SEALPOST_LOG__FILTER", "warn,relay=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| {
+                format!("while starting {binary} (build it with cargo build --release -p relay)")
+            })?,
+    );
+    let pid = child.0.id();
+    let stdout = child.0.stdout.take().context("relay stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().context("the relay printed nothing")??;
+    let url = first
+        .split(['"', ' '])
+        .find(|word| word.starts_with("http://"))
+        .context("the relay announces its URL")?
+        .to_owned();
+    // Keep reading its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+
+    let folder = tempfile::tempdir()?;
+    let path = folder.path().join(format!("bench-{mib}MiB.bin"));
+    write_random_file(&path, mib)?;
+    let size = mib * MIB;
+
+    let browser = Browser::start().await?;
+    let sender = browser.session().await?;
+    tests::verified_sender(&sender, &url, data_dir.path(), "bench").await?;
+    sender.goto(&format!("{url}/app/send")).await?;
+    sender
+        .find("input[name=files]")
+        .await?
+        .send_keys(&path.display().to_string())
+        .await?;
+    sender.fill("input[name=otp]", "bench-otp-123").await?;
+    let started = Instant::now();
+    sender.click("form button[type=submit]").await?;
+    let link = wait_for_value(&sender, "[data-testid=link]", Duration::from_secs(1800)).await?;
+    let upload = started.elapsed();
+    let sender_wasm = wasm_memory(&sender).await?;
+
+    let recipient = browser.session().await?;
+    recipient.goto(&link).await?;
+    recipient.find("[data-testid=link-facts]").await?;
+    recipient.fill("input[name=otp]", "bench-otp-123").await?;
+    recipient.click("form button[type=submit]").await?;
+    recipient.find("[data-testid=opened]").await?;
+    recipient
+        .eval("const box = document.querySelector('input[name=to-disk]'); if (box && box.checked) { box.click(); } return null;")
+        .await?;
+    let started = Instant::now();
+    recipient.click("[data-testid=save-all]").await?;
+    wait_for(
+        &recipient,
+        "[data-testid=delivered]",
+        Duration::from_secs(1800),
+    )
+    .await?;
+    let download = started.elapsed();
+    let recipient_wasm = wasm_memory(&recipient).await?;
+    let saved = wait_for_download(&recipient, size).await?;
+    let same = files_equal(&path, &saved)?;
+    let (raw_encrypt, raw_decrypt) = raw_subtle(&recipient).await?;
+    let rss = peak_rss_kib(pid)?;
+
+    let mib_f = mib as f64;
+    println!(
+        "Secure Send, {mib} MiB, one file, headless Chromium, relay as its own release process"
+    );
+    println!(
+        "  encrypt + upload     {:8.1} MiB/s  ({:.1} s, incl. sealing the link)",
+        mib_f / upload.as_secs_f64(),
+        upload.as_secs_f64()
+    );
+    println!(
+        "  download + decrypt   {:8.1} MiB/s  ({:.1} s, until the receipt)",
+        mib_f / download.as_secs_f64(),
+        download.as_secs_f64()
+    );
+    println!(
+        "  raw SubtleCrypto     {raw_encrypt:8.1} MiB/s encrypt, {raw_decrypt:.1} MiB/s decrypt (1 MiB calls, same browser, same run)"
+    );
+    println!(
+        "  share of raw         {:8.0} % upload side, {:.0} % download side (goal >= 50 %)",
+        100.0 * mib_f / upload.as_secs_f64() / raw_encrypt,
+        100.0 * mib_f / download.as_secs_f64() / raw_decrypt
+    );
+    println!(
+        "  WASM memory          {:8.1} MiB sender, {:.1} MiB recipient (goal < 64 MiB)",
+        sender_wasm as f64 / MIB as f64,
+        recipient_wasm as f64 / MIB as f64
+    );
+    println!(
+        "  relay peak RSS       {:8.1} MiB (VmHWM; goal < 128 MiB)",
+        rss as f64 / 1024.0
+    );
+    println!(
+        "  received file        {}",
+        if same { "identical" } else { "DIFFERENT" }
+    );
+    if !same {
+        bail!("the received file differs from the sent one");
+    }
+    Ok(())
+}
+
+fn write_random_file(path: &std::path::Path, mib: u64) -> anyhow::Result<()> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut block = vec![0_u8; MIB as usize];
+    for _ in 0..mib {
+        rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut block);
+        file.write_all(&block)?;
+    }
+    file.flush()?;
+    Ok(())
+}
+
+async fn wait_for(page: &Session, css: &str, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while page.client.find(Locator::Css(css)).await.is_err() {
+        if Instant::now() > deadline {
+            let body = page.eval("return document.body.innerText;").await?;
+            bail!("`{css}` did not appear; the page shows {body}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+async fn wait_for_value(page: &Session, css: &str, limit: Duration) -> anyhow::Result<String> {
+    wait_for(page, css, limit).await?;
+    page.find(css)
+        .await?
+        .prop("value")
+        .await?
+        .context("a value")
+}
+
+async fn wasm_memory(page: &Session) -> anyhow::Result<u64> {
+    let bytes = page
+        .eval("return globalThis.sealpostWasmMemory ? globalThis.sealpostWasmMemory.buffer.byteLength : -1;")
+        .await?;
+    bytes.as_u64().context("the page exposes its WASM memory")
+}
+
+async fn wait_for_download(page: &Session, size: u64) -> anyhow::Result<std::path::PathBuf> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        for entry in std::fs::read_dir(page.downloads())?.flatten() {
+            let path = entry.path();
+            let done = path.extension().is_none_or(|ext| ext != "crdownload");
+            if done && entry.metadata()?.len() == size {
+                return Ok(path);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the download did not finish");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn files_equal(a: &std::path::Path, b: &std::path::Path) -> anyhow::Result<bool> {
+    let (mut a, mut b) = (
+        BufReader::new(std::fs::File::open(a)?),
+        BufReader::new(std::fs::File::open(b)?),
+    );
+    let (mut left, mut right) = (vec![0_u8; MIB as usize], vec![0_u8; MIB as usize]);
+    loop {
+        let n = a.read(&mut left)?;
+        let m = b.read(&mut right[..n.max(1)])?;
+        if n == 0 {
+            return Ok(m == 0);
+        }
+        if n != m {
+            // Short reads differ between files; compare the exact bytes read so far.
+            b.read_exact(&mut right[m..n])?;
+        }
+        if left[..n] != right[..n] {
+            return Ok(false);
+        }
+    }
+}
+
+/// Raw SubtleCrypto AES-256-GCM on 256 calls of 1 MiB each, in the page.
+async fn raw_subtle(page: &Session) -> anyhow::Result<(f64, f64)> {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        (async () => {
+            const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+            const chunk = new Uint8Array(1 << 20);
+            crypto.getRandomValues(chunk.subarray(0, 65536));
+            const iv = new Uint8Array(12);
+            const n = 256;
+            let start = performance.now();
+            let sealed;
+            for (let i = 0; i < n; i++) { iv[11] = i & 255; sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, chunk); }
+            const encrypt = n / ((performance.now() - start) / 1000);
+            start = performance.now();
+            for (let i = 0; i < n; i++) { await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed); }
+            const decrypt = n / ((performance.now() - start) / 1000);
+            done([encrypt, decrypt]);
+        })().catch((error) => done(String(error)));
+    "#;
+    let answer = page.client.execute_async(script, Vec::new()).await?;
+    let pair = answer.as_array().with_context(|| format!("{answer}"))?;
+    let number = |index: usize| {
+        pair.get(index)
+            .and_then(serde_json::Value::as_f64)
+            .context("a number")
+    };
+    Ok((number(0)?, number(1)?))
+}
+
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .context("VmHWM in /proc/<pid>/status")
+}
