@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
         .transpose()
         .context("--mib takes a number")?
         .unwrap_or(1024);
-    let binary = std::env::var("SEALPOST_RELAY_BIN")
+    let binary = std::env::var("BENCH_RELAY_BIN")
         .unwrap_or_else(|_| "target/release/sealpost-relay".to_owned());
     let data_dir = tempfile::tempdir()?;
     let mut child = Relay(
@@ -42,9 +42,9 @@ async fn main() -> anyhow::Result<()> {
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .env("SEALPOST_LOG__FORMAT", "json")
-            .env("SEALPOST_LOG__FILTER", "warn,relay=info")
+            .env("SEALPOST_LOG__FILTER", "info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| {
                 format!("while starting {binary} (build it with cargo build --release -p relay)")
