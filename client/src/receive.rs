@@ -6,6 +6,8 @@
 //! authentication stops the file with an integrity error and nothing half-decrypted is kept.
 //! Last it answers the relay's receipt challenge.
 
+use futures::StreamExt as _;
+use futures::stream::FuturesOrdered;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use shared::crypto::{
     BundleKey, LinkSecret, Manifest, ManifestFile, Passphrase, StreamError, derive_link_keys,
@@ -21,6 +23,8 @@ use crate::crypto::stream::{WebChunkDecryptor, WebStreamError};
 
 /// Tries per chunk download before giving up.
 const CHUNK_TRIES: u32 = 4;
+/// Chunks downloading at once (a few MiB of memory, whatever the file size).
+const PREFETCH: usize = 4;
 
 /// An opened link: the bundle key, the manifest and what the relay handed out with them.
 pub struct Opened {
@@ -163,24 +167,23 @@ async fn decrypt_into(
     )
     .await
     .map_err(integrity)?;
+    // A few chunks download while the oldest is decrypted and written, in order.
+    let mut pending = FuturesOrdered::new();
+    let mut next = 0;
     let mut done = 0_u64;
-    let mut sealed = fetch(opened, file_index, 0).await?;
-    for chunk in 0..file.chunks {
-        let process = async {
-            let plain = decryptor.decrypt_next(&sealed).await.map_err(integrity)?;
-            let length = u64::from(plain.length());
-            sink.write(plain).await?;
-            Ok::<u64, ReceiveError>(length)
-        };
-        // The next chunk downloads while this one is decrypted and written.
-        if chunk + 1 < file.chunks {
-            let (processed, fetched) =
-                futures::future::join(process, fetch(opened, file_index, chunk + 1)).await;
-            done += processed?;
-            sealed = fetched?;
-        } else {
-            done += process.await?;
+    while next < file.chunks && pending.len() < PREFETCH {
+        pending.push_back(fetch(opened, file_index, next));
+        next += 1;
+    }
+    while let Some(sealed) = pending.next().await {
+        let sealed = sealed?;
+        if next < file.chunks {
+            pending.push_back(fetch(opened, file_index, next));
+            next += 1;
         }
+        let plain = decryptor.decrypt_next(&sealed).await.map_err(integrity)?;
+        done += u64::from(plain.length());
+        sink.write(plain).await?;
         progress(done);
     }
     decryptor.finish().map_err(integrity)

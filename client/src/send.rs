@@ -26,7 +26,7 @@ use crate::crypto::stream::WebChunkEncryptor;
 pub const MIN_OTP_CHARS: usize = 6;
 /// Chunks uploading at once: enough to hide each request's latency, few enough to keep memory
 /// at a handful of MiB.
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 6;
 /// Tries per chunk before the send gives up.
 const CHUNK_TRIES: u32 = 4;
 

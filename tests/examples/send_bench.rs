@@ -82,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let link = wait_for_value(&sender, "[data-testid=link]", Duration::from_secs(1800)).await?;
     let upload = started.elapsed();
     let sender_wasm = wasm_memory(&sender).await?;
+    eprintln!("uploaded in {:.1} s", upload.as_secs_f64());
 
     let recipient = browser.session().await?;
     recipient.goto(&link).await?;
@@ -102,8 +103,19 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let download = started.elapsed();
     let recipient_wasm = wasm_memory(&recipient).await?;
-    let saved = wait_for_download(&recipient, size).await?;
-    let same = files_equal(&path, &saved)?;
+    eprintln!("decrypted in {:.1} s", download.as_secs_f64());
+    let received = match wait_for_download(&recipient, size).await {
+        Ok(saved) => match files_equal(&path, &saved)? {
+            true => Ok("identical"),
+            false => Err("DIFFERENT".to_owned()),
+        },
+        Err(error) => {
+            let logs = recipient.console_errors().await?;
+            Err(format!(
+                "not saved by the browser: {error}; console: {logs:?}"
+            ))
+        }
+    };
     let (raw_encrypt, raw_decrypt) = raw_subtle(&recipient).await?;
     let rss = peak_rss_kib(pid)?;
 
@@ -138,14 +150,16 @@ async fn main() -> anyhow::Result<()> {
         "  relay peak RSS       {:8.1} MiB (VmHWM; goal < 128 MiB)",
         rss as f64 / 1024.0
     );
-    println!(
-        "  received file        {}",
-        if same { "identical" } else { "DIFFERENT" }
-    );
-    if !same {
-        bail!("the received file differs from the sent one");
+    match received {
+        Ok(words) => {
+            println!("  received file        {words}");
+            Ok(())
+        }
+        Err(problem) => {
+            println!("  received file        {problem}");
+            bail!("the received file was not saved intact")
+        }
     }
-    Ok(())
 }
 
 fn write_random_file(path: &std::path::Path, mib: u64) -> anyhow::Result<()> {
@@ -188,7 +202,7 @@ async fn wasm_memory(page: &Session) -> anyhow::Result<u64> {
 }
 
 async fn wait_for_download(page: &Session, size: u64) -> anyhow::Result<std::path::PathBuf> {
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         for entry in std::fs::read_dir(page.downloads())?.flatten() {
             let path = entry.path();
