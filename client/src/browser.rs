@@ -66,3 +66,16 @@ pub fn format_time(unix_seconds: i64) -> String {
     ));
     String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
 }
+
+/// Starts `future` now, as its own task, instead of when it is first awaited: network requests
+/// and file reads then run while the caller encrypts or decrypts. Await the receiver for the
+/// result (an error only if the task was dropped).
+pub fn eager<T: 'static>(
+    future: impl std::future::Future<Output = T> + 'static,
+) -> futures::channel::oneshot::Receiver<T> {
+    let (sender, receiver) = futures::channel::oneshot::channel();
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = sender.send(future.await);
+    });
+    receiver
+}

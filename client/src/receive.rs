@@ -6,8 +6,8 @@
 //! authentication stops the file with an integrity error and nothing half-decrypted is kept.
 //! Last it answers the relay's receipt challenge.
 
-use futures::StreamExt as _;
-use futures::stream::FuturesOrdered;
+use std::collections::VecDeque;
+
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use shared::crypto::{
     BundleKey, LinkSecret, Manifest, ManifestFile, Passphrase, StreamError, derive_link_keys,
@@ -167,20 +167,25 @@ async fn decrypt_into(
     )
     .await
     .map_err(integrity)?;
-    // A few chunks download while the oldest is decrypted and written, in order.
-    let mut pending = FuturesOrdered::new();
+    // A few chunks download (each as its own task) while the oldest is decrypted and written.
+    let mut pending = VecDeque::new();
     let mut next = 0;
     let mut done = 0_u64;
-    while next < file.chunks && pending.len() < PREFETCH {
-        pending.push_back(fetch(opened, file_index, next));
-        next += 1;
-    }
-    while let Some(sealed) = pending.next().await {
-        let sealed = sealed?;
-        if next < file.chunks {
-            pending.push_back(fetch(opened, file_index, next));
+    while let Some(oldest) = {
+        while next < file.chunks && pending.len() < PREFETCH {
+            pending.push_back(browser::eager(fetch(
+                opened.id,
+                opened.token.clone(),
+                file_index,
+                next,
+            )));
             next += 1;
         }
+        pending.pop_front()
+    } {
+        let sealed = oldest
+            .await
+            .map_err(|_| ReceiveError::Save("the download was interrupted".to_owned()))??;
         let plain = decryptor.decrypt_next(&sealed).await.map_err(integrity)?;
         done += u64::from(plain.length());
         sink.write(plain).await?;
@@ -190,10 +195,10 @@ async fn decrypt_into(
 }
 
 /// One chunk, retrying passing trouble.
-async fn fetch(opened: &Opened, file: u32, chunk: u32) -> Result<Uint8Array, ReceiveError> {
+async fn fetch(id: Id, token: String, file: u32, chunk: u32) -> Result<Uint8Array, ReceiveError> {
     let mut attempt = 1;
     loop {
-        match api::link_chunk(opened.id, file, chunk, &opened.token).await {
+        match api::link_chunk(id, file, chunk, &token).await {
             Ok(bytes) => return Ok(bytes),
             Err(error) if error.is_transient() && attempt < CHUNK_TRIES => {
                 browser::sleep(250 * 2_i32.pow(attempt)).await;

@@ -5,8 +5,8 @@
 //! size. Last it derives the link keys from a fresh link secret and the OTP, and finalizes with
 //! the guard. The OTP, the link secret and every plaintext stay in this browser.
 
-use futures::StreamExt as _;
-use futures::stream::FuturesUnordered;
+use std::collections::VecDeque;
+
 use js_sys::Uint8Array;
 use rand_core::RngCore as _;
 use shared::crypto::kdf::KdfParams;
@@ -27,6 +27,8 @@ pub const MIN_OTP_CHARS: usize = 6;
 /// Chunks uploading at once: enough to hide each request's latency, few enough to keep memory
 /// at a handful of MiB.
 const IN_FLIGHT: usize = 6;
+/// File slices read ahead of encryption.
+const READ_AHEAD: usize = 3;
 /// Tries per chunk before the send gives up.
 const CHUNK_TRIES: u32 = 4;
 
@@ -86,6 +88,8 @@ pub enum SendError {
     Read(String),
     #[error("encryption failed in this browser: {0}")]
     Crypto(String),
+    #[error("the send was interrupted; try again")]
+    Cancelled,
     #[error(transparent)]
     Api(#[from] ApiError),
 }
@@ -141,7 +145,9 @@ pub async fn send(
         });
     };
     report(0, false);
-    let mut uploads = FuturesUnordered::new();
+    // Reads run ahead of encryption and uploads run behind it, each as its own task, so the
+    // disk, WebCrypto and the network work at the same time; a few MiB are held at most.
+    let mut uploads = VecDeque::new();
     for (index, (file, entry)) in outgoing.files.iter().zip(&manifest.files).enumerate() {
         let file_index = u32::try_from(index).map_err(|_| SendError::NoFiles)?;
         let mut encryptor = WebChunkEncryptor::new(
@@ -151,33 +157,44 @@ pub async fn send(
         )
         .await
         .map_err(|error| SendError::Crypto(error.to_string()))?;
+        let layout = *encryptor.layout();
+        let mut reads = VecDeque::new();
+        let mut next_read = 0;
         while !encryptor.is_finished() {
+            while next_read < layout.chunk_count() && reads.len() < READ_AHEAD {
+                let start = u64::from(next_read) * shared::crypto::CHUNK_SIZE as u64;
+                let length = layout.plaintext_len(next_read) as u64;
+                reads.push_back(browser::eager(read_slice(file.clone(), start, length)));
+                next_read += 1;
+            }
             let chunk = encryptor.next_index();
-            let start = u64::from(chunk) * shared::crypto::CHUNK_SIZE as u64;
-            let length = encryptor.layout().plaintext_len(chunk);
-            let plain = read_slice(file, start, length as u64).await?;
+            let plain = match reads.pop_front() {
+                Some(read) => read.await.map_err(|_| SendError::Read(file.name()))??,
+                None => return Err(SendError::Read(file.name())),
+            };
             let sealed = encryptor
                 .encrypt_next(&plain)
                 .await
                 .map_err(|error| SendError::Crypto(error.to_string()))?;
-            uploads.push(upload(
-                api,
+            let length = u64::from(plain.length());
+            uploads.push_back(browser::eager(upload(
+                api.clone(),
                 created.id,
                 file_index,
                 chunk,
                 sealed,
-                length as u64,
-            ));
-            if uploads.len() >= IN_FLIGHT
-                && let Some(result) = uploads.next().await
+                length,
+            )));
+            while uploads.len() >= IN_FLIGHT
+                && let Some(oldest) = uploads.pop_front()
             {
-                done += result?;
+                done += oldest.await.map_err(|_| SendError::Cancelled)??;
                 report(done, false);
             }
         }
     }
-    while let Some(result) = uploads.next().await {
-        done += result?;
+    while let Some(oldest) = uploads.pop_front() {
+        done += oldest.await.map_err(|_| SendError::Cancelled)??;
         report(done, false);
     }
     report(done, true);
@@ -221,7 +238,7 @@ pub async fn send(
 /// Uploads one sealed chunk, retrying what may be passing trouble; answers the plaintext
 /// bytes it carried.
 async fn upload(
-    api: &AuthorizedApi,
+    api: AuthorizedApi,
     id: Id,
     file: u32,
     chunk: u32,
@@ -242,11 +259,7 @@ async fn upload(
 }
 
 /// `length` bytes of `file` from `start`, read into JavaScript memory.
-async fn read_slice(
-    file: &web_sys::File,
-    start: u64,
-    length: u64,
-) -> Result<Uint8Array, SendError> {
+async fn read_slice(file: web_sys::File, start: u64, length: u64) -> Result<Uint8Array, SendError> {
     let failed = || SendError::Read(file.name());
     let blob = file
         .slice_with_f64_and_f64(start as f64, (start + length) as f64)

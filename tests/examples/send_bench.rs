@@ -117,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let (raw_encrypt, raw_decrypt) = raw_subtle(&recipient).await?;
+    let put_ceiling = transport(&sender).await?;
     let rss = peak_rss_kib(pid)?;
 
     let mib_f = mib as f64;
@@ -149,6 +150,9 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  relay peak RSS       {:8.1} MiB (VmHWM; goal < 128 MiB)",
         rss as f64 / 1024.0
+    );
+    println!(
+        "  HTTP alone           {put_ceiling:8.1} MiB/s PUT of 1 MiB chunks to the relay, six in flight (no crypto, no file reads)"
     );
     match received {
         Ok(words) => {
@@ -268,6 +272,41 @@ async fn raw_subtle(page: &Session) -> anyhow::Result<(f64, f64)> {
             .context("a number")
     };
     Ok((number(0)?, number(1)?))
+}
+
+/// The transport alone, from the sender's page: the same chunk PUT 256 times to a reserved
+/// send, six in flight as the app does (no crypto, no file reads).
+async fn transport(page: &Session) -> anyhow::Result<f64> {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        (async () => {
+            const state = await (await fetch('/api/session')).json();
+            const csrf = state.session.csrf_token;
+            const created = await fetch('/api/sends', {
+                method: 'POST',
+                headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+                body: JSON.stringify({ files: [1048560], expires_in_seconds: 3600, max_opens: 1 }),
+            });
+            const id = (await created.json()).id;
+            const body = new Uint8Array(1048576);
+            const n = 256;
+            let start = performance.now();
+            let inflight = [];
+            for (let i = 0; i < n; i++) {
+                inflight.push(fetch(`/api/sends/${id}/files/0/chunks/0`, {
+                    method: 'PUT',
+                    headers: { 'Content-Type': 'application/octet-stream', 'X-CSRF-Token': csrf },
+                    body,
+                }).then((r) => { if (!r.ok) throw new Error('PUT ' + r.status); }));
+                if (inflight.length >= 6) { await inflight.shift(); }
+            }
+            await Promise.all(inflight);
+            const put = n / ((performance.now() - start) / 1000);
+            done(put);
+        })().catch((error) => done(String(error)));
+    "#;
+    let answer = page.client.execute_async(script, Vec::new()).await?;
+    answer.as_f64().with_context(|| format!("{answer}"))
 }
 
 fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
