@@ -5,6 +5,7 @@
 pub mod crypto;
 pub mod encoding;
 pub mod ids;
+pub mod money;
 pub mod wire;
 
 /// The protocol version this crate implements (PROTOCOL.md, "Sealpost protocol, version 1").

@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod payments;
 mod sends;
+pub use payments::*;
 pub use sends::*;
 
 use crate::crypto::kdf::{KdfParams, OtpSalt};

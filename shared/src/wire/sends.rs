@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::LinkGuard;
+use super::{InvoiceTerms, InvoiceView, LinkGuard};
 use crate::crypto::SealedManifest;
 use crate::crypto::kdf::{KdfParams, OtpSalt};
 use crate::crypto::{LinkWrappedKey, receipt::RECEIPT_NONCE_LEN};
@@ -24,6 +24,9 @@ pub struct CreateSendRequest {
     /// The recipient's address, if the sender gave one (metadata, for the Sent list).
     #[serde(default)]
     pub recipient_email: Option<String>,
+    /// Payment asked before anything decryptable is released (the paywall).
+    #[serde(default)]
+    pub invoice: Option<InvoiceTerms>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +83,8 @@ pub struct SendView {
     pub opened_at: Option<i64>,
     #[serde(default)]
     pub delivered_at: Option<i64>,
+    #[serde(default)]
+    pub invoice: Option<InvoiceView>,
 }
 
 /// `GET /api/links/{id}`: what anyone holding the link may know before typing the OTP.
@@ -98,6 +103,13 @@ pub struct LinkInfo {
     #[serde(with = "crate::encoding::array")]
     pub otp_salt: OtpSalt,
     pub kdf: KdfParams,
+    /// The payment asked before the link opens, if any.
+    #[serde(default)]
+    pub invoice: Option<InvoiceView>,
+    /// Whether this relay takes card payments (Stripe); without, only the payee can mark an
+    /// invoice paid.
+    #[serde(default)]
+    pub card_payments: bool,
 }
 
 /// `POST /api/links/{id}/open`: the proof derived from the link secret and the OTP.
@@ -168,11 +180,12 @@ mod tests {
             expires_in_seconds: 3600,
             max_opens: 1,
             recipient_email: None,
+            invoice: None,
         };
         let json = serde_json::to_string(&create).expect("json");
         assert_eq!(
             json,
-            r#"{"files":[0,10485760],"expires_in_seconds":3600,"max_opens":1,"recipient_email":null}"#
+            r#"{"files":[0,10485760],"expires_in_seconds":3600,"max_opens":1,"recipient_email":null,"invoice":null}"#
         );
         let minimal: CreateSendRequest =
             serde_json::from_str(r#"{"files":[1],"expires_in_seconds":3600,"max_opens":1}"#)
