@@ -40,6 +40,8 @@ pub struct Outgoing {
     pub otp: Passphrase,
     pub expires_in_seconds: i64,
     pub max_opens: u32,
+    /// Payment asked before the documents open (the paywall).
+    pub invoice: Option<wire::InvoiceTerms>,
 }
 
 /// How far a send has come, for the progress bar.
@@ -131,6 +133,7 @@ pub async fn send(
             expires_in_seconds: outgoing.expires_in_seconds,
             max_opens: outgoing.max_opens,
             recipient_email: outgoing.recipient_email.clone(),
+            invoice: outgoing.invoice.clone(),
         })
         .await?;
 
@@ -286,6 +289,7 @@ impl std::fmt::Debug for Outgoing {
             .field("otp", &self.otp)
             .field("expires_in_seconds", &self.expires_in_seconds)
             .field("max_opens", &self.max_opens)
+            .field("invoice", &self.invoice)
             .finish_non_exhaustive()
     }
 }

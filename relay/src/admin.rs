@@ -41,6 +41,16 @@ pub enum AdminCommand {
     BlocksList,
     /// Lifts the block of one IP address (and forgets its recent failures).
     BlockLift { ip: String },
+    /// What each organisation is owed from card payments, per currency, with its payout
+    /// details.
+    PayoutsReport,
+    /// Records a payout made to an organisation (an amount as typed, e.g. "12.50").
+    PayoutRecord {
+        handle: String,
+        amount: String,
+        currency: String,
+        reference: String,
+    },
 }
 
 /// The answer: whether it worked, a sentence for the operator, and data for scripts.
@@ -95,6 +105,13 @@ pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse
         ),
         AdminCommand::BlocksList => blocks_list(store, now),
         AdminCommand::BlockLift { ip } => block_lift(store, ip),
+        AdminCommand::PayoutsReport => payouts_report(store),
+        AdminCommand::PayoutRecord {
+            handle,
+            amount,
+            currency,
+            reference,
+        } => payout_record(store, now, handle, amount, currency, reference),
     };
     let outcome = if response.ok {
         Outcome::Success
@@ -127,6 +144,8 @@ impl AdminCommand {
             AdminCommand::OrgReinstate { .. } => "org.reinstate",
             AdminCommand::BlocksList => "admin.blocks_list",
             AdminCommand::BlockLift { .. } => "guard.ip_unblocked",
+            AdminCommand::PayoutsReport => "admin.payouts_report",
+            AdminCommand::PayoutRecord { .. } => "payout.record",
         }
     }
 
@@ -134,13 +153,123 @@ impl AdminCommand {
         match self {
             AdminCommand::AuditVerify
             | AdminCommand::OrgsList { .. }
-            | AdminCommand::BlocksList => None,
+            | AdminCommand::BlocksList
+            | AdminCommand::PayoutsReport => None,
+            AdminCommand::PayoutRecord { handle, .. } => Some(handle.clone()),
             AdminCommand::BlockLift { ip } => Some(ip.clone()),
             AdminCommand::OrgVerify { handle }
             | AdminCommand::OrgSuspend { handle }
             | AdminCommand::OrgReinstate { handle } => Some(handle.clone()),
         }
     }
+}
+
+fn payouts_report(store: &Store) -> AdminResponse {
+    let orgs = match store.orgs(None) {
+        Ok(orgs) => orgs,
+        Err(error) => {
+            return AdminResponse::failed(format!("cannot read organisations: {error:#}"));
+        }
+    };
+    let mut lines = Vec::new();
+    let mut data = Vec::new();
+    for org in orgs {
+        let (entries, details) = match (store.ledger_of_org(org.id), store.payout_details(org.id)) {
+            (Ok(entries), Ok(details)) => (entries, details),
+            (Err(error), _) | (_, Err(error)) => {
+                return AdminResponse::failed(format!(
+                    "cannot read {}'s ledger: {error:#}",
+                    org.handle
+                ));
+            }
+        };
+        if entries.is_empty() {
+            continue;
+        }
+        let report = crate::paywall::payout_lines(&entries);
+        for line in &report {
+            lines.push(format!(
+                "{:<32} owed {:>16}  (card {}, refunded {}, paid out {}; collected directly {})",
+                org.handle,
+                shared::money::format_signed(i128::from(line.owed), line.currency),
+                shared::money::format_amount(line.collected_by_card, line.currency),
+                shared::money::format_amount(line.refunded, line.currency),
+                shared::money::format_amount(line.paid_out, line.currency),
+                shared::money::format_amount(line.collected_directly, line.currency),
+            ));
+        }
+        if !details.account.is_empty() {
+            lines.push(format!(
+                "{:<32} pay to {} · {} · {}",
+                "", details.account_holder, details.account, details.bank
+            ));
+        }
+        data.push(serde_json::json!({
+            "handle": org.handle,
+            "name": org.name,
+            "details": details,
+            "lines": report,
+        }));
+    }
+    let message = if lines.is_empty() {
+        "no payments recorded".to_owned()
+    } else {
+        lines.join("\n")
+    };
+    AdminResponse::ok(message, serde_json::Value::Array(data))
+}
+
+fn payout_record(
+    store: &Store,
+    now: i64,
+    handle: &str,
+    amount: &str,
+    currency: &str,
+    reference: &str,
+) -> AdminResponse {
+    let org = match store.org_by_handle(handle) {
+        Ok(Some(org)) => org,
+        Ok(None) => {
+            return AdminResponse::failed(format!("no organisation has the handle {handle:?}"));
+        }
+        Err(error) => {
+            return AdminResponse::failed(format!("cannot read organisations: {error:#}"));
+        }
+    };
+    let parsed = shared::money::Currency::parse(currency).and_then(|currency| {
+        shared::money::parse_amount(amount, currency).map(|minor| (minor, currency))
+    });
+    let (minor, currency) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let mut response = AdminResponse::failed(format!("nothing recorded: {error}"));
+            response.org = Some(org.id);
+            return response;
+        }
+    };
+    let reference = reference.trim();
+    if reference.is_empty() || reference.chars().count() > shared::wire::MAX_REFERENCE_CHARS {
+        let mut response = AdminResponse::failed(format!(
+            "nothing recorded: give a reference of 1 to {} characters",
+            shared::wire::MAX_REFERENCE_CHARS
+        ));
+        response.org = Some(org.id);
+        return response;
+    }
+    let mut response = match store.record_payout(org.id, minor, currency, reference.to_owned(), now)
+    {
+        Ok(entry) => AdminResponse::ok(
+            format!(
+                "recorded a payout of {} to {}",
+                shared::money::format_amount(minor, currency),
+                org.handle
+            ),
+            serde_json::json!({ "seq": entry.seq }),
+        ),
+        Err(error) => AdminResponse::failed(format!("cannot record the payout: {error:#}")),
+    };
+    response.org = Some(org.id);
+    response
 }
 
 fn blocks_list(store: &Store, now: i64) -> AdminResponse {

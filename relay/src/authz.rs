@@ -24,6 +24,8 @@ pub enum Permission {
     /// Follow and revoke what was sent (allowed whatever the organisation's standing, so a
     /// suspended organisation can still withdraw a link).
     TrackSends,
+    /// Mark one's invoices paid by hand (owners and admins: anyone's in the organisation).
+    CollectPayment,
     /// List, invite, change roles of and remove members.
     ManageMembers,
     /// Organisation policies (MFA required, password rules, expiry).
@@ -39,10 +41,11 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 10] = [
         Permission::ManageOwnAccount,
         Permission::SendOrRequest,
         Permission::TrackSends,
+        Permission::CollectPayment,
         Permission::ManageMembers,
         Permission::SetPolicy,
         Permission::ViewAudit,
@@ -89,7 +92,10 @@ pub fn authorize(
         return Err(Denied::OtherOrganisation);
     }
     let role_allows = match permission {
-        Permission::ManageOwnAccount | Permission::SendOrRequest | Permission::TrackSends => true,
+        Permission::ManageOwnAccount
+        | Permission::SendOrRequest
+        | Permission::TrackSends
+        | Permission::CollectPayment => true,
         Permission::ManageMembers | Permission::SetPolicy | Permission::ViewAudit => {
             matches!(principal.role, Role::Owner | Role::Admin)
         }
@@ -157,7 +163,12 @@ mod tests {
                         "{role:?} {permission:?} across tenants"
                     );
                     let expected = match (permission, role) {
-                        (Permission::ManageOwnAccount | Permission::TrackSends, _) => Ok(()),
+                        (
+                            Permission::ManageOwnAccount
+                            | Permission::TrackSends
+                            | Permission::CollectPayment,
+                            _,
+                        ) => Ok(()),
                         (Permission::SendOrRequest, _) => match status {
                             OrgStatus::Verified => Ok(()),
                             OrgStatus::Pending => Err(Denied::Pending),

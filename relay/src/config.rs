@@ -17,12 +17,17 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the database lives. Back this folder up; it holds only ciphertext and metadata.
     pub data_dir: PathBuf,
+    /// Where users reach this relay, e.g. `https://sealpost.example.com`: for links in mail
+    /// and the return address of card payments. Empty: mail is refused, and payments return
+    /// to the address the payer's browser used.
+    pub public_url: String,
     pub log: LogConfig,
     pub limits: Limits,
     pub sessions: SessionConfig,
     pub brute_force: BruteForceConfig,
     pub sends: SendsConfig,
     pub smtp: SmtpConfig,
+    pub stripe: StripeConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,12 +58,14 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
+            public_url: String::new(),
             log: LogConfig::default(),
             limits: Limits::default(),
             sessions: SessionConfig::default(),
             brute_force: BruteForceConfig::default(),
             sends: SendsConfig::default(),
             smtp: SmtpConfig::default(),
+            stripe: StripeConfig::default(),
         }
     }
 }
@@ -166,8 +173,39 @@ pub struct SmtpConfig {
     pub url: Secret,
     /// The sender, e.g. `Sealpost <no-reply@example.com>`.
     pub from: String,
-    /// Where users reach this relay, for links in mail, e.g. `https://sealpost.example.com`.
-    pub public_url: String,
+}
+
+/// Card payments through Stripe Checkout (PRODUCT.md flow 2). Off while either key is empty:
+/// then only payments marked by hand are offered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StripeConfig {
+    /// The secret API key, `sk_live_…` or `sk_test_…`. Redacted in logs.
+    pub secret_key: Secret,
+    /// The webhook endpoint's signing secret, `whsec_…`. Redacted in logs.
+    pub webhook_secret: Secret,
+    /// Stripe's API (tests point it at a local stand-in).
+    pub api_base: String,
+    /// Webhooks signed longer ago than this are refused (Stripe's default tolerance).
+    pub webhook_tolerance_seconds: u32,
+}
+
+impl Default for StripeConfig {
+    fn default() -> Self {
+        Self {
+            secret_key: Secret::default(),
+            webhook_secret: Secret::default(),
+            api_base: "https://api.stripe.com".to_owned(),
+            webhook_tolerance_seconds: 300,
+        }
+    }
+}
+
+impl StripeConfig {
+    /// Whether card payments are on.
+    pub fn enabled(&self) -> bool {
+        !self.secret_key.is_empty() && !self.webhook_secret.is_empty()
+    }
 }
 
 /// A configuration value that must never be printed: `Debug` shows `***`.
@@ -289,6 +327,17 @@ mod tests {
         let printed = format!("{smtp:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("***"));
+        let stripe = StripeConfig {
+            secret_key: Secret::new("sk_test_hunter3".to_owned()),
+            webhook_secret: Secret::new("whsec_hunter4".to_owned()),
+            ..StripeConfig::default()
+        };
+        let printed = format!("{stripe:?}");
+        assert!(
+            !printed.contains("hunter3") && !printed.contains("hunter4"),
+            "{printed}"
+        );
+        assert!(stripe.enabled() && !StripeConfig::default().enabled());
     }
 
     #[test]

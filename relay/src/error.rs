@@ -65,6 +65,15 @@ pub enum AppError {
         "your organisation's storage is full ({used} of {quota} bytes in use): wait for sends to expire or revoke some"
     )]
     QuotaExceeded { used: u64, quota: u64 },
+    #[error("{message}")]
+    PaymentRequired {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("the payment provider could not be reached or refused; try again in a moment")]
+    PaymentProvider(anyhow::Error),
+    #[error("the webhook's signature does not verify")]
+    BadSignature,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -97,6 +106,9 @@ impl AppError {
             AppError::Gone { code, .. } => (StatusCode::GONE, code),
             AppError::WrongOtp { .. } => (StatusCode::FORBIDDEN, "wrong_otp"),
             AppError::QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
+            AppError::PaymentRequired { code, .. } => (StatusCode::PAYMENT_REQUIRED, code),
+            AppError::PaymentProvider(_) => (StatusCode::BAD_GATEWAY, "payment_provider"),
+            AppError::BadSignature => (StatusCode::BAD_REQUEST, "bad_signature"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -111,8 +123,14 @@ impl From<crate::authz::Denied> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if let AppError::Internal(error) = &self {
-            tracing::error!(error = format!("{error:#}"), "internal error");
+        match &self {
+            AppError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+            }
+            AppError::PaymentProvider(error) => {
+                tracing::warn!(error = format!("{error:#}"), "payment provider call failed");
+            }
+            _ => {}
         }
         let body = wire::ErrorResponse {
             code: code.to_owned(),

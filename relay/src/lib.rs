@@ -10,8 +10,10 @@ pub mod clock;
 pub mod config;
 pub mod guard;
 pub mod mail;
+pub mod paywall;
 pub mod retention;
 pub mod store;
+pub mod stripe;
 
 mod api;
 mod assets;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Outgoing mail, when `[smtp]` is configured.
     pub mailer: Option<mail::Mailer>,
+    /// Stripe's API, when `[stripe]` is configured.
+    pub stripe: Option<stripe::StripeApi>,
 }
 
 impl AppState {
@@ -49,11 +53,17 @@ impl AppState {
 
     /// State on a given clock (tests move time with `Clock::manual`).
     pub fn with_clock(config: Config, store: Store, clock: Clock) -> Self {
+        // `main` builds the client once before this to stop on a bad `[stripe]` section.
+        let stripe = stripe::StripeApi::from_config(&config.stripe).unwrap_or_else(|error| {
+            tracing::error!(error = format!("{error:#}"), "card payments are off");
+            None
+        });
         Self {
             config: Arc::new(config),
             store,
             clock,
             mailer: None,
+            stripe,
         }
     }
 

@@ -27,7 +27,7 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     /// `None` when mail is off (no URL); an error when it is on but unusable.
-    pub fn from_config(config: &SmtpConfig) -> anyhow::Result<Option<Self>> {
+    pub fn from_config(config: &SmtpConfig, public_url: &str) -> anyhow::Result<Option<Self>> {
         if config.url.is_empty() {
             return Ok(None);
         }
@@ -41,13 +41,13 @@ impl Mailer {
             .parse()
             .with_context(|| format!("[smtp] from {:?} is not a mailbox", config.from))?;
         anyhow::ensure!(
-            config.public_url.starts_with("https://") || config.public_url.starts_with("http://"),
-            "[smtp] public_url must be the relay's address, e.g. https://sealpost.example.com"
+            public_url.starts_with("https://") || public_url.starts_with("http://"),
+            "mail needs public_url, the relay's address, e.g. https://sealpost.example.com"
         );
         Ok(Some(Self {
             transport,
             from,
-            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            public_url: public_url.trim_end_matches('/').to_owned(),
         }))
     }
 

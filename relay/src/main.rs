@@ -62,6 +62,25 @@ enum AdminCli {
         #[command(subcommand)]
         command: BlocksCli,
     },
+    /// Money from card payments: what each organisation is owed, and recording payouts.
+    Payouts {
+        #[command(subcommand)]
+        command: PayoutsCli,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PayoutsCli {
+    /// What each organisation is owed, per currency, with its payout details.
+    Report,
+    /// Record a payout made to an organisation, e.g. `record clinic 120.50 EUR --reference T-77`.
+    Record {
+        handle: String,
+        amount: String,
+        currency: String,
+        #[arg(long)]
+        reference: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +151,20 @@ async fn main() -> anyhow::Result<ExitCode> {
                     BlocksCli::List => AdminCommand::BlocksList,
                     BlocksCli::Lift { ip } => AdminCommand::BlockLift { ip },
                 },
+                AdminCli::Payouts { command } => match command {
+                    PayoutsCli::Report => AdminCommand::PayoutsReport,
+                    PayoutsCli::Record {
+                        handle,
+                        amount,
+                        currency,
+                        reference,
+                    } => AdminCommand::PayoutRecord {
+                        handle,
+                        amount,
+                        currency,
+                        reference,
+                    },
+                },
             };
             admin(&config, &command, json).await
         }
@@ -154,11 +187,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         "Sealpost relay listening on http://{address}"
     );
-    let mailer = relay::mail::Mailer::from_config(&config.smtp)?;
+    let mailer = relay::mail::Mailer::from_config(&config.smtp, &config.public_url)?;
     if mailer.is_none() {
         tracing::info!(
             "no [smtp] url configured: invitations are shown as links to pass on, not mailed"
         );
+    }
+    match relay::stripe::StripeApi::from_config(&config.stripe)
+        .context("while setting up card payments ([stripe])")?
+    {
+        Some(_) => tracing::info!(api_base = %config.stripe.api_base, "card payments on (Stripe)"),
+        None => {
+            tracing::info!("no [stripe] keys configured: invoices can only be marked paid by hand")
+        }
     }
     let state = AppState::new(config, store).with_mailer(mailer);
     relay::serve(listener, state, shutdown).await

@@ -272,6 +272,7 @@ impl Relay {
             expires_in_seconds,
             max_opens,
             recipient_email: Some("client@example.org".to_owned()),
+            invoice: None,
         };
         let body = serde_json::to_value(&body).expect("JSON");
         self.call(Method::POST, "/api/sends", Some(login), Some(body))

@@ -7,13 +7,16 @@
 
 mod browser;
 mod flows;
+pub mod native;
 mod relay;
 mod smtp;
+pub mod stripe;
 
 pub use browser::{Browser, Session, processes_naming};
 pub use flows::{PASSWORD, verified_sender};
 pub use relay::{TestRelay, log_file};
 pub use smtp::SmtpSink;
+pub use stripe::StripeStandIn;
 
 /// Chromium's flags for this machine (see TOOLCHAIN.md): headless, no sandbox as root, and no
 /// background traffic to the closed network.

@@ -48,7 +48,7 @@ impl TestRelay {
         adjust(&mut config);
         let store = relay::Store::open(&config.data_dir)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let mailer = relay::mail::Mailer::from_config(&config.smtp)?;
+        let mailer = relay::mail::Mailer::from_config(&config.smtp, &config.public_url)?;
         let state = relay::AppState::with_clock(config, store, clock).with_mailer(mailer);
         let task = tokio::spawn(relay::serve(listener, state, async {
             let _ = stopped.await;

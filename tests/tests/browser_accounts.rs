@@ -350,7 +350,7 @@ async fn with_smtp_configured_the_invitation_arrives_by_mail_and_its_link_works(
     let relay = TestRelay::start_with(|config| {
         config.smtp.url = relay::config::Secret::new(sink_url);
         config.smtp.from = "Sealpost <no-reply@sealpost.test>".to_owned();
-        config.smtp.public_url = "http://placeholder.invalid".to_owned();
+        config.public_url = "http://placeholder.invalid".to_owned();
     })
     .await?;
     let browser = Browser::start().await?;

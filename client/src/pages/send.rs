@@ -91,6 +91,7 @@ fn Composer() -> impl IntoView {
             otp: Passphrase::new(otp.get_untracked()),
             expires_in_seconds,
             max_opens: opens.get_untracked().trim().parse().unwrap_or(1),
+            invoice: None,
         };
         busy.set(true);
         error.set(None);

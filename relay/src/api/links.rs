@@ -14,7 +14,7 @@ use rand_core::RngCore as _;
 use sha2::{Digest, Sha256};
 use shared::crypto::ReceiptKey;
 use shared::ids::Id;
-use shared::wire::{self, OrgStatus};
+use shared::wire::{self, InvoiceStatus, OrgStatus};
 use subtle::ConstantTimeEq as _;
 
 use super::json::{ApiJson, ApiPath, ClientIp};
@@ -35,6 +35,10 @@ pub async fn info(
         return Err(gone_used_up());
     }
     let guard = send.guard.as_ref().ok_or_else(gone_deleted)?;
+    let invoice = match invoice_of(&state, &send)? {
+        Some(invoice) => Some(super::payments::view(&state, &invoice)?),
+        None => None,
+    };
     Ok(axum::Json(wire::LinkInfo {
         id: send.id,
         organisation: org.name,
@@ -47,14 +51,20 @@ pub async fn info(
         size: send.files.iter().sum(),
         otp_salt: guard.otp_salt,
         kdf: guard.kdf,
+        invoice,
+        card_payments: state.stripe.is_some(),
     }))
 }
 
 /// What one opening attempt decided.
 enum Opening {
     Opened,
-    Wrong { attempts_left: u32 },
+    Wrong {
+        attempts_left: u32,
+    },
     DestroyedNow,
+    /// Its invoice is not paid.
+    Locked,
     Refused(AppError),
 }
 
@@ -84,6 +94,11 @@ pub async fn open(
     }
     let send = live_send(&state, id).await?;
     openable_org(&state, &send)?;
+    // The words for a locked paywall; whether it is locked is decided in the atomic step.
+    let locked = match invoice_of(&state, &send)? {
+        Some(invoice) => payment_refusal(invoice.status),
+        None => payment_refusal(InvoiceStatus::Open),
+    };
 
     let mut token = [0_u8; 32];
     shared::crypto::OsRng.fill_bytes(&mut token);
@@ -104,12 +119,19 @@ pub async fn open(
             if let Err(refusal) = refuse_unless_openable(send, now) {
                 return Opening::Refused(refusal);
             }
+            // Unpaid: refused before the proof is even looked at, so no try is spent.
+            if send.paywall.is_some_and(|paywall| !paywall.unlocked) {
+                return Opening::Locked;
+            }
             let Some(link) = send.guard.as_ref() else {
                 return Opening::Refused(gone_deleted());
             };
             if link.verifier.matches(&request.proof) {
                 send.opens += 1;
                 send.opened_at.get_or_insert(now);
+                if let Some(paywall) = send.paywall.as_mut() {
+                    paywall.released_at.get_or_insert(now);
+                }
                 send.tokens.push(issued.clone());
                 return Opening::Opened;
             }
@@ -183,6 +205,7 @@ pub async fn open(
                 message: "wrong one-time password, and that was the last try: the link is now destroyed; ask the sender to send the documents again",
             })
         }
+        Opening::Locked => Err(locked),
         Opening::Refused(refusal) => Err(refusal),
     }
 }
@@ -285,7 +308,15 @@ pub async fn receipt(
 /// not exist for recipients.
 async fn live_send(state: &AppState, id: Id) -> Result<SendRecord, AppError> {
     let now = state.clock.now();
-    let send = state.store.send(id)?.ok_or(AppError::NotFound)?;
+    let mut send = state.store.send(id)?.ok_or(AppError::NotFound)?;
+    // Heal a paywall mirror left behind by a crash between an invoice change and its sync.
+    if let Some(paywall) = send.paywall
+        && let Some(invoice) = state.store.invoice(paywall.invoice)?
+        && paywall.unlocked != (invoice.status == InvoiceStatus::Paid)
+    {
+        super::payments::sync_subject(state, &invoice)?;
+        send = state.store.send(id)?.ok_or(AppError::NotFound)?;
+    }
     if send.state == SendState::Uploading {
         // Not a link yet; the sweep removes it once it expires or is abandoned.
         return Err(AppError::NotFound);
@@ -320,6 +351,32 @@ pub async fn expire_audit(state: &AppState, send: &SendRecord) -> Result<(), App
         Some(send.id.to_string()),
         Outcome::Success,
     )
+}
+
+/// The invoice behind a paywalled send.
+fn invoice_of(
+    state: &AppState,
+    send: &SendRecord,
+) -> Result<Option<crate::store::InvoiceRecord>, AppError> {
+    match send.paywall {
+        Some(paywall) => Ok(state.store.invoice(paywall.invoice)?),
+        None => Ok(None),
+    }
+}
+
+/// Why a paywalled link does not open yet, by its invoice's state.
+fn payment_refusal(status: InvoiceStatus) -> AppError {
+    match status {
+        InvoiceStatus::Processing => AppError::PaymentRequired {
+            code: "payment_processing",
+            message: "your payment is being processed; the link opens as soon as it is confirmed",
+        },
+        InvoiceStatus::Refunded => super::payments::refunded(),
+        InvoiceStatus::Open | InvoiceStatus::Paid => AppError::PaymentRequired {
+            code: "payment_required",
+            message: "these documents are released only once the invoice is paid: pay it, then type the one-time password",
+        },
+    }
 }
 
 fn refuse_unless_openable(send: &SendRecord, now: i64) -> Result<(), AppError> {

@@ -9,6 +9,7 @@ mod links;
 mod members;
 mod mfa;
 mod org;
+mod payments;
 mod sends;
 
 use axum::Router;
@@ -59,6 +60,14 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/links/{id}/open", post(links::open))
         .route("/links/{id}/files/{file}/chunks/{chunk}", get(links::chunk))
         .route("/links/{id}/receipt", post(links::receipt))
+        .route("/invoices/{id}/checkout", post(payments::checkout))
+        .route("/invoices/{id}/mark-paid", post(payments::mark_paid))
+        .route("/stripe/webhook", post(payments::webhook))
+        .route(
+            "/org/payouts",
+            get(payments::payouts).post(payments::record_payout),
+        )
+        .route("/org/payouts/details", put(payments::set_payout_details))
         .route("/csp-report", post(csp_report::post))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -10,14 +10,14 @@ use axum::http::{StatusCode, header};
 use shared::crypto::StreamLayout;
 use shared::crypto::manifest::MAX_FILES;
 use shared::ids::Id;
-use shared::wire;
+use shared::wire::{self, InvoiceStatus};
 
 use super::json::{ApiJson, ApiPath, ClientIp};
 use super::read_body;
 use crate::audit::{Actor, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::session::Session;
-use crate::store::{SendRecord, SendState};
+use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, SendRecord, SendState};
 use crate::{AppError, AppState};
 
 /// Shortest expiry a sender may choose.
@@ -79,9 +79,36 @@ pub async fn create(
             ));
         }
     };
+    let description = request
+        .invoice
+        .as_ref()
+        .map(super::payments::validate_terms)
+        .transpose()?;
     let now = state.clock.now();
+    let id = Id::generate(&mut shared::crypto::OsRng);
+    let invoice = match (&request.invoice, description) {
+        (Some(terms), Some(description)) => Some(InvoiceRecord {
+            id: Id::generate(&mut shared::crypto::OsRng),
+            payee_org: session.org.id,
+            created_by: session.user.id,
+            subject: InvoiceSubject::Send { id },
+            amount_minor: terms.amount_minor,
+            currency: terms.currency,
+            description,
+            status: InvoiceStatus::Open,
+            created_at: now,
+            method: None,
+            paid_at: None,
+            reference: None,
+            refunded_minor: 0,
+            checkout: None,
+            stripe_payments: Vec::new(),
+            failed_payments: 0,
+        }),
+        _ => None,
+    };
     let record = SendRecord {
-        id: Id::generate(&mut shared::crypto::OsRng),
+        id,
         org: session.org.id,
         sender: session.user.id,
         created_at: now,
@@ -101,12 +128,23 @@ pub async fn create(
         delivered_at: None,
         ended_at: None,
         ciphertext_deleted: false,
+        paywall: invoice.as_ref().map(|invoice| Paywall {
+            invoice: invoice.id,
+            unlocked: false,
+            released_at: None,
+        }),
     };
+    if let Some(invoice) = &invoice {
+        state.store.create_invoice(invoice)?;
+    }
     if let Err(full) = state
         .store
         .create_send(&record, limits.org_quota_bytes)
         .await?
     {
+        if let Some(invoice) = &invoice {
+            state.store.delete_unpaid_invoice(invoice.id)?;
+        }
         return Err(AppError::QuotaExceeded {
             used: full.used,
             quota: full.quota,
@@ -225,7 +263,7 @@ pub async fn finalize(
         Some(send.id.to_string()),
         Outcome::Success,
     )?;
-    Ok(Json(view(&send)))
+    Ok(Json(view(&state, &send)?))
 }
 
 /// `GET /api/sends`: what the caller sent, newest first.
@@ -235,7 +273,11 @@ pub async fn list(
 ) -> Result<Json<Vec<wire::SendView>>, AppError> {
     authorize(&session.principal(), Permission::TrackSends, session.org.id)?;
     let sends = state.store.sends_of_user(session.user.id)?;
-    Ok(Json(sends.iter().map(view).collect()))
+    let views = sends
+        .iter()
+        .map(|send| view(&state, send))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(views))
 }
 
 /// `POST /api/sends/{id}/revoke`: ends a link nobody opened yet; its wrapped key, manifest and
@@ -276,12 +318,20 @@ pub async fn revoke(
         Some(send.id.to_string()),
         Outcome::Success,
     )?;
-    Ok(Json(view(&send)))
+    Ok(Json(view(&state, &send)?))
 }
 
-/// The sender's view of a send.
-pub fn view(send: &SendRecord) -> wire::SendView {
-    wire::SendView {
+/// The sender's view of a send, with its invoice.
+pub fn view(state: &AppState, send: &SendRecord) -> Result<wire::SendView, AppError> {
+    let invoice = match send.paywall {
+        Some(paywall) => state
+            .store
+            .invoice(paywall.invoice)?
+            .map(|invoice| super::payments::view(state, &invoice))
+            .transpose()?,
+        None => None,
+    };
+    Ok(wire::SendView {
         id: send.id,
         status: send.status(),
         created_at: send.created_at,
@@ -295,7 +345,8 @@ pub fn view(send: &SendRecord) -> wire::SendView {
         recipient_email: send.recipient_email.clone(),
         opened_at: send.opened_at,
         delivered_at: send.delivered_at,
-    }
+        invoice,
+    })
 }
 
 /// The send, if the caller may act on it with `permission` (the one object check).

@@ -7,13 +7,18 @@ mod audit;
 mod blobs;
 mod guard;
 mod members;
+mod payments;
 mod retention;
 mod sends;
 
 pub use accounts::{MfaState, MfaTicket, OrgRecord, SessionRecord, SignupConflict, UserRecord};
 pub use guard::{AccountFailures, IpBlock, IpFailures};
 pub use members::{InviteRecord, JoinConflict};
-pub use sends::{DownloadToken, SendRecord, SendState};
+pub use payments::{
+    CheckoutRecord, InvoiceRecord, InvoiceSubject, InvoiceUpdate, LedgerEntry, NewEntry,
+    StripePayment,
+};
+pub use sends::{DownloadToken, Paywall, SendRecord, SendState};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -33,6 +38,9 @@ pub struct Store {
     blobs: Arc<std::path::PathBuf>,
     /// Serialises quota checks with the reservations they allow.
     quota_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Serialises changes of money (invoice states, ledger, Stripe events) within this
+    /// process, so two deliveries of one webhook cannot interleave.
+    payments_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -100,12 +108,18 @@ impl Store {
             server_secret: Arc::new(zeroize::Zeroizing::new(server_secret)),
             blobs: Arc::new(blobs),
             quota_lock: Arc::new(tokio::sync::Mutex::new(())),
+            payments_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
     /// The relay's own secret (see the field); never leaves the relay.
     pub fn server_secret(&self) -> &[u8; 32] {
         &self.server_secret
+    }
+
+    /// Held while money changes (see the field).
+    pub async fn lock_payments(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.payments_lock.lock().await
     }
 
     /// A cheap liveness check of the database.

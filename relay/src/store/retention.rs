@@ -1,6 +1,7 @@
 //! Deleting what the retention rules say must go: organisations closed longer ago than the
-//! cut-off, with their users (and sessions), invitations and sends (records and ciphertext).
-//! Deleted, not hidden. The audit log is append-only and keeps its entries.
+//! cut-off, with their users (and sessions), invitations, sends (records and ciphertext) and
+//! payout details. Deleted, not hidden. The audit log is append-only and keeps its entries; the
+//! ledger and invoices (amounts and references, no content) stay as financial records.
 
 use super::{OrgRecord, Store};
 use shared::wire::OrgStatus;
@@ -40,6 +41,7 @@ impl Store {
                 }
                 self.delete_send(send.id)?;
             }
+            self.delete_payout_details(org.id)?;
             self.db
                 .open_tree(ORG_HANDLES)?
                 .remove(org.handle.as_bytes())?;

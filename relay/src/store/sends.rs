@@ -36,6 +36,18 @@ pub struct DownloadToken {
     pub receipted: bool,
 }
 
+/// A send behind an invoice: whether the invoice is paid, mirrored here so the atomic opening
+/// can decide on it in the same compare-and-swap (the invoice record is the truth; the mirror
+/// is set from it after every change and checked against it on every access).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paywall {
+    pub invoice: Id,
+    pub unlocked: bool,
+    /// The first time a key was released after payment.
+    #[serde(default)]
+    pub released_at: Option<i64>,
+}
+
 /// One send as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendRecord {
@@ -70,6 +82,9 @@ pub struct SendRecord {
     /// Whether the chunk files, the wrapped key and the manifest are gone.
     #[serde(default)]
     pub ciphertext_deleted: bool,
+    /// The invoice that must be paid before the link opens.
+    #[serde(default)]
+    pub paywall: Option<Paywall>,
 }
 
 impl SendRecord {

@@ -1,0 +1,673 @@
+//! The paywall at the relay's edge (PRODUCT.md flow 2, PROTOCOL.md "Paywall"): invoices
+//! attached to sends, card checkout through Stripe, Stripe's webhook (signature checked before
+//! anything is parsed, each event handled once, a payment confirmed by fetching its Checkout
+//! Session back before it counts), marking paid by hand, payout details, recording payouts
+//! and the payout report. Every change of an invoice is followed by `sync_subject`, which
+//! mirrors "paid" onto the send so its opening decides atomically. The rules themselves are in
+//! `paywall`.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use shared::ids::Id;
+use shared::money::{self, Currency};
+use shared::wire::{self, InvoiceStatus, MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHARS};
+
+use super::json::{ApiJson, ApiPath, ClientIp};
+use super::read_body;
+use crate::audit::{Actor, Outcome};
+use crate::authz::{Made, Permission, authorize, authorize_made};
+use crate::guard::Guard;
+use crate::paywall::{self, Change};
+use crate::session::Session;
+use crate::store::{
+    CheckoutRecord, InvoiceRecord, InvoiceSubject, InvoiceUpdate, LedgerEntry, SendState,
+};
+use crate::stripe::{self, CheckoutSession, NewCheckout};
+use crate::{AppError, AppState};
+
+/// A Checkout Session this close to its expiry is not handed out again.
+const CHECKOUT_REUSE_MARGIN_SECONDS: i64 = 600;
+
+/// Checks what a sender asks for, in words they understand.
+pub fn validate_terms(terms: &wire::InvoiceTerms) -> Result<String, AppError> {
+    money::check_amount(terms.amount_minor, terms.currency)
+        .map_err(|error| AppError::Invalid(error.to_string()))?;
+    let description = terms.description.trim();
+    if description.is_empty() || description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(AppError::Invalid(format!(
+            "an invoice needs a description of 1 to {MAX_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    if description.chars().any(char::is_control) {
+        return Err(AppError::Invalid(
+            "the invoice description cannot contain control characters".to_owned(),
+        ));
+    }
+    Ok(description.to_owned())
+}
+
+/// An invoice as payer and payee see it.
+pub fn view(state: &AppState, invoice: &InvoiceRecord) -> Result<wire::InvoiceView, AppError> {
+    let payee = state
+        .store
+        .org(invoice.payee_org)?
+        .map(|org| org.name)
+        .unwrap_or_default();
+    Ok(wire::InvoiceView {
+        id: invoice.id,
+        amount_minor: invoice.amount_minor,
+        currency: invoice.currency,
+        description: invoice.description.clone(),
+        payee,
+        status: invoice.status,
+        method: invoice.method,
+        paid_at: invoice.paid_at,
+        refunded_minor: invoice.refunded_minor,
+    })
+}
+
+/// Mirrors the invoice's "paid" onto what it guards (see `store::Paywall`).
+pub fn sync_subject(state: &AppState, invoice: &InvoiceRecord) -> Result<(), AppError> {
+    let paid = invoice.status == InvoiceStatus::Paid;
+    match invoice.subject {
+        InvoiceSubject::Send { id } => {
+            state.store.update_send(id, |send| {
+                if let Some(paywall) = send.paywall.as_mut()
+                    && paywall.invoice == invoice.id
+                {
+                    paywall.unlocked = paid;
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `POST /api/invoices/{id}/checkout`, for anyone holding the link: a Stripe Checkout
+/// Session for the invoice (an open one is reused), and where to send the browser.
+pub async fn checkout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::CheckoutResponse>, AppError> {
+    let now = state.clock.now();
+    let guard = Guard {
+        store: &state.store,
+        config: &state.config.brute_force,
+    };
+    if let Err(crate::guard::Refusal::IpBlocked { until }) = guard.check_ip(ip.as_deref(), now)? {
+        return Err(AppError::IpBlocked {
+            hours: (until - now + 3599).div_euclid(3600),
+        });
+    }
+    let Some(api) = state.stripe.clone() else {
+        return Err(AppError::Conflict(
+            "card payments are not set up on this relay: pay the sender by other means and ask them to mark the invoice paid".to_owned(),
+        ));
+    };
+    let invoice = state.store.invoice(id)?.ok_or(AppError::NotFound)?;
+    match invoice.status {
+        InvoiceStatus::Open => {}
+        InvoiceStatus::Processing => {
+            return Err(AppError::Conflict(
+                "a payment for this invoice is being processed; the link opens once it is confirmed".to_owned(),
+            ));
+        }
+        InvoiceStatus::Paid => {
+            return Err(AppError::Conflict(
+                "this invoice is already paid".to_owned(),
+            ));
+        }
+        InvoiceStatus::Refunded => return Err(refunded()),
+    }
+    let return_path = payable_subject(&state, &invoice)?;
+    if let Some(existing) = &invoice.checkout
+        && existing.expires_at > now + CHECKOUT_REUSE_MARGIN_SECONDS
+    {
+        return Ok(Json(wire::CheckoutResponse {
+            url: existing.url.clone(),
+        }));
+    }
+    let base = public_base(&state, &headers)?;
+    let invoice_id = invoice.id.to_string();
+    let currency = invoice.currency.stripe_code();
+    let success_url = format!("{base}{return_path}?checkout={{CHECKOUT_SESSION_ID}}");
+    let cancel_url = format!("{base}{return_path}?checkout=cancelled");
+    // One session per try (and hour) even if the payer clicks twice at once.
+    let idempotency_key = format!(
+        "sealpost-checkout-{invoice_id}-{}-{}",
+        invoice.failed_payments,
+        now.div_euclid(3600)
+    );
+    let session = api
+        .create_checkout_session(&NewCheckout {
+            invoice_id: &invoice_id,
+            amount_minor: invoice.amount_minor,
+            currency: &currency,
+            description: &invoice.description,
+            success_url: &success_url,
+            cancel_url: &cancel_url,
+            idempotency_key: &idempotency_key,
+        })
+        .await
+        .map_err(AppError::PaymentProvider)?;
+    let url = session.url.clone().ok_or_else(|| {
+        AppError::PaymentProvider(anyhow::anyhow!("the Checkout Session has no url"))
+    })?;
+    let record = CheckoutRecord {
+        session_id: session.id.clone(),
+        url: url.clone(),
+        expires_at: session.expires_at.unwrap_or(now + 86_400),
+    };
+    state.store.update_invoice(id, None, now, |invoice| {
+        invoice.checkout = Some(record.clone());
+        ((), Vec::new())
+    })?;
+    super::auth::audit(
+        &state,
+        Actor::Anonymous { ip },
+        Some(invoice.payee_org),
+        "invoice.checkout",
+        Some(invoice_id),
+        Outcome::Success,
+    )?;
+    Ok(Json(wire::CheckoutResponse { url }))
+}
+
+/// `POST /api/invoices/{id}/mark-paid`: the payee records a payment outside Stripe.
+pub async fn mark_paid(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiPath(id): ApiPath<Id>,
+    ApiJson(request): ApiJson<wire::MarkPaidRequest>,
+) -> Result<Json<wire::InvoiceView>, AppError> {
+    let invoice = state.store.invoice(id)?.ok_or(AppError::NotFound)?;
+    authorize_made(
+        &session.principal(),
+        Permission::CollectPayment,
+        Made {
+            org: invoice.payee_org,
+            by: invoice.created_by,
+        },
+    )?;
+    let reference = validate_reference(&request.reference)?;
+    let now = state.clock.now();
+    let _money = state.store.lock_payments().await;
+    let update = state.store.update_invoice(id, None, now, |invoice| {
+        paywall::paid_by_hand(invoice, &reference, now)
+    })?;
+    let InvoiceUpdate::Applied { outcome, invoice } = update else {
+        return Err(AppError::NotFound);
+    };
+    if outcome == Change::Absorbed {
+        return Err(AppError::Conflict(
+            "this invoice is already paid".to_owned(),
+        ));
+    }
+    sync_subject(&state, &invoice)?;
+    super::auth::audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(invoice.payee_org),
+        "invoice.mark_paid",
+        Some(invoice.id.to_string()),
+        Outcome::Success,
+    )?;
+    Ok(Json(view(&state, &invoice)?))
+}
+
+/// `POST /api/stripe/webhook`: Stripe's signed events. The signature is checked over the raw
+/// body before anything is parsed; an event already handled answers 200 and changes nothing;
+/// an answer other than 2xx makes Stripe deliver again later.
+pub async fn webhook(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    request: Request,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let Some(api) = state.stripe.clone() else {
+        return Err(AppError::NotFound);
+    };
+    let header = request
+        .headers()
+        .get("stripe-signature")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let body = read_body(request, state.config.limits.json_body_bytes).await?;
+    let now = state.clock.now();
+    let config = &state.config.stripe;
+    if let Err(error) = stripe::verify_signature(
+        header.as_deref(),
+        &body,
+        config.webhook_secret.dangerously_expose().as_bytes(),
+        now,
+        i64::from(config.webhook_tolerance_seconds),
+    ) {
+        tracing::warn!(%error, "refused a Stripe webhook");
+        super::auth::audit(
+            &state,
+            Actor::Anonymous { ip },
+            None,
+            "stripe.webhook",
+            None,
+            Outcome::Denied,
+        )?;
+        return Err(AppError::BadSignature);
+    }
+    let event: stripe::Event = serde_json::from_slice(&body)
+        .map_err(|error| AppError::InvalidBody(format!("not a Stripe event: {error}")))?;
+    if state.store.stripe_event_seen(&event.id)? {
+        return Ok(Json(received("duplicate")));
+    }
+    let handled = match event.kind.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            session_settled(&state, &api, &event, ip, now).await?
+        }
+        "checkout.session.async_payment_failed" => session_failed(&state, &event, ip, now).await?,
+        "charge.refunded" => charge_refunded(&state, &event, ip, now).await?,
+        // Events the endpoint was not set up for: acknowledged, not recorded.
+        _ => "ignored",
+    };
+    Ok(Json(received(handled)))
+}
+
+/// `GET /api/org/payouts`: details, the report per currency and the ledger (owner only).
+pub async fn payouts(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<wire::PayoutReport>, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::ManagePayouts,
+        session.org.id,
+    )?;
+    let entries = state.store.ledger_of_org(session.org.id)?;
+    let lines = paywall::payout_lines(&entries);
+    let mut ledger: Vec<wire::LedgerEntryView> = entries.iter().map(ledger_view).collect();
+    ledger.reverse();
+    Ok(Json(wire::PayoutReport {
+        details: state.store.payout_details(session.org.id)?,
+        lines,
+        ledger,
+        card_payments: state.stripe.is_some(),
+    }))
+}
+
+/// `PUT /api/org/payouts/details`: where the operator pays card money out (owner only).
+pub async fn set_payout_details(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiJson(request): ApiJson<wire::PayoutDetails>,
+) -> Result<Json<wire::PayoutDetails>, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::ManagePayouts,
+        session.org.id,
+    )?;
+    let field = |value: &str, name: &str, limit: usize| -> Result<String, AppError> {
+        let value = value.trim();
+        if value.chars().count() > limit || value.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(AppError::Invalid(format!(
+                "{name} must be at most {limit} characters of text"
+            )));
+        }
+        Ok(value.to_owned())
+    };
+    let details = wire::PayoutDetails {
+        account_holder: field(&request.account_holder, "the account holder", 140)?,
+        account: field(&request.account, "the account", 64)?,
+        bank: field(&request.bank, "the bank", 140)?,
+        notes: field(&request.notes, "the notes", 1000)?,
+    };
+    state.store.set_payout_details(session.org.id, &details)?;
+    super::auth::audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(session.org.id),
+        "payout.details",
+        None,
+        Outcome::Success,
+    )?;
+    Ok(Json(details))
+}
+
+/// `POST /api/org/payouts`: the owner records a payout received from the operator.
+pub async fn record_payout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiJson(request): ApiJson<wire::RecordPayoutRequest>,
+) -> Result<Json<wire::LedgerEntryView>, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::ManagePayouts,
+        session.org.id,
+    )?;
+    let entry = record_payout_for(
+        &state,
+        session.org.id,
+        request.amount_minor,
+        request.currency,
+        &request.reference,
+    )
+    .await?;
+    super::auth::audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(session.org.id),
+        "payout.record",
+        Some(entry.seq.to_string()),
+        Outcome::Success,
+    )?;
+    Ok(Json(ledger_view(&entry)))
+}
+
+/// Appends a payout after checking it (shared with the operator's command).
+pub async fn record_payout_for(
+    state: &AppState,
+    org: Id,
+    amount_minor: u64,
+    currency: Currency,
+    reference: &str,
+) -> Result<LedgerEntry, AppError> {
+    money::check_amount(amount_minor, currency)
+        .map_err(|error| AppError::Invalid(error.to_string()))?;
+    let reference = validate_reference(reference)?;
+    let _money = state.store.lock_payments().await;
+    Ok(state
+        .store
+        .record_payout(org, amount_minor, currency, reference, state.clock.now())?)
+}
+
+pub fn ledger_view(entry: &LedgerEntry) -> wire::LedgerEntryView {
+    wire::LedgerEntryView {
+        seq: entry.seq,
+        time: entry.time,
+        kind: entry.kind,
+        method: entry.method,
+        invoice: entry.invoice,
+        amount_minor: entry.amount_minor,
+        currency: entry.currency,
+        reference: entry.reference.clone(),
+    }
+}
+
+/// `checkout.session.completed` (paid now, or processing for a payment that settles later)
+/// and `checkout.session.async_payment_succeeded`: confirmed with Stripe's API first.
+async fn session_settled(
+    state: &AppState,
+    api: &stripe::StripeApi,
+    event: &stripe::Event,
+    ip: Option<String>,
+    now: i64,
+) -> Result<&'static str, AppError> {
+    let object: CheckoutSession = serde_json::from_value(event.data.object.clone())
+        .map_err(|error| AppError::InvalidBody(format!("not a Checkout Session: {error}")))?;
+    let Some(invoice_id) = invoice_of(&object) else {
+        state.store.mark_stripe_event(&event.id, now)?;
+        return Ok("not_ours");
+    };
+    // The event says what happened; Stripe's API says what is true now.
+    let confirmed = api
+        .checkout_session(&object.id)
+        .await
+        .map_err(AppError::PaymentProvider)?;
+    let Some(invoice) = state.store.invoice(invoice_id)? else {
+        state.store.mark_stripe_event(&event.id, now)?;
+        return Ok("not_ours");
+    };
+    let matches = invoice_of(&confirmed) == Some(invoice_id)
+        && confirmed.amount_total == Some(invoice.amount_minor)
+        && confirmed.currency.as_deref() == Some(invoice.currency.stripe_code().as_str());
+    if !matches {
+        tracing::warn!(
+            invoice = %invoice_id,
+            "a Checkout Session does not match its invoice's amount or currency"
+        );
+        state.store.mark_stripe_event(&event.id, now)?;
+        audit_invoice(state, &ip, &invoice, "invoice.paid", Outcome::Failure)?;
+        return Ok("mismatch");
+    }
+    let payment_intent = confirmed
+        .payment_intent
+        .clone()
+        .unwrap_or_else(|| confirmed.id.clone());
+    let amount = invoice.amount_minor;
+    let _money = state.store.lock_payments().await;
+    let update = match (confirmed.status.as_str(), confirmed.payment_status.as_str()) {
+        ("complete", "paid") => {
+            state
+                .store
+                .update_invoice(invoice_id, Some(&event.id), now, |invoice| {
+                    paywall::card_paid(invoice, &payment_intent, amount, now)
+                })?
+        }
+        ("complete", "unpaid") => state.store.update_invoice(
+            invoice_id,
+            Some(&event.id),
+            now,
+            paywall::card_processing,
+        )?,
+        // Not (or not yet) complete whatever the event said: nothing happened.
+        _ => {
+            state.store.mark_stripe_event(&event.id, now)?;
+            return Ok("not_complete");
+        }
+    };
+    let (change, mut invoice) = match update {
+        InvoiceUpdate::Applied { outcome, invoice } => (outcome, invoice),
+        InvoiceUpdate::Duplicate => return Ok("duplicate"),
+        InvoiceUpdate::Missing => return Ok("not_ours"),
+    };
+    // A refund of this payment may have arrived before it (events are not ordered).
+    if matches!(change, Change::Paid | Change::PaidAgain)
+        && let Some(refunded) = state.store.early_refund(&payment_intent)?
+        && let InvoiceUpdate::Applied {
+            invoice: refunded_invoice,
+            ..
+        } = state
+            .store
+            .update_invoice(invoice_id, None, now, |invoice| {
+                paywall::card_refunded(invoice, &payment_intent, refunded)
+            })?
+    {
+        invoice = refunded_invoice;
+    }
+    sync_subject(state, &invoice)?;
+    let action = match change {
+        Change::Paid | Change::PaidAgain => "invoice.paid",
+        Change::Processing => "invoice.processing",
+        _ => return Ok("absorbed"),
+    };
+    audit_invoice(state, &ip, &invoice, action, Outcome::Success)?;
+    if invoice.status == InvoiceStatus::Refunded {
+        audit_invoice(state, &ip, &invoice, "invoice.refunded", Outcome::Success)?;
+    }
+    Ok("applied")
+}
+
+/// `checkout.session.async_payment_failed`: a processing payment failed; the invoice is
+/// open again.
+async fn session_failed(
+    state: &AppState,
+    event: &stripe::Event,
+    ip: Option<String>,
+    now: i64,
+) -> Result<&'static str, AppError> {
+    let object: CheckoutSession = serde_json::from_value(event.data.object.clone())
+        .map_err(|error| AppError::InvalidBody(format!("not a Checkout Session: {error}")))?;
+    let Some(invoice_id) = invoice_of(&object) else {
+        state.store.mark_stripe_event(&event.id, now)?;
+        return Ok("not_ours");
+    };
+    let _money = state.store.lock_payments().await;
+    match state
+        .store
+        .update_invoice(invoice_id, Some(&event.id), now, paywall::card_failed)?
+    {
+        InvoiceUpdate::Applied {
+            outcome: Change::Failed,
+            invoice,
+        } => {
+            sync_subject(state, &invoice)?;
+            audit_invoice(
+                state,
+                &ip,
+                &invoice,
+                "invoice.payment_failed",
+                Outcome::Failure,
+            )?;
+            Ok("applied")
+        }
+        InvoiceUpdate::Applied { .. } => Ok("absorbed"),
+        InvoiceUpdate::Duplicate => Ok("duplicate"),
+        InvoiceUpdate::Missing => {
+            state.store.mark_stripe_event(&event.id, now)?;
+            Ok("not_ours")
+        }
+    }
+}
+
+/// `charge.refunded`: money went back. A full refund locks what the invoice guards.
+async fn charge_refunded(
+    state: &AppState,
+    event: &stripe::Event,
+    ip: Option<String>,
+    now: i64,
+) -> Result<&'static str, AppError> {
+    let charge: stripe::Charge = serde_json::from_value(event.data.object.clone())
+        .map_err(|error| AppError::InvalidBody(format!("not a charge: {error}")))?;
+    let payment_intent = charge.payment_intent.clone().unwrap_or(charge.id.clone());
+    let _money = state.store.lock_payments().await;
+    let Some(invoice) = state.store.invoice_by_payment(&payment_intent)? else {
+        // Perhaps its payment is not confirmed yet: keep the refund for when it is.
+        state
+            .store
+            .record_early_refund(&event.id, &payment_intent, charge.amount_refunded, now)?;
+        return Ok("kept_for_later");
+    };
+    if charge.currency != invoice.currency.stripe_code() {
+        state.store.mark_stripe_event(&event.id, now)?;
+        return Ok("mismatch");
+    }
+    let update = state
+        .store
+        .update_invoice(invoice.id, Some(&event.id), now, |invoice| {
+            paywall::card_refunded(invoice, &payment_intent, charge.amount_refunded)
+        })?;
+    match update {
+        InvoiceUpdate::Applied { outcome, invoice } => {
+            sync_subject(state, &invoice)?;
+            let action = match outcome {
+                Change::Refunded => "invoice.refunded",
+                Change::PartlyRefunded => "invoice.partly_refunded",
+                _ => return Ok("absorbed"),
+            };
+            audit_invoice(state, &ip, &invoice, action, Outcome::Success)?;
+            Ok("applied")
+        }
+        InvoiceUpdate::Duplicate => Ok("duplicate"),
+        InvoiceUpdate::Missing => Ok("not_ours"),
+    }
+}
+
+fn invoice_of(session: &CheckoutSession) -> Option<Id> {
+    session
+        .metadata
+        .get("invoice_id")
+        .and_then(|text| Id::parse(text).ok())
+}
+
+fn received(outcome: &str) -> serde_json::Value {
+    serde_json::json!({ "received": true, "outcome": outcome })
+}
+
+fn audit_invoice(
+    state: &AppState,
+    ip: &Option<String>,
+    invoice: &InvoiceRecord,
+    action: &'static str,
+    outcome: Outcome,
+) -> Result<(), AppError> {
+    super::auth::audit(
+        state,
+        Actor::Anonymous { ip: ip.clone() },
+        Some(invoice.payee_org),
+        action,
+        Some(invoice.id.to_string()),
+        outcome,
+    )
+}
+
+/// The page a payer returns to, if what the invoice guards can still be had.
+fn payable_subject(state: &AppState, invoice: &InvoiceRecord) -> Result<String, AppError> {
+    match invoice.subject {
+        InvoiceSubject::Send { id } => {
+            let send = state.store.send(id)?.ok_or(AppError::NotFound)?;
+            let live = send.state == SendState::Ready
+                && state.clock.now() < send.expires_at
+                && !send.used_up();
+            if !live {
+                return Err(AppError::Gone {
+                    code: "not_payable",
+                    message: "the documents behind this invoice can no longer be opened, so it cannot be paid",
+                });
+            }
+            Ok(format!("/l/{id}"))
+        }
+    }
+}
+
+/// Where this relay is reached: `public_url` when configured, else the origin the payer's
+/// browser sent (it only decides where that same browser returns to).
+fn public_base(state: &AppState, headers: &HeaderMap) -> Result<String, AppError> {
+    let configured = state.config.public_url.trim().trim_end_matches('/');
+    if !configured.is_empty() {
+        return Ok(configured.to_owned());
+    }
+    headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|origin| reqwest::Url::parse(origin).ok())
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .map(|url| url.origin().ascii_serialization())
+        .ok_or_else(|| {
+            AppError::Invalid(
+                "this relay does not know its own address: set public_url in its configuration"
+                    .to_owned(),
+            )
+        })
+}
+
+fn validate_reference(reference: &str) -> Result<String, AppError> {
+    let reference = reference.trim();
+    if reference.is_empty()
+        || reference.chars().count() > MAX_REFERENCE_CHARS
+        || reference.chars().any(char::is_control)
+    {
+        return Err(AppError::Invalid(format!(
+            "give a reference (a transfer's reference, a cheque number) of 1 to {MAX_REFERENCE_CHARS} characters"
+        )));
+    }
+    Ok(reference.to_owned())
+}
+
+/// The refusal for a refunded invoice.
+pub fn refunded() -> AppError {
+    AppError::PaymentRequired {
+        code: "refunded",
+        message: "the payment for these documents was refunded, so the link is locked; contact the sender",
+    }
+}

@@ -1,0 +1,345 @@
+//! A native client of the relay's HTTP API for tests that need no browser: it does what the
+//! web app does, with `shared`'s cryptography (accounts from a fixture key, bundles encrypted
+//! chunk by chunk, link keys, opening and decrypting), over a real socket with reqwest. It
+//! keeps the session cookie and the CSRF token like a browser would.
+
+use anyhow::{Context as _, bail};
+use rand_core::RngCore as _;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use shared::crypto::kdf::KdfParams;
+use shared::crypto::{
+    BundleKey, CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, LinkKeys, LinkSecret, Manifest,
+    ManifestFile, OsRng, Passphrase, SealedChunk, UserPrivateKey, derive_link_keys,
+    derive_master_key,
+};
+use shared::ids::Id;
+use shared::wire;
+
+const ALICE: &[u8] = include_bytes!("../../shared/src/crypto/tests/fixtures/test-alice-3072.pk8");
+
+/// An answer: its status and its JSON body (`Null` when it has none).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The relay's error code, if it refused.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// The body as `T`, if the status was 2xx.
+    pub fn ok<T: DeserializeOwned>(self) -> anyhow::Result<T> {
+        if !(200..300).contains(&self.status) {
+            bail!("HTTP {}: {}", self.status, self.body);
+        }
+        serde_json::from_value(self.body).context("an answer of the expected shape")
+    }
+}
+
+/// A client of one relay, logged in or not.
+#[derive(Debug, Clone)]
+pub struct NativeClient {
+    pub base: String,
+    http: reqwest::Client,
+    cookie: Option<String>,
+    csrf: Option<String>,
+}
+
+/// A link as its sender hands it out: id, secret (the fragment) and the OTP.
+#[derive(Debug)]
+pub struct SentLink {
+    pub id: Id,
+    pub secret: LinkSecret,
+    pub otp: String,
+    pub plaintexts: Vec<Vec<u8>>,
+}
+
+impl NativeClient {
+    /// An anonymous client (a recipient, a webhook sender).
+    pub fn anonymous(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            cookie: None,
+            csrf: None,
+        }
+    }
+
+    /// Signs up `<handle>@example.com` as the owner of a new organisation and, through the
+    /// admin socket in `data_dir`, has the operator verify it.
+    pub async fn verified_owner(
+        base: &str,
+        data_dir: &std::path::Path,
+        handle: &str,
+    ) -> anyhow::Result<Self> {
+        let mut client = Self::anonymous(base);
+        let keys = account_keys(crate::PASSWORD)?;
+        let body = serde_json::json!({
+            "email": format!("{handle}@example.com"),
+            "name": format!("Owner of {handle}"),
+            "organisation": { "name": format!("Firm {handle}"), "handle": handle },
+            "keys": keys,
+        });
+        let response = client
+            .http
+            .post(format!("{}/api/auth/signup", client.base))
+            .json(&body)
+            .send()
+            .await?;
+        client.take_session(response).await?;
+        let answer = relay::admin::send(
+            data_dir,
+            &relay::admin::AdminCommand::OrgVerify {
+                handle: handle.to_owned(),
+            },
+        )
+        .await?
+        .context("the relay answers on its admin socket")?;
+        anyhow::ensure!(answer.ok, "{}", answer.message);
+        Ok(client)
+    }
+
+    async fn take_session(&mut self, response: reqwest::Response) -> anyhow::Result<()> {
+        let cookie = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with("sealpost_session="))
+            .and_then(|value| value.split(';').next())
+            .map(str::to_owned)
+            .context("the relay set a session cookie")?;
+        let status = response.status();
+        let session: Value = response.json().await?;
+        anyhow::ensure!(status.is_success(), "HTTP {status}: {session}");
+        self.csrf = session["csrf_token"].as_str().map(str::to_owned);
+        self.cookie = Some(cookie);
+        Ok(())
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
+        self.call(reqwest::Method::GET, path, None::<&()>).await
+    }
+
+    /// `POST path` with a JSON body (or none).
+    pub async fn post<B: Serialize>(&self, path: &str, body: Option<&B>) -> anyhow::Result<Answer> {
+        self.call(reqwest::Method::POST, path, body).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put<B: Serialize>(&self, path: &str, body: &B) -> anyhow::Result<Answer> {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    async fn call<B: Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> anyhow::Result<Answer> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("Origin", &self.base);
+        request = self.authorize(request);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        answer(request.send().await?).await
+    }
+
+    fn authorize(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(cookie) = &self.cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        if let Some(csrf) = &self.csrf {
+            request = request.header("X-CSRF-Token", csrf);
+        }
+        request
+    }
+
+    /// Encrypts `files` and sends them as a Secure Send (with `invoice`, behind a paywall);
+    /// the link and what it carries.
+    pub async fn send_files(
+        &self,
+        files: &[Vec<u8>],
+        max_opens: u32,
+        invoice: Option<wire::InvoiceTerms>,
+    ) -> anyhow::Result<SentLink> {
+        let key = BundleKey::generate(&mut OsRng);
+        let mut entries = Vec::new();
+        for (index, bytes) in files.iter().enumerate() {
+            entries.push(ManifestFile::new(
+                format!("file-{index}.bin"),
+                "application/octet-stream".to_owned(),
+                bytes.len() as u64,
+                &mut OsRng,
+            )?);
+        }
+        let created: wire::CreateSendResponse = self
+            .post(
+                "/api/sends",
+                Some(&wire::CreateSendRequest {
+                    files: files.iter().map(|bytes| bytes.len() as u64).collect(),
+                    expires_in_seconds: 86_400,
+                    max_opens,
+                    recipient_email: None,
+                    invoice,
+                }),
+            )
+            .await?
+            .ok()?;
+        for (index, (bytes, entry)) in files.iter().zip(&entries).enumerate() {
+            let file = u32::try_from(index)?;
+            let mut encryptor =
+                ChunkEncryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
+            let mut start = 0;
+            while !encryptor.is_finished() {
+                let chunk = encryptor.next_index();
+                let end = (start + CHUNK_SIZE).min(bytes.len());
+                let sealed = encryptor.encrypt_next(&bytes[start..end])?;
+                start = end;
+                let request = self
+                    .http
+                    .put(format!(
+                        "{}/api/sends/{}/files/{file}/chunks/{chunk}",
+                        self.base, created.id
+                    ))
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(sealed.as_bytes().to_vec());
+                let response = self.authorize(request).send().await?;
+                anyhow::ensure!(response.status().is_success(), "chunk {chunk} refused");
+            }
+        }
+        let secret = LinkSecret::generate(&mut OsRng);
+        let otp = format!("otp-{}", Id::generate(&mut OsRng));
+        let mut otp_salt = [0_u8; 16];
+        OsRng.fill_bytes(&mut otp_salt);
+        let keys = link_keys(&secret, &otp, &otp_salt, created.id)?;
+        let guard = wire::LinkGuard::new(
+            otp_salt,
+            KdfParams::CLIENT_V1,
+            &keys,
+            keys.link_key.wrap(&key, &mut OsRng),
+            &key.receipt_key(),
+        );
+        let manifest = Manifest::new(entries, None).seal(&key, &mut OsRng)?;
+        self.post(
+            &format!("/api/sends/{}/finalize", created.id),
+            Some(&wire::FinalizeSendRequest { guard, manifest }),
+        )
+        .await?
+        .ok::<wire::SendView>()?;
+        Ok(SentLink {
+            id: created.id,
+            secret,
+            otp,
+            plaintexts: files.to_vec(),
+        })
+    }
+
+    /// Opens `link` with `otp` as its recipient would: the relay's answer, and on success
+    /// every file downloaded and decrypted.
+    pub async fn open_link(
+        &self,
+        link: &SentLink,
+        otp: &str,
+    ) -> anyhow::Result<Result<Vec<Vec<u8>>, Answer>> {
+        let info: wire::LinkInfo = self.get(&format!("/api/links/{}", link.id)).await?.ok()?;
+        let keys = link_keys(&link.secret, otp, &info.otp_salt, link.id)?;
+        let answer = self
+            .post(
+                &format!("/api/links/{}/open", link.id),
+                Some(&wire::OpenLinkRequest {
+                    proof: *keys.proof.dangerously_expose_bytes(),
+                }),
+            )
+            .await?;
+        if answer.status != 200 {
+            return Ok(Err(answer));
+        }
+        let opened: wire::OpenLinkResponse = answer.ok()?;
+        let key = keys.link_key.unwrap(&opened.wrapped_key)?;
+        let manifest = Manifest::open(&key, &opened.manifest)?;
+        let mut files = Vec::new();
+        for (index, entry) in manifest.files.iter().enumerate() {
+            let file = u32::try_from(index)?;
+            let mut decryptor =
+                ChunkDecryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
+            let mut plaintext = Vec::new();
+            for chunk in 0..entry.chunks {
+                let bytes = self
+                    .http
+                    .get(format!(
+                        "{}/api/links/{}/files/{file}/chunks/{chunk}",
+                        self.base, link.id
+                    ))
+                    .bearer_auth(&opened.download_token)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .bytes()
+                    .await?;
+                let opened = decryptor.decrypt_next(&SealedChunk::from_bytes(bytes.to_vec()))?;
+                plaintext.extend_from_slice(opened.as_bytes());
+            }
+            decryptor.finish()?;
+            files.push(plaintext);
+        }
+        Ok(Ok(files))
+    }
+}
+
+async fn answer(response: reqwest::Response) -> anyhow::Result<Answer> {
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await?;
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Ok(Answer { status, body })
+}
+
+fn link_keys(
+    secret: &LinkSecret,
+    otp: &str,
+    otp_salt: &[u8; 16],
+    id: Id,
+) -> anyhow::Result<LinkKeys> {
+    Ok(derive_link_keys(
+        secret,
+        &Passphrase::new(otp.to_owned()),
+        otp_salt,
+        &id,
+        &KdfParams::CLIENT_V1,
+    )?)
+}
+
+/// Account keys for `password` around the fixture key pair (key generation is slow and not
+/// what these tests are about).
+fn account_keys(password: &str) -> anyhow::Result<wire::AccountKeys> {
+    let private = UserPrivateKey::from_pkcs8_der(ALICE)?;
+    let mut salt = [0_u8; 16];
+    OsRng.fill_bytes(&mut salt);
+    let master = derive_master_key(
+        &Passphrase::new(password.to_owned()),
+        &salt,
+        &KdfParams::CLIENT_V1,
+    )?;
+    let sealed = master.wrap_key().seal_private_key(&private, &mut OsRng)?;
+    Ok(wire::AccountKeys::new(
+        private.public_key()?.spki_der(),
+        salt,
+        KdfParams::CLIENT_V1,
+        sealed,
+        &master.auth_key(),
+    ))
+}
