@@ -175,6 +175,11 @@ pub async fn send_receipt(id: Id, request: &wire::ReceiptRequest) -> Result<(), 
     Err(refusal(response).await)
 }
 
+/// `POST /api/invoices/{id}/checkout`: where to pay the invoice by card.
+pub async fn checkout(invoice: Id) -> Result<wire::CheckoutResponse, ApiError> {
+    send(Request::post(&format!("/api/invoices/{invoice}/checkout"))).await
+}
+
 /// The API as a logged-in user: it exists only after sign-up, log-in or resuming a session,
 /// and sends the session's CSRF token with every state-changing request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,6 +335,45 @@ impl AuthorizedApi {
     /// `POST /api/sends/{id}/revoke`.
     pub async fn revoke_send(&self, id: Id) -> Result<wire::SendView, ApiError> {
         self.write::<(), _>(Request::post(&format!("/api/sends/{id}/revoke")), None)
+            .await
+    }
+
+    /// `POST /api/invoices/{id}/mark-paid`.
+    pub async fn mark_paid(
+        &self,
+        invoice: Id,
+        reference: &str,
+    ) -> Result<wire::InvoiceView, ApiError> {
+        let request = wire::MarkPaidRequest {
+            reference: reference.to_owned(),
+        };
+        self.write(
+            Request::post(&format!("/api/invoices/{invoice}/mark-paid")),
+            Some(&request),
+        )
+        .await
+    }
+
+    /// `GET /api/org/payouts`.
+    pub async fn payouts(&self) -> Result<wire::PayoutReport, ApiError> {
+        send(Request::get("/api/org/payouts")).await
+    }
+
+    /// `PUT /api/org/payouts/details`.
+    pub async fn set_payout_details(
+        &self,
+        details: &wire::PayoutDetails,
+    ) -> Result<wire::PayoutDetails, ApiError> {
+        self.write(Request::put("/api/org/payouts/details"), Some(details))
+            .await
+    }
+
+    /// `POST /api/org/payouts`.
+    pub async fn record_payout(
+        &self,
+        payout: &wire::RecordPayoutRequest,
+    ) -> Result<wire::LedgerEntryView, ApiError> {
+        self.write(Request::post("/api/org/payouts"), Some(payout))
             .await
     }
 

@@ -44,6 +44,41 @@ pub fn take_fragment() -> Option<String> {
     (!fragment.is_empty()).then_some(fragment)
 }
 
+/// The value of `name` in the address's query string.
+pub fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
+}
+
+/// Keeps `value` in this tab's `sessionStorage` under `key` (gone when the tab closes; never
+/// sent anywhere), for a page that must survive a trip to another site, such as a payment.
+pub fn remember_in_tab(key: &str, value: &str) -> bool {
+    session_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
+}
+
+/// What `remember_in_tab` kept under `key`.
+pub fn recall_in_tab(key: &str) -> Option<String> {
+    session_storage()?.get_item(key).ok().flatten()
+}
+
+/// Forgets what `remember_in_tab` kept under `key`.
+pub fn forget_in_tab(key: &str) {
+    if let Some(storage) = session_storage() {
+        let _ = storage.remove_item(key);
+    }
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+/// Leaves the app for `url` (a payment page), keeping this page in the tab's history.
+pub fn go_to(url: &str) -> bool {
+    web_sys::window().is_some_and(|window| window.location().assign(url).is_ok())
+}
+
 /// `1.5 MiB`-style sizes for people.
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];

@@ -47,6 +47,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/join") view=pages::join::Join />
                     <Route path=path!("/app/send") view=pages::send::Send />
                     <Route path=path!("/app/sent") view=pages::sent::Sent />
+                    <Route path=path!("/app/payouts") view=pages::payouts::Payouts />
                     <Route path=path!("/l/:id") view=pages::link::Link />
                 </Routes>
             </main>

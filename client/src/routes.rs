@@ -13,6 +13,7 @@ pub enum Page {
     Join,
     Send,
     Sent,
+    Payouts,
 }
 
 impl Page {
@@ -28,6 +29,7 @@ impl Page {
             Page::Join => "/join",
             Page::Send => "/app/send",
             Page::Sent => "/app/sent",
+            Page::Payouts => "/app/payouts",
         }
     }
 }

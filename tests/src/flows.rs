@@ -1,10 +1,13 @@
 //! Steps that many end-to-end tests (and the send benchmark) take through the real pages, so
-//! each test reads as the behaviour it proves.
+//! each test reads as the behaviour it proves; and the curious operator's search of everything
+//! a relay stores and logs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use relay::admin::{AdminCommand, send};
+use shared::crypto::OsRng;
+use shared::ids::Id;
 
 use crate::Session;
 
@@ -40,4 +43,152 @@ pub async fn verified_sender(
     .context("the relay answers on its admin socket")?;
     anyhow::ensure!(answer.ok, "{}", answer.message);
     Ok(())
+}
+
+/// A unique marker, so a search cannot hit anything but what this test wrote.
+pub fn marker(label: &str) -> String {
+    format!("{label}-{}", Id::generate(&mut OsRng))
+}
+
+/// Sends `files` from the composer; returns the link.
+pub async fn send_files(
+    page: &Session,
+    base_url: &str,
+    files: &[PathBuf],
+    otp: &str,
+    expiry: Option<&str>,
+    note: Option<&str>,
+) -> anyhow::Result<String> {
+    let extras = Extras {
+        expiry,
+        note,
+        invoice: None,
+    };
+    send_files_with(page, base_url, files, otp, &extras).await
+}
+
+/// The composer's optional fields.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Extras<'a> {
+    /// An `<option value>` of the expiry select (days; "0" is one hour).
+    pub expiry: Option<&'a str>,
+    pub note: Option<&'a str>,
+    /// Amount, currency and description of an invoice.
+    pub invoice: Option<(&'a str, &'a str, &'a str)>,
+}
+
+/// Sends `files` from the composer with `extras`; returns the link.
+pub async fn send_files_with(
+    page: &Session,
+    base_url: &str,
+    files: &[PathBuf],
+    otp: &str,
+    extras: &Extras<'_>,
+) -> anyhow::Result<String> {
+    let Extras {
+        expiry,
+        note,
+        invoice,
+    } = *extras;
+    page.goto(&format!("{base_url}/app/send")).await?;
+    if let Some(note) = note {
+        page.fill("textarea[name=note]", note).await?;
+    }
+    let paths: Vec<String> = files
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+    page.find("input[name=files]")
+        .await?
+        .send_keys(&paths.join("\n"))
+        .await?;
+    let last = files
+        .last()
+        .and_then(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    page.wait_for_text("[data-testid=chosen-files]", &last)
+        .await?;
+    page.fill("input[name=otp]", otp).await?;
+    if let Some(value) = expiry {
+        page.click(&format!("select[name=expiry] option[value='{value}']"))
+            .await?;
+    }
+    if let Some((amount, currency, description)) = invoice {
+        page.click("input[name=charge]").await?;
+        page.fill("input[name=amount]", amount).await?;
+        let field = page.find("input[name=currency]").await?;
+        field.clear().await?;
+        field.send_keys(currency).await?;
+        page.fill("input[name=invoice-description]", description)
+            .await?;
+    }
+    page.click("form button[type=submit]").await?;
+    let link = page
+        .find("[data-testid=link]")
+        .await?
+        .prop("value")
+        .await?
+        .context("the link field has a value")?;
+    anyhow::ensure!(link.contains("/l/") && link.contains('#'), "{link}");
+    Ok(link)
+}
+
+/// Opens `link` in the recipient's browser and types `otp`.
+pub async fn open_with(page: &Session, link: &str, otp: &str) -> anyhow::Result<()> {
+    page.goto(link).await?;
+    page.find("[data-testid=link-facts]").await?;
+    page.fill("input[name=otp]", otp).await?;
+    page.click("form button[type=submit]").await?;
+    Ok(())
+}
+
+/// Chromium offers the File System Access API, whose save picker a test cannot answer: switch
+/// to the download path, which every browser has.
+pub async fn use_downloads(page: &Session) -> anyhow::Result<()> {
+    page.eval(
+        "const box = document.querySelector('input[name=to-disk]'); \
+         if (box && box.checked) { box.click(); } return null;",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// The curious operator: every file of the data directory and the relay's log, searched for
+/// each needle. Returns the hits.
+pub fn operator_finds(data_dir: &Path, needles: &[(&str, Vec<u8>)]) -> Vec<String> {
+    let mut haystacks = files_under(data_dir);
+    haystacks.push(crate::log_file().to_path_buf());
+    let mut hits = Vec::new();
+    for path in &haystacks {
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        for (label, needle) in needles {
+            if !needle.is_empty() && bytes.windows(needle.len()).any(|window| window == needle) {
+                hits.push(format!("{label} in {}", path.display()));
+            }
+        }
+    }
+    hits
 }

@@ -6,7 +6,7 @@
 //! It deliberately holds no test logic; the tests live in `tests/tests/`.
 
 mod browser;
-mod flows;
+pub mod flows;
 pub mod native;
 mod relay;
 mod smtp;

@@ -6,122 +6,12 @@
 //! no file. The curious operator, searching every stored byte and every log line, finds no
 //! content, no name, no note, no OTP and no link secret.
 
-use std::path::{Path, PathBuf};
-
 use anyhow::Context as _;
 use shared::crypto::OsRng;
-use shared::ids::Id;
-use tests::{Browser, Session, TestRelay};
+use tests::flows::{files_under, marker, open_with, operator_finds, use_downloads};
+use tests::{Browser, TestRelay};
 
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>.pdf";
-
-/// A unique marker, so a search cannot hit anything but what this test wrote.
-fn marker(label: &str) -> String {
-    format!("{label}-{}", Id::generate(&mut OsRng))
-}
-
-/// Sends `files` from the composer; returns the link.
-async fn send_files(
-    page: &Session,
-    relay: &TestRelay,
-    files: &[PathBuf],
-    otp: &str,
-    expiry: Option<&str>,
-    note: Option<&str>,
-) -> anyhow::Result<String> {
-    page.goto(&format!("{}/app/send", relay.url)).await?;
-    if let Some(note) = note {
-        page.fill("textarea[name=note]", note).await?;
-    }
-    let paths: Vec<String> = files
-        .iter()
-        .map(|path| path.display().to_string())
-        .collect();
-    page.find("input[name=files]")
-        .await?
-        .send_keys(&paths.join("\n"))
-        .await?;
-    let last = files
-        .last()
-        .and_then(|path| path.file_name())
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    page.wait_for_text("[data-testid=chosen-files]", &last)
-        .await?;
-    page.fill("input[name=otp]", otp).await?;
-    if let Some(value) = expiry {
-        page.click(&format!("select[name=expiry] option[value='{value}']"))
-            .await?;
-    }
-    page.click("form button[type=submit]").await?;
-    let link = page
-        .find("[data-testid=link]")
-        .await?
-        .prop("value")
-        .await?
-        .context("the link field has a value")?;
-    anyhow::ensure!(link.contains("/l/") && link.contains('#'), "{link}");
-    Ok(link)
-}
-
-/// Opens `link` in the recipient's browser and types `otp`.
-async fn open_with(page: &Session, link: &str, otp: &str) -> anyhow::Result<()> {
-    page.goto(link).await?;
-    page.find("[data-testid=link-facts]").await?;
-    page.fill("input[name=otp]", otp).await?;
-    page.click("form button[type=submit]").await?;
-    Ok(())
-}
-
-/// Chromium offers the File System Access API, whose save picker a test cannot answer: switch
-/// to the download path, which every browser has.
-async fn use_downloads(page: &Session) -> anyhow::Result<()> {
-    page.eval(
-        "const box = document.querySelector('input[name=to-disk]'); \
-         if (box && box.checked) { box.click(); } return null;",
-    )
-    .await?;
-    Ok(())
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
-/// The curious operator: every file of the data directory and the relay's log, searched for
-/// each needle. Returns the hits.
-fn operator_finds(data_dir: &Path, needles: &[(&str, Vec<u8>)]) -> Vec<String> {
-    let mut haystacks = files_under(data_dir);
-    haystacks.push(tests::log_file().to_path_buf());
-    let mut hits = Vec::new();
-    for path in &haystacks {
-        let Ok(bytes) = std::fs::read(path) else {
-            continue;
-        };
-        for (label, needle) in needles {
-            if !needle.is_empty() && bytes.windows(needle.len()).any(|window| window == needle) {
-                hits.push(format!("{label} in {}", path.display()));
-            }
-        }
-    }
-    hits
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyhow::Result<()> {
@@ -149,9 +39,9 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
 
     let otp = marker("otp");
     let note = marker("NOTE");
-    let link = send_files(
+    let link = tests::flows::send_files(
         &sender,
-        &relay,
+        &relay.url,
         &[empty.clone(), big.clone(), xss.clone()],
         &otp,
         None,
@@ -256,7 +146,7 @@ async fn five_wrong_passwords_destroy_the_link() -> anyhow::Result<()> {
     let file = folder.path().join("contract.txt");
     std::fs::write(&file, b"terms")?;
     let otp = marker("right");
-    let link = send_files(&sender, &relay, &[file], &otp, None, None).await?;
+    let link = tests::flows::send_files(&sender, &relay.url, &[file], &otp, None, None).await?;
 
     let recipient = browser.session().await?;
     recipient.goto(&link).await?;
@@ -320,7 +210,8 @@ async fn an_expired_link_is_refused_and_the_sender_sees_it_expired() -> anyhow::
     let folder = tempfile::tempdir()?;
     let file = folder.path().join("quote.txt");
     std::fs::write(&file, b"valid for an hour")?;
-    let link = send_files(&sender, &relay, &[file], "123456", Some("0"), None).await?;
+    let link =
+        tests::flows::send_files(&sender, &relay.url, &[file], "123456", Some("0"), None).await?;
 
     time.advance(3601);
     let recipient = browser.session().await?;
@@ -349,7 +240,7 @@ async fn a_revoked_link_is_refused() -> anyhow::Result<()> {
     let folder = tempfile::tempdir()?;
     let file = folder.path().join("draft.txt");
     std::fs::write(&file, b"not final")?;
-    let link = send_files(&sender, &relay, &[file], "abcdef", None, None).await?;
+    let link = tests::flows::send_files(&sender, &relay.url, &[file], "abcdef", None, None).await?;
 
     sender.goto(&format!("{}/app/sent", relay.url)).await?;
     sender
@@ -379,7 +270,8 @@ async fn a_flipped_bit_on_disk_is_an_integrity_error_not_a_corrupt_file() -> any
     let mut bytes = vec![0_u8; 3 * 1024 * 1024 + 7];
     rand_core::RngCore::fill_bytes(&mut OsRng, &mut bytes);
     std::fs::write(&file, &bytes)?;
-    let link = send_files(&sender, &relay, &[file], "tamper-proof", None, None).await?;
+    let link =
+        tests::flows::send_files(&sender, &relay.url, &[file], "tamper-proof", None, None).await?;
 
     let id = link
         .split("/l/")

@@ -3,6 +3,8 @@
 pub mod change_password;
 pub mod footer;
 pub mod header;
+pub mod invoice;
+pub mod mark_paid;
 pub mod mfa;
 pub mod qr;
 pub mod relay_status;

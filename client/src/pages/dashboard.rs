@@ -72,6 +72,7 @@ fn Home() -> impl IntoView {
                 .map(|key| key.fingerprint().to_string())
                 .unwrap_or_else(|_| "unreadable key".to_owned());
             let can_audit = matches!(session.user.role, Role::Owner | Role::Admin);
+            let is_owner = session.user.role == Role::Owner;
             view! {
                 <section class="dashboard">
                     <h1>{format!("Welcome, {}", session.user.name)}</h1>
@@ -94,6 +95,11 @@ fn Home() -> impl IntoView {
                             <A href=Page::Members.path()>"Members"</A>
                             " · "
                             <A href=Page::Audit.path()>"Audit log"</A>
+                        </p>
+                    </Show>
+                    <Show when=move || is_owner>
+                        <p class="links">
+                            <A href=Page::Payouts.path()>"Payments and payouts"</A>
                         </p>
                     </Show>
                 </section>

@@ -3,6 +3,10 @@
 //! verified them, the expiry and the opens and tries left; asks for the one-time password; then
 //! lists the files by name and size (as text, whatever the names contain) and downloads,
 //! decrypts and saves them with progress. Each refusal is said in plain words.
+//! Behind a paywall it shows the invoice first and asks for nothing else until it is paid: a
+//! card payment leaves for the processor's page with the link secret kept in this tab's
+//! `sessionStorage`, and on return the page restores it, waits for the relay to confirm the
+//! payment, and goes on to the one-time password.
 
 use std::rc::Rc;
 
@@ -11,11 +15,19 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use shared::crypto::{LinkSecret, Passphrase};
 use shared::ids::Id;
-use shared::wire::LinkInfo;
+use shared::wire::{InvoiceStatus, LinkInfo};
 
 use crate::api;
 use crate::browser::{self, format_bytes, format_time};
+use crate::components::invoice::InvoiceBox;
 use crate::receive::{self, Opened, SaveTo};
+
+/// How long the page waits for a payment's confirmation after returning from checkout.
+const RETURN_POLLS: u32 = 120;
+const RETURN_POLL_MS: i32 = 1500;
+/// How long an open page keeps looking for the payee's "paid" otherwise (half an hour).
+const IDLE_POLLS: u32 = 360;
+const IDLE_POLL_MS: i32 = 5000;
 
 /// Where one file of the opened bundle stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +42,18 @@ enum FileState {
 pub fn Link() -> impl IntoView {
     let params = use_params_map();
     let id = params.with_untracked(|params| params.get("id").and_then(|id| Id::parse(&id).ok()));
-    let fragment = browser::take_fragment();
+    // Read before the address bar is cleaned: `?checkout=` marks a return from paying.
+    let checkout = browser::query_param("checkout");
+    let fragment = browser::take_fragment()
+        .or_else(|| id.and_then(|id| browser::recall_in_tab(&kept_key(id))));
     let secret = StoredValue::new_local(receive::secret_from_fragment(fragment.as_deref()).ok());
+    let waiting = RwSignal::new(
+        checkout
+            .as_deref()
+            .is_some_and(|value| value != "cancelled"),
+    );
+    let cancelled = checkout.as_deref() == Some("cancelled");
+    let paying = RwSignal::new(false);
     let info = RwSignal::new(None::<Result<LinkInfo, String>>);
     let otp = RwSignal::new(String::new());
     let busy = RwSignal::new(None::<&'static str>);
@@ -50,10 +72,63 @@ pub fn Link() -> impl IntoView {
                 (_, false) => Err(receive::ReceiveError::MissingSecret.to_string()),
                 (Some(id), true) => api::link_info(id).await.map_err(|e| e.to_string()),
             };
+            let unpaid = answer
+                .as_ref()
+                .ok()
+                .and_then(|details| details.invoice.as_ref())
+                .is_some_and(|invoice| {
+                    matches!(
+                        invoice.status,
+                        InvoiceStatus::Open | InvoiceStatus::Processing
+                    )
+                });
             info.set(Some(answer));
+            if unpaid && let Some(id) = id {
+                // The address bar no longer holds the secret: keep it in this tab so that a
+                // reload (or the trip to pay) does not lose it while payment is pending.
+                if let Some(fragment) =
+                    secret.with_value(|secret| secret.as_ref().map(|secret| secret.to_fragment()))
+                {
+                    browser::remember_in_tab(&kept_key(id), fragment.as_str());
+                }
+                let returning = waiting.get_untracked();
+                wait_for_payment(id, info, waiting, returning).await;
+            }
         });
     };
     load_info();
+
+    let pay = move |()| {
+        let Some(Ok(details)) = info.get_untracked() else {
+            return;
+        };
+        let Some(invoice) = details.invoice else {
+            return;
+        };
+        paying.set(true);
+        error.set(None);
+        let fragment = secret.with_value(|secret| secret.as_ref().map(|s| s.to_fragment()));
+        spawn_local(async move {
+            // The secret must survive the trip to the card processor (it never goes there).
+            if let Some(fragment) = fragment {
+                browser::remember_in_tab(&kept_key(details.id), fragment.as_str());
+            }
+            match api::checkout(invoice.id).await {
+                Ok(answer) => {
+                    if !browser::go_to(&answer.url) {
+                        paying.set(false);
+                        error.set(Some(
+                            "the browser refused to open the payment page".to_owned(),
+                        ));
+                    }
+                }
+                Err(failure) => {
+                    paying.set(false);
+                    error.set(Some(failure.to_string()));
+                }
+            }
+        });
+    };
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -73,6 +148,7 @@ pub fn Link() -> impl IntoView {
             match outcome {
                 Ok(bundle) => {
                     otp.set(String::new());
+                    browser::forget_in_tab(&kept_key(bundle.id));
                     states.set(vec![FileState::Ready; bundle.manifest.files.len()]);
                     opened.set(Some(Rc::new(bundle)));
                 }
@@ -150,9 +226,16 @@ pub fn Link() -> impl IntoView {
                         <dt>"Password tries left"</dt>
                         <dd data-testid="tries-left">{details.attempts_left}</dd>
                     </dl>
+                    {details.invoice.clone().map(|invoice| view! {
+                        <InvoiceBox invoice=invoice card_payments=details.card_payments
+                            waiting=waiting on_pay=Callback::new(pay) busy=paying />
+                    })}
                 }.into_any(),
             }}
-            <Show when=move || opened.with(Option::is_none) && matches!(info.get(), Some(Ok(_)))>
+            {cancelled.then(|| view! {
+                <p class="muted" data-testid="payment-cancelled">"The payment was cancelled; nothing was charged. You can try again."</p>
+            })}
+            <Show when=move || opened.with(Option::is_none) && info.with(|info| matches!(info, Some(Ok(details)) if payable_or_paid(details)))>
                 <form class="auth-card" on:submit=submit>
                     <label>"One-time password (the sender gives it to you separately)"
                         <input type="password" name="otp" required autocomplete="off" bind:value=otp />
@@ -197,6 +280,59 @@ pub fn Link() -> impl IntoView {
                 }
             })}
         </section>
+    }
+}
+
+/// Whether the one-time password may be asked: no invoice, or a paid one.
+fn payable_or_paid(details: &LinkInfo) -> bool {
+    details
+        .invoice
+        .as_ref()
+        .is_none_or(|invoice| invoice.status == InvoiceStatus::Paid)
+}
+
+/// Where the tab keeps a link's secret across a payment.
+fn kept_key(id: Id) -> String {
+    format!("sealpost.link.{id}")
+}
+
+/// Polls the link's facts until its invoice is settled, so the page goes on by itself once
+/// the relay has the processor's confirmation (`returning` from checkout: often, and says so
+/// if it takes too long) or the payee's "paid" (otherwise: now and then, for half an hour).
+async fn wait_for_payment(
+    id: Id,
+    info: RwSignal<Option<Result<LinkInfo, String>>>,
+    waiting: RwSignal<bool>,
+    returning: bool,
+) {
+    let (polls, every) = if returning {
+        (RETURN_POLLS, RETURN_POLL_MS)
+    } else {
+        (IDLE_POLLS, IDLE_POLL_MS)
+    };
+    for _ in 0..polls {
+        browser::sleep(every).await;
+        let Ok(details) = api::link_info(id).await else {
+            continue;
+        };
+        let settled = details.invoice.as_ref().is_none_or(|invoice| {
+            matches!(
+                invoice.status,
+                InvoiceStatus::Paid | InvoiceStatus::Refunded
+            )
+        });
+        info.set(Some(Ok(details)));
+        if settled {
+            waiting.set(false);
+            return;
+        }
+    }
+    waiting.set(false);
+    if returning {
+        info.set(Some(Err(
+            "the payment has not been confirmed yet; reload this page in a few minutes, or contact the sender"
+                .to_owned(),
+        )));
     }
 }
 

@@ -8,6 +8,7 @@ pub mod link;
 pub mod login;
 pub mod members;
 pub mod not_found;
+pub mod payouts;
 pub mod send;
 pub mod sent;
 pub mod signup;

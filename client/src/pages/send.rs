@@ -2,11 +2,14 @@
 //! recipient address, the one-time password with a strength hint, expiry and number of opens.
 //! It encrypts and uploads with a progress bar, then shows the link (copy button, QR code) and
 //! reminds the sender to pass the OTP by another channel. Names are shown as text only.
+//! Optionally it attaches an invoice (the paywall): amount, currency and description; the
+//! recipient can decrypt nothing until it is paid.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 use shared::crypto::Passphrase;
+use shared::money::{Currency, parse_amount};
 use wasm_bindgen::JsCast as _;
 
 use crate::auth::use_auth;
@@ -16,6 +19,8 @@ use crate::send::{self, MIN_OTP_CHARS, Outgoing, Progress};
 
 /// Expiry choices, in days (the organisation's maximum is always offered as well).
 const EXPIRY_DAYS: [u32; 4] = [1, 7, 30, 90];
+/// Currencies offered first for invoices (any ISO code may be typed).
+const CURRENCIES: [&str; 8] = ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK"];
 
 #[component]
 pub fn Send() -> impl IntoView {
@@ -45,6 +50,10 @@ fn Composer() -> impl IntoView {
     let otp = RwSignal::new(String::new());
     let expiry = RwSignal::new(String::new());
     let opens = RwSignal::new("1".to_owned());
+    let charge = RwSignal::new(false);
+    let amount = RwSignal::new(String::new());
+    let currency = RwSignal::new("EUR".to_owned());
+    let description = RwSignal::new(String::new());
     let progress = RwSignal::new(None::<Progress>);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -84,6 +93,21 @@ fn Composer() -> impl IntoView {
             .parse::<i64>()
             .unwrap_or_else(|_| i64::from(max_days.get_untracked()));
         let expires_in_seconds = if days == 0 { 3600 } else { days * 86_400 };
+        let invoice = if charge.get_untracked() {
+            match invoice_terms(
+                &amount.get_untracked(),
+                &currency.get_untracked(),
+                &description.get_untracked(),
+            ) {
+                Ok(terms) => Some(terms),
+                Err(problem) => {
+                    error.set(Some(problem));
+                    return;
+                }
+            }
+        } else {
+            None
+        };
         let outgoing = Outgoing {
             files: files.get_untracked(),
             note: Some(note.get_untracked()),
@@ -91,7 +115,7 @@ fn Composer() -> impl IntoView {
             otp: Passphrase::new(otp.get_untracked()),
             expires_in_seconds,
             max_opens: opens.get_untracked().trim().parse().unwrap_or(1),
-            invoice: None,
+            invoice,
         };
         busy.set(true);
         error.set(None);
@@ -172,6 +196,27 @@ fn Composer() -> impl IntoView {
                             <input type="number" name="opens" min="1" max="100" bind:value=opens />
                         </label>
                     </div>
+                    <label class="checkbox">
+                        <input type="checkbox" name="charge" prop:checked=move || charge.get()
+                            on:change=move |event| charge.set(event_target_checked(&event)) />
+                        "Ask for payment before the documents can be opened"
+                    </label>
+                    <Show when=move || charge.get()>
+                        <fieldset class="inline-form" data-testid="invoice-fields">
+                            <label>"Amount"
+                                <input type="text" name="amount" inputmode="decimal" placeholder="120.00" autocomplete="off" bind:value=amount />
+                            </label>
+                            <label>"Currency"
+                                <input type="text" name="currency" list="currencies" maxlength="3" size="4" autocomplete="off" bind:value=currency />
+                                <datalist id="currencies">
+                                    {CURRENCIES.iter().map(|code| view! { <option value=*code></option> }).collect_view()}
+                                </datalist>
+                            </label>
+                            <label>"What it is for (the recipient and the card processor see this)"
+                                <input type="text" name="invoice-description" maxlength="200" bind:value=description />
+                            </label>
+                        </fieldset>
+                    </Show>
                     <button type="submit" disabled=move || busy.get()>"Encrypt and send"</button>
                 </form>
             </Show>
@@ -206,6 +251,25 @@ fn Composer() -> impl IntoView {
             })}
         </section>
     }
+}
+
+/// The invoice as typed, or what is wrong with it in words.
+fn invoice_terms(
+    amount: &str,
+    currency: &str,
+    description: &str,
+) -> Result<shared::wire::InvoiceTerms, String> {
+    let currency = Currency::parse(currency).map_err(|error| error.to_string())?;
+    let amount_minor = parse_amount(amount, currency).map_err(|error| error.to_string())?;
+    let description = description.trim();
+    if description.is_empty() {
+        return Err("say what the invoice is for".to_owned());
+    }
+    Ok(shared::wire::InvoiceTerms {
+        amount_minor,
+        currency,
+        description: description.to_owned(),
+    })
 }
 
 fn days_text(days: u32) -> String {

@@ -1,14 +1,18 @@
 //! The sender's "Sent" list: each send's status (uploading, waiting, opened, delivered,
 //! destroyed, expired, revoked), opens used and allowed, expiry, and a revoke button for what
-//! nobody opened yet.
+//! nobody opened yet. Sends behind an invoice show its amount and state, and the payee can
+//! mark it paid by hand.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
-use shared::wire::{SendStatus, SendView};
+use shared::money::format_amount;
+use shared::wire::{InvoiceStatus, SendStatus, SendView};
 
 use crate::auth::use_auth;
 use crate::browser::{format_bytes, format_time};
+use crate::components::invoice::status_text as invoice_status;
+use crate::components::mark_paid::MarkPaid;
 use crate::routes::Page;
 
 #[component]
@@ -50,7 +54,7 @@ pub fn Sent() -> impl IntoView {
                 Some(Ok(list)) if list.is_empty() => view! { <p class="muted">"Nothing sent yet."</p> }.into_any(),
                 Some(Ok(list)) => view! {
                     <table data-testid="sent-table">
-                        <thead><tr><th>"Sent"</th><th>"To"</th><th>"Files"</th><th>"Status"</th><th>"Opens"</th><th>"Expires"</th><th></th></tr></thead>
+                        <thead><tr><th>"Sent"</th><th>"To"</th><th>"Files"</th><th>"Status"</th><th>"Payment"</th><th>"Opens"</th><th>"Expires"</th><th></th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|send| {
                                 let id = send.id;
@@ -61,6 +65,17 @@ pub fn Sent() -> impl IntoView {
                                         <td>{send.recipient_email.clone().unwrap_or_else(|| "—".to_owned())}</td>
                                         <td>{format!("{} · {}", send.files, format_bytes(send.size))}</td>
                                         <td data-testid="send-status" class=status_class(send.status)>{status_text(send.status)}</td>
+                                        <td data-testid="send-payment">
+                                            {send.invoice.clone().map(|invoice| {
+                                                let unpaid = invoice.status != InvoiceStatus::Paid;
+                                                view! {
+                                                    <span>{format_amount(invoice.amount_minor, invoice.currency)} " · " {invoice_status(invoice.status)}</span>
+                                                    <Show when=move || unpaid && revocable_or_open(send.status)>
+                                                        <MarkPaid invoice=invoice.id on_done=Callback::new(move |()| reload.update(|n| *n += 1)) />
+                                                    </Show>
+                                                }
+                                            })}
+                                        </td>
                                         <td>{format!("{} of {}", send.opens, send.max_opens)}</td>
                                         <td>{format_time(send.expires_at)}</td>
                                         <td>
@@ -77,6 +92,11 @@ pub fn Sent() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// Whether the link can still be opened once paid.
+fn revocable_or_open(status: SendStatus) -> bool {
+    matches!(status, SendStatus::Waiting | SendStatus::Opened)
 }
 
 fn status_text(status: SendStatus) -> &'static str {
