@@ -34,6 +34,8 @@ pub enum Permission {
     ViewAudit,
     /// Payout details and the payout report.
     ManagePayouts,
+    /// The public intake portal and who the intake users are.
+    ManagePortal,
     /// Hand ownership to another member.
     TransferOwnership,
     /// Close the organisation.
@@ -41,7 +43,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ManageOwnAccount,
         Permission::SendOrRequest,
         Permission::TrackSends,
@@ -50,6 +52,7 @@ impl Permission {
         Permission::SetPolicy,
         Permission::ViewAudit,
         Permission::ManagePayouts,
+        Permission::ManagePortal,
         Permission::TransferOwnership,
         Permission::CloseOrganisation,
     ];
@@ -100,6 +103,7 @@ pub fn authorize(
             matches!(principal.role, Role::Owner | Role::Admin)
         }
         Permission::ManagePayouts
+        | Permission::ManagePortal
         | Permission::TransferOwnership
         | Permission::CloseOrganisation => principal.role == Role::Owner,
     };
@@ -183,6 +187,7 @@ mod tests {
                         ) => Ok(()),
                         (
                             Permission::ManagePayouts
+                            | Permission::ManagePortal
                             | Permission::TransferOwnership
                             | Permission::CloseOrganisation,
                             Role::Owner,

@@ -53,4 +53,9 @@ impl ManualClock {
     pub fn set(&self, now: i64) {
         self.0.store(now, Ordering::SeqCst);
     }
+
+    /// Where the clock stands.
+    pub fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
 }

@@ -28,6 +28,7 @@ pub struct Config {
     pub sends: SendsConfig,
     pub smtp: SmtpConfig,
     pub stripe: StripeConfig,
+    pub portal: PortalConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +67,7 @@ impl Default for Config {
             sends: SendsConfig::default(),
             smtp: SmtpConfig::default(),
             stripe: StripeConfig::default(),
+            portal: PortalConfig::default(),
         }
     }
 }
@@ -160,6 +162,25 @@ impl Default for SendsConfig {
             max_opens: 100,
             download_token_minutes: 120,
             unfinished_upload_hours: 24,
+        }
+    }
+}
+
+/// Limits of the public intake portal (PRODUCT.md flow 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalConfig {
+    /// Largest drop (its files' ciphertext together), in bytes.
+    pub max_bundle_bytes: u64,
+    /// Drops one IP address may start per hour.
+    pub max_drops_per_ip_per_hour: u32,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self {
+            max_bundle_bytes: 1024 * 1024 * 1024,
+            max_drops_per_ip_per_hour: 20,
         }
     }
 }

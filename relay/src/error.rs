@@ -66,6 +66,8 @@ pub enum AppError {
     )]
     QuotaExceeded { used: u64, quota: u64 },
     #[error("{message}")]
+    RateLimited { message: String },
+    #[error("{message}")]
     PaymentRequired {
         code: &'static str,
         message: &'static str,
@@ -106,6 +108,7 @@ impl AppError {
             AppError::Gone { code, .. } => (StatusCode::GONE, code),
             AppError::WrongOtp { .. } => (StatusCode::FORBIDDEN, "wrong_otp"),
             AppError::QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
+            AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::PaymentRequired { code, .. } => (StatusCode::PAYMENT_REQUIRED, code),
             AppError::PaymentProvider(_) => (StatusCode::BAD_GATEWAY, "payment_provider"),
             AppError::BadSignature => (StatusCode::BAD_REQUEST, "bad_signature"),

@@ -101,11 +101,7 @@ pub async fn serve(
     let store = state.store.clone();
     let admin_listener = admin::bind(&state.config.data_dir)?;
     let admin_task = tokio::spawn(admin::serve(admin_listener, state.clone()));
-    let retention_task = tokio::spawn(retention::run(
-        state.store.clone(),
-        state.clock.clone(),
-        state.config.sends.clone(),
-    ));
+    let retention_task = tokio::spawn(retention::run(state.clone()));
     let router = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)

@@ -1,6 +1,7 @@
-//! Outgoing mail through SMTP (lettre), used for invitations when `[smtp]` is configured. A
-//! message carries only what its recipient needs (who invites them to what, and the link); it
-//! never carries document content, which the relay does not have.
+//! Outgoing mail through SMTP (lettre) when `[smtp]` is configured: invitations, notices that
+//! documents arrived, and request reminders. A message carries only what its recipient needs
+//! (who invites them to what and the link; what arrived and where to log in); it never carries
+//! document content or a link secret, which the relay does not have.
 
 use anyhow::Context as _;
 use lettre::message::Mailbox;
@@ -77,6 +78,42 @@ impl Mailer {
             .send(message)
             .await
             .context("the SMTP server did not take the invitation")?;
+        Ok(())
+    }
+
+    /// Tells `to` that something awaits them at `<public_url><path>` (what arrived, never its
+    /// content, which the relay does not have).
+    pub async fn send_notice(&self, to: &str, subject: &str, path: &str) -> anyhow::Result<()> {
+        let body = format!(
+            "{subject}.\n\nLog in to Sealpost to read it: {}{path}\n\n\
+             It is end-to-end encrypted: only you and the people it was meant for can open it.",
+            self.public_url
+        );
+        self.send_text(to, subject, body).await
+    }
+
+    /// A reminder about a request (`body` says which; it never carries a link secret).
+    pub async fn send_reminder(&self, to: &str, subject: &str, body: String) -> anyhow::Result<()> {
+        self.send_text(to, subject, body).await
+    }
+
+    /// Where the app lives, for links in mail.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    async fn send_text(&self, to: &str, subject: &str, body: String) -> anyhow::Result<()> {
+        let to: Mailbox = to.parse().context("the address is not a mailbox")?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .body(body)
+            .context("while building a message")?;
+        self.transport
+            .send(message)
+            .await
+            .context("the SMTP server did not take the message")?;
         Ok(())
     }
 }

@@ -1,15 +1,19 @@
 //! The retention sweep (PRODUCT.md "Retention" and "Expiry"): organisations closed more than
-//! 90 days ago are purged; expired links lose their wrapped key and ciphertext; uploads never
-//! finalized are deleted after a day; used-up links lose their ciphertext once their download
-//! tokens lapse. It runs when the relay starts and every hour after (requests enforce expiry
-//! on their own as well), and records what it did in the audit log.
+//! 90 days ago are purged; expired links and documents lose their wrapped keys and ciphertext;
+//! uploads never finalized are deleted after a day; used-up links lose their ciphertext once
+//! their download tokens lapse; and, with mail configured, providers get a reminder of requests
+//! due within two days or overdue (at most daily). It runs when the relay starts and every hour
+//! after (requests enforce expiry on their own as well), and records what it did in the audit
+//! log.
 
 use std::time::Duration;
 
+use shared::wire::{DocumentStatus, RequestStatus, Role};
+
 use crate::audit::{Actor, AuditEvent, Outcome};
 use crate::config::SendsConfig;
-use crate::store::SendState;
-use crate::{Clock, Store};
+use crate::store::{SendState, StoredTarget};
+use crate::{AppState, Store};
 
 /// How long a closed organisation is kept.
 pub const CLOSED_ORGANISATION_DAYS: i64 = 90;
@@ -114,15 +118,202 @@ pub async fn sweep_sends(
     Ok(report)
 }
 
+/// What one sweep of the documents did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DocumentSweep {
+    /// Documents past their expiry, now ended with keys and ciphertext deleted.
+    pub expired: usize,
+    /// Uploads never finalized, deleted.
+    pub abandoned: usize,
+}
+
+/// One sweep of the documents at `now`.
+pub async fn sweep_documents(state: &AppState, now: i64) -> anyhow::Result<DocumentSweep> {
+    let store = &state.store;
+    let mut report = DocumentSweep::default();
+    let abandon_before = now - i64::from(state.config.sends.unfinished_upload_hours) * 3600;
+    for document in store.documents()? {
+        let (id, org) = (document.id, document.org);
+        let action = match document.state {
+            DocumentStatus::Uploading if document.created_at <= abandon_before => {
+                store.delete_chunks(id).await?;
+                store.delete_document(id)?;
+                report.abandoned += 1;
+                "document.abandon"
+            }
+            DocumentStatus::Ready if now >= document.expires_at => {
+                let ended = store.update_document(id, |document| {
+                    if document.state != DocumentStatus::Ready {
+                        return false;
+                    }
+                    document.end(DocumentStatus::Expired, now);
+                    true
+                })?;
+                if !matches!(ended, Some((true, _))) {
+                    continue;
+                }
+                store.delete_chunks(id).await?;
+                report.expired += 1;
+                "document.expire"
+            }
+            _ => continue,
+        };
+        store.audit_append(
+            now,
+            AuditEvent {
+                actor: Actor::Operator,
+                org: Some(org),
+                action,
+                target: Some(id.to_string()),
+                outcome: Outcome::Success,
+            },
+        )?;
+    }
+    Ok(report)
+}
+
+/// How close to its due date an open request starts being reminded of, and how often.
+const REMIND_BEFORE_DUE: i64 = 2 * 86_400;
+const REMIND_EVERY: i64 = 86_400;
+
+/// Mails providers about open requests due soon or overdue (with mail configured), at most
+/// once a day per request; how many requests were reminded.
+pub async fn remind_requests(state: &AppState, now: i64) -> anyhow::Result<usize> {
+    let Some(mailer) = state.mailer.clone() else {
+        return Ok(0);
+    };
+    let store = &state.store;
+    let mut reminded = 0;
+    for request in store.requests()? {
+        let status = crate::api::request_status(state, &request)?;
+        let due_soon = request.due_at - now <= REMIND_BEFORE_DUE;
+        let recently = request
+            .reminded_at
+            .is_some_and(|at| now - at < REMIND_EVERY);
+        if !matches!(status, RequestStatus::Open | RequestStatus::Overdue) || !due_soon || recently
+        {
+            continue;
+        }
+        let Some(org) = store.org(request.org)? else {
+            continue;
+        };
+        let requester = store
+            .user(request.requester)?
+            .map(|user| user.name)
+            .unwrap_or_default();
+        let when = if status == RequestStatus::Overdue {
+            format!("It was due on {} and is overdue.", utc_date(request.due_at))
+        } else {
+            format!("It is due on {}.", utc_date(request.due_at))
+        };
+        let subject = format!("Reminder: {} is waiting for documents", org.name);
+        let (addresses, how) = match &request.target {
+            StoredTarget::Organisation { org: target } => {
+                let Some(target) = store.org(*target)? else {
+                    continue;
+                };
+                let addresses: Vec<String> = store
+                    .users_of_org(target.id)?
+                    .into_iter()
+                    .filter(|user| user.role == Role::Owner || target.intake.contains(&user.id))
+                    .map(|user| user.email)
+                    .collect();
+                let how = format!(
+                    "Log in to answer it: {}/app/requests/{}",
+                    mailer.public_url(),
+                    request.id
+                );
+                (addresses, how)
+            }
+            StoredTarget::Link {
+                provider_email: Some(address),
+                ..
+            } => (
+                vec![address.clone()],
+                "Use the link they sent you to upload the documents (this message cannot carry it)."
+                    .to_owned(),
+            ),
+            StoredTarget::Link {
+                provider_email: None,
+                ..
+            } => continue,
+        };
+        let body = format!(
+            "{requester} of {} asked you for documents:\n\n{}\n\n{when}\n{how}\n\n\
+             Documents sent through Sealpost are end-to-end encrypted.",
+            org.name, request.description
+        );
+        let mut sent = false;
+        for address in &addresses {
+            match mailer.send_reminder(address, &subject, body.clone()).await {
+                Ok(()) => sent = true,
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), "could not mail a reminder");
+                }
+            }
+        }
+        if sent {
+            store.update_request(request.id, |request| request.reminded_at = Some(now))?;
+            store.audit_append(
+                now,
+                AuditEvent {
+                    actor: Actor::Operator,
+                    org: Some(request.org),
+                    action: "request.remind",
+                    target: Some(request.id.to_string()),
+                    outcome: Outcome::Success,
+                },
+            )?;
+            reminded += 1;
+        }
+    }
+    Ok(reminded)
+}
+
+/// `2026-12-01` from Unix seconds (UTC), by the civil-from-days algorithm.
+pub fn utc_date(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// Sweeps now and then every hour, until the task is dropped.
-pub async fn run(store: Store, clock: Clock, sends: SendsConfig) {
+pub async fn run(state: AppState) {
     let mut interval = tokio::time::interval(SWEEP_EVERY);
+    let (store, clock, sends) = (
+        state.store.clone(),
+        state.clock.clone(),
+        state.config.sends.clone(),
+    );
     loop {
         interval.tick().await;
         match sweep_sends(&store, &sends, clock.now()).await {
             Ok(report) if report == SendSweep::default() => {}
             Ok(report) => tracing::info!(?report, "retention sweep ended sends"),
             Err(error) => tracing::error!(error = format!("{error:#}"), "send sweep failed"),
+        }
+        match sweep_documents(&state, clock.now()).await {
+            Ok(report) if report == DocumentSweep::default() => {}
+            Ok(report) => tracing::info!(?report, "retention sweep ended documents"),
+            Err(error) => tracing::error!(error = format!("{error:#}"), "document sweep failed"),
+        }
+        match remind_requests(&state, clock.now()).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "mailed request reminders"),
+            Err(error) => tracing::error!(error = format!("{error:#}"), "reminders failed"),
         }
         let store = store.clone();
         let now = clock.now();
@@ -134,5 +325,16 @@ pub async fn run(store: Store, clock: Clock, sends: SendsConfig) {
             }
             Err(error) => tracing::error!(%error, "retention sweep panicked"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_civil_utc() {
+        assert_eq!(super::utc_date(0), "1970-01-01");
+        assert_eq!(super::utc_date(951_782_400), "2000-02-29");
+        assert_eq!(super::utc_date(1_796_083_200), "2026-12-01");
+        assert_eq!(super::utc_date(-86_400), "1969-12-31");
     }
 }

@@ -167,6 +167,24 @@ fn token_from(headers: &HeaderMap) -> Option<Vec<u8>> {
         .filter(|token| token.len() == 32)
 }
 
+/// `Option<Session>`: `None` when the request carries no session cookie at all (an uploader
+/// without an account); a cookie that does not lead to a valid session is still refused.
+impl axum::extract::OptionalFromRequestParts<AppState> for Session {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if token_from(&parts.headers).is_none() {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
+}
+
 impl FromRequestParts<AppState> for Session {
     type Rejection = AppError;
 

@@ -5,8 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod documents;
 mod payments;
 mod sends;
+pub use documents::*;
 pub use payments::*;
 pub use sends::*;
 

@@ -18,6 +18,34 @@ use shared::ids::Id;
 use shared::wire;
 
 const ALICE: &[u8] = include_bytes!("../../shared/src/crypto/tests/fixtures/test-alice-3072.pk8");
+const BOB: &[u8] = include_bytes!("../../shared/src/crypto/tests/fixtures/test-bob-3072.pk8");
+
+/// Which fixture key pair an account uses (key generation is slow and not what these tests
+/// are about; two pairs let a test tell readers apart by their keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPair {
+    Alice,
+    Bob,
+}
+
+impl KeyPair {
+    fn der(self) -> &'static [u8] {
+        match self {
+            KeyPair::Alice => ALICE,
+            KeyPair::Bob => BOB,
+        }
+    }
+
+    /// The private key.
+    pub fn private(self) -> anyhow::Result<UserPrivateKey> {
+        Ok(UserPrivateKey::from_pkcs8_der(self.der())?)
+    }
+
+    /// The public key's SPKI bytes.
+    pub fn public_spki(self) -> anyhow::Result<Vec<u8>> {
+        Ok(self.private()?.public_key()?.spki_der().to_vec())
+    }
+}
 
 /// An answer: its status and its JSON body (`Null` when it has none).
 #[derive(Debug, Clone)]
@@ -48,6 +76,10 @@ pub struct NativeClient {
     http: reqwest::Client,
     cookie: Option<String>,
     csrf: Option<String>,
+    /// The account's key pair, once signed up.
+    pub keys: Option<KeyPair>,
+    /// The account's user id, once signed up.
+    pub user: Option<Id>,
 }
 
 /// A link as its sender hands it out: id, secret (the fragment) and the OTP.
@@ -67,6 +99,8 @@ impl NativeClient {
             http: reqwest::Client::new(),
             cookie: None,
             csrf: None,
+            keys: None,
+            user: None,
         }
     }
 
@@ -77,8 +111,19 @@ impl NativeClient {
         data_dir: &std::path::Path,
         handle: &str,
     ) -> anyhow::Result<Self> {
+        Self::verified_owner_with(base, data_dir, handle, KeyPair::Alice).await
+    }
+
+    /// `verified_owner` with a chosen key pair.
+    pub async fn verified_owner_with(
+        base: &str,
+        data_dir: &std::path::Path,
+        handle: &str,
+        pair: KeyPair,
+    ) -> anyhow::Result<Self> {
         let mut client = Self::anonymous(base);
-        let keys = account_keys(crate::PASSWORD)?;
+        client.keys = Some(pair);
+        let keys = account_keys(crate::PASSWORD, pair)?;
         let body = serde_json::json!({
             "email": format!("{handle}@example.com"),
             "name": format!("Owner of {handle}"),
@@ -118,8 +163,52 @@ impl NativeClient {
         let session: Value = response.json().await?;
         anyhow::ensure!(status.is_success(), "HTTP {status}: {session}");
         self.csrf = session["csrf_token"].as_str().map(str::to_owned);
+        self.user = serde_json::from_value(session["user"]["id"].clone()).ok();
         self.cookie = Some(cookie);
         Ok(())
+    }
+
+    /// Invites `<name>@example.com` as `role` into this owner's organisation and signs them
+    /// up through the invitation, with `pair`; the new member, logged in.
+    pub async fn invite(
+        &self,
+        name: &str,
+        role: wire::Role,
+        pair: KeyPair,
+    ) -> anyhow::Result<Self> {
+        let email = format!("{name}@example.com");
+        let invite: wire::InviteView = self
+            .post(
+                "/api/org/invites",
+                Some(&wire::CreateInviteRequest {
+                    email: email.clone(),
+                    role,
+                }),
+            )
+            .await?
+            .ok()?;
+        let token = invite.token.context("the invitation's token")?;
+        let mut member = Self::anonymous(&self.base);
+        member.keys = Some(pair);
+        let body = serde_json::json!({
+            "email": email,
+            "name": name,
+            "invite": token,
+            "keys": account_keys(crate::PASSWORD, pair)?,
+        });
+        let response = member
+            .http
+            .post(format!("{}/api/auth/signup", member.base))
+            .json(&body)
+            .send()
+            .await?;
+        member.take_session(response).await?;
+        Ok(member)
+    }
+
+    /// The user id, which every signed-up client has.
+    pub fn id(&self) -> anyhow::Result<Id> {
+        self.user.context("a signed-up client")
     }
 
     /// `GET path`.
@@ -296,6 +385,214 @@ impl NativeClient {
     }
 }
 
+/// A document's files and note, ready to upload.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub files: Vec<Vec<u8>>,
+    pub names: Vec<String>,
+    pub note: Option<String>,
+}
+
+impl Outgoing {
+    pub fn new(files: Vec<Vec<u8>>) -> Self {
+        let names = (0..files.len())
+            .map(|i| format!("document-{i}.pdf"))
+            .collect();
+        Self {
+            files,
+            names,
+            note: None,
+        }
+    }
+
+    /// Each file's plaintext size, as reservations declare them.
+    pub fn sizes(&self) -> Vec<u64> {
+        self.files.iter().map(|bytes| bytes.len() as u64).collect()
+    }
+}
+
+impl NativeClient {
+    /// Encrypts `outgoing` under a fresh `K`, uploads it into the reserved document (as its
+    /// logged-in uploader, or with the reservation's upload token), wraps `K` to every reader
+    /// the relay named (and, for an authorisation by link, under `link_key`) and finalizes.
+    /// The readers' keys are used as served: tests of key checks do those checks themselves.
+    pub async fn upload_document(
+        &self,
+        created: &wire::DocumentCreated,
+        outgoing: &Outgoing,
+        link_key: Option<&shared::crypto::LinkKey>,
+    ) -> anyhow::Result<Answer> {
+        let key = BundleKey::generate(&mut OsRng);
+        let mut entries = Vec::new();
+        for (bytes, name) in outgoing.files.iter().zip(&outgoing.names) {
+            entries.push(ManifestFile::new(
+                name.clone(),
+                "application/pdf".to_owned(),
+                bytes.len() as u64,
+                &mut OsRng,
+            )?);
+        }
+        for (index, (bytes, entry)) in outgoing.files.iter().zip(&entries).enumerate() {
+            let file = u32::try_from(index)?;
+            let mut encryptor =
+                ChunkEncryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
+            let mut start = 0;
+            while !encryptor.is_finished() {
+                let chunk = encryptor.next_index();
+                let end = (start + CHUNK_SIZE).min(bytes.len());
+                let sealed = encryptor.encrypt_next(&bytes[start..end])?;
+                start = end;
+                let request = self
+                    .http
+                    .put(format!(
+                        "{}/api/documents/{}/files/{file}/chunks/{chunk}",
+                        self.base, created.id
+                    ))
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(sealed.as_bytes().to_vec());
+                let response = self.upload_auth(request, created).send().await?;
+                let answer = answer(response).await?;
+                if answer.status != 204 {
+                    return Ok(answer);
+                }
+            }
+        }
+        let mut readers = Vec::new();
+        for holder in &created.readers {
+            let public = shared::crypto::UserPublicKey::from_spki_der(&holder.public_key)?;
+            readers.push(wire::ReaderKey {
+                user: holder.user,
+                wrapped_key: public.wrap(&key, &mut OsRng)?,
+            });
+        }
+        let manifest = Manifest::new(entries, outgoing.note.clone()).seal(&key, &mut OsRng)?;
+        let body = wire::FinalizeDocumentRequest {
+            readers,
+            manifest,
+            link_wrapped_key: link_key.map(|link_key| link_key.wrap(&key, &mut OsRng)),
+        };
+        let request = self
+            .http
+            .post(format!(
+                "{}/api/documents/{}/finalize",
+                self.base, created.id
+            ))
+            .json(&body);
+        answer(self.upload_auth(request, created).send().await?).await
+    }
+
+    fn upload_auth(
+        &self,
+        request: reqwest::RequestBuilder,
+        created: &wire::DocumentCreated,
+    ) -> reqwest::RequestBuilder {
+        match &created.upload_token {
+            Some(token) => request.bearer_auth(token),
+            None => self.authorize(request),
+        }
+    }
+
+    /// Reads a document as a logged-in reader: the relay's refusal, or the manifest's names
+    /// and note and every file decrypted with this account's private key.
+    pub async fn read_document(&self, id: Id) -> anyhow::Result<Result<Received, Answer>> {
+        let answer = self.get(&format!("/api/documents/{id}/key")).await?;
+        if answer.status != 200 {
+            return Ok(Err(answer));
+        }
+        let opened: wire::OpenDocumentResponse = answer.ok()?;
+        let private = self.keys.context("an account with keys")?.private()?;
+        let key = private.unwrap(&opened.wrapped_key)?;
+        let manifest = Manifest::open(&key, &opened.manifest)?;
+        let files = self
+            .download_files(id, &key, &manifest, |request| self.authorize(request))
+            .await?;
+        Ok(Ok(Received {
+            names: manifest
+                .files
+                .iter()
+                .map(|file| file.name.clone())
+                .collect(),
+            note: manifest.note.clone(),
+            files,
+        }))
+    }
+
+    /// Downloads and decrypts every file of document `id` with `key`.
+    pub async fn download_files(
+        &self,
+        id: Id,
+        key: &BundleKey,
+        manifest: &Manifest,
+        auth: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
+        let mut files = Vec::new();
+        for (index, entry) in manifest.files.iter().enumerate() {
+            let file = u32::try_from(index)?;
+            let mut decryptor =
+                ChunkDecryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
+            let mut plaintext = Vec::new();
+            for chunk in 0..entry.chunks {
+                let request = self.http.get(format!(
+                    "{}/api/documents/{id}/files/{file}/chunks/{chunk}",
+                    self.base
+                ));
+                let bytes = auth(request)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .bytes()
+                    .await?;
+                let opened = decryptor.decrypt_next(&SealedChunk::from_bytes(bytes.to_vec()))?;
+                plaintext.extend_from_slice(opened.as_bytes());
+            }
+            decryptor.finish()?;
+            files.push(plaintext);
+        }
+        Ok(files)
+    }
+
+    /// `GET` with extra headers and no session (a provider by link).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request.send().await?).await
+    }
+
+    /// `POST` of JSON with extra headers and no session.
+    pub async fn post_with<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request.send().await?).await
+    }
+
+    /// A raw request builder for this client's relay (for tests of odd inputs).
+    pub fn raw(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.authorize(self.http.request(method, format!("{}{path}", self.base)))
+    }
+}
+
+/// What a reader got out of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub names: Vec<String>,
+    pub note: Option<String>,
+    pub files: Vec<Vec<u8>>,
+}
+
+/// Sends a built request and reads the answer.
+pub async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<Answer> {
+    answer(request.send().await?).await
+}
+
 async fn answer(response: reqwest::Response) -> anyhow::Result<Answer> {
     let status = response.status().as_u16();
     let bytes = response.bytes().await?;
@@ -323,10 +620,10 @@ fn link_keys(
     )?)
 }
 
-/// Account keys for `password` around the fixture key pair (key generation is slow and not
+/// Account keys for `password` around a fixture key pair (key generation is slow and not
 /// what these tests are about).
-fn account_keys(password: &str) -> anyhow::Result<wire::AccountKeys> {
-    let private = UserPrivateKey::from_pkcs8_der(ALICE)?;
+fn account_keys(password: &str, pair: KeyPair) -> anyhow::Result<wire::AccountKeys> {
+    let private = pair.private()?;
     let mut salt = [0_u8; 16];
     OsRng.fill_bytes(&mut salt);
     let master = derive_master_key(

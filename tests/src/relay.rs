@@ -14,6 +14,7 @@ pub struct TestRelay {
     pub url: String,
     pub address: SocketAddr,
     data_dir: Option<tempfile::TempDir>,
+    state: relay::AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -50,13 +51,14 @@ impl TestRelay {
         let (stop, stopped) = oneshot::channel::<()>();
         let mailer = relay::mail::Mailer::from_config(&config.smtp, &config.public_url)?;
         let state = relay::AppState::with_clock(config, store, clock).with_mailer(mailer);
-        let task = tokio::spawn(relay::serve(listener, state, async {
+        let task = tokio::spawn(relay::serve(listener, state.clone(), async {
             let _ = stopped.await;
         }));
         Ok(Self {
             url: format!("http://{address}"),
             address,
             data_dir: Some(data_dir),
+            state,
             stop: Some(stop),
             task: Some(task),
         })
@@ -67,6 +69,12 @@ impl TestRelay {
         self.data_dir
             .as_ref()
             .map_or(std::path::Path::new("/nonexistent"), |dir| dir.path())
+    }
+
+    /// The running relay's state (its store, clock and configuration), for tests that drive
+    /// its sweeps directly.
+    pub fn state(&self) -> &relay::AppState {
+        &self.state
     }
 
     /// Stops the relay gracefully (its store flushed to disk) and hands over its data

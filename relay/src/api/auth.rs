@@ -119,6 +119,8 @@ fn create_organisation(
         created_at: now,
         status_changed_at: now,
         policy: wire::OrgPolicy::default(),
+        portal_enabled: false,
+        intake: Vec::new(),
     };
     owner.org = org.id;
     owner.role = Role::Owner;

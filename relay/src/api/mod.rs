@@ -3,6 +3,7 @@
 
 mod auth;
 mod csp_report;
+mod documents;
 mod health;
 mod json;
 mod links;
@@ -10,6 +11,8 @@ mod members;
 mod mfa;
 mod org;
 mod payments;
+mod portal;
+mod requests;
 mod sends;
 
 use axum::Router;
@@ -20,6 +23,8 @@ use axum::routing::{delete, get, post, put};
 use serde::de::DeserializeOwned;
 
 use crate::{AppError, AppState, Config};
+
+pub use requests::status as request_status;
 
 pub fn router(config: &Config) -> Router<AppState> {
     Router::new()
@@ -68,6 +73,29 @@ pub fn router(config: &Config) -> Router<AppState> {
             get(payments::payouts).post(payments::record_payout),
         )
         .route("/org/payouts/details", put(payments::set_payout_details))
+        .route("/requests", get(requests::list).post(requests::create))
+        .route("/requests/{id}", get(requests::get))
+        .route("/requests/{id}/close", post(requests::close))
+        .route("/requests/{id}/fulfil", post(requests::fulfil))
+        .route("/requests/{id}/link", get(requests::link_view))
+        .route("/transfers", post(portal::transfer))
+        .route("/portal/{handle}", get(portal::view))
+        .route("/portal/{handle}/drops", post(portal::drop))
+        .route(
+            "/org/portal",
+            get(portal::settings).put(portal::set_settings),
+        )
+        .route("/documents", get(documents::list))
+        .route("/documents/{id}", get(documents::get))
+        .route("/documents/{id}/key", get(documents::key))
+        .route("/documents/{id}/finalize", post(documents::finalize))
+        .route("/documents/{id}/revoke", post(documents::revoke))
+        .route(
+            "/documents/{id}/files/{file}/chunks/{chunk}",
+            get(documents::chunk)
+                .put(documents::put_chunk)
+                .layer(DefaultBodyLimit::max(CHUNK_BODY_LIMIT)),
+        )
         .route("/csp-report", post(csp_report::post))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -80,6 +80,15 @@ pub fn sync_subject(state: &AppState, invoice: &InvoiceRecord) -> Result<(), App
                 }
             })?;
         }
+        InvoiceSubject::Document { id } => {
+            state.store.update_document(id, |document| {
+                if let Some(paywall) = document.paywall.as_mut()
+                    && paywall.invoice == invoice.id
+                {
+                    paywall.unlocked = paid;
+                }
+            })?;
+        }
     }
     Ok(())
 }
@@ -626,6 +635,18 @@ fn payable_subject(state: &AppState, invoice: &InvoiceRecord) -> Result<String, 
                 });
             }
             Ok(format!("/l/{id}"))
+        }
+        InvoiceSubject::Document { id } => {
+            let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
+            let live = document.state == shared::wire::DocumentStatus::Ready
+                && state.clock.now() < document.expires_at;
+            if !live {
+                return Err(AppError::Gone {
+                    code: "not_payable",
+                    message: "the documents behind this invoice are no longer stored, so it cannot be paid",
+                });
+            }
+            Ok(format!("/app/documents/{id}"))
         }
     }
 }

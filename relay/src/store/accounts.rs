@@ -33,6 +33,12 @@ pub struct OrgRecord {
     pub status_changed_at: i64,
     #[serde(default)]
     pub policy: shared::wire::OrgPolicy,
+    /// Whether the public intake page `/p/<handle>` takes uploads.
+    #[serde(default)]
+    pub portal_enabled: bool,
+    /// Members who read portal drops and chart transfers, with the owner.
+    #[serde(default)]
+    pub intake: Vec<Id>,
 }
 
 /// A user as stored: public key material, the sealed private key, and the argon2id hash of the

@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod blobs;
+mod documents;
 mod guard;
 mod members;
 mod payments;
@@ -12,6 +13,7 @@ mod retention;
 mod sends;
 
 pub use accounts::{MfaState, MfaTicket, OrgRecord, SessionRecord, SignupConflict, UserRecord};
+pub use documents::{DocumentRecord, RequestRecord, StoredTarget};
 pub use guard::{AccountFailures, IpBlock, IpFailures};
 pub use members::{InviteRecord, JoinConflict};
 pub use payments::{

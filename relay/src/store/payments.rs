@@ -31,6 +31,8 @@ const PAYOUT_DETAILS: &str = "payout_details";
 pub enum InvoiceSubject {
     /// A Secure Send link.
     Send { id: Id },
+    /// A document fulfilling a request.
+    Document { id: Id },
 }
 
 /// A Stripe Checkout Session made for an invoice (reused while it is open).

@@ -1,6 +1,6 @@
 //! Deleting what the retention rules say must go: organisations closed longer ago than the
-//! cut-off, with their users (and sessions), invitations, sends (records and ciphertext) and
-//! payout details. Deleted, not hidden. The audit log is append-only and keeps its entries; the
+//! cut-off, with their users (and sessions), invitations, sends, the documents they hold and
+//! their requests (records and ciphertext) and payout details. Deleted, not hidden. The audit log is append-only and keeps its entries; the
 //! ledger and invoices (amounts and references, no content) stay as financial records.
 
 use super::{OrgRecord, Store};
@@ -40,6 +40,22 @@ impl Store {
                     Err(error) => return Err(error.into()),
                 }
                 self.delete_send(send.id)?;
+            }
+            for document in self
+                .documents()?
+                .into_iter()
+                .filter(|doc| doc.org == org.id)
+            {
+                let folder = self.blobs.join(document.id.to_string());
+                match std::fs::remove_dir_all(&folder) {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error.into()),
+                }
+                self.delete_document(document.id)?;
+            }
+            for request in self.requests()?.into_iter().filter(|r| r.org == org.id) {
+                self.delete_request(request.id)?;
             }
             self.delete_payout_details(org.id)?;
             self.db

@@ -197,14 +197,16 @@ impl Store {
         Ok(sends)
     }
 
-    /// Ciphertext bytes the organisation keeps stored (or has reserved for uploads).
+    /// Ciphertext bytes the organisation keeps stored (or has reserved for uploads): its
+    /// sends and the documents counted against it.
     pub fn stored_bytes_of_org(&self, org: Id) -> anyhow::Result<u64> {
-        Ok(self
+        let sends: u64 = self
             .sends()?
             .iter()
             .filter(|send| send.org == org && send.occupies_storage())
             .map(|send| send.sealed_bytes)
-            .sum())
+            .sum();
+        Ok(sends.saturating_add(self.document_bytes_of_org(org)?))
     }
 
     /// Applies `change` to the send atomically: it is re-run on a fresh copy whenever another

@@ -23,6 +23,8 @@ pub mod labels {
     pub const LINK_PROOF: &[u8] = b"sealpost/v1/link-proof";
     pub const AUTH: &[u8] = b"sealpost/v1/auth";
     pub const WRAP: &[u8] = b"sealpost/v1/wrap";
+    pub const REQUEST_KEY: &[u8] = b"sealpost/v1/request-key";
+    pub const REQUEST_UPLOAD: &[u8] = b"sealpost/v1/request-upload";
 }
 
 /// The password-hashing algorithm; only argon2id exists in protocol v1.

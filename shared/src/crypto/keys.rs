@@ -83,6 +83,10 @@ secret_bytes!(
     LinkSecret, 32
 );
 secret_bytes!(
+    /// The 32-byte secret in a request link's fragment; never sent to the relay.
+    RequestSecret, 32
+);
+secret_bytes!(
     /// `argon2id(OTP, otp_salt)`: the OTP's contribution to a link's keys.
     OtpKey, 32
 );
@@ -110,6 +114,13 @@ secret_bytes!(
 
 impl BundleKey {
     /// A fresh random bundle key.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        Self::random(rng)
+    }
+}
+
+impl RequestSecret {
+    /// A fresh random request secret.
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
         Self::random(rng)
     }

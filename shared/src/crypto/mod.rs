@@ -10,17 +10,19 @@ pub mod link;
 pub mod manifest;
 pub mod public_key;
 pub mod receipt;
+pub mod request;
 pub mod sealed;
 pub mod stream;
 
 pub use kdf::{KdfParams, LinkKeys, derive_link_keys, derive_master_key};
 pub use keys::{
     AuthKey, BundleKey, FileKey, LinkKey, LinkProof, LinkSecret, ManifestKey, MasterKey,
-    Passphrase, ReceiptKey, WrapKey,
+    Passphrase, ReceiptKey, RequestSecret, WrapKey,
 };
 pub use link::LinkVerifier;
 pub use manifest::{Manifest, ManifestError, ManifestFile};
 pub use public_key::{Fingerprint, KeyError, UnwrapError, UserPrivateKey, UserPublicKey};
+pub use request::{RequestFragment, RequestKeys, derive_request_keys};
 pub use sealed::{
     LinkWrappedKey, OpenError, Plaintext, SealedChunk, SealedManifest, SealedPrivateKey,
     UserWrappedKey,

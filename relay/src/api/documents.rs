@@ -1,0 +1,829 @@
+//! Documents wrapped to public keys at the relay's edge (PRODUCT.md flows 3–6, "Limited
+//! viewing"): reserving one (for the request, portal and transfer endpoints, which decide its
+//! readers), uploading its chunks and finalizing it with exactly the wrapped keys its reader
+//! list calls for, listing the inbox and sent box, and reading: metadata for members of the
+//! organisations involved, the wrapped key and ciphertext for its readers only (anyone else
+//! gets 403, and an unpaid fulfilment 402). `access` is the one decision of who sees what.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rand_core::RngCore as _;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use shared::crypto::StreamLayout;
+use shared::crypto::manifest::MAX_FILES;
+use shared::ids::Id;
+use shared::wire::{self, DocumentKind, DocumentStatus, InvoiceStatus, Role};
+use subtle::ConstantTimeEq as _;
+
+use super::json::{ApiJson, ApiPath, ClientIp};
+use super::read_body;
+use crate::audit::{Actor, Outcome};
+use crate::session::Session;
+use crate::store::{DocumentRecord, OrgRecord, UserRecord};
+use crate::{AppError, AppState};
+
+/// The shortest and longest an RSA-OAEP wrapped key may be (2048 to 4096-bit keys).
+const WRAPPED_KEY_BYTES: std::ops::RangeInclusive<usize> = 256..=512;
+
+/// What a viewer may do with a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Sees its metadata (a member of an organisation involved).
+    pub visible: bool,
+    /// Is one of its readers: gets the wrapped key and the ciphertext.
+    pub readable: bool,
+}
+
+/// The one decision: members of the holding organisation and of the counterpart see a
+/// document's metadata; only its readers read it.
+pub fn access(session: &Session, document: &DocumentRecord) -> Access {
+    let member = session.org.id == document.org || Some(session.org.id) == document.counterpart;
+    Access {
+        visible: member,
+        readable: member && document.expected_readers.contains(&session.user.id),
+    }
+}
+
+/// Who is uploading: the bearer of a document's upload token (an uploader without an account;
+/// any session cookie the browser also sends is then ignored), or a logged-in user.
+#[derive(Debug)]
+pub enum Uploader {
+    Token(String),
+    User(Box<Session>),
+}
+
+impl axum::extract::FromRequestParts<AppState> for Uploader {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(token) = bearer(&parts.headers) {
+            return Ok(Uploader::Token(token.to_owned()));
+        }
+        Session::from_request_parts(parts, state)
+            .await
+            .map(|session| Uploader::User(Box::new(session)))
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+}
+
+/// What a reservation needs from the endpoint making it.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub kind: DocumentKind,
+    pub org: Id,
+    pub counterpart: Option<Id>,
+    pub uploaded_by: Option<Id>,
+    pub request: Option<Id>,
+    pub files: Vec<u64>,
+    /// Users whose keys wrap it, in the order the uploader is shown them.
+    pub readers: Vec<UserRecord>,
+    pub expires_in_days: u32,
+    pub max_bundle_bytes: u64,
+    pub quota_org: Id,
+    pub paywall: Option<crate::store::Paywall>,
+}
+
+/// Reserves a document: checks sizes and quota, stores it, and answers its id, the reader
+/// keys and (for an uploader without an account) a fresh upload token.
+pub async fn reserve(
+    state: &AppState,
+    reservation: Reservation,
+) -> Result<(DocumentRecord, wire::DocumentCreated), AppError> {
+    let sealed_bytes = sealed_size(&reservation.files)?;
+    if sealed_bytes > reservation.max_bundle_bytes {
+        return Err(AppError::Invalid(format!(
+            "these files are {sealed_bytes} bytes once encrypted; at most {} bytes are accepted here",
+            reservation.max_bundle_bytes
+        )));
+    }
+    if reservation.readers.is_empty() {
+        return Err(AppError::Conflict(
+            "nobody could read this: the organisation has no keys to encrypt to".to_owned(),
+        ));
+    }
+    let now = state.clock.now();
+    let token = reservation.uploaded_by.is_none().then(|| {
+        let mut token = [0_u8; 32];
+        shared::crypto::OsRng.fill_bytes(&mut token);
+        shared::encoding::encode(&token)
+    });
+    let readers = reservation
+        .readers
+        .iter()
+        .map(|user| key_holder(state, user))
+        .collect::<Result<Vec<_>, _>>()?;
+    let document = DocumentRecord {
+        id: Id::generate(&mut shared::crypto::OsRng),
+        kind: reservation.kind,
+        org: reservation.org,
+        counterpart: reservation.counterpart,
+        uploaded_by: reservation.uploaded_by,
+        request: reservation.request,
+        created_at: now,
+        expires_at: now + i64::from(reservation.expires_in_days.max(1)) * 86_400,
+        files: reservation.files,
+        sealed_bytes,
+        quota_org: reservation.quota_org,
+        state: DocumentStatus::Uploading,
+        expected_readers: reservation.readers.iter().map(|user| user.id).collect(),
+        readers: Vec::new(),
+        manifest: None,
+        link_wrapped_key: None,
+        upload_token_hash: token.as_deref().map(token_hash),
+        paywall: reservation.paywall,
+        opened_at: None,
+        ended_at: None,
+    };
+    if let Err(full) = state
+        .store
+        .create_document(&document, state.config.sends.org_quota_bytes)
+        .await?
+    {
+        return Err(AppError::QuotaExceeded {
+            used: full.used,
+            quota: full.quota,
+        });
+    }
+    let created = wire::DocumentCreated {
+        id: document.id,
+        expires_at: document.expires_at,
+        readers,
+        upload_token: token,
+    };
+    Ok((document, created))
+}
+
+/// A user as a key to encrypt to.
+pub fn key_holder(state: &AppState, user: &UserRecord) -> Result<wire::KeyHolder, AppError> {
+    let org = state.store.org(user.org)?.ok_or(AppError::NotFound)?;
+    Ok(wire::KeyHolder {
+        user: user.id,
+        name: user.name.clone(),
+        organisation: org.name.clone(),
+        role: user.role,
+        intake: org.intake.contains(&user.id),
+        public_key: user.public_key.clone(),
+    })
+}
+
+/// The owner of `org` (every organisation has exactly one).
+pub fn owner_of(state: &AppState, org: Id) -> Result<UserRecord, AppError> {
+    state
+        .store
+        .users_of_org(org)?
+        .into_iter()
+        .find(|user| user.role == Role::Owner)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("an organisation has no owner")))
+}
+
+/// `org`'s owner and intake users: who reads what arrives through its portal or by transfer.
+pub fn intake_readers(state: &AppState, org: &OrgRecord) -> Result<Vec<UserRecord>, AppError> {
+    let mut readers = Vec::new();
+    for user in state.store.users_of_org(org.id)? {
+        if user.role == Role::Owner || org.intake.contains(&user.id) {
+            readers.push(user);
+        }
+    }
+    readers.sort_by_key(|user| user.role != Role::Owner);
+    Ok(readers)
+}
+
+/// Adds `more` to `readers`, skipping anyone already there.
+pub fn with_readers(mut readers: Vec<UserRecord>, more: Vec<UserRecord>) -> Vec<UserRecord> {
+    for user in more {
+        if !readers.iter().any(|known| known.id == user.id) {
+            readers.push(user);
+        }
+    }
+    readers
+}
+
+/// `PUT /api/documents/{id}/files/{file}/chunks/{chunk}`: one sealed chunk, by its uploader.
+pub async fn put_chunk(
+    State(state): State<AppState>,
+    uploader: Uploader,
+    ApiPath((id, file, chunk)): ApiPath<(Id, u32, u32)>,
+    request: Request,
+) -> Result<StatusCode, AppError> {
+    let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
+    authorize_upload(&document, &uploader)?;
+    if document.state != DocumentStatus::Uploading {
+        return Err(AppError::Conflict(
+            "this document is already finalized or ended; its chunks cannot change".to_owned(),
+        ));
+    }
+    let expected = sealed_len(&document.files, file, chunk)?;
+    let is_octets = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .trim()
+                .eq_ignore_ascii_case("application/octet-stream")
+        });
+    if !is_octets {
+        return Err(AppError::BadRequest(
+            "a chunk must be sent as application/octet-stream".to_owned(),
+        ));
+    }
+    let body = read_body(request, expected).await?;
+    if body.len() != expected {
+        return Err(AppError::Invalid(format!(
+            "chunk {chunk} of file {file} must be {expected} bytes of ciphertext, got {}",
+            body.len()
+        )));
+    }
+    state.store.put_chunk(id, file, chunk, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/documents/{id}/finalize`: once every chunk is stored, attaches the wrapped keys
+/// (exactly one per expected reader) and the sealed manifest, in one write.
+pub async fn finalize(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    uploader: Uploader,
+    ApiPath(id): ApiPath<Id>,
+    ApiJson(request): ApiJson<wire::FinalizeDocumentRequest>,
+) -> Result<Json<wire::DocumentView>, AppError> {
+    let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
+    authorize_upload(&document, &uploader)?;
+    let mut given: Vec<Id> = request.readers.iter().map(|reader| reader.user).collect();
+    given.sort();
+    let mut expected = document.expected_readers.clone();
+    expected.sort();
+    if given != expected {
+        return Err(AppError::Invalid(
+            "the document must be encrypted to exactly the readers the relay named when it was reserved"
+                .to_owned(),
+        ));
+    }
+    if request
+        .readers
+        .iter()
+        .any(|reader| !WRAPPED_KEY_BYTES.contains(&reader.wrapped_key.len()))
+    {
+        return Err(AppError::Invalid(
+            "a wrapped key must be an RSA-OAEP ciphertext of 256 to 512 bytes".to_owned(),
+        ));
+    }
+    let needs_link_key = needs_link_key(&state, &document)?;
+    match (&request.link_wrapped_key, needs_link_key) {
+        (Some(wrapped), true) if wrapped.len() == 12 + 32 + 16 => {}
+        (None, false) => {}
+        (Some(_), true) => {
+            return Err(AppError::Invalid(
+                "the link-wrapped key must be 60 bytes (nonce, key, tag)".to_owned(),
+            ));
+        }
+        (None, true) => {
+            return Err(AppError::Invalid(
+                "an authorisation for a request by link needs its key wrapped for the link"
+                    .to_owned(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(AppError::Invalid(
+                "only an authorisation for a request by link carries a link-wrapped key".to_owned(),
+            ));
+        }
+    }
+    if request.manifest.len() < 12 + 16 {
+        return Err(AppError::Invalid(
+            "the sealed manifest is too short".to_owned(),
+        ));
+    }
+    check_all_chunks(&state, &document).await?;
+    let now = state.clock.now();
+    let (finalized, document) = state
+        .store
+        .update_document(id, |document| {
+            if document.state != DocumentStatus::Uploading || now >= document.expires_at {
+                return false;
+            }
+            document.state = DocumentStatus::Ready;
+            document.readers = request.readers.clone();
+            document.manifest = Some(request.manifest.clone());
+            document.link_wrapped_key = request.link_wrapped_key.clone();
+            true
+        })?
+        .ok_or(AppError::NotFound)?;
+    if !finalized {
+        return Err(AppError::Conflict(
+            "this document is already finalized, or it ended".to_owned(),
+        ));
+    }
+    let (actor, viewer) = match uploader {
+        Uploader::User(session) => (
+            Actor::User {
+                id: session.user.id,
+                ip,
+            },
+            Some(session),
+        ),
+        Uploader::Token(_) => (Actor::Anonymous { ip }, None),
+    };
+    audit_document(
+        &state,
+        actor,
+        &document,
+        "document.create",
+        Outcome::Success,
+    )?;
+    if let Some(mailer) = state.mailer.clone() {
+        let (state, document) = (state.clone(), document.clone());
+        tokio::spawn(async move { notify_readers(&state, &mailer, &document).await });
+    }
+    Ok(Json(view(&state, &document, viewer.as_deref())?))
+}
+
+/// Which box of the inbox and sent box.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub r#box: Option<String>,
+}
+
+/// `GET /api/documents?box=inbox|sent`: what the caller's organisation received (inbox) or
+/// provided (sent), newest first, with a lock on what the caller may not read.
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<wire::DocumentView>>, AppError> {
+    let Query(query) = query.map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
+    let sent = match query.r#box.as_deref() {
+        None | Some("inbox") => false,
+        Some("sent") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "box must be inbox or sent, not {other:?}"
+            )));
+        }
+    };
+    let mut views = Vec::new();
+    for document in state.store.documents()?.into_iter().rev() {
+        if !access(&session, &document).visible || document.state == DocumentStatus::Uploading {
+            continue;
+        }
+        if is_outgoing(&session, &document) == sent {
+            views.push(view(&state, &document, Some(&session))?);
+        }
+    }
+    Ok(Json(views))
+}
+
+/// `GET /api/documents/{id}`: the metadata, for members of the organisations involved.
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::DocumentView>, AppError> {
+    let document = live_document(&state, id).await?;
+    if !access(&session, &document).visible {
+        return Err(AppError::NotFound);
+    }
+    Ok(Json(view(&state, &document, Some(&session))?))
+}
+
+/// `GET /api/documents/{id}/key`: the caller's wrapped key and the sealed manifest, for
+/// readers only, once any invoice is paid.
+pub async fn key(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::OpenDocumentResponse>, AppError> {
+    let document = live_document(&state, id).await?;
+    let allowed = access(&session, &document);
+    if !allowed.visible {
+        return Err(AppError::NotFound);
+    }
+    let actor = Actor::User {
+        id: session.user.id,
+        ip,
+    };
+    if !allowed.readable {
+        audit_document(&state, actor, &document, "document.open", Outcome::Denied)?;
+        return Err(not_a_reader());
+    }
+    refuse_unless_ready(&document)?;
+    refuse_unless_paid(&state, &document)?;
+    let (Some(reader), Some(manifest)) = (
+        document.reader_key(session.user.id).cloned(),
+        document.manifest.clone(),
+    ) else {
+        return Err(gone());
+    };
+    let now = state.clock.now();
+    if session.org.id == document.org && document.opened_at.is_none() {
+        state.store.update_document(id, |document| {
+            document.opened_at.get_or_insert(now);
+            if let Some(paywall) = document.paywall.as_mut() {
+                paywall.released_at.get_or_insert(now);
+            }
+        })?;
+    }
+    audit_document(&state, actor, &document, "document.open", Outcome::Success)?;
+    Ok(Json(wire::OpenDocumentResponse {
+        wrapped_key: reader.wrapped_key,
+        manifest,
+    }))
+}
+
+/// `GET /api/documents/{id}/files/{file}/chunks/{chunk}`: ciphertext, for its readers (or,
+/// for an authorisation of a request by link, whoever holds the link's upload token).
+pub async fn chunk(
+    State(state): State<AppState>,
+    session: Option<Session>,
+    headers: HeaderMap,
+    ApiPath((id, file, chunk)): ApiPath<(Id, u32, u32)>,
+) -> Result<Response, AppError> {
+    let document = live_document(&state, id).await?;
+    let by_link = super::requests::link_holder_of_authorization(&state, &document, &headers)?;
+    if !by_link {
+        let Some(session) = session else {
+            return Err(AppError::Unauthenticated("please log in"));
+        };
+        let allowed = access(&session, &document);
+        if !allowed.visible {
+            return Err(AppError::NotFound);
+        }
+        if !allowed.readable {
+            return Err(not_a_reader());
+        }
+        refuse_unless_paid(&state, &document)?;
+    }
+    refuse_unless_ready(&document)?;
+    sealed_len(&document.files, file, chunk)?;
+    let bytes = state.store.chunk(id, file, chunk).await?.ok_or_else(gone)?;
+    let mut response = Body::from(bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `POST /api/documents/{id}/revoke`: a transfer's sender (or their owner or admin) withdraws
+/// it before the receiving organisation opened it; keys and ciphertext are deleted.
+pub async fn revoke(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::DocumentView>, AppError> {
+    let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
+    if !access(&session, &document).visible {
+        return Err(AppError::NotFound);
+    }
+    let sender = document.uploaded_by.unwrap_or(Id::from_bytes([0; 16]));
+    crate::authz::authorize_made(
+        &session.principal(),
+        crate::authz::Permission::TrackSends,
+        crate::authz::Made {
+            org: document.counterpart.unwrap_or(document.org),
+            by: sender,
+        },
+    )?;
+    if document.kind != DocumentKind::Transfer || !is_outgoing(&session, &document) {
+        return Err(AppError::Forbidden(
+            "only a transfer's sending organisation can withdraw it".to_owned(),
+        ));
+    }
+    let now = state.clock.now();
+    let (revoked, document) = state
+        .store
+        .update_document(id, |document| {
+            let live = matches!(
+                document.state,
+                DocumentStatus::Uploading | DocumentStatus::Ready
+            );
+            if !live || document.opened_at.is_some() {
+                return false;
+            }
+            document.end(DocumentStatus::Revoked, now);
+            true
+        })?
+        .ok_or(AppError::NotFound)?;
+    if !revoked {
+        return Err(AppError::Conflict(
+            "only a transfer nobody at the receiving organisation has opened can be withdrawn"
+                .to_owned(),
+        ));
+    }
+    state.store.delete_chunks(id).await?;
+    audit_document(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        &document,
+        "document.revoke",
+        Outcome::Success,
+    )?;
+    Ok(Json(view(&state, &document, Some(&session))?))
+}
+
+/// The document as `viewer` sees it (`None`: an uploader without an account).
+pub fn view(
+    state: &AppState,
+    document: &DocumentRecord,
+    viewer: Option<&Session>,
+) -> Result<wire::DocumentView, AppError> {
+    let org = state.store.org(document.org)?;
+    let counterpart = match document.counterpart {
+        Some(id) => state.store.org(id)?,
+        None => None,
+    };
+    let from = match (document.kind, &counterpart, &org) {
+        (DocumentKind::Portal, _, _) => "the portal".to_owned(),
+        (DocumentKind::Authorization, _, Some(org)) => org.name.clone(),
+        (_, Some(counterpart), _) => counterpart.name.clone(),
+        (DocumentKind::Fulfilment, None, _) => "a provider by link".to_owned(),
+        _ => String::new(),
+    };
+    let uploaded_by = match document.uploaded_by {
+        Some(user) => state.store.user(user)?.map(|user| user.name),
+        None => None,
+    };
+    let mut readers = Vec::new();
+    for user in &document.expected_readers {
+        if let Some(user) = state.store.user(*user)? {
+            readers.push(user.name);
+        }
+    }
+    let invoice = match document.paywall {
+        Some(paywall) => state
+            .store
+            .invoice(paywall.invoice)?
+            .map(|invoice| super::payments::view(state, &invoice))
+            .transpose()?,
+        None => None,
+    };
+    Ok(wire::DocumentView {
+        id: document.id,
+        kind: document.kind,
+        status: document.state,
+        organisation: org.map(|org| org.name).unwrap_or_default(),
+        from,
+        uploaded_by,
+        created_at: document.created_at,
+        expires_at: document.expires_at,
+        files: u32::try_from(document.files.len()).unwrap_or(u32::MAX),
+        size: document.files.iter().sum(),
+        readable: viewer.is_some_and(|session| access(session, document).readable),
+        readers,
+        request: document.request,
+        invoice,
+        opened_at: document.opened_at,
+        outgoing: viewer.is_some_and(|session| is_outgoing(session, document)),
+    })
+}
+
+/// Whether the viewer's organisation provided the document (rather than received it).
+fn is_outgoing(session: &Session, document: &DocumentRecord) -> bool {
+    match document.kind {
+        // The requester provides an authorisation to the organisation asked.
+        DocumentKind::Authorization => session.org.id == document.org,
+        DocumentKind::Fulfilment | DocumentKind::Transfer | DocumentKind::Portal => {
+            Some(session.org.id) == document.counterpart && session.org.id != document.org
+        }
+    }
+}
+
+/// The document, after enforcing its expiry (an expired one is ended, its keys and ciphertext
+/// deleted, and audited, by whichever access notices first).
+pub async fn live_document(state: &AppState, id: Id) -> Result<DocumentRecord, AppError> {
+    let now = state.clock.now();
+    let mut document = state.store.document(id)?.ok_or(AppError::NotFound)?;
+    if let Some(paywall) = document.paywall
+        && let Some(invoice) = state.store.invoice(paywall.invoice)?
+        && paywall.unlocked != (invoice.status == InvoiceStatus::Paid)
+    {
+        super::payments::sync_subject(state, &invoice)?;
+        document = state.store.document(id)?.ok_or(AppError::NotFound)?;
+    }
+    if !(document.state == DocumentStatus::Ready && now >= document.expires_at) {
+        return Ok(document);
+    }
+    let (expired_now, document) = state
+        .store
+        .update_document(id, |document| {
+            if document.state != DocumentStatus::Ready {
+                return false;
+            }
+            document.end(DocumentStatus::Expired, now);
+            true
+        })?
+        .ok_or(AppError::NotFound)?;
+    if expired_now {
+        expire(state, &document).await?;
+    }
+    Ok(document)
+}
+
+/// Deletes an expired document's chunks and records the expiry (shared with the sweep).
+pub async fn expire(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
+    state.store.delete_chunks(document.id).await?;
+    audit_document(
+        state,
+        Actor::Operator,
+        document,
+        "document.expire",
+        Outcome::Success,
+    )
+}
+
+pub fn audit_document(
+    state: &AppState,
+    actor: Actor,
+    document: &DocumentRecord,
+    action: &'static str,
+    outcome: Outcome,
+) -> Result<(), AppError> {
+    super::auth::audit(
+        state,
+        actor,
+        Some(document.org),
+        action,
+        Some(document.id.to_string()),
+        outcome,
+    )
+}
+
+fn refuse_unless_ready(document: &DocumentRecord) -> Result<(), AppError> {
+    match document.state {
+        DocumentStatus::Ready => Ok(()),
+        DocumentStatus::Uploading => Err(AppError::NotFound),
+        DocumentStatus::Expired => Err(AppError::Gone {
+            code: "expired",
+            message: "this document has expired and was deleted",
+        }),
+        DocumentStatus::Revoked => Err(AppError::Gone {
+            code: "revoked",
+            message: "the sender withdrew this document",
+        }),
+    }
+}
+
+fn refuse_unless_paid(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
+    let Some(paywall) = document.paywall else {
+        return Ok(());
+    };
+    if paywall.unlocked {
+        return Ok(());
+    }
+    let status = state
+        .store
+        .invoice(paywall.invoice)?
+        .map_or(InvoiceStatus::Open, |invoice| invoice.status);
+    Err(match status {
+        InvoiceStatus::Refunded => super::payments::refunded(),
+        InvoiceStatus::Processing => AppError::PaymentRequired {
+            code: "payment_processing",
+            message: "your payment is being processed; the documents open as soon as it is confirmed",
+        },
+        InvoiceStatus::Open | InvoiceStatus::Paid => AppError::PaymentRequired {
+            code: "payment_required",
+            message: "the provider asks for payment first: pay the invoice, then open the documents",
+        },
+    })
+}
+
+fn not_a_reader() -> AppError {
+    AppError::Forbidden(
+        "only the people this document was encrypted to can read it (limited viewing); you see its details only"
+            .to_owned(),
+    )
+}
+
+fn gone() -> AppError {
+    AppError::Gone {
+        code: "deleted",
+        message: "this document is no longer stored",
+    }
+}
+
+/// Whether finalize needs a link-wrapped key: an authorisation of a request by link.
+fn needs_link_key(state: &AppState, document: &DocumentRecord) -> Result<bool, AppError> {
+    if document.kind != DocumentKind::Authorization {
+        return Ok(false);
+    }
+    let request = document
+        .request
+        .and_then(|id| state.store.request(id).transpose())
+        .transpose()?;
+    Ok(request.is_some_and(|request| request.target_org().is_none()))
+}
+
+/// The uploader: the user who reserved it, or the bearer of its upload token.
+fn authorize_upload(document: &DocumentRecord, uploader: &Uploader) -> Result<(), AppError> {
+    match (document.upload_token_hash, uploader) {
+        (Some(expected), Uploader::Token(token)) => {
+            if bool::from(token_hash(token).ct_eq(&expected)) {
+                Ok(())
+            } else {
+                Err(AppError::Unauthenticated("this upload token is not valid"))
+            }
+        }
+        (Some(_), Uploader::User(_)) => Err(AppError::Unauthenticated(
+            "uploads need the token the relay gave when they started",
+        )),
+        (None, Uploader::User(session)) if document.uploaded_by == Some(session.user.id) => Ok(()),
+        (None, _) => Err(AppError::Forbidden(
+            "only the person who started this upload can add to it".to_owned(),
+        )),
+    }
+}
+
+async fn check_all_chunks(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
+    for (file, size) in document.files.iter().enumerate() {
+        let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
+        let layout = layout_of(*size)?;
+        for chunk in 0..layout.chunk_count() {
+            let stored = state.store.chunk_len(document.id, file, chunk).await?;
+            if stored != Some(layout.sealed_len(chunk) as u64) {
+                return Err(AppError::Conflict(format!(
+                    "chunk {chunk} of file {file} has not arrived yet; upload it, then finalize"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Mails the readers of a finalized document that something arrived (no content: the relay
+/// has none), when mail is configured. Failures are logged, never fatal.
+async fn notify_readers(state: &AppState, mailer: &crate::mail::Mailer, document: &DocumentRecord) {
+    for reader in &document.expected_readers {
+        let Ok(Some(user)) = state.store.user(*reader) else {
+            continue;
+        };
+        if Some(user.id) == document.uploaded_by {
+            continue;
+        }
+        let subject = match document.kind {
+            DocumentKind::Fulfilment => "Documents arrived for your request",
+            DocumentKind::Authorization => "A request for documents, with an authorisation",
+            DocumentKind::Portal => "Documents arrived through your portal",
+            DocumentKind::Transfer => "A chart transfer arrived",
+        };
+        if let Err(error) = mailer.send_notice(&user.email, subject, "/app/inbox").await {
+            tracing::warn!(error = format!("{error:#}"), "could not mail a notice");
+        }
+    }
+}
+
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn sealed_size(files: &[u64]) -> Result<u64, AppError> {
+    if files.is_empty() || files.len() > MAX_FILES {
+        return Err(AppError::Invalid(format!(
+            "a document carries 1 to {MAX_FILES} files"
+        )));
+    }
+    let mut total: u64 = 0;
+    for size in files {
+        total = total.saturating_add(layout_of(*size)?.sealed_size());
+    }
+    Ok(total)
+}
+
+fn sealed_len(files: &[u64], file: u32, chunk: u32) -> Result<usize, AppError> {
+    let size = usize::try_from(file)
+        .ok()
+        .and_then(|index| files.get(index))
+        .ok_or_else(|| AppError::Invalid(format!("this document has no file {file}")))?;
+    let layout = layout_of(*size)?;
+    if chunk >= layout.chunk_count() {
+        return Err(AppError::Invalid(format!(
+            "file {file} has {} chunks; there is no chunk {chunk}",
+            layout.chunk_count()
+        )));
+    }
+    Ok(layout.sealed_len(chunk))
+}
+
+fn layout_of(size: u64) -> Result<StreamLayout, AppError> {
+    StreamLayout::for_size(size).map_err(|error| AppError::Invalid(error.to_string()))
+}

@@ -1,0 +1,603 @@
+//! Requests for documents (PRODUCT.md flow 3): a user asks another organisation on this relay
+//! (by handle) or anyone holding a link, with a description, a due date and optionally an
+//! authorisation document readable by the provider. Providers fulfil by uploading documents
+//! wrapped to the requesting user's and the requesting owner's keys, optionally behind an
+//! invoice. Both sides see the request's status (open, fulfilled, overdue, closed). A provider by
+//! link proves they hold the link with the upload token derived from its secret; the relay
+//! keeps only that token's hash and never sees the secret or the expected key-set digest.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use shared::ids::Id;
+use shared::wire::{
+    self, DocumentKind, DocumentStatus, InvoiceStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus,
+    RequestStatus,
+};
+
+use super::documents::{self, Reservation};
+use super::json::{ApiJson, ApiPath, ClientIp};
+use crate::audit::{Actor, Outcome};
+use crate::authz::{Made, Permission, authorize, authorize_made};
+use crate::session::Session;
+use crate::store::{
+    DocumentRecord, InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget,
+};
+use crate::{AppError, AppState};
+
+/// The header a provider by link sends the upload token in.
+pub const UPLOAD_TOKEN_HEADER: &str = "x-upload-token";
+/// The furthest a due date may be.
+const MAX_DUE_DAYS: i64 = 366;
+const MAX_EMAIL_BYTES: usize = 254;
+
+/// `POST /api/requests`.
+pub async fn create(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiJson(request): ApiJson<wire::CreateRequestRequest>,
+) -> Result<Json<wire::CreateRequestResponse>, AppError> {
+    authorize(
+        &session.principal(),
+        Permission::SendOrRequest,
+        session.org.id,
+    )?;
+    let description = request.description.trim().to_owned();
+    if description.is_empty()
+        || description.chars().count() > MAX_REQUEST_DESCRIPTION_CHARS
+        || description
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
+        return Err(AppError::Invalid(format!(
+            "describe what you need in 1 to {MAX_REQUEST_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    let now = state.clock.now();
+    if request.due_at <= now || request.due_at > now + MAX_DUE_DAYS * 86_400 {
+        return Err(AppError::Invalid(
+            "the due date must be in the future, within a year".to_owned(),
+        ));
+    }
+    let (target, target_org) = match request.target {
+        wire::RequestTarget::Organisation { handle } => {
+            let org = state
+                .store
+                .org_by_handle(handle.trim())?
+                .filter(|org| org.status == OrgStatus::Verified)
+                .ok_or_else(|| {
+                    AppError::Invalid(format!(
+                        "no verified organisation on this relay has the handle {handle:?}"
+                    ))
+                })?;
+            if org.id == session.org.id {
+                return Err(AppError::Invalid(
+                    "a request goes to another organisation".to_owned(),
+                ));
+            }
+            (StoredTarget::Organisation { org: org.id }, Some(org))
+        }
+        wire::RequestTarget::Link {
+            upload_verifier,
+            provider_email,
+        } => {
+            let provider_email = match provider_email.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(address) if address.len() <= MAX_EMAIL_BYTES && address.contains('@') => {
+                    Some(address.to_owned())
+                }
+                Some(_) => {
+                    return Err(AppError::Invalid(
+                        "the provider's e-mail address is not valid".to_owned(),
+                    ));
+                }
+            };
+            (
+                StoredTarget::Link {
+                    upload_verifier: *upload_verifier.as_bytes(),
+                    provider_email,
+                },
+                None,
+            )
+        }
+    };
+    let id = Id::generate(&mut shared::crypto::OsRng);
+    let requester_side = documents::with_readers(
+        vec![session.user.clone()],
+        vec![documents::owner_of(&state, session.org.id)?],
+    );
+    let authorization = match request.authorization {
+        None => None,
+        Some(files) => {
+            let readers = match &target_org {
+                Some(org) => documents::with_readers(
+                    documents::intake_readers(&state, org)?,
+                    requester_side.clone(),
+                ),
+                None => requester_side.clone(),
+            };
+            let expires_in_days =
+                target_org
+                    .as_ref()
+                    .map_or(session.org.policy.max_expiry_days, |org| {
+                        org.policy
+                            .max_expiry_days
+                            .min(session.org.policy.max_expiry_days)
+                    });
+            let (_, created) = documents::reserve(
+                &state,
+                Reservation {
+                    kind: DocumentKind::Authorization,
+                    org: session.org.id,
+                    counterpart: target_org.as_ref().map(|org| org.id),
+                    uploaded_by: Some(session.user.id),
+                    request: Some(id),
+                    files,
+                    readers,
+                    expires_in_days,
+                    max_bundle_bytes: state.config.sends.max_bundle_bytes,
+                    quota_org: session.org.id,
+                    paywall: None,
+                },
+            )
+            .await?;
+            Some(created)
+        }
+    };
+    let record = RequestRecord {
+        id,
+        org: session.org.id,
+        requester: session.user.id,
+        target,
+        description,
+        due_at: request.due_at,
+        created_at: now,
+        closed_at: None,
+        authorization: authorization.as_ref().map(|created| created.id),
+        fulfilments: Vec::new(),
+        reminded_at: None,
+    };
+    state.store.save_request(&record)?;
+    super::auth::audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(session.org.id),
+        "request.create",
+        Some(id.to_string()),
+        Outcome::Success,
+    )?;
+    let readers = requester_side
+        .iter()
+        .map(|user| documents::key_holder(&state, user))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(wire::CreateRequestResponse {
+        id,
+        authorization,
+        readers,
+    }))
+}
+
+/// `GET /api/requests`: what the caller's organisation asked and was asked, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<Vec<wire::RequestView>>, AppError> {
+    let mut views = Vec::new();
+    for request in state.store.requests()? {
+        if side(&session, &request).is_some() {
+            views.push(view(&state, &request, &session).await?);
+        }
+    }
+    Ok(Json(views))
+}
+
+/// `GET /api/requests/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::RequestView>, AppError> {
+    let request = state.store.request(id)?.ok_or(AppError::NotFound)?;
+    if side(&session, &request).is_none() {
+        return Err(AppError::NotFound);
+    }
+    Ok(Json(view(&state, &request, &session).await?))
+}
+
+/// `POST /api/requests/{id}/close`: the requester (or their owner or admin) closes it.
+pub async fn close(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::RequestView>, AppError> {
+    let request = state.store.request(id)?.ok_or(AppError::NotFound)?;
+    if side(&session, &request).is_none() {
+        return Err(AppError::NotFound);
+    }
+    authorize_made(
+        &session.principal(),
+        Permission::TrackSends,
+        Made {
+            org: request.org,
+            by: request.requester,
+        },
+    )?;
+    let now = state.clock.now();
+    let (_, request) = state
+        .store
+        .update_request(id, |request| {
+            request.closed_at.get_or_insert(now);
+        })?
+        .ok_or(AppError::NotFound)?;
+    super::auth::audit(
+        &state,
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(request.org),
+        "request.close",
+        Some(id.to_string()),
+        Outcome::Success,
+    )?;
+    Ok(Json(view(&state, &request, &session).await?))
+}
+
+/// `POST /api/requests/{id}/fulfil`: reserves a document answering the request, wrapped to the
+/// requester and their owner. A member of the organisation asked (logged in) may attach an
+/// invoice; a provider by link shows the upload token instead of a session.
+pub async fn fulfil(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    provider: Provider,
+    ApiPath(id): ApiPath<Id>,
+    ApiJson(fulfilment): ApiJson<wire::FulfilRequest>,
+) -> Result<Json<wire::DocumentCreated>, AppError> {
+    let request = state.store.request(id)?.ok_or(AppError::NotFound)?;
+    let requester_org = state.store.org(request.org)?.ok_or(AppError::NotFound)?;
+    let provider = match (&request.target, provider) {
+        (StoredTarget::Organisation { org }, provider) => {
+            let Provider::User(session) = provider else {
+                return Err(AppError::Unauthenticated("please log in"));
+            };
+            if session.org.id != *org {
+                return Err(AppError::NotFound);
+            }
+            authorize(&session.principal(), Permission::SendOrRequest, *org)?;
+            Some(session)
+        }
+        (StoredTarget::Link { .. }, provider) => {
+            let Provider::Link(headers) = provider else {
+                return Err(AppError::Unauthenticated(
+                    "this request link is incomplete or wrong; open the whole link you were sent",
+                ));
+            };
+            if !link_token_matches(&request, &headers) {
+                return Err(AppError::Unauthenticated(
+                    "this request link is incomplete or wrong; open the whole link you were sent",
+                ));
+            }
+            if fulfilment.invoice.is_some() {
+                return Err(AppError::Invalid(
+                    "only a provider with an account on this relay can ask for payment".to_owned(),
+                ));
+            }
+            None
+        }
+    };
+    if request.closed_at.is_some() {
+        return Err(AppError::Gone {
+            code: "closed",
+            message: "the requester closed this request; it takes no more documents",
+        });
+    }
+    if matches!(
+        requester_org.status,
+        OrgStatus::Suspended | OrgStatus::Closed
+    ) {
+        return Err(AppError::Gone {
+            code: "requester_unavailable",
+            message: "the requesting organisation is suspended or closed",
+        });
+    }
+    let now = state.clock.now();
+    let description = fulfilment
+        .invoice
+        .as_ref()
+        .map(super::payments::validate_terms)
+        .transpose()?;
+    let invoice_id = Id::generate(&mut shared::crypto::OsRng);
+    let paywall = description.as_ref().map(|_| Paywall {
+        invoice: invoice_id,
+        unlocked: false,
+        released_at: None,
+    });
+    let requester = state
+        .store
+        .user(request.requester)?
+        .ok_or(AppError::NotFound)?;
+    let readers = documents::with_readers(
+        vec![requester],
+        vec![documents::owner_of(&state, request.org)?],
+    );
+    let provider_org = provider.as_ref().map(|session| session.org.id);
+    let (document, created) = documents::reserve(
+        &state,
+        Reservation {
+            kind: DocumentKind::Fulfilment,
+            org: request.org,
+            counterpart: provider_org,
+            uploaded_by: provider.as_ref().map(|session| session.user.id),
+            request: Some(request.id),
+            files: fulfilment.files,
+            readers,
+            expires_in_days: requester_org.policy.max_expiry_days,
+            max_bundle_bytes: state.config.sends.max_bundle_bytes,
+            quota_org: provider_org.unwrap_or(request.org),
+            paywall,
+        },
+    )
+    .await?;
+    if let (Some(terms), Some(description), Some(session)) =
+        (&fulfilment.invoice, description, &provider)
+    {
+        state.store.create_invoice(&InvoiceRecord {
+            id: invoice_id,
+            payee_org: session.org.id,
+            created_by: session.user.id,
+            subject: InvoiceSubject::Document { id: document.id },
+            amount_minor: terms.amount_minor,
+            currency: terms.currency,
+            description,
+            status: InvoiceStatus::Open,
+            created_at: now,
+            method: None,
+            paid_at: None,
+            reference: None,
+            refunded_minor: 0,
+            checkout: None,
+            stripe_payments: Vec::new(),
+            failed_payments: 0,
+        })?;
+    }
+    state.store.update_request(id, |request| {
+        if !request.fulfilments.contains(&document.id) {
+            request.fulfilments.push(document.id);
+        }
+    })?;
+    let actor = match &provider {
+        Some(session) => Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        None => Actor::Anonymous { ip },
+    };
+    super::auth::audit(
+        &state,
+        actor,
+        Some(request.org),
+        "request.fulfil",
+        Some(id.to_string()),
+        Outcome::Success,
+    )?;
+    Ok(Json(created))
+}
+
+/// `GET /api/requests/{id}/link` with `X-Upload-Token`: what a provider by link needs: the
+/// request, the keys to encrypt to, and the authorisation document's link-wrapped key.
+pub async fn link_view(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::LinkRequestView>, AppError> {
+    let request = state.store.request(id)?.ok_or(AppError::NotFound)?;
+    if !link_token_matches(&request, &headers) {
+        return Err(AppError::Unauthenticated(
+            "this request link is incomplete or wrong; open the whole link you were sent",
+        ));
+    }
+    let org = state.store.org(request.org)?.ok_or(AppError::NotFound)?;
+    let requester = state
+        .store
+        .user(request.requester)?
+        .ok_or(AppError::NotFound)?;
+    let readers = documents::with_readers(
+        vec![requester.clone()],
+        vec![documents::owner_of(&state, request.org)?],
+    )
+    .iter()
+    .map(|user| documents::key_holder(&state, user))
+    .collect::<Result<_, _>>()?;
+    let authorization = match request.authorization {
+        Some(document) => {
+            let document = documents::live_document(&state, document).await?;
+            match (
+                &document.link_wrapped_key,
+                &document.manifest,
+                document.state,
+            ) {
+                (Some(key), Some(manifest), DocumentStatus::Ready) => {
+                    Some(wire::LinkAuthorization {
+                        document: document.id,
+                        link_wrapped_key: key.clone(),
+                        manifest: manifest.clone(),
+                    })
+                }
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    Ok(Json(wire::LinkRequestView {
+        id: request.id,
+        status: status(&state, &request)?,
+        description: request.description.clone(),
+        due_at: request.due_at,
+        organisation: org.name,
+        organisation_handle: org.handle,
+        organisation_verified: org.status == OrgStatus::Verified,
+        requester: requester.name,
+        readers,
+        authorization,
+        max_bundle_bytes: state.config.sends.max_bundle_bytes,
+    }))
+}
+
+/// Whether the headers carry the upload token of the request by link that `document` (an
+/// authorisation) belongs to: then its holder may download the authorisation's ciphertext.
+pub fn link_holder_of_authorization(
+    state: &AppState,
+    document: &DocumentRecord,
+    headers: &HeaderMap,
+) -> Result<bool, AppError> {
+    if document.kind != DocumentKind::Authorization || headers.get(UPLOAD_TOKEN_HEADER).is_none() {
+        return Ok(false);
+    }
+    let Some(request) = document
+        .request
+        .map(|id| state.store.request(id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(false);
+    };
+    if !link_token_matches(&request, headers) {
+        return Err(AppError::Unauthenticated(
+            "this request link is incomplete or wrong; open the whole link you were sent",
+        ));
+    }
+    Ok(true)
+}
+
+/// Who fulfils: a provider by link (their request's upload token in `X-Upload-Token`; any
+/// session cookie is then ignored), or a logged-in member of the organisation asked.
+#[derive(Debug)]
+pub enum Provider {
+    Link(HeaderMap),
+    User(Box<Session>),
+}
+
+impl axum::extract::FromRequestParts<AppState> for Provider {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(UPLOAD_TOKEN_HEADER) {
+            return Ok(Provider::Link(parts.headers.clone()));
+        }
+        <Session as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(|session| Provider::User(Box::new(session)))
+    }
+}
+
+/// Which side of a request the caller's organisation is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Requester,
+    Provider,
+}
+
+fn side(session: &Session, request: &RequestRecord) -> Option<Side> {
+    if session.org.id == request.org {
+        Some(Side::Requester)
+    } else if request.target_org() == Some(session.org.id) {
+        Some(Side::Provider)
+    } else {
+        None
+    }
+}
+
+/// The request's status now: closed, fulfilled (a finished upload), overdue, or open.
+pub fn status(state: &AppState, request: &RequestRecord) -> Result<RequestStatus, AppError> {
+    if request.closed_at.is_some() {
+        return Ok(RequestStatus::Closed);
+    }
+    for id in &request.fulfilments {
+        if let Some(document) = state.store.document(*id)?
+            && matches!(
+                document.state,
+                DocumentStatus::Ready | DocumentStatus::Expired
+            )
+        {
+            return Ok(RequestStatus::Fulfilled);
+        }
+    }
+    if state.clock.now() > request.due_at {
+        return Ok(RequestStatus::Overdue);
+    }
+    Ok(RequestStatus::Open)
+}
+
+async fn view(
+    state: &AppState,
+    request: &RequestRecord,
+    session: &Session,
+) -> Result<wire::RequestView, AppError> {
+    let org = state.store.org(request.org)?.ok_or(AppError::NotFound)?;
+    let requester = state
+        .store
+        .user(request.requester)?
+        .map(|user| user.name)
+        .unwrap_or_default();
+    let target = match request.target_org() {
+        Some(id) => state.store.org(id)?,
+        None => None,
+    };
+    let authorization = match request.authorization {
+        Some(id) => {
+            let document = documents::live_document(state, id).await?;
+            (document.state != DocumentStatus::Uploading)
+                .then(|| documents::view(state, &document, Some(session)))
+                .transpose()?
+        }
+        None => None,
+    };
+    let mut fulfilments = Vec::new();
+    for id in &request.fulfilments {
+        let document = documents::live_document(state, *id).await?;
+        if document.state != DocumentStatus::Uploading {
+            fulfilments.push(documents::view(state, &document, Some(session))?);
+        }
+    }
+    Ok(wire::RequestView {
+        id: request.id,
+        status: status(state, request)?,
+        description: request.description.clone(),
+        due_at: request.due_at,
+        created_at: request.created_at,
+        organisation: org.name,
+        organisation_handle: org.handle,
+        organisation_verified: org.status == OrgStatus::Verified,
+        requester,
+        target: target.as_ref().map(|org| org.name.clone()),
+        target_handle: target.map(|org| org.handle),
+        outgoing: side(session, request) == Some(Side::Requester),
+        authorization,
+        fulfilments,
+    })
+}
+
+fn link_token_matches(request: &RequestRecord, headers: &HeaderMap) -> bool {
+    let StoredTarget::Link {
+        upload_verifier, ..
+    } = &request.target
+    else {
+        return false;
+    };
+    let Some(token) = headers
+        .get(UPLOAD_TOKEN_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| shared::encoding::decode(value).ok())
+    else {
+        return false;
+    };
+    shared::crypto::LinkVerifier::from_bytes(*upload_verifier).matches(&token)
+}
