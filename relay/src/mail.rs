@@ -85,7 +85,7 @@ impl Mailer {
     /// content, which the relay does not have).
     pub async fn send_notice(&self, to: &str, subject: &str, path: &str) -> anyhow::Result<()> {
         let body = format!(
-            "{subject}.\n\nLog in to Sealpost to read it: {}{path}\n\n\
+            "{subject}.\n\nLog in to Sealpost to read it:\n{}{path}\n\n\
              It is end-to-end encrypted: only you and the people it was meant for can open it.",
             self.public_url
         );

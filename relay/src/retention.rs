@@ -219,7 +219,7 @@ pub async fn remind_requests(state: &AppState, now: i64) -> anyhow::Result<usize
                     .map(|user| user.email)
                     .collect();
                 let how = format!(
-                    "Log in to answer it: {}/app/requests/{}",
+                    "Log in to answer it:\n{}/app/requests/{}",
                     mailer.public_url(),
                     request.id
                 );

@@ -38,6 +38,14 @@ impl SmtpSink {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
+    /// Every message received so far.
+    pub fn messages(&self) -> Vec<String> {
+        self.messages
+            .lock()
+            .map(|all| all.clone())
+            .unwrap_or_default()
+    }
+
     /// Waits for the `n`-th message (1-based) and returns it.
     pub async fn message(&self, n: usize) -> anyhow::Result<String> {
         let deadline = Instant::now() + Duration::from_secs(20);

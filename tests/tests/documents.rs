@@ -945,3 +945,145 @@ async fn bad_requests_and_uploads_get_clear_errors() -> anyhow::Result<()> {
     assert_eq!(pending.get("/api/documents").await?.status, 401);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_mail_configured_providers_are_reminded_and_readers_told() -> anyhow::Result<()> {
+    let sink = tests::SmtpSink::start().await?;
+    let sink_url = sink.url();
+    let relay = TestRelay::start_with(|config| {
+        config.smtp.url = relay::config::Secret::new(sink_url);
+        config.smtp.from = "Sealpost <no-reply@sealpost.test>".to_owned();
+        config.public_url = "https://sealpost.test".to_owned();
+    })
+    .await?;
+    let world = two(relay).await?;
+    let asked: wire::CreateRequestResponse = world
+        .clinic_user
+        .post(
+            "/api/requests",
+            Some(&wire::CreateRequestRequest {
+                target: wire::RequestTarget::Organisation {
+                    handle: "lawfirm".to_owned(),
+                },
+                description: "Discharge letter of March".to_owned(),
+                due_at: in_days(1),
+                authorization: None,
+            }),
+        )
+        .await?
+        .ok()?;
+    let secret = RequestSecret::generate(&mut OsRng);
+    let keys = shared::crypto::derive_request_keys(&secret);
+    world
+        .clinic_user
+        .post(
+            "/api/requests",
+            Some(&wire::CreateRequestRequest {
+                target: wire::RequestTarget::Link {
+                    upload_verifier: keys.upload_verifier(),
+                    provider_email: Some("patient@example.org".to_owned()),
+                },
+                description: "Your insurance card".to_owned(),
+                due_at: in_days(1),
+                authorization: None,
+            }),
+        )
+        .await?
+        .ok::<wire::CreateRequestResponse>()?;
+    // Not due soon: no reminder for this one.
+    world
+        .clinic_user
+        .post(
+            "/api/requests",
+            Some(&wire::CreateRequestRequest {
+                target: wire::RequestTarget::Organisation {
+                    handle: "lawfirm".to_owned(),
+                },
+                description: "Next year's records".to_owned(),
+                due_at: in_days(30),
+                authorization: None,
+            }),
+        )
+        .await?
+        .ok::<wire::CreateRequestResponse>()?;
+    let state = world.relay.state();
+    let now = tests::stripe::now();
+    assert_eq!(relay::retention::remind_requests(state, now).await?, 2);
+    assert_eq!(
+        relay::retention::remind_requests(state, now + 3600).await?,
+        0,
+        "at most once a day"
+    );
+    // Four invitations, then three reminders.
+    sink.message(7).await?;
+    // Undo quoted-printable's soft line breaks.
+    let mails: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|mail| mail.replace("=\n", ""))
+        .collect();
+    let to_firm: Vec<&String> = mails
+        .iter()
+        .filter(|mail| mail.contains("Discharge letter of March"))
+        .collect();
+    assert_eq!(
+        to_firm.len(),
+        2,
+        "the firm's owner and intake user: {mails:#?}"
+    );
+    assert!(
+        to_firm
+            .iter()
+            .all(|mail| mail.contains(&format!("https://sealpost.test/app/requests/{}", asked.id))),
+        "{to_firm:#?}"
+    );
+    assert!(
+        to_firm
+            .iter()
+            .any(|mail| mail.contains("To: intake@example.com"))
+    );
+    let to_patient = mails
+        .iter()
+        .find(|mail| mail.contains("To: patient@example.org"))
+        .ok_or_else(|| anyhow::anyhow!("the provider by link is reminded"))?;
+    assert!(to_patient.contains("Use the link they sent you"));
+    assert!(!to_patient.contains("/r/"), "no link: the relay has none");
+    assert!(!mails.iter().any(|mail| mail.contains("Next year")));
+
+    // Readers hear that a transfer arrived (never its content); the uploader does not.
+    let chart = Outgoing::new(vec![b"chart body".to_vec()]);
+    let created: wire::DocumentCreated = world
+        .clinic_user
+        .post(
+            "/api/transfers",
+            Some(&wire::TransferRequest {
+                to: "lawfirm".to_owned(),
+                files: chart.sizes(),
+            }),
+        )
+        .await?
+        .ok()?;
+    world
+        .clinic_user
+        .upload_document(&created, &chart, None)
+        .await?;
+    sink.message(10).await?;
+    let notices: Vec<String> = sink
+        .messages()
+        .into_iter()
+        .filter(|mail| mail.contains("A chart transfer arrived"))
+        .collect();
+    assert_eq!(
+        notices.len(),
+        3,
+        "two at the firm, the sender's owner: {:#?}",
+        sink.messages()
+    );
+    assert!(
+        !notices
+            .iter()
+            .any(|mail| mail.contains("To: doctor@example.com"))
+    );
+    assert!(!notices.iter().any(|mail| mail.contains("chart body")));
+    Ok(())
+}
