@@ -142,11 +142,16 @@ pub async fn link_chunk(
     chunk: u32,
     token: &str,
 ) -> Result<Uint8Array, ApiError> {
-    let response = Request::get(&format!("/api/links/{id}/files/{file}/chunks/{chunk}"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .send()
-        .await
-        .map_err(|_| ApiError::Network)?;
+    bytes(
+        Request::get(&format!("/api/links/{id}/files/{file}/chunks/{chunk}"))
+            .header("Authorization", &format!("Bearer {token}")),
+    )
+    .await
+}
+
+/// A binary answer, kept in JavaScript memory (it never passes through WASM).
+async fn bytes(request: RequestBuilder) -> Result<Uint8Array, ApiError> {
+    let response = request.send().await.map_err(|_| ApiError::Network)?;
     if !response.ok() {
         return Err(refusal(response).await);
     }
@@ -178,6 +183,125 @@ pub async fn send_receipt(id: Id, request: &wire::ReceiptRequest) -> Result<(), 
 /// `POST /api/invoices/{id}/checkout`: where to pay the invoice by card.
 pub async fn checkout(invoice: Id) -> Result<wire::CheckoutResponse, ApiError> {
     send(Request::post(&format!("/api/invoices/{invoice}/checkout"))).await
+}
+
+/// How an upload into a document is authorised: the uploader's session, or (without an
+/// account) the upload token the relay handed out with the reservation.
+#[derive(Debug, Clone)]
+pub enum UploadAuth {
+    Session(AuthorizedApi),
+    Token(String),
+}
+
+impl UploadAuth {
+    fn apply(&self, request: RequestBuilder) -> RequestBuilder {
+        match self {
+            UploadAuth::Session(api) => request.header("X-CSRF-Token", &api.session.csrf_token),
+            // No cookie: a logged-in browser uploading to a portal acts as nobody in particular.
+            UploadAuth::Token(token) => request
+                .header("Authorization", &format!("Bearer {token}"))
+                .credentials(web_sys::RequestCredentials::Omit),
+        }
+    }
+}
+
+/// `PUT /api/documents/{id}/files/{file}/chunks/{chunk}`.
+pub async fn put_document_chunk(
+    auth: &UploadAuth,
+    id: Id,
+    file: u32,
+    chunk: u32,
+    sealed: &Uint8Array,
+) -> Result<(), ApiError> {
+    let response = auth
+        .apply(Request::put(&format!(
+            "/api/documents/{id}/files/{file}/chunks/{chunk}"
+        )))
+        .header("Content-Type", "application/octet-stream")
+        .body(sealed.clone())
+        .map_err(|_| ApiError::Unexpected { status: 0 })?
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    if response.ok() {
+        return Ok(());
+    }
+    Err(refusal(response).await)
+}
+
+/// `POST /api/documents/{id}/finalize`.
+pub async fn finalize_document(
+    auth: &UploadAuth,
+    id: Id,
+    request: &wire::FinalizeDocumentRequest,
+) -> Result<wire::DocumentView, ApiError> {
+    let request = auth
+        .apply(Request::post(&format!("/api/documents/{id}/finalize")))
+        .json(request)
+        .map_err(|_| ApiError::Unexpected { status: 0 })?;
+    decode(request.send().await.map_err(|_| ApiError::Network)?).await
+}
+
+/// `GET /api/documents/{id}/files/{file}/chunks/{chunk}`: with the session, or (for an
+/// authorisation of a request by link) the request's upload token.
+pub async fn document_chunk(
+    id: Id,
+    file: u32,
+    chunk: u32,
+    link_token: Option<&str>,
+) -> Result<Uint8Array, ApiError> {
+    let mut request = Request::get(&format!("/api/documents/{id}/files/{file}/chunks/{chunk}"));
+    if let Some(token) = link_token {
+        request = request
+            .header("X-Upload-Token", token)
+            .credentials(web_sys::RequestCredentials::Omit);
+    }
+    bytes(request).await
+}
+
+/// `GET /api/requests/{id}/link` with the upload token derived from the link.
+pub async fn link_request(id: Id, token: &str) -> Result<wire::LinkRequestView, ApiError> {
+    send(
+        Request::get(&format!("/api/requests/{id}/link"))
+            .header("X-Upload-Token", token)
+            .credentials(web_sys::RequestCredentials::Omit),
+    )
+    .await
+}
+
+/// `POST /api/requests/{id}/fulfil` as a provider by link.
+pub async fn fulfil_by_link(
+    id: Id,
+    token: &str,
+    request: &wire::FulfilRequest,
+) -> Result<wire::DocumentCreated, ApiError> {
+    let request = Request::post(&format!("/api/requests/{id}/fulfil"))
+        .header("X-Upload-Token", token)
+        .credentials(web_sys::RequestCredentials::Omit)
+        .json(request)
+        .map_err(|_| ApiError::Unexpected { status: 0 })?;
+    decode(request.send().await.map_err(|_| ApiError::Network)?).await
+}
+
+/// `GET /api/portal/{handle}`.
+pub async fn portal(handle: &str) -> Result<wire::PortalView, ApiError> {
+    send(
+        Request::get(&format!("/api/portal/{handle}"))
+            .credentials(web_sys::RequestCredentials::Omit),
+    )
+    .await
+}
+
+/// `POST /api/portal/{handle}/drops`.
+pub async fn portal_drop(
+    handle: &str,
+    request: &wire::NewDocumentRequest,
+) -> Result<wire::DocumentCreated, ApiError> {
+    let request = Request::post(&format!("/api/portal/{handle}/drops"))
+        .credentials(web_sys::RequestCredentials::Omit)
+        .json(request)
+        .map_err(|_| ApiError::Unexpected { status: 0 })?;
+    decode(request.send().await.map_err(|_| ApiError::Network)?).await
 }
 
 /// The API as a logged-in user: it exists only after sign-up, log-in or resuming a session,
@@ -335,6 +459,89 @@ impl AuthorizedApi {
     /// `POST /api/sends/{id}/revoke`.
     pub async fn revoke_send(&self, id: Id) -> Result<wire::SendView, ApiError> {
         self.write::<(), _>(Request::post(&format!("/api/sends/{id}/revoke")), None)
+            .await
+    }
+
+    /// `POST /api/requests`.
+    pub async fn create_request(
+        &self,
+        request: &wire::CreateRequestRequest,
+    ) -> Result<wire::CreateRequestResponse, ApiError> {
+        self.write(Request::post("/api/requests"), Some(request))
+            .await
+    }
+
+    /// `GET /api/requests`.
+    pub async fn requests(&self) -> Result<Vec<wire::RequestView>, ApiError> {
+        send(Request::get("/api/requests")).await
+    }
+
+    /// `GET /api/requests/{id}`.
+    pub async fn request(&self, id: Id) -> Result<wire::RequestView, ApiError> {
+        send(Request::get(&format!("/api/requests/{id}"))).await
+    }
+
+    /// `POST /api/requests/{id}/close`.
+    pub async fn close_request(&self, id: Id) -> Result<wire::RequestView, ApiError> {
+        self.write::<(), _>(Request::post(&format!("/api/requests/{id}/close")), None)
+            .await
+    }
+
+    /// `POST /api/requests/{id}/fulfil`.
+    pub async fn fulfil(
+        &self,
+        id: Id,
+        request: &wire::FulfilRequest,
+    ) -> Result<wire::DocumentCreated, ApiError> {
+        self.write(
+            Request::post(&format!("/api/requests/{id}/fulfil")),
+            Some(request),
+        )
+        .await
+    }
+
+    /// `POST /api/transfers`.
+    pub async fn transfer(
+        &self,
+        request: &wire::TransferRequest,
+    ) -> Result<wire::DocumentCreated, ApiError> {
+        self.write(Request::post("/api/transfers"), Some(request))
+            .await
+    }
+
+    /// `GET /api/documents?box=…`.
+    pub async fn documents(&self, sent: bool) -> Result<Vec<wire::DocumentView>, ApiError> {
+        let which = if sent { "sent" } else { "inbox" };
+        send(Request::get(&format!("/api/documents?box={which}"))).await
+    }
+
+    /// `GET /api/documents/{id}`.
+    pub async fn document(&self, id: Id) -> Result<wire::DocumentView, ApiError> {
+        send(Request::get(&format!("/api/documents/{id}"))).await
+    }
+
+    /// `GET /api/documents/{id}/key`.
+    pub async fn document_key(&self, id: Id) -> Result<wire::OpenDocumentResponse, ApiError> {
+        send(Request::get(&format!("/api/documents/{id}/key"))).await
+    }
+
+    /// `POST /api/documents/{id}/revoke`.
+    pub async fn revoke_document(&self, id: Id) -> Result<wire::DocumentView, ApiError> {
+        self.write::<(), _>(Request::post(&format!("/api/documents/{id}/revoke")), None)
+            .await
+    }
+
+    /// `GET /api/org/portal`.
+    pub async fn portal_settings(&self) -> Result<wire::PortalSettings, ApiError> {
+        send(Request::get("/api/org/portal")).await
+    }
+
+    /// `PUT /api/org/portal`.
+    pub async fn set_portal_settings(
+        &self,
+        settings: &wire::PortalSettings,
+    ) -> Result<wire::PortalSettings, ApiError> {
+        self.write(Request::put("/api/org/portal"), Some(settings))
             .await
     }
 

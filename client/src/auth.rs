@@ -38,6 +38,11 @@ impl Auth {
         self.key.set(Some(Arc::new(key)));
     }
 
+    /// The unlocked private key, if any (tracked: pages re-render when it arrives).
+    pub fn private_key(&self) -> Option<Arc<UserPrivateKey>> {
+        self.key.get()
+    }
+
     pub fn is_unlocked(&self) -> bool {
         self.key.with(Option::is_some)
     }

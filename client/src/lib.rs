@@ -7,6 +7,8 @@ pub mod account;
 pub mod api;
 pub mod auth;
 pub mod crypto;
+pub mod documents;
+pub mod pins;
 pub mod receive;
 pub mod routes;
 pub mod send;
@@ -48,6 +50,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/app/send") view=pages::send::Send />
                     <Route path=path!("/app/sent") view=pages::sent::Sent />
                     <Route path=path!("/app/payouts") view=pages::payouts::Payouts />
+                    <Route path=path!("/app/requests") view=pages::requests::Requests />
+                    <Route path=path!("/app/requests/:id") view=pages::request::Request />
+                    <Route path=path!("/app/inbox") view=pages::inbox::Inbox />
+                    <Route path=path!("/app/documents/:id") view=pages::document::Document />
+                    <Route path=path!("/app/transfer") view=pages::transfer::Transfer />
+                    <Route path=path!("/app/portal") view=pages::portal_settings::PortalSettingsPage />
+                    <Route path=path!("/r/:id") view=pages::request_link::RequestLink />
+                    <Route path=path!("/p/:handle") view=pages::portal::Portal />
                     <Route path=path!("/l/:id") view=pages::link::Link />
                 </Routes>
             </main>

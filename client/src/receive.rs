@@ -102,21 +102,46 @@ pub async fn open(
     })
 }
 
-/// Downloads, decrypts and saves file `index`, reporting plaintext bytes done.
+/// Where a bundle's sealed chunks are fetched from.
+#[derive(Debug, Clone)]
+pub enum ChunkSource {
+    /// A Secure Send link, with the token of a correct opening.
+    Link { id: Id, token: String },
+    /// A document: with the session, or with a request link's upload token.
+    Document { id: Id, link_token: Option<String> },
+}
+
+/// Downloads, decrypts and saves file `index` of an opened link, reporting plaintext bytes
+/// done.
 pub async fn save(
     opened: &Opened,
     index: usize,
     to: SaveTo,
     progress: impl Fn(u64),
 ) -> Result<(), ReceiveError> {
-    let file = opened
-        .manifest
+    let source = ChunkSource::Link {
+        id: opened.id,
+        token: opened.token.clone(),
+    };
+    save_file(&opened.key, &opened.manifest, &source, index, to, progress).await
+}
+
+/// Downloads, decrypts and saves file `index` of any bundle whose key is known.
+pub async fn save_file(
+    key: &BundleKey,
+    manifest: &Manifest,
+    source: &ChunkSource,
+    index: usize,
+    to: SaveTo,
+    progress: impl Fn(u64),
+) -> Result<(), ReceiveError> {
+    let file = manifest
         .files
         .get(index)
         .ok_or_else(|| ReceiveError::Save("no such file".to_owned()))?;
     let file_index = u32::try_from(index).map_err(|_| ReceiveError::Save("no such file".into()))?;
     let mut sink = Sink::open(file, to).await?;
-    let outcome = decrypt_into(opened, file, file_index, &mut sink, progress).await;
+    let outcome = decrypt_into(key, source, file, file_index, &mut sink, progress).await;
     match outcome {
         Ok(()) => sink.finish(file).await,
         Err(error) => {
@@ -144,7 +169,8 @@ pub async fn confirm_delivery(opened: &Opened) -> Result<(), ReceiveError> {
 }
 
 async fn decrypt_into(
-    opened: &Opened,
+    key: &BundleKey,
+    source: &ChunkSource,
     file: &ManifestFile,
     file_index: u32,
     sink: &mut Sink,
@@ -160,25 +186,17 @@ async fn decrypt_into(
         }
         other => ReceiveError::Integrity(other.to_string()),
     };
-    let mut decryptor = WebChunkDecryptor::new(
-        &opened.key.file_key(file_index),
-        &file.nonce_prefix,
-        file.size,
-    )
-    .await
-    .map_err(integrity)?;
+    let mut decryptor =
+        WebChunkDecryptor::new(&key.file_key(file_index), &file.nonce_prefix, file.size)
+            .await
+            .map_err(integrity)?;
     // A few chunks download (each as its own task) while the oldest is decrypted and written.
     let mut pending = VecDeque::new();
     let mut next = 0;
     let mut done = 0_u64;
     while let Some(oldest) = {
         while next < file.chunks && pending.len() < PREFETCH {
-            pending.push_back(browser::eager(fetch(
-                opened.id,
-                opened.token.clone(),
-                file_index,
-                next,
-            )));
+            pending.push_back(browser::eager(fetch(source.clone(), file_index, next)));
             next += 1;
         }
         pending.pop_front()
@@ -195,10 +213,16 @@ async fn decrypt_into(
 }
 
 /// One chunk, retrying passing trouble.
-async fn fetch(id: Id, token: String, file: u32, chunk: u32) -> Result<Uint8Array, ReceiveError> {
+async fn fetch(source: ChunkSource, file: u32, chunk: u32) -> Result<Uint8Array, ReceiveError> {
     let mut attempt = 1;
     loop {
-        match api::link_chunk(id, file, chunk, &token).await {
+        let outcome = match &source {
+            ChunkSource::Link { id, token } => api::link_chunk(*id, file, chunk, token).await,
+            ChunkSource::Document { id, link_token } => {
+                api::document_chunk(*id, file, chunk, link_token.as_deref()).await
+            }
+        };
+        match outcome {
             Ok(bytes) => return Ok(bytes),
             Err(error) if error.is_transient() && attempt < CHUNK_TRIES => {
                 browser::sleep(250 * 2_i32.pow(attempt)).await;

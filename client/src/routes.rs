@@ -1,5 +1,7 @@
 //! Every route path of the app in one place, so links and the router cannot drift apart.
-//! Recipients' link pages live at `/l/<id>` (the router's parameter route).
+//! Pages with a parameter are built by the functions below: a recipient's link `/l/<id>`, a
+//! provider's request link `/r/<id>`, a portal `/p/<handle>`, a request `/app/requests/<id>`
+//! and a document `/app/documents/<id>`.
 
 /// A page of the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +16,10 @@ pub enum Page {
     Send,
     Sent,
     Payouts,
+    Requests,
+    Inbox,
+    Transfer,
+    PortalSettings,
 }
 
 impl Page {
@@ -30,6 +36,20 @@ impl Page {
             Page::Send => "/app/send",
             Page::Sent => "/app/sent",
             Page::Payouts => "/app/payouts",
+            Page::Requests => "/app/requests",
+            Page::Inbox => "/app/inbox",
+            Page::Transfer => "/app/transfer",
+            Page::PortalSettings => "/app/portal",
         }
     }
+}
+
+/// A request's page.
+pub fn request(id: shared::ids::Id) -> String {
+    format!("/app/requests/{id}")
+}
+
+/// A document's page.
+pub fn document(id: shared::ids::Id) -> String {
+    format!("/app/documents/{id}")
 }

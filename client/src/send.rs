@@ -18,7 +18,7 @@ use shared::wire;
 use wasm_bindgen_futures::JsFuture;
 use zeroize::Zeroizing;
 
-use crate::api::{ApiError, AuthorizedApi};
+use crate::api::{self, ApiError, AuthorizedApi};
 use crate::browser;
 use crate::crypto::stream::WebChunkEncryptor;
 
@@ -138,7 +138,6 @@ pub async fn send(
         .await?;
 
     let started = browser::now_ms();
-    let mut done = 0_u64;
     let report = |done: u64, finishing: bool| {
         progress(Progress {
             done,
@@ -148,58 +147,18 @@ pub async fn send(
         });
     };
     report(0, false);
-    // Reads run ahead of encryption and uploads run behind it, each as its own task, so the
-    // disk, WebCrypto and the network work at the same time; a few MiB are held at most.
-    let mut uploads = VecDeque::new();
-    for (index, (file, entry)) in outgoing.files.iter().zip(&manifest.files).enumerate() {
-        let file_index = u32::try_from(index).map_err(|_| SendError::NoFiles)?;
-        let mut encryptor = WebChunkEncryptor::new(
-            &bundle_key.file_key(file_index),
-            &entry.nonce_prefix,
-            entry.size,
-        )
-        .await
-        .map_err(|error| SendError::Crypto(error.to_string()))?;
-        let layout = *encryptor.layout();
-        let mut reads = VecDeque::new();
-        let mut next_read = 0;
-        while !encryptor.is_finished() {
-            while next_read < layout.chunk_count() && reads.len() < READ_AHEAD {
-                let start = u64::from(next_read) * shared::crypto::CHUNK_SIZE as u64;
-                let length = layout.plaintext_len(next_read) as u64;
-                reads.push_back(browser::eager(read_slice(file.clone(), start, length)));
-                next_read += 1;
-            }
-            let chunk = encryptor.next_index();
-            let plain = match reads.pop_front() {
-                Some(read) => read.await.map_err(|_| SendError::Read(file.name()))??,
-                None => return Err(SendError::Read(file.name())),
-            };
-            let sealed = encryptor
-                .encrypt_next(&plain)
-                .await
-                .map_err(|error| SendError::Crypto(error.to_string()))?;
-            let length = u64::from(plain.length());
-            uploads.push_back(browser::eager(upload(
-                api.clone(),
-                created.id,
-                file_index,
-                chunk,
-                sealed,
-                length,
-            )));
-            while uploads.len() >= IN_FLIGHT
-                && let Some(oldest) = uploads.pop_front()
-            {
-                done += oldest.await.map_err(|_| SendError::Cancelled)??;
-                report(done, false);
-            }
-        }
-    }
-    while let Some(oldest) = uploads.pop_front() {
-        done += oldest.await.map_err(|_| SendError::Cancelled)??;
-        report(done, false);
-    }
+    let destination = Destination::Send {
+        api: api.clone(),
+        id: created.id,
+    };
+    let done = upload_files(
+        &outgoing.files,
+        &manifest.files,
+        &bundle_key,
+        &destination,
+        |done| report(done, false),
+    )
+    .await?;
     report(done, true);
     browser::yield_to_browser().await;
 
@@ -238,11 +197,85 @@ pub async fn send(
     })
 }
 
+/// Where encrypted chunks go.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// A Secure Send bundle, by its logged-in sender.
+    Send { api: AuthorizedApi, id: Id },
+    /// A document, by its logged-in uploader or with its upload token.
+    Document { id: Id, auth: api::UploadAuth },
+}
+
+/// Reads each file slice by slice, encrypts each 1 MiB chunk through WebCrypto under its
+/// file key and uploads it to `destination`, several in flight, retrying a failed chunk; only a
+/// few chunks are held at once, whatever the file size. Reports plaintext bytes stored; answers
+/// the total.
+pub async fn upload_files(
+    files: &[web_sys::File],
+    entries: &[ManifestFile],
+    bundle_key: &BundleKey,
+    destination: &Destination,
+    progress: impl Fn(u64),
+) -> Result<u64, SendError> {
+    let mut done = 0_u64;
+    // Reads run ahead of encryption and uploads run behind it, each as its own task, so the
+    // disk, WebCrypto and the network work at the same time; a few MiB are held at most.
+    let mut uploads = VecDeque::new();
+    for (index, (file, entry)) in files.iter().zip(entries).enumerate() {
+        let file_index = u32::try_from(index).map_err(|_| SendError::NoFiles)?;
+        let mut encryptor = WebChunkEncryptor::new(
+            &bundle_key.file_key(file_index),
+            &entry.nonce_prefix,
+            entry.size,
+        )
+        .await
+        .map_err(|error| SendError::Crypto(error.to_string()))?;
+        let layout = *encryptor.layout();
+        let mut reads = VecDeque::new();
+        let mut next_read = 0;
+        while !encryptor.is_finished() {
+            while next_read < layout.chunk_count() && reads.len() < READ_AHEAD {
+                let start = u64::from(next_read) * shared::crypto::CHUNK_SIZE as u64;
+                let length = layout.plaintext_len(next_read) as u64;
+                reads.push_back(browser::eager(read_slice(file.clone(), start, length)));
+                next_read += 1;
+            }
+            let chunk = encryptor.next_index();
+            let plain = match reads.pop_front() {
+                Some(read) => read.await.map_err(|_| SendError::Read(file.name()))??,
+                None => return Err(SendError::Read(file.name())),
+            };
+            let sealed = encryptor
+                .encrypt_next(&plain)
+                .await
+                .map_err(|error| SendError::Crypto(error.to_string()))?;
+            let length = u64::from(plain.length());
+            uploads.push_back(browser::eager(upload(
+                destination.clone(),
+                file_index,
+                chunk,
+                sealed,
+                length,
+            )));
+            while uploads.len() >= IN_FLIGHT
+                && let Some(oldest) = uploads.pop_front()
+            {
+                done += oldest.await.map_err(|_| SendError::Cancelled)??;
+                progress(done);
+            }
+        }
+    }
+    while let Some(oldest) = uploads.pop_front() {
+        done += oldest.await.map_err(|_| SendError::Cancelled)??;
+        progress(done);
+    }
+    Ok(done)
+}
+
 /// Uploads one sealed chunk, retrying what may be passing trouble; answers the plaintext
 /// bytes it carried.
 async fn upload(
-    api: AuthorizedApi,
-    id: Id,
+    destination: Destination,
     file: u32,
     chunk: u32,
     sealed: Uint8Array,
@@ -250,7 +283,13 @@ async fn upload(
 ) -> Result<u64, SendError> {
     let mut attempt = 1;
     loop {
-        match api.put_chunk(id, file, chunk, &sealed).await {
+        let outcome = match &destination {
+            Destination::Send { api, id } => api.put_chunk(*id, file, chunk, &sealed).await,
+            Destination::Document { id, auth } => {
+                api::put_document_chunk(auth, *id, file, chunk, &sealed).await
+            }
+        };
+        match outcome {
             Ok(()) => return Ok(plaintext_len),
             Err(error) if error.is_transient() && attempt < CHUNK_TRIES => {
                 browser::sleep(250 * 2_i32.pow(attempt)).await;

@@ -40,7 +40,11 @@ async fn serve(method: Method, uri: axum::http::Uri, headers: HeaderMap) -> Resp
     }
     let path = uri.path();
     if path == "/api" || path.starts_with("/api/") {
-        return crate::AppError::NotFound.into_response();
+        let mut response = crate::AppError::NotFound.into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return response;
     }
     let asset = match find(path) {
         Some(asset) => asset,

@@ -107,6 +107,11 @@ async fn health_answers_versions_with_security_headers() {
     let response = get(&harness, "/api/health").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_security_headers(&response);
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "API answers are never cached"
+    );
     let health: wire::HealthResponse =
         serde_json::from_slice(&body_bytes(response).await).expect("health JSON");
     assert_eq!(health.status, "ok");
@@ -128,6 +133,7 @@ async fn unknown_api_paths_are_json_404_never_the_app() {
         let response = get(&harness, path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         assert_security_headers(&response);
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
         assert_eq!(error_body(response).await.code, "not_found", "{path}");
     }
 }

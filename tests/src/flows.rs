@@ -192,3 +192,26 @@ pub fn operator_finds(data_dir: &Path, needles: &[(&str, Vec<u8>)]) -> Vec<Strin
     }
     hits
 }
+
+/// Logs `email` in through the page (with `PASSWORD`) and waits for the dashboard, whose
+/// keys are then unlocked in memory.
+pub async fn log_in(page: &Session, base_url: &str, email: &str) -> anyhow::Result<()> {
+    page.goto(&format!("{base_url}/login")).await?;
+    page.fill("input[name=email]", email).await?;
+    page.fill("input[name=password]", PASSWORD).await?;
+    page.click("button[type=submit]").await?;
+    page.find("[data-testid=fingerprint]").await?;
+    Ok(())
+}
+
+/// Moves the app to `path` without reloading it (a reload would forget the unlocked private
+/// key, as it is meant to), the way a click on one of its links does.
+pub async fn visit(page: &Session, path: &str) -> anyhow::Result<()> {
+    let script = format!(
+        "window.history.pushState(null, '', {}); \
+         window.dispatchEvent(new PopStateEvent('popstate')); return null;",
+        serde_json::to_string(path)?
+    );
+    page.eval(&script).await?;
+    Ok(())
+}

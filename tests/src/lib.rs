@@ -8,6 +8,7 @@
 mod browser;
 pub mod flows;
 pub mod native;
+pub mod proxy;
 mod relay;
 mod smtp;
 pub mod stripe;

@@ -1,10 +1,13 @@
 //! Reusable view pieces, one component per file.
 
 pub mod change_password;
+pub mod file_picker;
 pub mod footer;
 pub mod header;
 pub mod invoice;
+pub mod key_warning;
 pub mod mark_paid;
 pub mod mfa;
 pub mod qr;
 pub mod relay_status;
+pub mod unlock;

@@ -2,15 +2,13 @@
 //! means you can do), your key's fingerprint to compare with correspondents, unlocking after a
 //! reload, and logging out here or everywhere.
 
-use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
-use shared::crypto::{Passphrase, UserPublicKey};
+use shared::crypto::UserPublicKey;
 use shared::wire::{OrgStatus, Role};
 
-use crate::account;
 use crate::auth::use_auth;
 use crate::routes::Page;
 
@@ -89,6 +87,12 @@ fn Home() -> impl IntoView {
                         <A href=Page::Send.path()>"Send documents"</A>
                         " · "
                         <A href=Page::Sent.path()>"Sent"</A>
+                        " · "
+                        <A href=Page::Inbox.path()>"Inbox"</A>
+                        " · "
+                        <A href=Page::Requests.path()>"Requests"</A>
+                        " · "
+                        <A href=Page::Transfer.path()>"Chart transfer"</A>
                     </p>
                     <Show when=move || can_audit>
                         <p class="links">
@@ -100,6 +104,8 @@ fn Home() -> impl IntoView {
                     <Show when=move || is_owner>
                         <p class="links">
                             <A href=Page::Payouts.path()>"Payments and payouts"</A>
+                            " · "
+                            <A href=Page::PortalSettings.path()>"Portal and intake"</A>
                         </p>
                     </Show>
                 </section>
@@ -111,7 +117,7 @@ fn Home() -> impl IntoView {
             </p>
         </Show>
         <Show when=move || !auth.is_unlocked() && !auth.api.get().is_some_and(|api| api.session().password_expired)>
-            <Unlock />
+            <crate::components::unlock::Unlock />
         </Show>
         <Show when=move || auth.api.get().is_some_and(|api| api.session().mfa_enrolment_required)>
             <p class="banner banner-warn" role="alert" data-testid="mfa-required">
@@ -130,48 +136,6 @@ fn Home() -> impl IntoView {
         <Show when=move || error.get().is_some()>
             <p class="status-error" role="alert">{move || error.get().unwrap_or_default()}</p>
         </Show>
-    }
-}
-
-/// After a reload the session survives but the private key does not: ask for the password.
-#[component]
-fn Unlock() -> impl IntoView {
-    let auth = use_auth();
-    let password: NodeRef<html::Input> = NodeRef::new();
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        let (Some(input), Some(api)) = (password.get(), auth.api.get_untracked()) else {
-            return;
-        };
-        let passphrase = Passphrase::new(input.value());
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            let outcome = account::unlock(&api.session().keys, &passphrase).await;
-            busy.set(false);
-            match outcome {
-                Ok(key) => {
-                    input.set_value("");
-                    auth.unlock(key);
-                }
-                Err(failure) => error.set(Some(failure.to_string())),
-            }
-        });
-    };
-    view! {
-        <section class="auth-card" data-testid="unlock">
-            <h2>"Unlock your keys"</h2>
-            <p class="muted">"Your private key stays in memory only; after a reload, enter your password to unlock it."</p>
-            <form on:submit=submit>
-                <label>"Password" <input type="password" name="unlock-password" required autocomplete="current-password" node_ref=password /></label>
-                <button type="submit" disabled=move || busy.get()>"Unlock"</button>
-            </form>
-            <Show when=move || error.get().is_some()>
-                <p class="status-error" role="alert" data-testid="unlock-error">{move || error.get().unwrap_or_default()}</p>
-            </Show>
-        </section>
     }
 }
 

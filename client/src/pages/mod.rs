@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod document;
+pub mod inbox;
 pub mod join;
 pub mod landing;
 pub mod link;
@@ -9,6 +11,12 @@ pub mod login;
 pub mod members;
 pub mod not_found;
 pub mod payouts;
+pub mod portal;
+pub mod portal_settings;
+pub mod request;
+pub mod request_link;
+pub mod requests;
 pub mod send;
 pub mod sent;
 pub mod signup;
+pub mod transfer;

@@ -10,10 +10,10 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use shared::crypto::Passphrase;
 use shared::money::{Currency, parse_amount};
-use wasm_bindgen::JsCast as _;
 
 use crate::auth::use_auth;
 use crate::browser::{format_bytes, format_time};
+use crate::components::file_picker::FilePicker;
 use crate::routes::Page;
 use crate::send::{self, MIN_OTP_CHARS, Outgoing, Progress};
 
@@ -59,29 +59,6 @@ fn Composer() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let result = RwSignal::new(None::<(String, i64)>);
     let copied = RwSignal::new(false);
-
-    let add_files = move |list: Option<web_sys::FileList>| {
-        let Some(list) = list else { return };
-        files.update(|files| {
-            for index in 0..list.length() {
-                if let Some(file) = list.get(index) {
-                    files.push(file);
-                }
-            }
-        });
-    };
-    let on_pick = move |event: leptos::ev::Event| {
-        let input: Option<web_sys::HtmlInputElement> =
-            event.target().and_then(|target| target.dyn_into().ok());
-        if let Some(input) = input {
-            add_files(input.files());
-            input.set_value("");
-        }
-    };
-    let on_drop = move |event: leptos::ev::DragEvent| {
-        event.prevent_default();
-        add_files(event.data_transfer().and_then(|data| data.files()));
-    };
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -148,26 +125,7 @@ fn Composer() -> impl IntoView {
             <h1>"Secure Send"</h1>
             <Show when=move || result.get().is_none()>
                 <form on:submit=submit>
-                    <div class="dropzone" data-testid="dropzone"
-                        on:dragover=move |event: leptos::ev::DragEvent| event.prevent_default()
-                        on:drop=on_drop>
-                        <p>"Drop files here, or "</p>
-                        <label class="file-pick">"choose files"
-                            <input type="file" name="files" multiple on:change=on_pick />
-                        </label>
-                    </div>
-                    <ul class="file-list" data-testid="chosen-files">
-                        {move || files.get().into_iter().enumerate().map(|(index, file)| view! {
-                            <li>
-                                <span class="file-name">{file.name()}</span>
-                                " · " {format_bytes(file.size() as u64)}
-                                <button type="button" class="link-button" aria-label="Remove"
-                                    on:click=move |_| files.update(|files| { if index < files.len() { files.remove(index); } })>
-                                    "remove"
-                                </button>
-                            </li>
-                        }).collect_view()}
-                    </ul>
+                    <FilePicker files=files />
                     <label>"Note for the recipient (optional, encrypted)"
                         <textarea name="note" rows="3" maxlength="10000" bind:value=note></textarea>
                     </label>

@@ -593,6 +593,7 @@ pub fn view(
         readers,
         request: document.request,
         invoice,
+        card_payments: state.stripe.is_some(),
         opened_at: document.opened_at,
         outgoing: viewer.is_some_and(|session| is_outgoing(session, document)),
     })

@@ -112,6 +112,9 @@ pub struct DocumentView {
     pub request: Option<Id>,
     #[serde(default)]
     pub invoice: Option<InvoiceView>,
+    /// Whether this relay takes card payments (for an invoice).
+    #[serde(default)]
+    pub card_payments: bool,
     #[serde(default)]
     pub opened_at: Option<i64>,
     /// Whether it was sent by the viewer's organisation (a transfer's sender copy).

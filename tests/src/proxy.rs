@@ -1,0 +1,170 @@
+//! A tampering reverse proxy for tests of what the browser must not trust: it forwards every
+//! request to the relay and its answer back (status, headers, cookies, body), and while a
+//! rewrite is set, passes the JSON answers of the API through it first. With it a test plays a
+//! relay (or network) that serves substituted public keys, and shows the browser refuses them.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+/// A rewrite of an API answer: the request's path and the parsed JSON body.
+pub type Rewrite = Box<dyn Fn(&str, &mut Value) + Send + Sync>;
+
+/// A running proxy. Dropping it stops the server.
+pub struct TamperingProxy {
+    /// Where browsers reach it, without a trailing slash.
+    pub url: String,
+    rewrite: Arc<Mutex<Option<Rewrite>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for TamperingProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TamperingProxy")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    upstream: String,
+    http: reqwest::Client,
+    rewrite: Arc<Mutex<Option<Rewrite>>>,
+}
+
+impl TamperingProxy {
+    /// Starts a proxy in front of `upstream` (a relay's URL), passing everything unchanged.
+    pub async fn start(upstream: &str) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("while binding the proxy")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let rewrite: Arc<Mutex<Option<Rewrite>>> = Arc::new(Mutex::new(None));
+        let shared = Shared {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            rewrite: rewrite.clone(),
+        };
+        let app = Router::new().fallback(forward).with_state(shared);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { url, rewrite, task })
+    }
+
+    /// From now on, JSON answers of the API pass through `rewrite`.
+    pub fn tamper(&self, rewrite: Rewrite) {
+        *self
+            .rewrite
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(rewrite);
+    }
+
+    /// Back to passing everything unchanged.
+    pub fn behave(&self) {
+        *self
+            .rewrite
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
+impl Drop for TamperingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Replaces the `public_key` of every key holder of `users` anywhere in `value` with `spki`.
+pub fn substitute_keys(value: &mut Value, users: &[String], spki: &str) {
+    match value {
+        Value::Object(map) => {
+            let targeted = map
+                .get("user")
+                .and_then(Value::as_str)
+                .is_some_and(|user| users.iter().any(|wanted| wanted == user));
+            if targeted && map.contains_key("public_key") {
+                map.insert("public_key".to_owned(), Value::String(spki.to_owned()));
+            }
+            for child in map.values_mut() {
+                substitute_keys(child, users, spki);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                substitute_keys(item, users, spki);
+            }
+        }
+        _ => {}
+    }
+}
+
+async fn forward(State(shared): State<Shared>, request: Request) -> Response {
+    match relay_through(&shared, request).await {
+        Ok(response) => response,
+        Err(error) => (StatusCode::BAD_GATEWAY, format!("proxy: {error:#}")).into_response(),
+    }
+}
+
+async fn relay_through(shared: &Shared, request: Request) -> anyhow::Result<Response> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let target = format!(
+        "{}{}",
+        shared.upstream,
+        parts
+            .uri
+            .path_and_query()
+            .map_or("/", |path_and_query| path_and_query.as_str())
+    );
+    let body: Bytes = axum::body::to_bytes(body, 64 * 1024 * 1024).await?;
+    let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())?;
+    let mut outgoing = shared.http.request(method, &target).body(body.to_vec());
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            outgoing = outgoing.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let answer = outgoing.send().await?;
+    let status = StatusCode::from_u16(answer.status().as_u16())?;
+    let headers = answer.headers().clone();
+    let mut bytes = answer.bytes().await?.to_vec();
+    let is_json = headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json && path.starts_with("/api/") {
+        let guard = shared
+            .rewrite
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(rewrite) = guard.as_ref()
+            && let Ok(mut value) = serde_json::from_slice::<Value>(&bytes)
+        {
+            rewrite(&path, &mut value);
+            bytes = serde_json::to_vec(&value)?;
+        }
+    }
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    for (name, value) in &headers {
+        if name == "content-length" || name == "transfer-encoding" || name == "connection" {
+            continue;
+        }
+        if let Ok(name) = HeaderName::from_bytes(name.as_str().as_bytes())
+            && let Ok(value) = axum::http::HeaderValue::from_bytes(value.as_bytes())
+        {
+            response.headers_mut().append(name, value);
+        }
+    }
+    Ok(response)
+}
