@@ -189,7 +189,7 @@ pub async fn checkout(invoice: Id) -> Result<wire::CheckoutResponse, ApiError> {
 /// account) the upload token the relay handed out with the reservation.
 #[derive(Debug, Clone)]
 pub enum UploadAuth {
-    Session(AuthorizedApi),
+    Session(Box<AuthorizedApi>),
     Token(String),
 }
 

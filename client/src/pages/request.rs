@@ -160,7 +160,7 @@ fn Answer(id: Id, on_done: Callback<()>) -> impl IntoView {
             let outcome = documents::provide(
                 &contents,
                 &created,
-                UploadAuth::Session(api),
+                UploadAuth::Session(Box::new(api)),
                 &readers,
                 None,
                 |_| {},

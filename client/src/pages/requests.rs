@@ -169,7 +169,7 @@ fn NewRequest(on_created: Callback<()>) -> impl IntoView {
                 let outcome = documents::provide(
                     &contents,
                     &slot,
-                    UploadAuth::Session(api.clone()),
+                    UploadAuth::Session(Box::new(api.clone())),
                     &readers,
                     keys.as_ref().map(|keys| &keys.authorization_key),
                     |_| {},

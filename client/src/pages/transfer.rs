@@ -61,7 +61,7 @@ pub fn Transfer() -> impl IntoView {
             let outcome = documents::provide(
                 &contents,
                 &created,
-                UploadAuth::Session(api),
+                UploadAuth::Session(Box::new(api)),
                 &readers,
                 None,
                 |bytes| uploaded.set(Some((bytes, total))),

@@ -101,10 +101,12 @@ pub fn router(config: &Config) -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
         // API answers are never cached: a 410 is cacheable by default, and a page polling a
         // link's or portal's state must see the relay's answer of now.
-        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            axum::http::HeaderValue::from_static("no-store"),
-        ))
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            ),
+        )
         // A backstop for extractors that buffer bodies; handlers pass their own limit to
         // `read_body`.
         .layer(DefaultBodyLimit::max(config.limits.json_body_bytes))
