@@ -12,6 +12,7 @@ use shared::wire;
 
 use crate::api::{self, AuthorizedApi, UploadAuth};
 use crate::crypto::rsa;
+use crate::pins::{self, KeyWarning};
 use crate::receive::ReceiveError;
 use crate::send::{self, Destination, SendError};
 
@@ -100,6 +101,47 @@ pub async fn provide(
         link_wrapped_key: link_key.map(|link_key| link_key.wrap(&key, &mut OsRng)),
     };
     Ok(api::finalize_document(&auth, created.id, &request).await?)
+}
+
+/// Why filling a reserved document stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProvideError {
+    /// The keys the relay named failed their check: nothing was uploaded.
+    #[error(transparent)]
+    Keys(#[from] KeyWarning),
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+/// Checks the readers the relay named for `created` with `check` (pins, or a link's digest)
+/// and, only if they pass, fills the document (see `provide`). Without `session` the upload
+/// uses the reservation's upload token.
+pub async fn check_and_provide(
+    contents: &Contents,
+    created: &wire::DocumentCreated,
+    session: Option<AuthorizedApi>,
+    check: impl FnOnce(&[wire::KeyHolder]) -> Result<Vec<(Id, UserPublicKey)>, KeyWarning>,
+    link_key: Option<&LinkKey>,
+    progress: impl Fn(u64),
+) -> Result<wire::DocumentView, ProvideError> {
+    let readers = check(&created.readers)?;
+    let auth = match (session, &created.upload_token) {
+        (Some(api), _) => UploadAuth::Session(Box::new(api)),
+        (None, Some(token)) => UploadAuth::Token(token.clone()),
+        (None, None) => {
+            return Err(SendError::Invalid("the relay gave no upload token".to_owned()).into());
+        }
+    };
+    Ok(provide(contents, created, auth, &readers, link_key, progress).await?)
+}
+
+/// The pin check for a logged-in user: their own key as in their session, others pinned.
+pub fn pinned_for(
+    api: &AuthorizedApi,
+) -> impl FnOnce(&[wire::KeyHolder]) -> Result<Vec<(Id, UserPublicKey)>, KeyWarning> + use<> {
+    let session = api.session();
+    let (me, own) = (session.user.id, session.keys.public_key.clone());
+    move |holders| pins::check_and_pin(me, &own, holders)
 }
 
 /// A document opened by one of its readers: its key and manifest.

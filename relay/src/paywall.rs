@@ -203,26 +203,22 @@ mod tests {
     use shared::ids::Id;
 
     fn invoice(amount_minor: u64) -> InvoiceRecord {
-        InvoiceRecord {
-            id: Id::from_bytes([1; 16]),
-            payee_org: Id::from_bytes([2; 16]),
-            created_by: Id::from_bytes([3; 16]),
-            subject: InvoiceSubject::Send {
-                id: Id::from_bytes([4; 16]),
-            },
+        let terms = shared::wire::InvoiceTerms {
             amount_minor,
             currency: Currency::parse("EUR").expect("currency"),
             description: "records".to_owned(),
-            status: InvoiceStatus::Open,
-            created_at: 0,
-            method: None,
-            paid_at: None,
-            reference: None,
-            refunded_minor: 0,
-            checkout: None,
-            stripe_payments: Vec::new(),
-            failed_payments: 0,
-        }
+        };
+        InvoiceRecord::open(
+            Id::from_bytes([1; 16]),
+            Id::from_bytes([2; 16]),
+            Id::from_bytes([3; 16]),
+            InvoiceSubject::Send {
+                id: Id::from_bytes([4; 16]),
+            },
+            &terms,
+            terms.description.clone(),
+            0,
+        )
     }
 
     #[test]

@@ -284,27 +284,14 @@ impl NativeClient {
             )
             .await?
             .ok()?;
-        for (index, (bytes, entry)) in files.iter().zip(&entries).enumerate() {
-            let file = u32::try_from(index)?;
-            let mut encryptor =
-                ChunkEncryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
-            let mut start = 0;
-            while !encryptor.is_finished() {
-                let chunk = encryptor.next_index();
-                let end = (start + CHUNK_SIZE).min(bytes.len());
-                let sealed = encryptor.encrypt_next(&bytes[start..end])?;
-                start = end;
-                let request = self
-                    .http
-                    .put(format!(
-                        "{}/api/sends/{}/files/{file}/chunks/{chunk}",
-                        self.base, created.id
-                    ))
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(sealed.as_bytes().to_vec());
-                let response = self.authorize(request).send().await?;
-                anyhow::ensure!(response.status().is_success(), "chunk {chunk} refused");
-            }
+        let prefix = format!("/api/sends/{}", created.id);
+        if let Some(refusal) = self
+            .upload_chunks(&prefix, &key, files, &entries, |request| {
+                self.authorize(request)
+            })
+            .await?
+        {
+            bail!("a chunk was refused: {refusal:?}");
         }
         let secret = LinkSecret::generate(&mut OsRng);
         let otp = format!("otp-{}", Id::generate(&mut OsRng));
@@ -356,31 +343,15 @@ impl NativeClient {
         let opened: wire::OpenLinkResponse = answer.ok()?;
         let key = keys.link_key.unwrap(&opened.wrapped_key)?;
         let manifest = Manifest::open(&key, &opened.manifest)?;
-        let mut files = Vec::new();
-        for (index, entry) in manifest.files.iter().enumerate() {
-            let file = u32::try_from(index)?;
-            let mut decryptor =
-                ChunkDecryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
-            let mut plaintext = Vec::new();
-            for chunk in 0..entry.chunks {
-                let bytes = self
-                    .http
-                    .get(format!(
-                        "{}/api/links/{}/files/{file}/chunks/{chunk}",
-                        self.base, link.id
-                    ))
-                    .bearer_auth(&opened.download_token)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .bytes()
-                    .await?;
-                let opened = decryptor.decrypt_next(&SealedChunk::from_bytes(bytes.to_vec()))?;
-                plaintext.extend_from_slice(opened.as_bytes());
-            }
-            decryptor.finish()?;
-            files.push(plaintext);
-        }
+        let token = opened.download_token.clone();
+        let files = self
+            .download_chunks(
+                &format!("/api/links/{}", link.id),
+                &key,
+                &manifest,
+                |request| request.bearer_auth(&token),
+            )
+            .await?;
         Ok(Ok(files))
     }
 }
@@ -432,30 +403,14 @@ impl NativeClient {
                 &mut OsRng,
             )?);
         }
-        for (index, (bytes, entry)) in outgoing.files.iter().zip(&entries).enumerate() {
-            let file = u32::try_from(index)?;
-            let mut encryptor =
-                ChunkEncryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
-            let mut start = 0;
-            while !encryptor.is_finished() {
-                let chunk = encryptor.next_index();
-                let end = (start + CHUNK_SIZE).min(bytes.len());
-                let sealed = encryptor.encrypt_next(&bytes[start..end])?;
-                start = end;
-                let request = self
-                    .http
-                    .put(format!(
-                        "{}/api/documents/{}/files/{file}/chunks/{chunk}",
-                        self.base, created.id
-                    ))
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(sealed.as_bytes().to_vec());
-                let response = self.upload_auth(request, created).send().await?;
-                let answer = answer(response).await?;
-                if answer.status != 204 {
-                    return Ok(answer);
-                }
-            }
+        let prefix = format!("/api/documents/{}", created.id);
+        if let Some(refusal) = self
+            .upload_chunks(&prefix, &key, &outgoing.files, &entries, |request| {
+                self.upload_auth(request, created)
+            })
+            .await?
+        {
+            return Ok(refusal);
         }
         let mut readers = Vec::new();
         for holder in &created.readers {
@@ -525,6 +480,52 @@ impl NativeClient {
         manifest: &Manifest,
         auth: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> anyhow::Result<Vec<Vec<u8>>> {
+        self.download_chunks(&format!("/api/documents/{id}"), key, manifest, auth)
+            .await
+    }
+
+    /// Encrypts each file under its file key and `PUT`s its chunks to
+    /// `<prefix>/files/{f}/chunks/{n}`; the relay's answer if it refused one.
+    async fn upload_chunks(
+        &self,
+        prefix: &str,
+        key: &BundleKey,
+        files: &[Vec<u8>],
+        entries: &[ManifestFile],
+        auth: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> anyhow::Result<Option<Answer>> {
+        for (index, (bytes, entry)) in files.iter().zip(entries).enumerate() {
+            let file = u32::try_from(index)?;
+            let mut encryptor =
+                ChunkEncryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
+            let mut start = 0;
+            while !encryptor.is_finished() {
+                let chunk = encryptor.next_index();
+                let end = (start + CHUNK_SIZE).min(bytes.len());
+                let sealed = encryptor.encrypt_next(&bytes[start..end])?;
+                start = end;
+                let request = self
+                    .http
+                    .put(format!("{}{prefix}/files/{file}/chunks/{chunk}", self.base))
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(sealed.as_bytes().to_vec());
+                let answer = answer(auth(request).send().await?).await?;
+                if answer.status != 204 {
+                    return Ok(Some(answer));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Downloads every file's chunks from `<prefix>/files/{f}/chunks/{n}` and decrypts them.
+    async fn download_chunks(
+        &self,
+        prefix: &str,
+        key: &BundleKey,
+        manifest: &Manifest,
+        auth: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
         let mut files = Vec::new();
         for (index, entry) in manifest.files.iter().enumerate() {
             let file = u32::try_from(index)?;
@@ -532,10 +533,9 @@ impl NativeClient {
                 ChunkDecryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
             let mut plaintext = Vec::new();
             for chunk in 0..entry.chunks {
-                let request = self.http.get(format!(
-                    "{}/api/documents/{id}/files/{file}/chunks/{chunk}",
-                    self.base
-                ));
+                let request = self
+                    .http
+                    .get(format!("{}{prefix}/files/{file}/chunks/{chunk}", self.base));
                 let bytes = auth(request)
                     .send()
                     .await?

@@ -9,11 +9,11 @@ use leptos_router::hooks::use_params_map;
 use shared::crypto::UserPublicKey;
 use shared::wire::{self, PortalView};
 
-use crate::api::{self, UploadAuth};
+use crate::api;
 use crate::browser::{self, format_bytes};
 use crate::components::file_picker::FilePicker;
 use crate::components::key_warning::KeyWarningBox;
-use crate::documents::{self, Contents};
+use crate::documents::{self, Contents, ProvideError};
 use crate::pins::{self, KeyWarning};
 
 #[component]
@@ -88,28 +88,11 @@ pub fn Portal() -> impl IntoView {
                     return;
                 }
             };
-            let readers = match checked(&created.readers) {
-                Ok(readers) => readers,
-                Err(stop) => {
-                    busy.set(false);
-                    warning.set(Some(stop));
-                    return;
-                }
-            };
-            let Some(token) = created.upload_token.clone() else {
-                busy.set(false);
-                error.set(Some("the relay gave no upload token".to_owned()));
-                return;
-            };
-            let outcome = documents::provide(
-                &contents,
-                &created,
-                UploadAuth::Token(token),
-                &readers,
-                None,
-                |bytes| progress.set(Some((bytes, total))),
-            )
-            .await;
+            let outcome =
+                documents::check_and_provide(&contents, &created, None, checked, None, |bytes| {
+                    progress.set(Some((bytes, total)))
+                })
+                .await;
             busy.set(false);
             match outcome {
                 Ok(_) => {
@@ -117,6 +100,7 @@ pub fn Portal() -> impl IntoView {
                     note.set(String::new());
                     done.set(true);
                 }
+                Err(ProvideError::Keys(stop)) => warning.set(Some(stop)),
                 Err(failure) => error.set(Some(failure.to_string())),
             }
         });

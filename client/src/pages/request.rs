@@ -12,15 +12,14 @@ use shared::ids::Id;
 use shared::money::{Currency, format_amount, parse_amount};
 use shared::wire::{self, RequestStatus, RequestView};
 
-use crate::api::UploadAuth;
 use crate::auth::use_auth;
 use crate::browser::{format_bytes, format_time};
 use crate::components::file_picker::FilePicker;
 use crate::components::invoice::status_text as invoice_status;
 use crate::components::key_warning::KeyWarningBox;
-use crate::documents::{self, Contents};
+use crate::documents::{self, Contents, ProvideError};
 use crate::pages::requests::status_text;
-use crate::pins::{self, KeyWarning};
+use crate::pins::KeyWarning;
 use crate::routes::{self, Page};
 
 #[component]
@@ -137,35 +136,17 @@ fn Answer(id: Id, on_done: Callback<()>) -> impl IntoView {
         else {
             return;
         };
-        let session = api.session().clone();
-        let readers = match pins::check_and_pin(
-            session.user.id,
-            &session.keys.public_key,
-            &created.readers,
-        ) {
-            Ok(readers) => readers,
-            Err(stop) => {
-                warning.set(Some(stop));
-                busy.set(false);
-                return;
-            }
-        };
-        warning.set(None);
         let contents = Contents {
             files: files.get_untracked(),
             note: Some(note.get_untracked()),
         };
+        warning.set(None);
         busy.set(true);
         spawn_local(async move {
-            let outcome = documents::provide(
-                &contents,
-                &created,
-                UploadAuth::Session(Box::new(api)),
-                &readers,
-                None,
-                |_| {},
-            )
-            .await;
+            let check = documents::pinned_for(&api);
+            let outcome =
+                documents::check_and_provide(&contents, &created, Some(api), check, None, |_| {})
+                    .await;
             busy.set(false);
             match outcome {
                 Ok(_) => {
@@ -173,6 +154,7 @@ fn Answer(id: Id, on_done: Callback<()>) -> impl IntoView {
                     done.set(true);
                     on_done.run(());
                 }
+                Err(ProvideError::Keys(stop)) => warning.set(Some(stop)),
                 Err(failure) => error.set(Some(failure.to_string())),
             }
         });

@@ -13,11 +13,11 @@ use shared::crypto::{BundleKey, Manifest, RequestFragment, derive_request_keys};
 use shared::ids::Id;
 use shared::wire::{self, LinkRequestView, RequestStatus};
 
-use crate::api::{self, UploadAuth};
+use crate::api;
 use crate::browser::{self, format_bytes, format_time};
 use crate::components::file_picker::FilePicker;
 use crate::components::key_warning::KeyWarningBox;
-use crate::documents::{self, Contents};
+use crate::documents::{self, Contents, ProvideError};
 use crate::pages::requests::status_text;
 use crate::pins::{self, KeyWarning};
 use crate::receive::{self, ChunkSource, SaveTo};
@@ -144,25 +144,12 @@ pub fn RequestLink() -> impl IntoView {
                 }
             };
             // The reservation names the readers again: the same check.
-            let readers =
-                match pins::key_set_matches(&created.readers, &keys.fragment.key_set_digest) {
-                    Ok(readers) => readers,
-                    Err(stop) => {
-                        busy.set(false);
-                        warning.set(Some(stop));
-                        return;
-                    }
-                };
-            let Some(token) = created.upload_token.clone() else {
-                busy.set(false);
-                error.set(Some("the relay gave no upload token".to_owned()));
-                return;
-            };
-            let outcome = documents::provide(
+            let digest = keys.fragment.key_set_digest;
+            let outcome = documents::check_and_provide(
                 &contents,
                 &created,
-                UploadAuth::Token(token),
-                &readers,
+                None,
+                |holders| pins::key_set_matches(holders, &digest),
                 None,
                 |bytes| progress.set(Some((bytes, total))),
             )
@@ -173,6 +160,7 @@ pub fn RequestLink() -> impl IntoView {
                     files.set(Vec::new());
                     done.set(true);
                 }
+                Err(ProvideError::Keys(stop)) => warning.set(Some(stop)),
                 Err(failure) => error.set(Some(failure.to_string())),
             }
         });

@@ -9,13 +9,12 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use shared::wire;
 
-use crate::api::UploadAuth;
 use crate::auth::use_auth;
 use crate::browser::format_bytes;
 use crate::components::file_picker::FilePicker;
 use crate::components::key_warning::KeyWarningBox;
-use crate::documents::{self, Contents};
-use crate::pins::{self, KeyWarning};
+use crate::documents::{self, Contents, ProvideError};
+use crate::pins::KeyWarning;
 use crate::routes::{self, Page};
 
 #[component]
@@ -37,32 +36,20 @@ pub fn Transfer() -> impl IntoView {
         else {
             return;
         };
-        let session = api.session().clone();
-        let readers = match pins::check_and_pin(
-            session.user.id,
-            &session.keys.public_key,
-            &created.readers,
-        ) {
-            Ok(readers) => readers,
-            Err(stop) => {
-                warning.set(Some(stop));
-                busy.set(false);
-                return;
-            }
-        };
-        warning.set(None);
         let contents = Contents {
             files: files.get_untracked(),
             note: Some(note.get_untracked()),
         };
         let total: u64 = contents.sizes().iter().sum();
+        warning.set(None);
         busy.set(true);
         spawn_local(async move {
-            let outcome = documents::provide(
+            let check = documents::pinned_for(&api);
+            let outcome = documents::check_and_provide(
                 &contents,
                 &created,
-                UploadAuth::Session(Box::new(api)),
-                &readers,
+                Some(api),
+                check,
                 None,
                 |bytes| uploaded.set(Some((bytes, total))),
             )
@@ -73,6 +60,7 @@ pub fn Transfer() -> impl IntoView {
                     files.set(Vec::new());
                     done.set(Some(view));
                 }
+                Err(ProvideError::Keys(stop)) => warning.set(Some(stop)),
                 Err(failure) => error.set(Some(failure.to_string())),
             }
         });

@@ -6,21 +6,17 @@
 //! gets 403, and an unpaid fulfilment 402). `access` is the one decision of who sees what.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use rand_core::RngCore as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use shared::crypto::StreamLayout;
-use shared::crypto::manifest::MAX_FILES;
 use shared::ids::Id;
 use shared::wire::{self, DocumentKind, DocumentStatus, InvoiceStatus, Role};
 use subtle::ConstantTimeEq as _;
 
 use super::json::{ApiJson, ApiPath, ClientIp};
-use super::read_body;
 use crate::audit::{Actor, Outcome};
 use crate::session::Session;
 use crate::store::{DocumentRecord, OrgRecord, UserRecord};
@@ -102,7 +98,7 @@ pub async fn reserve(
     state: &AppState,
     reservation: Reservation,
 ) -> Result<(DocumentRecord, wire::DocumentCreated), AppError> {
-    let sealed_bytes = sealed_size(&reservation.files)?;
+    let sealed_bytes = super::chunks::sealed_size(&reservation.files)?;
     if sealed_bytes > reservation.max_bundle_bytes {
         return Err(AppError::Invalid(format!(
             "these files are {sealed_bytes} bytes once encrypted; at most {} bytes are accepted here",
@@ -225,28 +221,8 @@ pub async fn put_chunk(
             "this document is already finalized or ended; its chunks cannot change".to_owned(),
         ));
     }
-    let expected = sealed_len(&document.files, file, chunk)?;
-    let is_octets = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .trim()
-                .eq_ignore_ascii_case("application/octet-stream")
-        });
-    if !is_octets {
-        return Err(AppError::BadRequest(
-            "a chunk must be sent as application/octet-stream".to_owned(),
-        ));
-    }
-    let body = read_body(request, expected).await?;
-    if body.len() != expected {
-        return Err(AppError::Invalid(format!(
-            "chunk {chunk} of file {file} must be {expected} bytes of ciphertext, got {}",
-            body.len()
-        )));
-    }
+    let expected = super::chunks::sealed_len(&document.files, file, chunk)?;
+    let body = super::chunks::read_chunk(request, expected, file, chunk).await?;
     state.store.put_chunk(id, file, chunk, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -307,7 +283,7 @@ pub async fn finalize(
             "the sealed manifest is too short".to_owned(),
         ));
     }
-    check_all_chunks(&state, &document).await?;
+    super::chunks::all_stored(&state, document.id, &document.files).await?;
     let now = state.clock.now();
     let (finalized, document) = state
         .store
@@ -469,16 +445,9 @@ pub async fn chunk(
         refuse_unless_paid(&state, &document)?;
     }
     refuse_unless_ready(&document)?;
-    sealed_len(&document.files, file, chunk)?;
+    super::chunks::sealed_len(&document.files, file, chunk)?;
     let bytes = state.store.chunk(id, file, chunk).await?.ok_or_else(gone)?;
-    let mut response = Body::from(bytes).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(super::chunks::answer(bytes))
 }
 
 /// `POST /api/documents/{id}/revoke`: a transfer's sender (or their owner or admin) withdraws
@@ -755,22 +724,6 @@ fn authorize_upload(document: &DocumentRecord, uploader: &Uploader) -> Result<()
     }
 }
 
-async fn check_all_chunks(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
-    for (file, size) in document.files.iter().enumerate() {
-        let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
-        let layout = layout_of(*size)?;
-        for chunk in 0..layout.chunk_count() {
-            let stored = state.store.chunk_len(document.id, file, chunk).await?;
-            if stored != Some(layout.sealed_len(chunk) as u64) {
-                return Err(AppError::Conflict(format!(
-                    "chunk {chunk} of file {file} has not arrived yet; upload it, then finalize"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Mails the readers of a finalized document that something arrived (no content: the relay
 /// has none), when mail is configured. Failures are logged, never fatal.
 async fn notify_readers(state: &AppState, mailer: &crate::mail::Mailer, document: &DocumentRecord) {
@@ -795,36 +748,4 @@ async fn notify_readers(state: &AppState, mailer: &crate::mail::Mailer, document
 
 pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
-}
-
-fn sealed_size(files: &[u64]) -> Result<u64, AppError> {
-    if files.is_empty() || files.len() > MAX_FILES {
-        return Err(AppError::Invalid(format!(
-            "a document carries 1 to {MAX_FILES} files"
-        )));
-    }
-    let mut total: u64 = 0;
-    for size in files {
-        total = total.saturating_add(layout_of(*size)?.sealed_size());
-    }
-    Ok(total)
-}
-
-fn sealed_len(files: &[u64], file: u32, chunk: u32) -> Result<usize, AppError> {
-    let size = usize::try_from(file)
-        .ok()
-        .and_then(|index| files.get(index))
-        .ok_or_else(|| AppError::Invalid(format!("this document has no file {file}")))?;
-    let layout = layout_of(*size)?;
-    if chunk >= layout.chunk_count() {
-        return Err(AppError::Invalid(format!(
-            "file {file} has {} chunks; there is no chunk {chunk}",
-            layout.chunk_count()
-        )));
-    }
-    Ok(layout.sealed_len(chunk))
-}
-
-fn layout_of(size: u64) -> Result<StreamLayout, AppError> {
-    StreamLayout::for_size(size).map_err(|error| AppError::Invalid(error.to_string()))
 }

@@ -6,10 +6,9 @@
 //! with that token, and the delivery receipt. Expiry is enforced on every access here and by
 //! the periodic sweep.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use rand_core::RngCore as _;
 use sha2::{Digest, Sha256};
 use shared::crypto::ReceiptKey;
@@ -220,20 +219,13 @@ pub async fn chunk(
     let send = live_send(&state, id).await?;
     refuse_unless_downloadable(&send)?;
     authorize_token(&send, &headers, state.clock.now())?;
-    super::sends::sealed_len(&send, file, chunk)?;
+    super::chunks::sealed_len(&send.files, file, chunk)?;
     let bytes = state
         .store
         .chunk(id, file, chunk)
         .await?
         .ok_or_else(gone_deleted)?;
-    let mut response = Body::from(bytes).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(super::chunks::answer(bytes))
 }
 
 /// `POST /api/links/{id}/receipt`: the recipient's proof of decryption. Records "delivered"

@@ -2,6 +2,7 @@
 //! 422), and the JSON 404/405 answers. Unknown `/api/` paths never fall through to the web app.
 
 mod auth;
+mod chunks;
 mod csp_report;
 mod documents;
 mod health;

@@ -11,8 +11,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use shared::ids::Id;
 use shared::wire::{
-    self, DocumentKind, DocumentStatus, InvoiceStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus,
-    RequestStatus,
+    self, DocumentKind, DocumentStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus, RequestStatus,
 };
 
 use super::documents::{self, Reservation};
@@ -346,24 +345,15 @@ pub async fn fulfil(
     if let (Some(terms), Some(description), Some(session)) =
         (&fulfilment.invoice, description, &provider)
     {
-        state.store.create_invoice(&InvoiceRecord {
-            id: invoice_id,
-            payee_org: session.org.id,
-            created_by: session.user.id,
-            subject: InvoiceSubject::Document { id: document.id },
-            amount_minor: terms.amount_minor,
-            currency: terms.currency,
+        state.store.create_invoice(&InvoiceRecord::open(
+            invoice_id,
+            session.org.id,
+            session.user.id,
+            InvoiceSubject::Document { id: document.id },
+            terms,
             description,
-            status: InvoiceStatus::Open,
-            created_at: now,
-            method: None,
-            paid_at: None,
-            reference: None,
-            refunded_minor: 0,
-            checkout: None,
-            stripe_payments: Vec::new(),
-            failed_payments: 0,
-        })?;
+            now,
+        ))?;
     }
     state.store.update_request(id, |request| {
         if !request.fulfilments.contains(&document.id) {

@@ -6,14 +6,12 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use shared::crypto::StreamLayout;
+use axum::http::StatusCode;
 use shared::crypto::manifest::MAX_FILES;
 use shared::ids::Id;
-use shared::wire::{self, InvoiceStatus};
+use shared::wire;
 
 use super::json::{ApiJson, ApiPath, ClientIp};
-use super::read_body;
 use crate::audit::{Actor, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::session::Session;
@@ -43,12 +41,7 @@ pub async fn create(
             "a send carries 1 to {MAX_FILES} files"
         )));
     }
-    let mut sealed_bytes: u64 = 0;
-    for size in &request.files {
-        let layout =
-            StreamLayout::for_size(*size).map_err(|error| AppError::Invalid(error.to_string()))?;
-        sealed_bytes = sealed_bytes.saturating_add(layout.sealed_size());
-    }
+    let sealed_bytes = super::chunks::sealed_size(&request.files)?;
     if sealed_bytes > limits.max_bundle_bytes {
         return Err(AppError::Invalid(format!(
             "this send is {sealed_bytes} bytes once encrypted; this relay accepts at most {} bytes per send",
@@ -87,24 +80,15 @@ pub async fn create(
     let now = state.clock.now();
     let id = Id::generate(&mut shared::crypto::OsRng);
     let invoice = match (&request.invoice, description) {
-        (Some(terms), Some(description)) => Some(InvoiceRecord {
-            id: Id::generate(&mut shared::crypto::OsRng),
-            payee_org: session.org.id,
-            created_by: session.user.id,
-            subject: InvoiceSubject::Send { id },
-            amount_minor: terms.amount_minor,
-            currency: terms.currency,
+        (Some(terms), Some(description)) => Some(InvoiceRecord::open(
+            Id::generate(&mut shared::crypto::OsRng),
+            session.org.id,
+            session.user.id,
+            InvoiceSubject::Send { id },
+            terms,
             description,
-            status: InvoiceStatus::Open,
-            created_at: now,
-            method: None,
-            paid_at: None,
-            reference: None,
-            refunded_minor: 0,
-            checkout: None,
-            stripe_payments: Vec::new(),
-            failed_payments: 0,
-        }),
+            now,
+        )),
         _ => None,
     };
     let record = SendRecord {
@@ -171,28 +155,8 @@ pub async fn put_chunk(
             "this send is already finalized or ended; its chunks cannot change".to_owned(),
         ));
     }
-    let expected = sealed_len(&send, file, chunk)?;
-    let is_octets = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .trim()
-                .eq_ignore_ascii_case("application/octet-stream")
-        });
-    if !is_octets {
-        return Err(AppError::BadRequest(
-            "a chunk must be sent as application/octet-stream".to_owned(),
-        ));
-    }
-    let body = read_body(request, expected).await?;
-    if body.len() != expected {
-        return Err(AppError::Invalid(format!(
-            "chunk {chunk} of file {file} must be {expected} bytes of ciphertext, got {}",
-            body.len()
-        )));
-    }
+    let expected = super::chunks::sealed_len(&send.files, file, chunk)?;
+    let body = super::chunks::read_chunk(request, expected, file, chunk).await?;
     state.store.put_chunk(id, file, chunk, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -222,18 +186,7 @@ pub async fn finalize(
             "the sealed manifest is too short".to_owned(),
         ));
     }
-    for (file, size) in send.files.iter().enumerate() {
-        let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
-        let layout = layout_of(*size)?;
-        for chunk in 0..layout.chunk_count() {
-            let stored = state.store.chunk_len(id, file, chunk).await?;
-            if stored != Some(layout.sealed_len(chunk) as u64) {
-                return Err(AppError::Conflict(format!(
-                    "chunk {chunk} of file {file} has not arrived yet; upload it, then finalize"
-                )));
-            }
-        }
-    }
+    super::chunks::all_stored(&state, id, &send.files).await?;
     let now = state.clock.now();
     let (finalized, send) = state
         .store
@@ -366,24 +319,4 @@ fn owned_send(
         },
     )?;
     Ok(send)
-}
-
-/// The sealed length chunk `chunk` of file `file` must have.
-pub fn sealed_len(send: &SendRecord, file: u32, chunk: u32) -> Result<usize, AppError> {
-    let size = usize::try_from(file)
-        .ok()
-        .and_then(|index| send.files.get(index))
-        .ok_or_else(|| AppError::Invalid(format!("this send has no file {file}")))?;
-    let layout = layout_of(*size)?;
-    if chunk >= layout.chunk_count() {
-        return Err(AppError::Invalid(format!(
-            "file {file} has {} chunks; there is no chunk {chunk}",
-            layout.chunk_count()
-        )));
-    }
-    Ok(layout.sealed_len(chunk))
-}
-
-fn layout_of(size: u64) -> Result<StreamLayout, AppError> {
-    StreamLayout::for_size(size).map_err(|error| AppError::Invalid(error.to_string()))
 }

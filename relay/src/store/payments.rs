@@ -75,6 +75,38 @@ pub struct InvoiceRecord {
     pub failed_payments: u32,
 }
 
+impl InvoiceRecord {
+    /// A new, open invoice for `subject`, asked by `created_by` of `payee_org`.
+    pub fn open(
+        id: Id,
+        payee_org: Id,
+        created_by: Id,
+        subject: InvoiceSubject,
+        terms: &shared::wire::InvoiceTerms,
+        description: String,
+        now: i64,
+    ) -> Self {
+        Self {
+            id,
+            payee_org,
+            created_by,
+            subject,
+            amount_minor: terms.amount_minor,
+            currency: terms.currency,
+            description,
+            status: InvoiceStatus::Open,
+            created_at: now,
+            method: None,
+            paid_at: None,
+            reference: None,
+            refunded_minor: 0,
+            checkout: None,
+            stripe_payments: Vec::new(),
+            failed_payments: 0,
+        }
+    }
+}
+
 /// One confirmed card payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StripePayment {
@@ -390,26 +422,22 @@ mod tests {
     use super::*;
 
     fn invoice(org: Id) -> InvoiceRecord {
-        InvoiceRecord {
-            id: Id::from_bytes([7; 16]),
-            payee_org: org,
-            created_by: Id::from_bytes([8; 16]),
-            subject: InvoiceSubject::Send {
-                id: Id::from_bytes([9; 16]),
-            },
+        let terms = shared::wire::InvoiceTerms {
             amount_minor: 1250,
             currency: Currency::parse("EUR").expect("currency"),
             description: "records".to_owned(),
-            status: InvoiceStatus::Open,
-            created_at: 0,
-            method: None,
-            paid_at: None,
-            reference: None,
-            refunded_minor: 0,
-            checkout: None,
-            stripe_payments: Vec::new(),
-            failed_payments: 0,
-        }
+        };
+        InvoiceRecord::open(
+            Id::from_bytes([7; 16]),
+            org,
+            Id::from_bytes([8; 16]),
+            InvoiceSubject::Send {
+                id: Id::from_bytes([9; 16]),
+            },
+            &terms,
+            terms.description.clone(),
+            0,
+        )
     }
 
     #[test]

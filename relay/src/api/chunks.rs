@@ -1,0 +1,110 @@
+//! What every bundle upload and download shares, for Secure Send and documents alike: the
+//! sealed size a file schedule implies, the exact length of each chunk, reading one uploaded
+//! chunk (`application/octet-stream`, exactly that long), checking that all chunks arrived
+//! before a finalize, and answering a chunk (never cached). It does not decide who may upload
+//! or download; the endpoints do, before calling these.
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use shared::crypto::StreamLayout;
+use shared::crypto::manifest::MAX_FILES;
+use shared::ids::Id;
+
+use super::read_body;
+use crate::{AppError, AppState};
+
+/// The ciphertext size of a bundle of files of these plaintext sizes (1 to `MAX_FILES`).
+pub fn sealed_size(files: &[u64]) -> Result<u64, AppError> {
+    if files.is_empty() || files.len() > MAX_FILES {
+        return Err(AppError::Invalid(format!(
+            "a bundle carries 1 to {MAX_FILES} files"
+        )));
+    }
+    let mut total: u64 = 0;
+    for size in files {
+        total = total.saturating_add(layout_of(*size)?.sealed_size());
+    }
+    Ok(total)
+}
+
+/// The sealed length chunk `chunk` of file `file` must have.
+pub fn sealed_len(files: &[u64], file: u32, chunk: u32) -> Result<usize, AppError> {
+    let size = usize::try_from(file)
+        .ok()
+        .and_then(|index| files.get(index))
+        .ok_or_else(|| AppError::Invalid(format!("there is no file {file}")))?;
+    let layout = layout_of(*size)?;
+    if chunk >= layout.chunk_count() {
+        return Err(AppError::Invalid(format!(
+            "file {file} has {} chunks; there is no chunk {chunk}",
+            layout.chunk_count()
+        )));
+    }
+    Ok(layout.sealed_len(chunk))
+}
+
+/// Reads an uploaded chunk: `application/octet-stream` of exactly `expected` bytes.
+pub async fn read_chunk(
+    request: Request,
+    expected: usize,
+    file: u32,
+    chunk: u32,
+) -> Result<Bytes, AppError> {
+    let is_octets = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .trim()
+                .eq_ignore_ascii_case("application/octet-stream")
+        });
+    if !is_octets {
+        return Err(AppError::BadRequest(
+            "a chunk must be sent as application/octet-stream".to_owned(),
+        ));
+    }
+    let body = read_body(request, expected).await?;
+    if body.len() != expected {
+        return Err(AppError::Invalid(format!(
+            "chunk {chunk} of file {file} must be {expected} bytes of ciphertext, got {}",
+            body.len()
+        )));
+    }
+    Ok(body)
+}
+
+/// Refuses a finalize until every chunk of `files` is stored for bundle `id`.
+pub async fn all_stored(state: &AppState, id: Id, files: &[u64]) -> Result<(), AppError> {
+    for (file, size) in files.iter().enumerate() {
+        let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
+        let layout = layout_of(*size)?;
+        for chunk in 0..layout.chunk_count() {
+            let stored = state.store.chunk_len(id, file, chunk).await?;
+            if stored != Some(layout.sealed_len(chunk) as u64) {
+                return Err(AppError::Conflict(format!(
+                    "chunk {chunk} of file {file} has not arrived yet; upload it, then finalize"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A sealed chunk as an answer: octets, never cached.
+pub fn answer(bytes: Vec<u8>) -> Response {
+    let mut response = Body::from(bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn layout_of(size: u64) -> Result<StreamLayout, AppError> {
+    StreamLayout::for_size(size).map_err(|error| AppError::Invalid(error.to_string()))
+}
