@@ -148,7 +148,7 @@ pub async fn send(
     };
     report(0, false);
     let destination = Destination::Send {
-        api: api.clone(),
+        api: Box::new(api.clone()),
         id: created.id,
     };
     let done = upload_files(
@@ -201,7 +201,7 @@ pub async fn send(
 #[derive(Debug, Clone)]
 pub enum Destination {
     /// A Secure Send bundle, by its logged-in sender.
-    Send { api: AuthorizedApi, id: Id },
+    Send { api: Box<AuthorizedApi>, id: Id },
     /// A document, by its logged-in uploader or with its upload token.
     Document { id: Id, auth: api::UploadAuth },
 }
