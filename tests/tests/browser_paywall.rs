@@ -179,6 +179,18 @@ async fn without_stripe_the_payee_marks_paid_by_hand_and_the_link_opens() -> any
     sender
         .wait_for_text("[data-testid=no-cards]", "takes no card payments")
         .await?;
+    // The ledger's CSV export: a header and the payment, amount with the currency's decimals.
+    sender.click("[data-testid=ledger-csv]").await?;
+    let saved = sender.wait_for_downloads(1).await?;
+    let csv = std::fs::read_to_string(&saved[0])?;
+    assert!(
+        csv.starts_with("seq,time_utc,kind,method,invoice,amount,currency,reference\r\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(",payment,manual,") && csv.contains(",1250,JPY,transfer 2026-12-01/77"),
+        "{csv}"
+    );
     Ok(())
 }
 
