@@ -5,7 +5,7 @@
 //! the private key, which lives in memory only.
 
 use shared::crypto::kdf::{KdfError, KdfParams};
-use shared::crypto::{OsRng, Passphrase, UserPrivateKey, WrapKey, derive_master_key};
+use shared::crypto::{OsRng, Passphrase, UserPrivateKey, WrapKey};
 use shared::wire;
 
 use crate::api::{self, ApiError, AuthorizedApi, LoginOutcome};
@@ -91,7 +91,7 @@ pub async fn sign_up(
     let mut salt = [0_u8; 16];
     rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt);
     let kdf = KdfParams::CLIENT_V1;
-    let master = derive_master_key(&form.password, &salt, &kdf)?;
+    let master = crate::crypto::kdf::master_key(&form.password, &salt, &kdf).await?;
     let sealed = master
         .wrap_key()
         .seal_private_key(&private_key, &mut OsRng)
@@ -172,7 +172,7 @@ pub async fn log_in(
     prelogin.kdf.validate()?;
     progress(Progress::DerivingKeys);
     crate::browser::yield_to_browser().await;
-    let master = derive_master_key(password, &prelogin.salt, &prelogin.kdf)?;
+    let master = crate::crypto::kdf::master_key(password, &prelogin.salt, &prelogin.kdf).await?;
     progress(Progress::Contacting);
     let outcome = api::login(&wire::LoginRequest {
         email: email.to_owned(),
@@ -201,7 +201,7 @@ pub async fn unlock(
 ) -> Result<UserPrivateKey, AccountError> {
     keys.kdf.validate()?;
     crate::browser::yield_to_browser().await;
-    let master = derive_master_key(password, &keys.salt, &keys.kdf)?;
+    let master = crate::crypto::kdf::master_key(password, &keys.salt, &keys.kdf).await?;
     master
         .wrap_key()
         .open_private_key(&keys.sealed_private_key)
@@ -229,7 +229,7 @@ pub async fn change_password(
     let keys = &api.session().keys;
     keys.kdf.validate()?;
     crate::browser::yield_to_browser().await;
-    let old_master = derive_master_key(current, &keys.salt, &keys.kdf)?;
+    let old_master = crate::crypto::kdf::master_key(current, &keys.salt, &keys.kdf).await?;
     let private_key = old_master
         .wrap_key()
         .open_private_key(&keys.sealed_private_key)
@@ -238,7 +238,7 @@ pub async fn change_password(
     rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt);
     let kdf = KdfParams::CLIENT_V1;
     crate::browser::yield_to_browser().await;
-    let new_master = derive_master_key(new, &salt, &kdf)?;
+    let new_master = crate::crypto::kdf::master_key(new, &salt, &kdf).await?;
     let sealed = new_master
         .wrap_key()
         .seal_private_key(&private_key, &mut OsRng)

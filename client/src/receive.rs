@@ -9,9 +9,7 @@
 use std::collections::VecDeque;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-use shared::crypto::{
-    BundleKey, LinkSecret, Manifest, ManifestFile, Passphrase, StreamError, derive_link_keys,
-};
+use shared::crypto::{BundleKey, LinkSecret, Manifest, ManifestFile, Passphrase, StreamError};
 use shared::ids::Id;
 use shared::wire;
 use wasm_bindgen::{JsCast as _, JsValue};
@@ -85,7 +83,8 @@ pub async fn open(
     secret: &LinkSecret,
     otp: &Passphrase,
 ) -> Result<Opened, ReceiveError> {
-    let keys = derive_link_keys(secret, otp, &info.otp_salt, &info.id, &info.kdf)
+    let keys = crate::crypto::kdf::link_keys(secret, otp, &info.otp_salt, &info.id, &info.kdf)
+        .await
         .map_err(|error| ReceiveError::Crypto(error.to_string()))?;
     let answer = api::open_link(info.id, keys.proof.dangerously_expose_bytes()).await?;
     let key = keys.link_key.unwrap(&answer.wrapped_key).map_err(|_| {

@@ -10,9 +10,7 @@ use std::collections::VecDeque;
 use js_sys::Uint8Array;
 use rand_core::RngCore as _;
 use shared::crypto::kdf::KdfParams;
-use shared::crypto::{
-    BundleKey, LinkSecret, Manifest, ManifestFile, OsRng, Passphrase, derive_link_keys,
-};
+use shared::crypto::{BundleKey, LinkSecret, Manifest, ManifestFile, OsRng, Passphrase};
 use shared::ids::Id;
 use shared::wire;
 use wasm_bindgen_futures::JsFuture;
@@ -166,7 +164,8 @@ pub async fn send(
     let mut otp_salt = [0_u8; 16];
     OsRng.fill_bytes(&mut otp_salt);
     let kdf = KdfParams::CLIENT_V1;
-    let keys = derive_link_keys(&secret, &outgoing.otp, &otp_salt, &created.id, &kdf)
+    let keys = crate::crypto::kdf::link_keys(&secret, &outgoing.otp, &otp_salt, &created.id, &kdf)
+        .await
         .map_err(|error| SendError::Crypto(error.to_string()))?;
     let guard = wire::LinkGuard::new(
         otp_salt,

@@ -57,6 +57,18 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
     let recipient = browser.session().await?;
     open_with(&recipient, &link, &otp).await?;
     recipient.find("[data-testid=opened]").await?;
+    // argon2id (64 MiB) ran in its worker: the page's own WASM memory stayed small.
+    for (who, page) in [("sender", &sender), ("recipient", &recipient)] {
+        let memory = page
+            .eval("return globalThis.sealpostWasmMemory.buffer.byteLength;")
+            .await?
+            .as_u64()
+            .context("the page's WASM memory")?;
+        assert!(
+            memory < 32 * 1024 * 1024,
+            "the {who}'s page holds {memory} bytes of WASM memory"
+        );
+    }
     let address = recipient.client.current_url().await?;
     assert!(
         address.fragment().is_none(),

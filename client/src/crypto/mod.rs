@@ -3,8 +3,10 @@
 //! link wrapping). This module routes the heavy operations through the browser's WebCrypto,
 //! which is 6–7× faster than WASM for AES-GCM and generates RSA keys natively without freezing
 //! the page: STREAM chunks (`stream`) and RSA-OAEP key generation and wrapping (`rsa`). Browser
-//! tests prove both produce bytes interchangeable with `shared`.
+//! tests prove both produce bytes interchangeable with `shared`. argon2id runs in a worker
+//! (`kdf`) so the page neither blocks nor keeps its 64 MiB.
 
+pub mod kdf;
 pub mod rsa;
 pub mod stream;
 mod subtle;

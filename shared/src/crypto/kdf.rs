@@ -161,16 +161,22 @@ pub fn derive_link_keys(
         otp_salt,
         params,
     )?);
+    Ok(link_keys_from_otp_key(secret, &o, link_id))
+}
+
+/// The HKDF half of `derive_link_keys`, for a caller that ran argon2id elsewhere (the browser
+/// runs it in a worker, so the page neither blocks nor keeps 64 MiB of memory).
+pub fn link_keys_from_otp_key(secret: &LinkSecret, o: &OtpKey, link_id: &Id) -> LinkKeys {
     let mut ikm = Zeroizing::new([0_u8; 64]);
     ikm[..32].copy_from_slice(secret.dangerously_expose_bytes());
     ikm[32..].copy_from_slice(o.dangerously_expose_bytes());
     let salt = link_id.as_bytes().as_slice();
     let link_key = hkdf32(ikm.as_ref(), Some(salt), &[labels::LINK_KEY]);
     let proof = hkdf32(ikm.as_ref(), Some(salt), &[labels::LINK_PROOF]);
-    Ok(LinkKeys {
+    LinkKeys {
         link_key: LinkKey::dangerously_from_bytes(*link_key),
         proof: LinkProof::dangerously_from_bytes(*proof),
-    })
+    }
 }
 
 /// `master = argon2id(password, salt)`.

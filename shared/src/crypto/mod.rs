@@ -14,9 +14,9 @@ pub mod request;
 pub mod sealed;
 pub mod stream;
 
-pub use kdf::{KdfParams, LinkKeys, derive_link_keys, derive_master_key};
+pub use kdf::{KdfParams, LinkKeys, derive_link_keys, derive_master_key, link_keys_from_otp_key};
 pub use keys::{
-    AuthKey, BundleKey, FileKey, LinkKey, LinkProof, LinkSecret, ManifestKey, MasterKey,
+    AuthKey, BundleKey, FileKey, LinkKey, LinkProof, LinkSecret, ManifestKey, MasterKey, OtpKey,
     Passphrase, ReceiptKey, RequestSecret, WrapKey,
 };
 pub use link::LinkVerifier;
