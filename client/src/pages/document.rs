@@ -179,7 +179,7 @@ pub fn Document() -> impl IntoView {
                         <Show when=move || can_open && opened.with(Option::is_none) && !auth.is_unlocked()>
                             <crate::components::unlock::Unlock />
                         </Show>
-                        <Show when=move || can_open && opened.with(Option::is_none)>
+                        <Show when=move || can_open && opened.with(Option::is_none) && auth.is_unlocked()>
                             <button type="button" data-testid="open-document" disabled=move || busy.get() on:click=open>"Open"</button>
                         </Show>
                         <Show when=move || can_revoke>
