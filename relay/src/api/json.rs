@@ -11,6 +11,23 @@ use serde::de::DeserializeOwned;
 use super::{parse_json, read_body};
 use crate::{AppError, AppState};
 
+/// Longest e-mail address accepted (RFC 5321's path limit).
+const MAX_EMAIL_BYTES: usize = 254;
+
+/// An optional e-mail address as typed: `None` when blank, refused in words (naming `whose`)
+/// when it cannot be one.
+pub fn optional_email(text: Option<&str>, whose: &str) -> Result<Option<String>, AppError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(address) if address.len() <= MAX_EMAIL_BYTES && address.contains('@') => {
+            Ok(Some(address.to_owned()))
+        }
+        Some(_) => Err(AppError::Invalid(format!(
+            "{whose} e-mail address is not valid"
+        ))),
+    }
+}
+
 /// A JSON request body within the configured limit.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);

@@ -28,7 +28,6 @@ use crate::{AppError, AppState};
 pub const UPLOAD_TOKEN_HEADER: &str = "x-upload-token";
 /// The furthest a due date may be.
 const MAX_DUE_DAYS: i64 = 366;
-const MAX_EMAIL_BYTES: usize = 254;
 
 /// `POST /api/requests`.
 pub async fn create(
@@ -81,17 +80,8 @@ pub async fn create(
             upload_verifier,
             provider_email,
         } => {
-            let provider_email = match provider_email.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(address) if address.len() <= MAX_EMAIL_BYTES && address.contains('@') => {
-                    Some(address.to_owned())
-                }
-                Some(_) => {
-                    return Err(AppError::Invalid(
-                        "the provider's e-mail address is not valid".to_owned(),
-                    ));
-                }
-            };
+            let provider_email =
+                super::json::optional_email(provider_email.as_deref(), "the provider's")?;
             (
                 StoredTarget::Link {
                     upload_verifier: *upload_verifier.as_bytes(),

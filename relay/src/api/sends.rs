@@ -20,8 +20,6 @@ use crate::{AppError, AppState};
 
 /// Shortest expiry a sender may choose.
 pub const MIN_EXPIRY_SECONDS: i64 = 3600;
-/// Longest recipient address accepted (RFC 5321's path limit).
-const MAX_EMAIL_BYTES: usize = 254;
 
 /// `POST /api/sends`: checks the request against the limits and the organisation's quota and
 /// reserves the bundle; the answer's id is also the link id.
@@ -61,17 +59,8 @@ pub async fn create(
             limits.max_opens
         )));
     }
-    let recipient_email = match request.recipient_email.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(address) if address.len() <= MAX_EMAIL_BYTES && address.contains('@') => {
-            Some(address.to_owned())
-        }
-        Some(_) => {
-            return Err(AppError::Invalid(
-                "the recipient's e-mail address is not valid".to_owned(),
-            ));
-        }
-    };
+    let recipient_email =
+        super::json::optional_email(request.recipient_email.as_deref(), "the recipient's")?;
     let description = request
         .invoice
         .as_ref()
