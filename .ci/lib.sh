@@ -108,6 +108,7 @@ build_client() {
   step "Building the client with Trunk (release, wasm-opt -Oz) into target/dist"
   trunk build --release --config "$ROOT/Trunk.toml"
   local wasm
-  wasm=$(ls "$ROOT"/target/dist/*_bg.wasm)
-  printf 'client wasm: %s bytes (%s gzip)\n' "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)"
+  for wasm in "$ROOT"/target/dist/*_bg.wasm; do
+    printf '%s: %s bytes (%s gzip)\n' "$(basename "$wasm")" "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)"
+  done
 }
