@@ -13,7 +13,6 @@ use super::link::LinkVerifier;
 use crate::encoding::{self, DecodeError};
 
 /// What a request secret yields.
-#[derive(Debug)]
 pub struct RequestKeys {
     /// `HKDF(r, "sealpost/v1/request-key")`: wraps the authorisation document's `K` for
     /// whoever holds the link.
@@ -34,6 +33,15 @@ impl RequestKeys {
     pub fn upload_verifier(&self) -> LinkVerifier {
         use sha2::Digest as _;
         LinkVerifier::from_bytes(sha2::Sha256::digest(self.upload_token.as_ref()).into())
+    }
+}
+
+impl std::fmt::Debug for RequestKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestKeys")
+            .field("authorization_key", &self.authorization_key)
+            .field("upload_token", &"***")
+            .finish()
     }
 }
 
@@ -125,6 +133,11 @@ mod tests {
             "independent labels"
         );
         assert!(first.upload_verifier().matches(first.upload_token.as_ref()));
+        let printed = format!("{first:?}");
+        assert!(
+            !printed.contains(first.upload_token().as_str()),
+            "{printed}"
+        );
         let k = BundleKey::generate(&mut OsRng);
         let wrapped = first.authorization_key.wrap(&k, &mut OsRng);
         assert!(other.authorization_key.unwrap(&wrapped).is_err());

@@ -64,8 +64,9 @@ pub enum DocumentStatus {
     Revoked,
 }
 
-/// What the relay hands back when a document is reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the relay hands back when a document is reserved (its `Debug` hides the upload
+/// token).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentCreated {
     pub id: Id,
     pub expires_at: i64,
@@ -75,6 +76,17 @@ pub struct DocumentCreated {
     /// its finalize (shown once; the relay keeps its hash).
     #[serde(default)]
     pub upload_token: Option<String>,
+}
+
+impl std::fmt::Debug for DocumentCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentCreated")
+            .field("id", &self.id)
+            .field("expires_at", &self.expires_at)
+            .field("readers", &self.readers.len())
+            .field("upload_token", &self.upload_token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// `POST /api/documents/{id}/finalize`.
@@ -301,5 +313,13 @@ mod tests {
         );
         let settings: PortalSettings = serde_json::from_str("{}").expect("defaults");
         assert_eq!(settings, PortalSettings::default());
+        let created = DocumentCreated {
+            id: Id::from_bytes([1; 16]),
+            expires_at: 0,
+            readers: Vec::new(),
+            upload_token: Some("bearer-secret-token".to_owned()),
+        };
+        let printed = format!("{created:?}");
+        assert!(!printed.contains("bearer-secret-token"), "{printed}");
     }
 }
