@@ -8,6 +8,7 @@
 mod browser;
 pub mod flows;
 pub mod native;
+pub mod process;
 pub mod proxy;
 mod relay;
 mod smtp;
@@ -15,6 +16,7 @@ pub mod stripe;
 
 pub use browser::{Browser, Session, processes_naming};
 pub use flows::{PASSWORD, verified_sender};
+pub use process::{RelayProcess, relay_binary};
 pub use relay::{TestRelay, log_file};
 pub use smtp::SmtpSink;
 pub use stripe::StripeStandIn;

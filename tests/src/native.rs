@@ -8,10 +8,10 @@ use rand_core::RngCore as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use shared::crypto::kdf::KdfParams;
+use shared::crypto::kdf::{KdfParams, link_keys_from_otp_key};
 use shared::crypto::{
     BundleKey, CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, LinkKeys, LinkSecret, Manifest,
-    ManifestFile, OsRng, Passphrase, SealedChunk, UserPrivateKey, derive_link_keys,
+    ManifestFile, OsRng, OtpKey, Passphrase, SealedChunk, UserPrivateKey, derive_link_keys,
     derive_master_key,
 };
 use shared::ids::Id;
@@ -80,6 +80,33 @@ pub struct NativeClient {
     pub keys: Option<KeyPair>,
     /// The account's user id, once signed up.
     pub user: Option<Id>,
+}
+
+/// A one-time password with its salt and `o = argon2id(OTP, salt)` computed once, so that
+/// many links can share it without paying argon2id's 64 MiB and ~200 ms each.
+#[derive(Debug)]
+pub struct OtpFixture {
+    pub otp: String,
+    pub salt: [u8; 16],
+    key: OtpKey,
+}
+
+impl OtpFixture {
+    /// Runs argon2id once for `otp` under a fresh salt.
+    pub fn new(otp: &str) -> anyhow::Result<Self> {
+        let mut salt = [0_u8; 16];
+        OsRng.fill_bytes(&mut salt);
+        let key = OtpKey::dangerously_from_bytes(*shared::crypto::kdf::argon2id(
+            otp.as_bytes(),
+            &salt,
+            &KdfParams::CLIENT_V1,
+        )?);
+        Ok(Self {
+            otp: otp.to_owned(),
+            salt,
+            key,
+        })
+    }
 }
 
 /// A link as its sender hands it out: id, secret (the fragment) and the OTP.
@@ -261,6 +288,20 @@ impl NativeClient {
         max_opens: u32,
         invoice: Option<wire::InvoiceTerms>,
     ) -> anyhow::Result<SentLink> {
+        let otp = OtpFixture::new(&format!("otp-{}", Id::generate(&mut OsRng)))?;
+        self.send_files_with_otp(files, max_opens, invoice, &otp)
+            .await
+    }
+
+    /// `send_files` under an OTP whose argon2id was run once (`OtpFixture`), for tests and
+    /// benchmarks that make many links.
+    pub async fn send_files_with_otp(
+        &self,
+        files: &[Vec<u8>],
+        max_opens: u32,
+        invoice: Option<wire::InvoiceTerms>,
+        otp: &OtpFixture,
+    ) -> anyhow::Result<SentLink> {
         let key = BundleKey::generate(&mut OsRng);
         let mut entries = Vec::new();
         for (index, bytes) in files.iter().enumerate() {
@@ -294,12 +335,9 @@ impl NativeClient {
             bail!("a chunk was refused: {refusal:?}");
         }
         let secret = LinkSecret::generate(&mut OsRng);
-        let otp = format!("otp-{}", Id::generate(&mut OsRng));
-        let mut otp_salt = [0_u8; 16];
-        OsRng.fill_bytes(&mut otp_salt);
-        let keys = link_keys(&secret, &otp, &otp_salt, created.id)?;
+        let keys = link_keys_from_otp_key(&secret, &otp.key, &created.id);
         let guard = wire::LinkGuard::new(
-            otp_salt,
+            otp.salt,
             KdfParams::CLIENT_V1,
             &keys,
             keys.link_key.wrap(&key, &mut OsRng),
@@ -315,9 +353,33 @@ impl NativeClient {
         Ok(SentLink {
             id: created.id,
             secret,
-            otp,
+            otp: otp.otp.clone(),
             plaintexts: files.to_vec(),
         })
+    }
+
+    /// `POST /api/links/{id}/open` with the right proof for `link` under `otp` (no argon2id:
+    /// the fixture ran it), or with `wrong` a proof no OTP yields; the relay's answer.
+    pub async fn open_with_otp(
+        &self,
+        link: &SentLink,
+        otp: &OtpFixture,
+        wrong: bool,
+    ) -> anyhow::Result<Answer> {
+        let proof = if wrong {
+            let mut proof = [0_u8; 32];
+            OsRng.fill_bytes(&mut proof);
+            proof
+        } else {
+            *link_keys_from_otp_key(&link.secret, &otp.key, &link.id)
+                .proof
+                .dangerously_expose_bytes()
+        };
+        self.post(
+            &format!("/api/links/{}/open", link.id),
+            Some(&wire::OpenLinkRequest { proof }),
+        )
+        .await
     }
 
     /// Opens `link` with `otp` as its recipient would: the relay's answer, and on success
