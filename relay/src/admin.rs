@@ -354,34 +354,42 @@ fn org_set_status(
             return AdminResponse::failed(format!("cannot read organisations: {error:#}"));
         }
     };
-    if current.status == OrgStatus::Closed {
-        let mut response =
-            AdminResponse::failed(format!("{handle} is closed by its owner; nothing changed"));
-        response.org = Some(current.id);
-        return response;
-    }
-    if let Some(required) = only_from
-        && current.status != required
-    {
-        let mut response = AdminResponse::failed(format!(
-            "{handle} is {:?}, not {:?}; nothing changed",
-            current.status, required
-        ));
-        response.org = Some(current.id);
-        return response;
-    }
-    match store.set_org_status(handle, status, now) {
-        Ok(Some(org)) => {
-            let mut response = AdminResponse::ok(
-                format!("{} is now {:?}", org.handle, org.status).to_lowercase(),
-                serde_json::json!({ "handle": org.handle, "status": org.status }),
-            );
-            response.org = Some(org.id);
-            response
+    // Decided on the organisation as it is when the change is written, not as read above.
+    let updated = store.update_org(current.id, None, |org| {
+        if org.status == OrgStatus::Closed {
+            return Err(format!("{handle} is closed by its owner; nothing changed"));
         }
-        Ok(None) => AdminResponse::failed(format!("no organisation has the handle {handle:?}")),
+        if let Some(required) = only_from
+            && org.status != required
+        {
+            return Err(format!(
+                "{handle} is {:?}, not {:?}; nothing changed",
+                org.status, required
+            ));
+        }
+        if org.status != status {
+            org.status = status;
+            org.status_changed_at = now;
+        }
+        Ok(())
+    });
+    let mut response = match updated {
+        Ok(crate::store::Updated::Done {
+            outcome: Ok(()),
+            record: org,
+        }) => AdminResponse::ok(
+            format!("{} is now {:?}", org.handle, org.status).to_lowercase(),
+            serde_json::json!({ "handle": org.handle, "status": org.status }),
+        ),
+        Ok(crate::store::Updated::Done {
+            outcome: Err(message),
+            ..
+        }) => AdminResponse::failed(message),
+        Ok(_) => AdminResponse::failed(format!("no organisation has the handle {handle:?}")),
         Err(error) => AdminResponse::failed(format!("cannot change {handle}: {error:#}")),
-    }
+    };
+    response.org = Some(current.id);
+    response
 }
 
 fn audit_verify(store: &Store) -> AdminResponse {
@@ -452,9 +460,17 @@ async fn answer(stream: UnixStream, state: &AppState) -> anyhow::Result<()> {
         Ok(command) => {
             let store = state.store.clone();
             let now = state.clock.now();
-            tokio::task::spawn_blocking(move || execute(&store, now, &command))
+            let response = tokio::task::spawn_blocking(move || execute(&store, now, &command))
                 .await
-                .context("the admin command panicked")?
+                .context("the admin command panicked")?;
+            // The answer says only what is on disk.
+            match state.store.commit().await {
+                Ok(()) => response,
+                Err(error) => AdminResponse::failed(format!(
+                    "{}; but it could not be made durable, so it may be lost: {error:#}",
+                    response.message
+                )),
+            }
         }
         Err(error) => AdminResponse::failed(format!("not a command: {error}")),
     };

@@ -50,10 +50,27 @@ pub struct AuditEntry {
     pub action: String,
     pub target: Option<String>,
     pub outcome: Outcome,
+    /// How many identical events this entry stands for: 1, or for a summary of repeated
+    /// refusals (see `store::audit`), how many more came after the entry that opened the
+    /// window. Left out of the JSON when 1, so entries written before it hash as they did.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u64,
     #[serde(with = "shared::encoding::array")]
     pub prev: [u8; 32],
     #[serde(with = "shared::encoding::array")]
     pub hash: [u8; 32],
+}
+
+fn one() -> u64 {
+    1
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_one(count: &u64) -> bool {
+    *count == 1
 }
 
 /// The entry as hashed: everything but `hash`, in this order.
@@ -66,6 +83,8 @@ struct Canonical<'a> {
     action: &'a str,
     target: &'a Option<String>,
     outcome: Outcome,
+    #[serde(skip_serializing_if = "is_one")]
+    count: u64,
     #[serde(with = "shared::encoding::array")]
     prev: [u8; 32],
 }
@@ -73,6 +92,11 @@ struct Canonical<'a> {
 impl AuditEntry {
     /// Builds entry `seq` after the entry whose hash is `prev` (all zeros for the first).
     pub fn new(seq: u64, time: i64, prev: [u8; 32], event: AuditEvent) -> Self {
+        Self::repeated(seq, time, prev, event, 1)
+    }
+
+    /// Builds entry `seq` standing for `count` identical events.
+    pub fn repeated(seq: u64, time: i64, prev: [u8; 32], event: AuditEvent, count: u64) -> Self {
         let mut entry = Self {
             seq,
             time,
@@ -81,6 +105,7 @@ impl AuditEntry {
             action: event.action.to_owned(),
             target: event.target,
             outcome: event.outcome,
+            count,
             prev,
             hash: [0; 32],
         };
@@ -98,6 +123,7 @@ impl AuditEntry {
             action: &self.action,
             target: &self.target,
             outcome: self.outcome,
+            count: self.count,
             prev: self.prev,
         };
         let json = serde_json::to_vec(&canonical).unwrap_or_default();

@@ -22,13 +22,16 @@ pub struct Config {
     /// to the address the payer's browser used.
     pub public_url: String,
     pub log: LogConfig,
+    pub server: ServerConfig,
     pub limits: Limits,
+    pub rate_limits: RateLimitsConfig,
     pub sessions: SessionConfig,
     pub brute_force: BruteForceConfig,
     pub sends: SendsConfig,
     pub smtp: SmtpConfig,
     pub stripe: StripeConfig,
     pub portal: PortalConfig,
+    pub anonymous: AnonymousConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +55,10 @@ pub enum LogFormat {
 pub struct Limits {
     /// Largest JSON request body the API accepts, in bytes.
     pub json_body_bytes: usize,
+    /// Password hashes (argon2id, 19 MiB each) computed at once.
+    pub hashing_parallel: usize,
+    /// Requests that may wait for a hashing slot; past them the relay answers 503.
+    pub hashing_queue: usize,
 }
 
 impl Default for Config {
@@ -61,13 +68,88 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             public_url: String::new(),
             log: LogConfig::default(),
+            server: ServerConfig::default(),
             limits: Limits::default(),
+            rate_limits: RateLimitsConfig::default(),
             sessions: SessionConfig::default(),
             brute_force: BruteForceConfig::default(),
             sends: SendsConfig::default(),
             smtp: SmtpConfig::default(),
             stripe: StripeConfig::default(),
             portal: PortalConfig::default(),
+            anonymous: AnonymousConfig::default(),
+        }
+    }
+}
+
+/// The connection edge (see `server`): limits no client can argue with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (also the idle time allowed between
+    /// requests on one connection).
+    pub header_timeout_seconds: u32,
+    /// Time a client has to send a request's body (a 1 MiB chunk, a JSON body); then 408.
+    pub body_timeout_seconds: u32,
+    /// On SIGTERM, how long requests in flight may take to finish before they are cut off.
+    pub shutdown_grace_seconds: u32,
+    /// Writes are refused with 507 while the data directory's disk has less free space than
+    /// this, so the database never meets a full disk.
+    pub min_free_bytes: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 60,
+            shutdown_grace_seconds: 30,
+            min_free_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Requests per client address (an IPv6 /64 counts as one) on the endpoints anyone can call
+/// without an account; past a limit the relay answers 429 with `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    /// New organisations and joins.
+    pub signup: RateLimit,
+    /// Salt look-ups before log-in.
+    pub prelogin: RateLimit,
+    /// Log-ins and second-factor codes (wrong ones are limited further by the brute-force
+    /// guard).
+    pub login: RateLimit,
+    /// Invitation look-ups and invitations sent.
+    pub invitation: RateLimit,
+    /// Content-Security-Policy reports.
+    pub csp_report: RateLimit,
+    /// Stripe's webhook (Stripe retries what is refused).
+    pub webhook: RateLimit,
+}
+
+/// A rate: `per_hour` requests an hour on average, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_hour: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        let rate = |per_hour, burst| RateLimit { per_hour, burst };
+        Self {
+            signup: rate(60, 20),
+            prelogin: rate(3600, 100),
+            login: rate(3600, 100),
+            invitation: rate(600, 50),
+            csp_report: rate(600, 50),
+            webhook: rate(36_000, 500),
         }
     }
 }
@@ -85,6 +167,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             json_body_bytes: 1024 * 1024,
+            hashing_parallel: 2,
+            hashing_queue: 16,
         }
     }
 }
@@ -181,6 +265,33 @@ impl Default for PortalConfig {
         Self {
             max_bundle_bytes: 1024 * 1024 * 1024,
             max_drops_per_ip_per_hour: 20,
+        }
+    }
+}
+
+/// What people without an account (portal drops, answers to request links) may make the
+/// relay store. Their uploads count against these allowances, never against the organisation's
+/// own storage, so strangers cannot stop a firm from sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnonymousConfig {
+    /// Unfinished anonymous uploads one organisation may have at a time, in bytes.
+    pub unfinished_bytes_per_org: u64,
+    /// Unfinished anonymous uploads from one address (an IPv6 /64 counts as one), in bytes.
+    pub unfinished_bytes_per_address: u64,
+    /// Anonymous uploads one organisation may keep, finished or not, in bytes.
+    pub stored_bytes_per_org: u64,
+    /// Anonymous uploads not finalized within this many minutes are deleted.
+    pub abandon_after_minutes: u32,
+}
+
+impl Default for AnonymousConfig {
+    fn default() -> Self {
+        Self {
+            unfinished_bytes_per_org: 4 * 1024 * 1024 * 1024,
+            unfinished_bytes_per_address: 2 * 1024 * 1024 * 1024,
+            stored_bytes_per_org: 50 * 1024 * 1024 * 1024,
+            abandon_after_minutes: 120,
         }
     }
 }

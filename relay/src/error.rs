@@ -67,6 +67,12 @@ pub enum AppError {
     QuotaExceeded { used: u64, quota: u64 },
     #[error("{message}")]
     RateLimited { message: String },
+    #[error("too many requests from your network; try again in {retry_after_seconds} seconds")]
+    SlowDown { retry_after_seconds: u32 },
+    #[error(
+        "this organisation cannot take more uploads from people without an account right now; try again later"
+    )]
+    IntakeFull,
     #[error("{message}")]
     PaymentRequired {
         code: &'static str,
@@ -76,8 +82,31 @@ pub enum AppError {
     PaymentProvider(anyhow::Error),
     #[error("the webhook's signature does not verify")]
     BadSignature,
+    #[error("the request took too long to arrive; send it again")]
+    RequestTimeout,
+    #[error("the relay is busy; try again in {retry_after_seconds} seconds")]
+    Busy { retry_after_seconds: u32 },
+    #[error(
+        "the relay's storage is full, so nothing was changed; try again later, or tell the relay's operator"
+    )]
+    StorageFull,
+    #[error(
+        "the relay could not store this safely, so nothing was acknowledged; try again in a moment"
+    )]
+    StorageUnavailable(anyhow::Error),
     #[error("internal error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AppError {
+    /// A store error that means the disk is full becomes a 507; any other is internal.
+    fn from(error: anyhow::Error) -> Self {
+        if crate::store::is_disk_full(&error) {
+            AppError::StorageFull
+        } else {
+            AppError::Internal(error)
+        }
+    }
 }
 
 impl AppError {
@@ -108,10 +137,19 @@ impl AppError {
             AppError::Gone { code, .. } => (StatusCode::GONE, code),
             AppError::WrongOtp { .. } => (StatusCode::FORBIDDEN, "wrong_otp"),
             AppError::QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
-            AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AppError::RateLimited { .. } | AppError::SlowDown { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+            }
+            AppError::IntakeFull => (StatusCode::INSUFFICIENT_STORAGE, "intake_full"),
             AppError::PaymentRequired { code, .. } => (StatusCode::PAYMENT_REQUIRED, code),
             AppError::PaymentProvider(_) => (StatusCode::BAD_GATEWAY, "payment_provider"),
             AppError::BadSignature => (StatusCode::BAD_REQUEST, "bad_signature"),
+            AppError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            AppError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            AppError::StorageFull => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
+            AppError::StorageUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+            }
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -133,12 +171,35 @@ impl IntoResponse for AppError {
             AppError::PaymentProvider(error) => {
                 tracing::warn!(error = format!("{error:#}"), "payment provider call failed");
             }
+            AppError::StorageUnavailable(error) => {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "a change could not be made durable"
+                );
+            }
+            AppError::StorageFull => tracing::warn!("refused a change: the storage is full"),
             _ => {}
         }
+        let retry_after = match &self {
+            AppError::Busy {
+                retry_after_seconds,
+            }
+            | AppError::SlowDown {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            AppError::StorageUnavailable(_) => Some(5),
+            _ => None,
+        };
         let body = wire::ErrorResponse {
             code: code.to_owned(),
             message: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

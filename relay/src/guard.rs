@@ -1,9 +1,13 @@
 //! Brute-force blocking (PRODUCT.md "Brute force"). Failed log-ins are counted per IP and per
 //! account: by default 10 failures from one IP within 15 minutes block that IP for 24 hours,
 //! and an account's consecutive failures beyond 5 impose an exponentially growing wait (capped
-//! at 15 minutes). Counters and blocks live in the store, so a restart forgets nothing. Wrong
-//! one-time passwords on links count toward the same IP block. Account keys are an HMAC of the address, so
-//! unknown addresses are throttled exactly like known ones and the answers reveal nobody.
+//! at 15 minutes). A log-in attempt is counted as a failure before its password is hashed
+//! (`begin`) and refunded when it was right (`succeeded`), so a burst of parallel attempts
+//! passes the limits no more often than a sequence would. Counters and blocks live in the
+//! store and change only by compare-and-swap, so a restart forgets nothing and no parallel
+//! failure is lost. Wrong one-time passwords on links count toward the same IP block. Account
+//! keys are an HMAC of the address, so unknown addresses are throttled exactly like known ones
+//! and the answers reveal nobody.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -25,6 +29,18 @@ pub enum Refusal {
     AccountThrottled { wait_seconds: i64 },
 }
 
+/// A log-in attempt let through `Guard::begin`: it already counts as a failure (against its IP
+/// and its account) and stays counted unless `Guard::succeeded` refunds it. Counting before the
+/// password is checked means a burst of parallel attempts cannot all pass the limits while
+/// each is still hashing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "an attempt is refunded with `succeeded` when it turns out right"]
+pub struct Attempt {
+    ip: Option<String>,
+    account: Option<[u8; 32]>,
+    at: i64,
+}
+
 /// The brute-force guard over a store.
 #[derive(Debug, Clone, Copy)]
 pub struct Guard<'a> {
@@ -33,26 +49,95 @@ pub struct Guard<'a> {
 }
 
 impl Guard<'_> {
-    /// May an attempt from `ip` on `account` go ahead at `now`?
-    pub fn check(
+    /// Counts an attempt from `ip` on `account` at `now` and lets it through, or refuses it:
+    /// the IP is blocked, it has used up its failures in the window (this blocks it), or the
+    /// account must wait. A refused attempt still counts against its IP.
+    pub fn begin(
         &self,
         ip: Option<&str>,
-        account: &[u8; 32],
+        account: Option<&[u8; 32]>,
         now: i64,
-    ) -> anyhow::Result<Result<(), Refusal>> {
-        if let Some(ip) = ip
-            && let Some(block) = self.store.ip_block(ip)?
-            && block.until > now
-        {
-            return Ok(Err(Refusal::IpBlocked { until: block.until }));
+    ) -> anyhow::Result<Result<Attempt, Refusal>> {
+        if let Err(refusal) = self.check_ip(ip, now)? {
+            // Hammering on while blocked is not counted again: the block already stands.
+            return Ok(Err(refusal));
         }
-        let failures = self.store.account_failures(account)?;
-        if failures.locked_until > now {
-            return Ok(Err(Refusal::AccountThrottled {
-                wait_seconds: failures.locked_until - now,
-            }));
+        if let Some(account) = account {
+            let (throttled, _) = self.store.update_account_failures(account, |failures| {
+                if failures.locked_until > now {
+                    return Some(failures.locked_until - now);
+                }
+                failures.count += 1;
+                failures.last = now;
+                if failures.count > FREE_ACCOUNT_FAILURES {
+                    let exponent = (failures.count - FREE_ACCOUNT_FAILURES - 1).min(20);
+                    failures.locked_until = now + (1_i64 << exponent).min(MAX_ACCOUNT_WAIT_SECONDS);
+                }
+                None
+            })?;
+            if let Some(wait_seconds) = throttled {
+                self.record_failure(ip, now)?;
+                return Ok(Err(Refusal::AccountThrottled { wait_seconds }));
+            }
         }
-        Ok(Ok(()))
+        if let Some(address) = ip {
+            let window = i64::from(self.config.ip_window_minutes) * 60;
+            let max = usize::try_from(self.config.ip_max_failures).unwrap_or(usize::MAX);
+            let (admitted, recent) = self.store.update_ip_failures(address, |recent| {
+                recent.times.retain(|time| now - time < window);
+                if recent.times.len() >= max {
+                    return false;
+                }
+                recent.times.push(now);
+                true
+            })?;
+            if !admitted {
+                let block = self.block(address, recent.times.len(), now)?;
+                if let Some(account) = account {
+                    // The account's count was taken for an attempt that never ran.
+                    self.refund_account(account)?;
+                }
+                return Ok(Err(Refusal::IpBlocked { until: block.until }));
+            }
+        }
+        Ok(Ok(Attempt {
+            ip: ip.map(str::to_owned),
+            account: account.copied(),
+            at: now,
+        }))
+    }
+
+    /// The attempt was right: it no longer counts, and the account's run of failures ends.
+    pub fn succeeded(&self, attempt: Attempt) -> anyhow::Result<()> {
+        if let Some(account) = &attempt.account {
+            self.store.update_account_failures(account, |failures| {
+                *failures = AccountFailures::default()
+            })?;
+        }
+        if let Some(ip) = &attempt.ip {
+            self.store.update_ip_failures(ip, |recent| {
+                if let Some(index) = recent.times.iter().position(|time| *time == attempt.at) {
+                    recent.times.remove(index);
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The attempt was never checked (the request failed for another reason): it does not
+    /// count, but the account's run of failures goes on.
+    pub fn cancelled(&self, attempt: Attempt) -> anyhow::Result<()> {
+        if let Some(account) = &attempt.account {
+            self.refund_account(account)?;
+        }
+        if let Some(ip) = &attempt.ip {
+            self.store.update_ip_failures(ip, |recent| {
+                if let Some(index) = recent.times.iter().position(|time| *time == attempt.at) {
+                    recent.times.remove(index);
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// Whether `ip` is blocked at `now` (attempts with no account, such as link openings).
@@ -66,45 +151,42 @@ impl Guard<'_> {
         Ok(Ok(()))
     }
 
-    /// Counts a failure (a wrong password, or an attempt refused by throttling); blocks the IP
-    /// when it reaches the limit, and audits the block. Returns the block if one was made.
-    pub fn record_failure(
-        &self,
-        ip: Option<&str>,
-        account: Option<&[u8; 32]>,
-        now: i64,
-    ) -> anyhow::Result<Option<IpBlock>> {
-        if let Some(account) = account {
-            let mut failures = self.store.account_failures(account)?;
-            failures.count += 1;
-            failures.last = now;
-            if failures.count > FREE_ACCOUNT_FAILURES {
-                let exponent = (failures.count - FREE_ACCOUNT_FAILURES - 1).min(20);
-                failures.locked_until = now + (1_i64 << exponent).min(MAX_ACCOUNT_WAIT_SECONDS);
-            }
-            self.store.set_account_failures(account, &failures)?;
-        }
+    /// Counts a failure from `ip` after the fact (a wrong one-time password on a link, whose
+    /// own tries are limited by the link); blocks the IP when it reaches the limit. Returns the
+    /// block if one was made.
+    pub fn record_failure(&self, ip: Option<&str>, now: i64) -> anyhow::Result<Option<IpBlock>> {
         let Some(ip) = ip else {
             return Ok(None);
         };
         let window = i64::from(self.config.ip_window_minutes) * 60;
-        let mut recent = self.store.ip_failures(ip)?;
-        recent.times.retain(|time| now - time < window);
-        recent.times.push(now);
-        let count = u32::try_from(recent.times.len()).unwrap_or(u32::MAX);
-        if count < self.config.ip_max_failures {
-            self.store.set_ip_failures(ip, &recent)?;
+        let max = usize::try_from(self.config.ip_max_failures).unwrap_or(usize::MAX);
+        let (count, _) = self.store.update_ip_failures(ip, |recent| {
+            recent.times.retain(|time| now - time < window);
+            recent.times.push(now);
+            recent.times.len()
+        })?;
+        if count < max {
             return Ok(None);
+        }
+        self.block(ip, count, now).map(Some)
+    }
+
+    /// Blocks `ip` (once per block: an existing block in force is kept) and audits it.
+    fn block(&self, ip: &str, failures: usize, now: i64) -> anyhow::Result<IpBlock> {
+        if let Some(block) = self.store.ip_block(ip)?
+            && block.until > now
+        {
+            return Ok(block);
         }
         let block = IpBlock {
             ip: ip.to_owned(),
             since: now,
             until: now + i64::from(self.config.ip_block_hours) * 3600,
-            failures: count,
+            failures: u32::try_from(failures).unwrap_or(u32::MAX),
         };
         self.store.set_ip_block(&block)?;
-        recent.times.clear();
-        self.store.set_ip_failures(ip, &recent)?;
+        self.store
+            .update_ip_failures(ip, |recent| recent.times.clear())?;
         self.store.audit_append(
             now,
             AuditEvent {
@@ -117,13 +199,14 @@ impl Guard<'_> {
                 outcome: Outcome::Denied,
             },
         )?;
-        Ok(Some(block))
+        Ok(block)
     }
 
-    /// A success clears the account's consecutive failures.
-    pub fn record_success(&self, account: &[u8; 32]) -> anyhow::Result<()> {
-        self.store
-            .set_account_failures(account, &AccountFailures::default())
+    fn refund_account(&self, account: &[u8; 32]) -> anyhow::Result<()> {
+        self.store.update_account_failures(account, |failures| {
+            failures.count = failures.count.saturating_sub(1);
+        })?;
+        Ok(())
     }
 }
 

@@ -7,8 +7,10 @@ pub mod admin;
 pub mod audit;
 pub mod authz;
 pub mod clock;
+mod commit;
 pub mod config;
 pub mod guard;
+pub mod hashing;
 pub mod mail;
 pub mod paywall;
 pub mod retention;
@@ -18,7 +20,9 @@ pub mod stripe;
 mod api;
 mod assets;
 mod error;
+pub mod rate_limit;
 mod security;
+mod server;
 pub mod session;
 pub mod totp;
 
@@ -43,6 +47,10 @@ pub struct AppState {
     pub mailer: Option<mail::Mailer>,
     /// Stripe's API, when `[stripe]` is configured.
     pub stripe: Option<stripe::StripeApi>,
+    /// The relay's own argon2id, bounded (see `hashing`).
+    pub hashing: hashing::Hashing,
+    /// Requests per client address on the endpoints anyone can call (see `rate_limit`).
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 impl AppState {
@@ -58,12 +66,17 @@ impl AppState {
             tracing::error!(error = format!("{error:#}"), "card payments are off");
             None
         });
+        let hashing =
+            hashing::Hashing::new(config.limits.hashing_parallel, config.limits.hashing_queue);
+        let rate_limits = rate_limit::RateLimits::new(&config.rate_limits);
         Self {
             config: Arc::new(config),
             store,
             clock,
             mailer: None,
             stripe,
+            hashing,
+            rate_limits,
         }
     }
 
@@ -77,8 +90,17 @@ impl AppState {
 /// The relay's complete router: `/api/*` (JSON only, JSON errors) and the embedded client for
 /// every other path, with the security headers on every response.
 pub fn app(state: AppState) -> Router {
+    let api = api::router(&state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            commit::durable,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::body_deadline,
+        ));
     Router::new()
-        .nest("/api", api::router(&state.config))
+        .nest("/api", api)
         .merge(assets::router())
         .layer(axum::middleware::map_response(security::headers))
         .layer(security::trace_layer())
@@ -90,9 +112,10 @@ pub fn client_sha256() -> &'static str {
     assets::CLIENT_SHA256
 }
 
-/// Serves `app(state)` on `listener`, and operator commands on the admin socket in the data
-/// directory, until `shutdown` resolves; then lets in-flight requests finish and flushes the
-/// store so that nothing acknowledged is lost.
+/// Serves `app(state)` on `listener` (see `server` for the connection limits), and operator
+/// commands on the admin socket in the data directory, until `shutdown` resolves; then lets
+/// in-flight requests finish within the grace time and flushes the store, so that nothing
+/// acknowledged is lost.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -102,15 +125,39 @@ pub async fn serve(
     let admin_listener = admin::bind(&state.config.data_dir)?;
     let admin_task = tokio::spawn(admin::serve(admin_listener, state.clone()));
     let retention_task = tokio::spawn(retention::run(state.clone()));
-    let router = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits_task = tokio::spawn(rate_limit::tidy(state.rate_limits.clone()));
+    let repeats_task = tokio::spawn(audit_repeats(state.clone()));
+    server::run(listener, app(state.clone()), &state.config.server, shutdown).await;
     admin_task.abort();
     retention_task.abort();
+    limits_task.abort();
+    repeats_task.abort();
     let _ = std::fs::remove_file(admin::socket_path(&state.config.data_dir));
-    served?;
+    store.audit_flush_repeats(state.clock.now(), true)?;
     store.flush().await?;
     tracing::info!("store flushed, relay stopped");
     Ok(())
+}
+
+/// Writes the summaries of repeated refusals whose window closed, twice a window.
+async fn audit_repeats(state: AppState) {
+    let half = std::time::Duration::from_secs((store::REPEAT_WINDOW_SECONDS / 2).unsigned_abs());
+    let mut every = tokio::time::interval(half);
+    loop {
+        every.tick().await;
+        let written = state
+            .store
+            .audit_flush_repeats(state.clock.now(), false)
+            .and(Ok(()));
+        let committed = match written {
+            Ok(()) => state.store.commit().await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = committed {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "could not write repeated refusals"
+            );
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! The retention sweep (PRODUCT.md "Retention" and "Expiry"): organisations closed more than
 //! 90 days ago are purged; expired links and documents lose their wrapped keys and ciphertext;
-//! uploads never finalized are deleted after a day; used-up links lose their ciphertext once
-//! their download tokens lapse; and, with mail configured, providers get a reminder of requests
-//! due within two days or overdue (at most daily). It runs when the relay starts and every hour
-//! after (requests enforce expiry on their own as well), and records what it did in the audit
-//! log.
+//! uploads never finalized are deleted after a day (anonymous ones sooner); used-up links lose
+//! their ciphertext once their download tokens lapse; any bundle folder left on disk for a
+//! bundle that ended or is gone is removed (so a failed or interrupted deletion is retried);
+//! and, with mail configured, providers get a reminder of requests due within two days or
+//! overdue (at most daily). Every step is idempotent, so a sweep interrupted by a crash simply
+//! runs again. It runs when the relay starts and every `SWEEP_EVERY` after (requests enforce
+//! expiry on their own as well), and records what it did in the audit log.
 
 use std::time::Duration;
 
@@ -48,7 +50,8 @@ pub struct SendSweep {
     pub purged: usize,
 }
 
-/// One sweep of the sends at `now`.
+/// One sweep of the sends at `now`. Every ending is made durable before the bundle's folder
+/// is deleted, and a deletion that fails is retried by `sweep_folders`.
 pub async fn sweep_sends(
     store: &Store,
     config: &SendsConfig,
@@ -60,10 +63,9 @@ pub async fn sweep_sends(
         let (id, org) = (send.id, send.org);
         let action = match send.state {
             SendState::Uploading if send.created_at <= abandon_before => {
-                store.delete_chunks(id).await?;
                 store.delete_send(id)?;
                 report.abandoned += 1;
-                Some("send.abandon")
+                "send.abandon"
             }
             SendState::Ready | SendState::Uploading if now >= send.expires_at => {
                 let ended = store.update_send(id, |send| {
@@ -76,9 +78,8 @@ pub async fn sweep_sends(
                 if !matches!(ended, Some((true, _))) {
                     continue;
                 }
-                store.delete_chunks(id).await?;
                 report.expired += 1;
-                Some("send.expire")
+                "send.expire"
             }
             SendState::Ready
                 if send.used_up()
@@ -96,24 +97,23 @@ pub async fn sweep_sends(
                 if !matches!(wiped, Some((true, _))) {
                     continue;
                 }
-                store.delete_chunks(id).await?;
                 report.purged += 1;
-                Some("send.purge")
+                "send.purge"
             }
-            _ => None,
+            _ => continue,
         };
-        if let Some(action) = action {
-            store.audit_append(
-                now,
-                AuditEvent {
-                    actor: Actor::Operator,
-                    org: Some(org),
-                    action,
-                    target: Some(id.to_string()),
-                    outcome: Outcome::Success,
-                },
-            )?;
-        }
+        store.audit_append(
+            now,
+            AuditEvent {
+                actor: Actor::Operator,
+                org: Some(org),
+                action,
+                target: Some(id.to_string()),
+                outcome: Outcome::Success,
+            },
+        )?;
+        store.commit().await?;
+        store.delete_chunks(id).await?;
     }
     Ok(report)
 }
@@ -127,16 +127,23 @@ pub struct DocumentSweep {
     pub abandoned: usize,
 }
 
-/// One sweep of the documents at `now`.
+/// One sweep of the documents at `now`: expired documents end, and uploads never finalized go
+/// (anonymous ones after `[anonymous] abandon_after_minutes`, others after a day).
 pub async fn sweep_documents(state: &AppState, now: i64) -> anyhow::Result<DocumentSweep> {
     let store = &state.store;
     let mut report = DocumentSweep::default();
     let abandon_before = now - i64::from(state.config.sends.unfinished_upload_hours) * 3600;
+    let abandon_anonymous_before =
+        now - i64::from(state.config.anonymous.abandon_after_minutes) * 60;
     for document in store.documents()? {
         let (id, org) = (document.id, document.org);
+        let abandoned = if document.anonymous {
+            document.created_at <= abandon_anonymous_before
+        } else {
+            document.created_at <= abandon_before
+        };
         let action = match document.state {
-            DocumentStatus::Uploading if document.created_at <= abandon_before => {
-                store.delete_chunks(id).await?;
+            DocumentStatus::Uploading if abandoned => {
                 store.delete_document(id)?;
                 report.abandoned += 1;
                 "document.abandon"
@@ -152,7 +159,6 @@ pub async fn sweep_documents(state: &AppState, now: i64) -> anyhow::Result<Docum
                 if !matches!(ended, Some((true, _))) {
                     continue;
                 }
-                store.delete_chunks(id).await?;
                 report.expired += 1;
                 "document.expire"
             }
@@ -168,6 +174,51 @@ pub async fn sweep_documents(state: &AppState, now: i64) -> anyhow::Result<Docum
                 outcome: Outcome::Success,
             },
         )?;
+        store.commit().await?;
+        store.delete_chunks(id).await?;
+    }
+    Ok(report)
+}
+
+/// What the folder sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FolderSweep {
+    /// Bundle folders removed because their bundle ended or no longer exists.
+    pub folders: usize,
+    /// Used-up links whose key material was still on disk, now deleted.
+    pub keys: usize,
+}
+
+/// Removes what must not be on disk any more, whatever left it there (a deletion that failed,
+/// a crash between a durable ending and the deletion, a late chunk write): every bundle folder
+/// whose send or document ended, was deleted or never existed, and the key material of used-up
+/// links.
+pub async fn sweep_folders(store: &Store) -> anyhow::Result<FolderSweep> {
+    let mut report = FolderSweep::default();
+    for id in store.bundle_folders()? {
+        let keep = match (store.send(id)?, store.document(id)?) {
+            (Some(send), _) => {
+                if send.state == SendState::Ready
+                    && !send.ciphertext_deleted
+                    && !send.keeps_keys()
+                    && store.has_keys(id).await?
+                {
+                    store.delete_keys(id).await?;
+                    report.keys += 1;
+                }
+                matches!(send.state, SendState::Uploading | SendState::Ready)
+                    && !send.ciphertext_deleted
+            }
+            (None, Some(document)) => matches!(
+                document.state,
+                DocumentStatus::Uploading | DocumentStatus::Ready
+            ),
+            (None, None) => false,
+        };
+        if !keep {
+            store.delete_chunks(id).await?;
+            report.folders += 1;
+        }
     }
     Ok(report)
 }
@@ -310,20 +361,31 @@ pub async fn run(state: AppState) {
             Ok(report) => tracing::info!(?report, "retention sweep ended documents"),
             Err(error) => tracing::error!(error = format!("{error:#}"), "document sweep failed"),
         }
+        match sweep_folders(&store).await {
+            Ok(report) if report == FolderSweep::default() => {}
+            Ok(report) => tracing::info!(?report, "retention sweep removed leftover files"),
+            Err(error) => tracing::error!(error = format!("{error:#}"), "folder sweep failed"),
+        }
         match remind_requests(&state, clock.now()).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "mailed request reminders"),
             Err(error) => tracing::error!(error = format!("{error:#}"), "reminders failed"),
         }
-        let store = store.clone();
+        let purging = store.clone();
         let now = clock.now();
-        match tokio::task::spawn_blocking(move || sweep(&store, now)).await {
+        match tokio::task::spawn_blocking(move || sweep(&purging, now)).await {
             Ok(Ok(0)) => {}
             Ok(Ok(count)) => tracing::info!(count, "retention sweep purged closed organisations"),
             Ok(Err(error)) => {
                 tracing::error!(error = format!("{error:#}"), "retention sweep failed")
             }
             Err(error) => tracing::error!(%error, "retention sweep panicked"),
+        }
+        if let Err(error) = store.commit().await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "the sweep's changes could not be made durable"
+            );
         }
     }
 }

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::authz::Principal;
 use crate::config::SessionConfig;
-use crate::store::{OrgRecord, SessionRecord, UserRecord};
+use crate::store::{OrgRecord, SessionGuard, SessionRecord, UserRecord};
 use crate::{AppError, AppState};
 
 pub const COOKIE: &str = "sealpost_session";
@@ -53,6 +53,15 @@ pub struct Session {
 }
 
 impl Session {
+    /// The guard a change made in this session commits under (see `store::SessionGuard`).
+    pub fn guard(&self) -> SessionGuard {
+        SessionGuard {
+            token_hash: self.token_hash,
+            user: self.user.id,
+            epoch: self.record.epoch,
+        }
+    }
+
     pub fn principal(&self) -> Principal {
         Principal {
             user: self.user.id,
@@ -114,8 +123,14 @@ pub fn session_response(
     }
 }
 
-/// A new session for `user`: stored, and returned with the `Set-Cookie` value.
-pub fn start(state: &AppState, user: Id) -> Result<(SessionRecord, HeaderValue), AppError> {
+/// A new session for `user`, whose password was checked while their server salt was
+/// `credential`: stored (unless the password changed since), and returned with the
+/// `Set-Cookie` value.
+pub fn start(
+    state: &AppState,
+    user: Id,
+    credential: &[u8; 16],
+) -> Result<(SessionRecord, HeaderValue), AppError> {
     let mut token = [0_u8; 32];
     OsRng.fill_bytes(&mut token);
     let mut csrf = [0_u8; 32];
@@ -126,8 +141,16 @@ pub fn start(state: &AppState, user: Id) -> Result<(SessionRecord, HeaderValue),
         created_at: now,
         last_seen: now,
         csrf_token: encoding::encode(&csrf),
+        epoch: 0,
     };
-    state.store.create_session(&hash_token(&token), &record)?;
+    let record = state
+        .store
+        .create_session(&hash_token(&token), &record, credential)?
+        .map_err(|_| {
+            AppError::Unauthenticated(
+                "your account changed while you were logging in; log in again",
+            )
+        })?;
     let cookie = cookie_value(&encoding::encode(&token), &state.config.sessions);
     Ok((record, cookie))
 }
@@ -225,6 +248,13 @@ impl FromRequestParts<AppState> for Session {
             store.delete_session(&token_hash)?;
             return Err(AppError::Unauthenticated("your account no longer exists"));
         };
+        if record.epoch != user.session_epoch {
+            // Ended by "log out everywhere", a password or role change, or an MFA reset.
+            store.delete_session(&token_hash)?;
+            return Err(AppError::Unauthenticated(
+                "your session has ended; please log in again",
+            ));
+        }
         let Some(org) = store
             .org(user.org)?
             .filter(|org| org.status != OrgStatus::Closed)
@@ -248,7 +278,7 @@ impl FromRequestParts<AppState> for Session {
         }
         if now - record.last_seen >= TOUCH_EVERY_SECONDS {
             record.last_seen = now;
-            store.touch_session(&token_hash, &record)?;
+            store.touch_session(&token_hash, now)?;
         }
         Ok(Self {
             user,

@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use rand_core::RngCore as _;
 use sha2::Sha256;
 use shared::crypto::kdf::KdfParams;
-use shared::crypto::{AuthKey, OsRng, UserPublicKey};
+use shared::crypto::{OsRng, UserPublicKey};
 use shared::ids::Id;
 use shared::wire::{self, OrgStatus, Role};
 use subtle::ConstantTimeEq as _;
@@ -20,7 +20,7 @@ use super::json::{ApiJson, ClientIp};
 use crate::audit::{Actor, AuditEvent, Outcome};
 use crate::guard::{self, Guard, Refusal};
 use crate::session::{self, Session};
-use crate::store::{JoinConflict, OrgRecord, SignupConflict, UserRecord};
+use crate::store::{JoinConflict, OrgRecord, SignupConflict, Updated, UserRecord};
 use crate::{AppError, AppState};
 
 /// `POST /api/auth/prelogin`.
@@ -53,10 +53,37 @@ pub async fn signup(
     let name = checked_name(&request.name, "your name")?;
     let keys = &request.keys;
     check_account_keys(keys)?;
+    // Everything that can be refused is refused before the hashing is spent.
+    let handle = match (&request.organisation, &request.invite) {
+        (Some(new_org), None) => {
+            checked_name(&new_org.name, "the organisation's name")?;
+            Some(checked_handle(&new_org.handle)?)
+        }
+        (None, Some(token)) => {
+            let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
+            let token_hash = invite_token_hash(token).ok_or_else(invalid)?;
+            let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
+            if invite.expires_at <= state.clock.now() {
+                return Err(invalid());
+            }
+            None
+        }
+        _ => {
+            return Err(AppError::Invalid(
+                "sign up either with a new organisation or with an invitation".to_owned(),
+            ));
+        }
+    };
+    if let Some(conflict) = state.store.signup_conflict(handle.as_deref(), &email)? {
+        return Err(signup_conflict(conflict));
+    }
     let now = state.clock.now();
     let mut server_salt = [0_u8; 16];
     OsRng.fill_bytes(&mut server_salt);
-    let auth_hash = hash_auth_key(keys.auth_key, server_salt).await?;
+    let auth_hash = state
+        .hashing
+        .storage_hash(keys.auth_key, server_salt)
+        .await?;
     let mut user = UserRecord {
         id: Id::generate(&mut OsRng),
         org: Id::from_bytes([0; 16]),
@@ -73,6 +100,7 @@ pub async fn signup(
         password_changed_at: now,
         mfa: None,
         mfa_pending: None,
+        session_epoch: 0,
     };
     let org = match (&request.organisation, &request.invite) {
         (Some(new_org), None) => create_organisation(&state, new_org, &mut user, now)?,
@@ -95,7 +123,7 @@ pub async fn signup(
         Some(email),
         Outcome::Success,
     )?;
-    let (record, cookie) = session::start(&state, user.id)?;
+    let (record, cookie) = session::start(&state, user.id, &server_salt)?;
     let body = session::session_response(&user, &org, &record.csrf_token, now);
     Ok((
         StatusCode::CREATED,
@@ -125,16 +153,18 @@ fn create_organisation(
     owner.org = org.id;
     owner.role = Role::Owner;
     if let Err(conflict) = state.store.create_org_with_owner(&org, owner)? {
-        let message = match conflict {
-            // Sign-up must say something; the address cannot log in without its password.
-            SignupConflict::EmailTaken => {
-                "an account with this e-mail address exists; log in instead"
-            }
-            SignupConflict::HandleTaken => "this organisation handle is taken; choose another",
-        };
-        return Err(AppError::Conflict(message.to_owned()));
+        return Err(signup_conflict(conflict));
     }
     Ok(org)
+}
+
+fn signup_conflict(conflict: SignupConflict) -> AppError {
+    let message = match conflict {
+        // Sign-up must say something; the address cannot log in without its password.
+        SignupConflict::EmailTaken => "an account with this e-mail address exists; log in instead",
+        SignupConflict::HandleTaken => "this organisation handle is taken; choose another",
+    };
+    AppError::Conflict(message.to_owned())
 }
 
 fn join_organisation(
@@ -183,7 +213,8 @@ pub async fn invite_lookup(
     }))
 }
 
-/// `POST /api/auth/login`.
+/// `POST /api/auth/login`. The attempt counts as a failure before the key is hashed and is
+/// refunded when it was right (see `guard`).
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -196,36 +227,39 @@ pub async fn login(
         config: &state.config.brute_force,
     };
     let account = guard::account_key(state.store.server_secret(), &email);
-    if let Err(refusal) = guard.check(ip.as_deref(), &account, now)? {
-        // Hammering on while refused still counts against the address it comes from.
-        guard.record_failure(ip.as_deref(), None, now)?;
-        audit(
-            &state,
-            Actor::Anonymous { ip },
-            None,
-            "auth.login",
-            Some(email),
-            Outcome::Denied,
-        )?;
-        return Err(match refusal {
-            Refusal::IpBlocked { until } => AppError::IpBlocked {
-                hours: (until - now + 3599).div_euclid(3600),
-            },
-            Refusal::AccountThrottled { wait_seconds } => AppError::Throttled {
-                seconds: wait_seconds,
-            },
-        });
-    }
+    let attempt = match guard.begin(ip.as_deref(), Some(&account), now)? {
+        Ok(attempt) => attempt,
+        Err(refusal) => {
+            audit(
+                &state,
+                Actor::Anonymous { ip },
+                None,
+                "auth.login",
+                Some(email),
+                Outcome::Denied,
+            )?;
+            return Err(refused(refusal, now));
+        }
+    };
     let user = state.store.user_by_email(&email)?;
     // Unknown addresses cost the same argon2id work as known ones.
     let (server_salt, expected) = match &user {
         Some(user) => (user.server_salt, user.auth_hash),
         None => (fake_salt(state.store.server_secret(), &email), [0xff; 32]),
     };
-    let presented = hash_auth_key(request.auth_key, server_salt).await?;
+    let presented = match state
+        .hashing
+        .storage_hash(request.auth_key, server_salt)
+        .await
+    {
+        Ok(presented) => presented,
+        Err(error) => {
+            guard.cancelled(attempt)?;
+            return Err(error);
+        }
+    };
     let matches = bool::from(presented.ct_eq(&expected));
     let (Some(user), true) = (user, matches) else {
-        guard.record_failure(ip.as_deref(), Some(&account), now)?;
         audit(
             &state,
             Actor::Anonymous { ip },
@@ -236,9 +270,10 @@ pub async fn login(
         )?;
         return Err(AppError::WrongCredentials);
     };
+    guard.succeeded(attempt)?;
     if user.mfa.is_some() {
         // The password was right; the session waits for the second factor.
-        let ticket = super::mfa::issue_ticket(&state, user.id)?;
+        let ticket = super::mfa::issue_ticket(&state, &user)?;
         audit(
             &state,
             Actor::User { id: user.id, ip },
@@ -253,16 +288,29 @@ pub async fn login(
         })
         .into_response());
     }
-    guard.record_success(&account)?;
-    complete_login(&state, &user, ip, now)
+    complete_login(&state, &user, ip, now, &server_salt)
 }
 
-/// Starts the session of a user whose log-in succeeded (with every factor it needs).
+/// The answer to an attempt the guard refused.
+pub(crate) fn refused(refusal: Refusal, now: i64) -> AppError {
+    match refusal {
+        Refusal::IpBlocked { until } => AppError::IpBlocked {
+            hours: (until - now + 3599).div_euclid(3600),
+        },
+        Refusal::AccountThrottled { wait_seconds } => AppError::Throttled {
+            seconds: wait_seconds,
+        },
+    }
+}
+
+/// Starts the session of a user whose log-in succeeded (with every factor it needs), unless
+/// their password changed since it was checked (`credential`: their server salt then).
 pub(crate) fn complete_login(
     state: &AppState,
     user: &UserRecord,
     ip: Option<String>,
     now: i64,
+    credential: &[u8; 16],
 ) -> Result<Response, AppError> {
     let org = state.store.org(user.org)?.ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!("user {} has no organisation", user.id))
@@ -272,6 +320,7 @@ pub(crate) fn complete_login(
             "your organisation is closed".to_owned(),
         ));
     }
+    let (record, cookie) = session::start(state, user.id, credential)?;
     audit(
         state,
         Actor::User { id: user.id, ip },
@@ -280,7 +329,6 @@ pub(crate) fn complete_login(
         Some(user.email.clone()),
         Outcome::Success,
     )?;
-    let (record, cookie) = session::start(state, user.id)?;
     let body = wire::LoginResponse {
         session: Some(session::session_response(
             user,
@@ -320,6 +368,10 @@ pub async fn logout_all(
     ClientIp(ip): ClientIp,
     session: Session,
 ) -> Result<Response, AppError> {
+    // One atomic step ends them all, including any the user is opening right now.
+    state
+        .store
+        .update_user(session.user.id, None, false, |user| user.session_epoch += 1)?;
     let ended = state.store.delete_sessions_of(session.user.id, None)?;
     audit(
         &state,
@@ -337,15 +389,21 @@ pub async fn logout_all(
 
 /// `POST /api/auth/password`: a new password. The current auth key proves the caller knows
 /// the old one; the public key must not change (documents wrapped to it stay readable); the
-/// user's other sessions end.
+/// user's other sessions end. The change commits only if the session is still alive and the
+/// password is still the one just checked (nothing changed it while this request was hashing
+/// or arriving).
 pub async fn change_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     session: Session,
     ApiJson(request): ApiJson<wire::ChangePasswordRequest>,
 ) -> Result<Json<wire::SessionResponse>, AppError> {
-    let mut user = session.user.clone();
-    let presented = hash_auth_key(request.current_auth_key, user.server_salt).await?;
+    let user = &session.user;
+    let verified_salt = user.server_salt;
+    let presented = state
+        .hashing
+        .storage_hash(request.current_auth_key, verified_salt)
+        .await?;
     if !bool::from(presented.ct_eq(&user.auth_hash)) {
         audit(
             &state,
@@ -369,13 +427,42 @@ pub async fn change_password(
     let now = state.clock.now();
     let mut server_salt = [0_u8; 16];
     OsRng.fill_bytes(&mut server_salt);
-    user.auth_hash = hash_auth_key(keys.auth_key, server_salt).await?;
-    user.server_salt = server_salt;
-    user.salt = keys.salt;
-    user.kdf = keys.kdf;
-    user.sealed_private_key = keys.sealed_private_key.clone();
-    user.password_changed_at = now;
-    state.store.save_user(&user)?;
+    let auth_hash = state
+        .hashing
+        .storage_hash(keys.auth_key, server_salt)
+        .await?;
+    let guard = session.guard();
+    let updated = state
+        .store
+        .update_user(user.id, Some(&guard), true, |user| {
+            if user.server_salt != verified_salt {
+                return false;
+            }
+            user.auth_hash = auth_hash;
+            user.server_salt = server_salt;
+            user.salt = keys.salt;
+            user.kdf = keys.kdf;
+            user.sealed_private_key = keys.sealed_private_key.clone();
+            user.password_changed_at = now;
+            user.session_epoch += 1;
+            true
+        })?;
+    let user = match updated {
+        Updated::Done {
+            outcome: true,
+            record,
+        } => record,
+        Updated::Done { outcome: false, .. } => {
+            return Err(AppError::Conflict(
+                "your password was changed meanwhile; log in with the new one".to_owned(),
+            ));
+        }
+        Updated::Missing | Updated::SessionEnded => {
+            return Err(AppError::Unauthenticated(
+                "your session has ended; please log in again",
+            ));
+        }
+    };
     state
         .store
         .delete_sessions_of(user.id, Some(&session.token_hash))?;
@@ -442,20 +529,15 @@ pub(crate) fn audit(
     Ok(())
 }
 
-/// `argon2id(auth_key, server_salt)` off the async threads (it takes tens of milliseconds).
-async fn hash_auth_key(auth_key: [u8; 32], server_salt: [u8; 16]) -> Result<[u8; 32], AppError> {
-    tokio::task::spawn_blocking(move || {
-        AuthKey::dangerously_from_bytes(auth_key).storage_hash(&server_salt)
-    })
-    .await
-    .map_err(|error| AppError::Internal(anyhow::anyhow!("hashing panicked: {error}")))?
-    .map_err(|error| AppError::Internal(anyhow::anyhow!("hashing failed: {error}")))
-}
-
 /// What every upload of account keys must satisfy: a usable public key, key-derivation
 /// parameters a client would accept, and a sealed private key at least as long as a nonce and a
 /// tag.
 fn check_account_keys(keys: &wire::AccountKeys) -> Result<(), AppError> {
+    if keys.public_key.len() > MAX_PUBLIC_KEY_BYTES {
+        return Err(AppError::Invalid(format!(
+            "the public key is longer than {MAX_PUBLIC_KEY_BYTES} bytes"
+        )));
+    }
     UserPublicKey::from_spki_der(&keys.public_key)
         .map_err(|error| AppError::Invalid(format!("the public key is not usable: {error}")))?;
     keys.kdf
@@ -466,8 +548,18 @@ fn check_account_keys(keys: &wire::AccountKeys) -> Result<(), AppError> {
             "the sealed private key is too short".to_owned(),
         ));
     }
+    if keys.sealed_private_key.len() > MAX_SEALED_PRIVATE_KEY_BYTES {
+        return Err(AppError::Invalid(format!(
+            "the sealed private key is longer than {MAX_SEALED_PRIVATE_KEY_BYTES} bytes"
+        )));
+    }
     Ok(())
 }
+
+/// A 4096-bit RSA key's SPKI is about 550 bytes; nothing usable is longer than this.
+const MAX_PUBLIC_KEY_BYTES: usize = 2048;
+/// A 4096-bit key's PKCS#8 (about 2,400 bytes) sealed with its nonce and tag, with room.
+const MAX_SEALED_PRIVATE_KEY_BYTES: usize = 4096;
 
 /// HMAC(server secret, "prelogin" ‖ e-mail), first 16 bytes: stable per address, unguessable.
 fn fake_salt(secret: &[u8; 32], email: &str) -> [u8; 16] {

@@ -1,8 +1,9 @@
 //! What every bundle upload and download shares, for Secure Send and documents alike: the
 //! sealed size a file schedule implies, the exact length of each chunk, reading one uploaded
 //! chunk (`application/octet-stream`, exactly that long), checking that all chunks arrived
-//! before a finalize, and answering a chunk (never cached). It does not decide who may upload
-//! or download; the endpoints do, before calling these.
+//! before a finalize, answering a chunk (never cached), and destroying an ended bundle's files
+//! (only once its end is durable, so a crash never leaves a live record without its files). It
+//! does not decide who may upload or download; the endpoints do, before calling these.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -91,6 +92,43 @@ pub async fn all_stored(state: &AppState, id: Id, files: &[u64]) -> Result<(), A
         }
     }
     Ok(())
+}
+
+/// Makes an ended bundle's record durable, then deletes its folder (key material and chunks).
+/// A deletion that fails is logged and left to the sweep, which removes every folder whose
+/// bundle ended; the record already says what is true (ended, nothing readable).
+pub async fn destroy_files(state: &AppState, id: Id) -> Result<(), AppError> {
+    state
+        .store
+        .commit()
+        .await
+        .map_err(crate::commit::unacknowledged)?;
+    if let Err(error) = state.store.delete_chunks(id).await {
+        tracing::error!(
+            error = format!("{error:#}"),
+            "an ended bundle's files could not be deleted; the sweep will retry"
+        );
+    }
+    Ok(())
+}
+
+/// After a chunk was stored: if its bundle ended (or vanished) while the chunk was on its way,
+/// the bundle's folder goes again and the upload is refused, so a late write never outlives
+/// the bundle it belonged to.
+pub async fn discard_if_ended(state: &AppState, id: Id, live: bool) -> Result<(), AppError> {
+    if live {
+        return Ok(());
+    }
+    if let Err(error) = state.store.delete_chunks(id).await {
+        tracing::error!(
+            error = format!("{error:#}"),
+            "a late chunk of an ended bundle could not be deleted; the sweep will retry"
+        );
+    }
+    Err(AppError::Gone {
+        code: "upload_ended",
+        message: "this upload was ended (revoked, expired or abandoned) while the chunk was on its way; nothing was kept",
+    })
 }
 
 /// A sealed chunk as an answer: octets, never cached.

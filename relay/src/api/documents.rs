@@ -19,7 +19,9 @@ use subtle::ConstantTimeEq as _;
 use super::json::{ApiJson, ApiPath, ClientIp};
 use crate::audit::{Actor, Outcome};
 use crate::session::Session;
-use crate::store::{DocumentRecord, OrgRecord, UserRecord};
+use crate::store::{
+    DocumentKeys, DocumentLimits, DocumentRecord, OrgRecord, StorageRefusal, UserRecord,
+};
 use crate::{AppError, AppState};
 
 /// The shortest and longest an RSA-OAEP wrapped key may be (2048 to 4096-bit keys).
@@ -90,6 +92,9 @@ pub struct Reservation {
     pub max_bundle_bytes: u64,
     pub quota_org: Id,
     pub paywall: Option<crate::store::Paywall>,
+    /// For an uploader without an account: `Some(their address, if known)`. Their bytes count
+    /// against the intake allowances, never the organisation's sending quota.
+    pub anonymous: Option<Option<String>>,
 }
 
 /// Reserves a document: checks sizes and quota, stores it, and answers its id, the reader
@@ -135,23 +140,37 @@ pub async fn reserve(
         quota_org: reservation.quota_org,
         state: DocumentStatus::Uploading,
         expected_readers: reservation.readers.iter().map(|user| user.id).collect(),
-        readers: Vec::new(),
-        manifest: None,
-        link_wrapped_key: None,
+        legacy_readers: Vec::new(),
+        legacy_manifest: None,
+        legacy_link_wrapped_key: None,
+        anonymous: reservation.anonymous.is_some(),
+        uploader_ip: reservation.anonymous.clone().flatten(),
         upload_token_hash: token.as_deref().map(token_hash),
         paywall: reservation.paywall,
         opened_at: None,
         ended_at: None,
     };
-    if let Err(full) = state
-        .store
-        .create_document(&document, state.config.sends.org_quota_bytes)
-        .await?
-    {
-        return Err(AppError::QuotaExceeded {
-            used: full.used,
-            quota: full.quota,
-        });
+    let anonymous = &state.config.anonymous;
+    let limits = DocumentLimits {
+        org_quota: state.config.sends.org_quota_bytes,
+        unfinished_per_org: anonymous.unfinished_bytes_per_org,
+        unfinished_per_address: anonymous.unfinished_bytes_per_address,
+        intake_per_org: anonymous.stored_bytes_per_org,
+    };
+    match state.store.create_document(&document, &limits).await? {
+        Ok(()) => {}
+        Err(StorageRefusal::Quota(full)) => {
+            return Err(AppError::QuotaExceeded {
+                used: full.used,
+                quota: full.quota,
+            });
+        }
+        Err(StorageRefusal::IntakeFull) => return Err(AppError::IntakeFull),
+        Err(StorageRefusal::AddressBusy) => {
+            return Err(AppError::RateLimited {
+                message: "uploads from your network already hold as much unfinished data as this relay allows; finish or wait for them, then try again".to_owned(),
+            });
+        }
     }
     let created = wire::DocumentCreated {
         id: document.id,
@@ -223,7 +242,14 @@ pub async fn put_chunk(
     }
     let expected = super::chunks::sealed_len(&document.files, file, chunk)?;
     let body = super::chunks::read_chunk(request, expected, file, chunk).await?;
-    state.store.put_chunk(id, file, chunk, &body).await?;
+    state.store.put_chunk(id, file, chunk, body).await?;
+    let live = state.store.document(id)?.is_some_and(|document| {
+        matches!(
+            document.state,
+            DocumentStatus::Uploading | DocumentStatus::Ready
+        )
+    });
+    super::chunks::discard_if_ended(&state, id, live).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,7 +309,32 @@ pub async fn finalize(
             "the sealed manifest is too short".to_owned(),
         ));
     }
+    let already = || {
+        AppError::Conflict(
+            "this document is already finalized (or being finalized), or it ended".to_owned(),
+        )
+    };
+    let _claim = state.store.claim_finalize(id).ok_or_else(already)?;
+    if state
+        .store
+        .document(id)?
+        .is_none_or(|document| document.state != DocumentStatus::Uploading)
+    {
+        return Err(already());
+    }
     super::chunks::all_stored(&state, document.id, &document.files).await?;
+    // The key material goes into the bundle folder (durably) before anyone can read it.
+    state
+        .store
+        .put_document_keys(
+            id,
+            &DocumentKeys {
+                readers: request.readers.clone(),
+                manifest: request.manifest.clone(),
+                link_wrapped_key: request.link_wrapped_key.clone(),
+            },
+        )
+        .await?;
     let now = state.clock.now();
     let (finalized, document) = state
         .store
@@ -292,16 +343,18 @@ pub async fn finalize(
                 return false;
             }
             document.state = DocumentStatus::Ready;
-            document.readers = request.readers.clone();
-            document.manifest = Some(request.manifest.clone());
-            document.link_wrapped_key = request.link_wrapped_key.clone();
+            document.uploader_ip = None;
             true
         })?
         .ok_or(AppError::NotFound)?;
     if !finalized {
-        return Err(AppError::Conflict(
-            "this document is already finalized, or it ended".to_owned(),
-        ));
+        if !matches!(
+            document.state,
+            DocumentStatus::Uploading | DocumentStatus::Ready
+        ) {
+            super::chunks::destroy_files(&state, id).await?;
+        }
+        return Err(already());
     }
     let (actor, viewer) = match uploader {
         Uploader::User(session) => (
@@ -399,12 +452,15 @@ pub async fn key(
     }
     refuse_unless_ready(&document)?;
     refuse_unless_paid(&state, &document)?;
-    let (Some(reader), Some(manifest)) = (
-        document.reader_key(session.user.id).cloned(),
-        document.manifest.clone(),
-    ) else {
+    let keys = state.store.document_keys(id).await?.ok_or_else(gone)?;
+    let Some(reader) = keys
+        .readers
+        .into_iter()
+        .find(|reader| reader.user == session.user.id)
+    else {
         return Err(gone());
     };
+    let manifest = keys.manifest;
     let now = state.clock.now();
     if session.org.id == document.org && document.opened_at.is_none() {
         state.store.update_document(id, |document| {
@@ -497,7 +553,7 @@ pub async fn revoke(
                 .to_owned(),
         ));
     }
-    state.store.delete_chunks(id).await?;
+    super::chunks::destroy_files(&state, id).await?;
     audit_document(
         &state,
         Actor::User {
@@ -610,16 +666,16 @@ pub async fn live_document(state: &AppState, id: Id) -> Result<DocumentRecord, A
     Ok(document)
 }
 
-/// Deletes an expired document's chunks and records the expiry (shared with the sweep).
-pub async fn expire(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
-    state.store.delete_chunks(document.id).await?;
+/// Records an expired document's expiry and deletes its bundle folder.
+async fn expire(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
     audit_document(
         state,
         Actor::Operator,
         document,
         "document.expire",
         Outcome::Success,
-    )
+    )?;
+    super::chunks::destroy_files(state, document.id).await
 }
 
 pub fn audit_document(

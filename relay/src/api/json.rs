@@ -99,6 +99,25 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// The network an address is counted as for per-address limits: an IPv4 address itself, an
+/// IPv6 address's /64 (one subscriber usually holds a whole /64, so counting single IPv6
+/// addresses would let one client take 2^64 allowances).
+pub fn network_of(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let segments = v6.segments();
+                format!(
+                    "{:x}:{:x}:{:x}:{:x}::/64",
+                    segments[0], segments[1], segments[2], segments[3]
+                )
+            }
+        },
+        _ => ip.to_owned(),
+    }
+}
+
 fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;

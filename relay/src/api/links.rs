@@ -33,7 +33,7 @@ pub async fn info(
     if send.used_up() {
         return Err(gone_used_up());
     }
-    let guard = send.guard.as_ref().ok_or_else(gone_deleted)?;
+    let otp = send.otp.ok_or_else(gone_deleted)?;
     let invoice = match invoice_of(&state, &send)? {
         Some(invoice) => Some(super::payments::view(&state, &invoice)?),
         None => None,
@@ -48,8 +48,8 @@ pub async fn info(
         attempts_left: send.max_attempts.saturating_sub(send.attempts),
         files: u32::try_from(send.files.len()).unwrap_or(u32::MAX),
         size: send.files.iter().sum(),
-        otp_salt: guard.otp_salt,
-        kdf: guard.kdf,
+        otp_salt: otp.otp_salt,
+        kdf: otp.kdf,
         invoice,
         card_payments: state.stripe.is_some(),
     }))
@@ -86,7 +86,7 @@ pub async fn open(
         },
     ) = guard.check_ip(ip.as_deref(), now)?
     {
-        guard.record_failure(ip.as_deref(), None, now)?;
+        guard.record_failure(ip.as_deref(), now)?;
         return Err(AppError::IpBlocked {
             hours: (until - now + 3599).div_euclid(3600),
         });
@@ -98,6 +98,8 @@ pub async fn open(
         Some(invoice) => payment_refusal(invoice.status),
         None => payment_refusal(InvoiceStatus::Open),
     };
+    // Read before the opening is decided: an open is spent only with the key in hand.
+    let keys = state.store.link_keys(id).await?;
 
     let mut token = [0_u8; 32];
     shared::crypto::OsRng.fill_bytes(&mut token);
@@ -122,10 +124,10 @@ pub async fn open(
             if send.paywall.is_some_and(|paywall| !paywall.unlocked) {
                 return Opening::Locked;
             }
-            let Some(link) = send.guard.as_ref() else {
+            let Some(keys) = keys.as_ref() else {
                 return Opening::Refused(gone_deleted());
             };
-            if link.verifier.matches(&request.proof) {
+            if keys.verifier.matches(&request.proof) {
                 send.opens += 1;
                 send.opened_at.get_or_insert(now);
                 if let Some(paywall) = send.paywall.as_mut() {
@@ -149,6 +151,9 @@ pub async fn open(
     let target = Some(id.to_string());
     match opening {
         Opening::Opened => {
+            let Some(keys) = keys else {
+                return Err(gone_deleted());
+            };
             super::auth::audit(
                 &state,
                 actor,
@@ -157,19 +162,32 @@ pub async fn open(
                 target,
                 Outcome::Success,
             )?;
-            let (Some(link), Some(manifest)) = (send.guard, send.manifest) else {
-                return Err(gone_deleted());
-            };
+            // The open is spent only together with an answer that carries the key: if it
+            // cannot be made durable, it is given back and nothing is released.
+            if let Err(error) = state.store.commit().await {
+                refund_open(&state, id, &issued)?;
+                return Err(crate::commit::unacknowledged(error));
+            }
+            if !send.keeps_keys() {
+                // The last open: the verifier, wrapped key and manifest go now (this answer
+                // carries them); chunks and the receipt key stay until the downloads end.
+                if let Err(error) = state.store.delete_keys(id).await {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "a used-up link's keys could not be deleted; the sweep will retry"
+                    );
+                }
+            }
             Ok(axum::Json(wire::OpenLinkResponse {
-                wrapped_key: link.wrapped_key,
-                manifest,
+                wrapped_key: keys.wrapped_key,
+                manifest: keys.manifest,
                 download_token: token,
                 token_expires_at: issued.expires_at,
                 receipt_nonce,
             }))
         }
         Opening::Wrong { attempts_left } => {
-            guard.record_failure(ip.as_deref(), None, now)?;
+            guard.record_failure(ip.as_deref(), now)?;
             super::auth::audit(
                 &state,
                 actor,
@@ -181,8 +199,7 @@ pub async fn open(
             Err(AppError::WrongOtp { attempts_left })
         }
         Opening::DestroyedNow => {
-            state.store.delete_chunks(id).await?;
-            guard.record_failure(ip.as_deref(), None, now)?;
+            guard.record_failure(ip.as_deref(), now)?;
             super::auth::audit(
                 &state,
                 actor.clone(),
@@ -199,6 +216,7 @@ pub async fn open(
                 target,
                 Outcome::Success,
             )?;
+            super::chunks::destroy_files(&state, id).await?;
             Err(AppError::Gone {
                 code: "destroyed",
                 message: "wrong one-time password, and that was the last try: the link is now destroyed; ask the sender to send the documents again",
@@ -207,6 +225,30 @@ pub async fn open(
         Opening::Locked => Err(locked),
         Opening::Refused(refusal) => Err(refusal),
     }
+}
+
+/// Gives back an open whose answer could not be made durable: the open and its download
+/// token are undone (the first open's time too), so the link opens again once the relay can
+/// store it.
+fn refund_open(state: &AppState, id: Id, issued: &DownloadToken) -> Result<(), AppError> {
+    state.store.update_send(id, |send| {
+        let Some(index) = send
+            .tokens
+            .iter()
+            .position(|token| token.hash == issued.hash)
+        else {
+            return;
+        };
+        send.tokens.remove(index);
+        send.opens = send.opens.saturating_sub(1);
+        if send.opens == 0 {
+            send.opened_at = None;
+            if let Some(paywall) = send.paywall.as_mut() {
+                paywall.released_at = None;
+            }
+        }
+    })?;
+    Ok(())
 }
 
 /// `GET /api/links/{id}/files/{file}/chunks/{chunk}` with `Authorization: Bearer <token>`:
@@ -239,7 +281,11 @@ pub async fn receipt(
     let now = state.clock.now();
     let send = live_send(&state, id).await?;
     refuse_unless_downloadable(&send)?;
-    let link = send.guard.as_ref().ok_or_else(gone_deleted)?;
+    let receipt_key = state
+        .store
+        .receipt_key(id)
+        .await?
+        .ok_or_else(gone_deleted)?;
     let presented = token_hash(&request.download_token);
     let token = send
         .tokens
@@ -248,7 +294,7 @@ pub async fn receipt(
         .ok_or(AppError::Unauthenticated(
             "this download token is not valid for this link",
         ))?;
-    let receipt_key = ReceiptKey::dangerously_from_bytes(link.receipt_key);
+    let receipt_key = ReceiptKey::dangerously_from_bytes(receipt_key);
     if !receipt_key.verify_receipt(&id, &token.receipt_nonce, &request.receipt) {
         super::auth::audit(
             &state,
@@ -281,9 +327,6 @@ pub async fn receipt(
             false
         })?
         .ok_or(AppError::NotFound)?;
-    if purge {
-        state.store.delete_chunks(id).await?;
-    }
     super::auth::audit(
         &state,
         Actor::Anonymous { ip },
@@ -292,6 +335,9 @@ pub async fn receipt(
         Some(id.to_string()),
         Outcome::Success,
     )?;
+    if purge {
+        super::chunks::destroy_files(&state, id).await?;
+    }
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -332,9 +378,8 @@ async fn live_send(state: &AppState, id: Id) -> Result<SendRecord, AppError> {
     Ok(send)
 }
 
-/// Deletes an expired send's chunks and records the expiry (shared with the sweep).
-pub async fn expire_audit(state: &AppState, send: &SendRecord) -> Result<(), AppError> {
-    state.store.delete_chunks(send.id).await?;
+/// Records an expired send's expiry and deletes its bundle folder.
+async fn expire_audit(state: &AppState, send: &SendRecord) -> Result<(), AppError> {
     super::auth::audit(
         state,
         Actor::Operator,
@@ -342,7 +387,8 @@ pub async fn expire_audit(state: &AppState, send: &SendRecord) -> Result<(), App
         "send.expire",
         Some(send.id.to_string()),
         Outcome::Success,
-    )
+    )?;
+    super::chunks::destroy_files(state, send.id).await
 }
 
 /// The invoice behind a paywalled send.

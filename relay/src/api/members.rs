@@ -17,7 +17,7 @@ use super::json::{ApiJson, ClientIp};
 use crate::audit::{Actor, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::session::{Session, hash_token};
-use crate::store::{InviteRecord, UserRecord};
+use crate::store::{InviteRecord, Updated, UserRecord};
 use crate::{AppError, AppState};
 
 /// Invitations are valid for a week.
@@ -176,15 +176,35 @@ pub async fn change_role(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<wire::ChangeRoleRequest>,
 ) -> Result<Json<wire::MemberView>, AppError> {
-    let mut member = target_member(&state, &session, &id)?;
-    if member.role == Role::Owner || request.role == Role::Owner {
-        return Err(AppError::Forbidden(
-            "the owner's role changes only by transferring ownership".to_owned(),
-        ));
+    let member = target_member(&state, &session, &id)?;
+    let owner_only = || {
+        AppError::Forbidden("the owner's role changes only by transferring ownership".to_owned())
+    };
+    if request.role == Role::Owner {
+        return Err(owner_only());
     }
-    let from = member.role;
-    member.role = request.role;
-    state.store.save_user(&member)?;
+    let updated = state
+        .store
+        .update_user(member.id, Some(&session.guard()), false, |member| {
+            if member.role == Role::Owner {
+                return None;
+            }
+            let from = member.role;
+            if from != request.role {
+                member.role = request.role;
+                member.session_epoch += 1;
+            }
+            Some(from)
+        })?;
+    let (from, member) = match updated {
+        Updated::Done {
+            outcome: Some(from),
+            record,
+        } => (from, record),
+        Updated::Done { outcome: None, .. } => return Err(owner_only()),
+        Updated::Missing => return Err(AppError::NotFound),
+        Updated::SessionEnded => return Err(super::mfa::session_ended()),
+    };
     state.store.delete_sessions_of(member.id, None)?;
     audit(
         &state,
@@ -208,15 +228,27 @@ pub async fn remove_member(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let member = target_member(&state, &session, &id)?;
-    if member.role == Role::Owner {
-        return Err(AppError::Forbidden(
-            "the owner cannot be removed".to_owned(),
-        ));
-    }
     if member.id == session.user.id {
         return Err(AppError::Forbidden("you cannot remove yourself".to_owned()));
     }
-    state.store.delete_user(&member)?;
+    let removed = state
+        .store
+        .delete_user(Some(&session.guard()), member.id, |member| {
+            member.role != Role::Owner
+        })?;
+    let member = match removed {
+        Updated::Done {
+            outcome: true,
+            record,
+        } => record,
+        Updated::Done { outcome: false, .. } => {
+            return Err(AppError::Forbidden(
+                "the owner cannot be removed".to_owned(),
+            ));
+        }
+        Updated::Missing => return Err(AppError::NotFound),
+        Updated::SessionEnded => return Err(super::mfa::session_ended()),
+    };
     audit(
         &state,
         Actor::User {

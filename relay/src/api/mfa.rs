@@ -11,7 +11,6 @@ use axum::response::Response;
 use rand_core::RngCore as _;
 use sha2::{Digest, Sha256};
 use shared::crypto::OsRng;
-use shared::ids::Id;
 use shared::wire;
 
 use super::auth::{audit, complete_login};
@@ -20,7 +19,7 @@ use crate::audit::{Actor, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::guard::{self, Guard};
 use crate::session::{Session, hash_token};
-use crate::store::{MfaState, MfaTicket, UserRecord};
+use crate::store::{MfaState, MfaTicket, Updated, UserRecord};
 use crate::{AppError, AppState, totp};
 
 /// A login ticket is good for five minutes and five codes.
@@ -28,20 +27,26 @@ const TICKET_SECONDS: i64 = 300;
 const TICKET_ATTEMPTS: u32 = 5;
 const RECOVERY_CODES: usize = 10;
 
-/// Makes a login ticket for `user`; returns the token (only its hash is stored).
-pub(crate) fn issue_ticket(state: &AppState, user: Id) -> Result<String, AppError> {
+/// Makes a login ticket for `user`, whose password was just checked; returns the token (only
+/// its hash is stored).
+pub(crate) fn issue_ticket(state: &AppState, user: &UserRecord) -> Result<String, AppError> {
     let mut token = [0_u8; 32];
     OsRng.fill_bytes(&mut token);
     let ticket = MfaTicket {
-        user,
+        user: user.id,
         created_at: state.clock.now(),
         attempts: 0,
+        credential: user.server_salt,
     };
-    state.store.save_mfa_ticket(&hash_token(&token), &ticket)?;
+    state
+        .store
+        .create_mfa_ticket(&hash_token(&token), &ticket)?;
     Ok(shared::encoding::encode(&token))
 }
 
-/// `POST /api/auth/mfa/verify`: the second step of log-in.
+/// `POST /api/auth/mfa/verify`: the second step of log-in. The ticket's tries and the code's
+/// time step are each spent in one atomic step, so parallel guesses are each counted and a
+/// code is never accepted twice.
 pub async fn verify(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -51,62 +56,75 @@ pub async fn verify(
         || AppError::Unauthenticated("this log-in has expired; enter your password again");
     let token = shared::encoding::decode(&request.ticket).map_err(|_| expired())?;
     let ticket_hash = hash_token(&token);
-    let mut ticket = state.store.mfa_ticket(&ticket_hash)?.ok_or_else(expired)?;
+    let ticket = state.store.mfa_ticket(&ticket_hash)?.ok_or_else(expired)?;
     let now = state.clock.now();
     if now - ticket.created_at >= TICKET_SECONDS || ticket.attempts >= TICKET_ATTEMPTS {
         state.store.delete_mfa_ticket(&ticket_hash)?;
         return Err(expired());
     }
-    let mut user = state.store.user(ticket.user)?.ok_or_else(expired)?;
+    let user = state.store.user(ticket.user)?.ok_or_else(expired)?;
     let guard = Guard {
         store: &state.store,
         config: &state.config.brute_force,
     };
     let account = guard::account_key(state.store.server_secret(), &user.email);
-    if let Err(refusal) = guard.check(ip.as_deref(), &account, now)? {
-        guard.record_failure(ip.as_deref(), None, now)?;
-        return Err(match refusal {
-            guard::Refusal::IpBlocked { until } => AppError::IpBlocked {
-                hours: (until - now + 3599).div_euclid(3600),
-            },
-            guard::Refusal::AccountThrottled { wait_seconds } => AppError::Throttled {
-                seconds: wait_seconds,
-            },
-        });
-    }
-    let Some(mut mfa) = user.mfa.clone() else {
-        return Err(expired());
+    let attempt = match guard.begin(ip.as_deref(), Some(&account), now)? {
+        Ok(attempt) => attempt,
+        Err(refusal) => return Err(super::auth::refused(refusal, now)),
     };
-    let accepted = match totp::verify(&mfa.secret, &request.code, now, Some(mfa.last_step)) {
-        Some(step) => {
-            mfa.last_step = step;
-            Some("totp")
+    let counted = state.store.update_mfa_ticket(&ticket_hash, |ticket| {
+        if ticket.attempts >= TICKET_ATTEMPTS {
+            return false;
         }
-        None => {
-            let hash = recovery_hash(&request.code);
-            let before = mfa.recovery_hashes.len();
-            mfa.recovery_hashes.retain(|stored| *stored != hash);
-            (mfa.recovery_hashes.len() < before).then_some("recovery code")
-        }
-    };
-    let Some(method) = accepted else {
         ticket.attempts += 1;
-        state.store.save_mfa_ticket(&ticket_hash, &ticket)?;
-        guard.record_failure(ip.as_deref(), Some(&account), now)?;
-        audit(
-            &state,
-            Actor::User { id: user.id, ip },
-            Some(user.org),
-            "auth.mfa",
-            None,
-            Outcome::Failure,
-        )?;
-        return Err(AppError::WrongCode);
+        true
+    })?;
+    if !matches!(counted, Updated::Done { outcome: true, .. }) {
+        guard.cancelled(attempt)?;
+        state.store.delete_mfa_ticket(&ticket_hash)?;
+        return Err(expired());
+    }
+    let code = request.code.as_str();
+    let accepted = state.store.update_user(user.id, None, false, |user| {
+        if user.server_salt != ticket.credential {
+            return None;
+        }
+        let mfa = user.mfa.as_mut()?;
+        if let Some(step) = totp::verify(&mfa.secret, code, now, Some(mfa.last_step)) {
+            mfa.last_step = step;
+            return Some("totp");
+        }
+        let hash = recovery_hash(code);
+        let before = mfa.recovery_hashes.len();
+        mfa.recovery_hashes.retain(|stored| *stored != hash);
+        (mfa.recovery_hashes.len() < before).then_some("recovery code")
+    })?;
+    let (method, user) = match accepted {
+        Updated::Done {
+            outcome: Some(method),
+            record,
+        } => (method, record),
+        Updated::Done { outcome: None, .. } => {
+            audit(
+                &state,
+                Actor::User { id: user.id, ip },
+                Some(user.org),
+                "auth.mfa",
+                None,
+                Outcome::Failure,
+            )?;
+            return Err(AppError::WrongCode);
+        }
+        Updated::Missing | Updated::SessionEnded => {
+            guard.cancelled(attempt)?;
+            return Err(expired());
+        }
     };
-    user.mfa = Some(mfa);
-    state.store.save_user(&user)?;
-    state.store.delete_mfa_ticket(&ticket_hash)?;
-    guard.record_success(&account)?;
+    // A ticket is redeemed once, even when two right codes race.
+    if !state.store.delete_mfa_ticket(&ticket_hash)? {
+        return Err(expired());
+    }
+    guard.succeeded(attempt)?;
     audit(
         &state,
         Actor::User {
@@ -118,7 +136,7 @@ pub async fn verify(
         Some(method.to_owned()),
         Outcome::Success,
     )?;
-    complete_login(&state, &user, ip, now)
+    complete_login(&state, &user, ip, now, &ticket.credential)
 }
 
 /// `POST /api/auth/mfa/setup`: a fresh secret for the authenticator app (replacing any
@@ -132,24 +150,43 @@ pub async fn setup(
         Permission::ManageOwnAccount,
         session.org.id,
     )?;
-    if session.user.mfa.is_some() {
-        return Err(AppError::Conflict(
-            "a second factor is already set up".to_owned(),
-        ));
-    }
     let mut secret = vec![0_u8; totp::SECRET_LEN];
     OsRng.fill_bytes(&mut secret);
-    let mut user = session.user.clone();
-    user.mfa_pending = Some(secret.clone());
-    state.store.save_user(&user)?;
+    let updated =
+        state
+            .store
+            .update_user(session.user.id, Some(&session.guard()), false, |user| {
+                if user.mfa.is_some() {
+                    return false;
+                }
+                user.mfa_pending = Some(secret.clone());
+                true
+            })?;
+    match updated {
+        Updated::Done { outcome: true, .. } => {}
+        Updated::Done { outcome: false, .. } => {
+            return Err(AppError::Conflict(
+                "a second factor is already set up".to_owned(),
+            ));
+        }
+        Updated::Missing | Updated::SessionEnded => return Err(session_ended()),
+    }
     Ok(Json(wire::MfaSetupResponse {
         secret: totp::base32(&secret),
-        otpauth_uri: totp::otpauth_uri("Sealpost", &user.email, &secret),
+        otpauth_uri: totp::otpauth_uri("Sealpost", &session.user.email, &secret),
     }))
 }
 
+/// Why a confirmation did not take.
+enum Confirmation {
+    Enabled,
+    NotStarted,
+    WrongCode,
+}
+
 /// `POST /api/auth/mfa/confirm`: the first code proves the app holds the secret; answers the
-/// recovery codes, once.
+/// recovery codes, once. Checked against the pending secret as stored now, not as it was when
+/// the request began.
 pub async fn confirm(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -161,31 +198,55 @@ pub async fn confirm(
         Permission::ManageOwnAccount,
         session.org.id,
     )?;
-    let mut user = session.user.clone();
-    let Some(secret) = user.mfa_pending.clone() else {
-        return Err(AppError::Conflict("start the set-up first".to_owned()));
-    };
     let now = state.clock.now();
-    let Some(step) = totp::verify(&secret, &request.code, now, None) else {
-        audit(
-            &state,
-            Actor::User { id: user.id, ip },
-            Some(user.org),
-            "auth.mfa_enable",
-            None,
-            Outcome::Failure,
-        )?;
-        return Err(AppError::WrongCode);
-    };
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
-    user.mfa = Some(MfaState {
-        secret,
-        last_step: step,
-        recovery_hashes: codes.iter().map(|code| recovery_hash(code)).collect(),
-        enabled_at: now,
-    });
-    user.mfa_pending = None;
-    state.store.save_user(&user)?;
+    let hashes: Vec<String> = codes.iter().map(|code| recovery_hash(code)).collect();
+    let code = request.code.as_str();
+    let updated =
+        state
+            .store
+            .update_user(session.user.id, Some(&session.guard()), false, |user| {
+                let Some(secret) = user.mfa_pending.clone() else {
+                    return Confirmation::NotStarted;
+                };
+                let Some(step) = totp::verify(&secret, code, now, None) else {
+                    return Confirmation::WrongCode;
+                };
+                user.mfa = Some(MfaState {
+                    secret,
+                    last_step: step,
+                    recovery_hashes: hashes.clone(),
+                    enabled_at: now,
+                });
+                user.mfa_pending = None;
+                Confirmation::Enabled
+            })?;
+    let user = &session.user;
+    match updated {
+        Updated::Done {
+            outcome: Confirmation::Enabled,
+            ..
+        } => {}
+        Updated::Done {
+            outcome: Confirmation::NotStarted,
+            ..
+        } => return Err(AppError::Conflict("start the set-up first".to_owned())),
+        Updated::Done {
+            outcome: Confirmation::WrongCode,
+            ..
+        } => {
+            audit(
+                &state,
+                Actor::User { id: user.id, ip },
+                Some(user.org),
+                "auth.mfa_enable",
+                None,
+                Outcome::Failure,
+            )?;
+            return Err(AppError::WrongCode);
+        }
+        Updated::Missing | Updated::SessionEnded => return Err(session_ended()),
+    }
     audit(
         &state,
         Actor::User { id: user.id, ip },
@@ -207,10 +268,19 @@ pub async fn reset(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let mut member: UserRecord = super::members::target_member(&state, &session, &id)?;
-    member.mfa = None;
-    member.mfa_pending = None;
-    state.store.save_user(&member)?;
+    let member: UserRecord = super::members::target_member(&state, &session, &id)?;
+    let updated = state
+        .store
+        .update_user(member.id, Some(&session.guard()), false, |member| {
+            member.mfa = None;
+            member.mfa_pending = None;
+            member.session_epoch += 1;
+        })?;
+    match updated {
+        Updated::Done { .. } => {}
+        Updated::Missing => return Err(AppError::NotFound),
+        Updated::SessionEnded => return Err(session_ended()),
+    }
     state.store.delete_sessions_of(member.id, None)?;
     audit(
         &state,
@@ -224,6 +294,11 @@ pub async fn reset(
         Outcome::Success,
     )?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The refusal of a change whose session ended while it was on its way.
+pub(crate) fn session_ended() -> AppError {
+    AppError::Unauthenticated("your session has ended; please log in again")
 }
 
 /// `XXXX-XXXX-XXXX-XXXX` in base32 (80 random bits).

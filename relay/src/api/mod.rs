@@ -23,23 +23,45 @@ use axum::http::header;
 use axum::routing::{delete, get, post, put};
 use serde::de::DeserializeOwned;
 
-use crate::{AppError, AppState, Config};
+use crate::{AppError, AppState, rate_limit};
 
+pub use json::{ClientIp, network_of};
 pub use requests::status as request_status;
 
-pub fn router(config: &Config) -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
+    let config = &state.config;
+    macro_rules! limited {
+        ($layer:path) => {
+            axum::middleware::from_fn_with_state(state.clone(), $layer)
+        };
+    }
     Router::new()
         .route("/health", get(health::get))
-        .route("/auth/prelogin", post(auth::prelogin))
-        .route("/auth/signup", post(auth::signup))
-        .route("/auth/login", post(auth::login))
+        .route(
+            "/auth/prelogin",
+            post(auth::prelogin).route_layer(limited!(rate_limit::prelogin)),
+        )
+        .route(
+            "/auth/signup",
+            post(auth::signup).route_layer(limited!(rate_limit::signup)),
+        )
+        .route(
+            "/auth/login",
+            post(auth::login).route_layer(limited!(rate_limit::login)),
+        )
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))
         .route("/me", get(auth::me))
         .route("/session", get(auth::current))
-        .route("/auth/invite", post(auth::invite_lookup))
+        .route(
+            "/auth/invite",
+            post(auth::invite_lookup).route_layer(limited!(rate_limit::invitation)),
+        )
         .route("/auth/password", post(auth::change_password))
-        .route("/auth/mfa/verify", post(mfa::verify))
+        .route(
+            "/auth/mfa/verify",
+            post(mfa::verify).route_layer(limited!(rate_limit::login)),
+        )
         .route("/auth/mfa/setup", post(mfa::setup))
         .route("/auth/mfa/confirm", post(mfa::confirm))
         .route("/org/members/{id}/mfa-reset", post(mfa::reset))
@@ -49,7 +71,9 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/org/close", post(org::close))
         .route(
             "/org/invites",
-            get(members::list_invites).post(members::create_invite),
+            get(members::list_invites)
+                .post(members::create_invite)
+                .route_layer(limited!(rate_limit::invitation)),
         )
         .route("/org/invites/{id}", delete(members::revoke_invite))
         .route("/org/members", get(members::list_members))
@@ -68,7 +92,10 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/links/{id}/receipt", post(links::receipt))
         .route("/invoices/{id}/checkout", post(payments::checkout))
         .route("/invoices/{id}/mark-paid", post(payments::mark_paid))
-        .route("/stripe/webhook", post(payments::webhook))
+        .route(
+            "/stripe/webhook",
+            post(payments::webhook).route_layer(limited!(rate_limit::webhook)),
+        )
         .route(
             "/org/payouts",
             get(payments::payouts).post(payments::record_payout),
@@ -97,7 +124,10 @@ pub fn router(config: &Config) -> Router<AppState> {
                 .put(documents::put_chunk)
                 .layer(DefaultBodyLimit::max(CHUNK_BODY_LIMIT)),
         )
-        .route("/csp-report", post(csp_report::post))
+        .route(
+            "/csp-report",
+            post(csp_report::post).route_layer(limited!(rate_limit::csp_report)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // API answers are never cached: a 410 is cacheable by default, and a page polling a
@@ -124,8 +154,10 @@ async fn method_not_allowed() -> AppError {
     AppError::MethodNotAllowed
 }
 
-/// Reads a whole body of at most `limit` bytes; a larger one is a 413 before it is buffered
-/// (by its Content-Length) or as soon as the stream passes the limit.
+/// Reads a whole body of at most `limit` bytes within the configured body time; a larger one
+/// is a 413 before it is buffered (by its Content-Length) or as soon as the stream passes the
+/// limit, and a body still arriving when the time is up is a 408 (a slow client cannot hold a
+/// request, and what it loaded, open for ever).
 pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, AppError> {
     let declared = request
         .headers()
@@ -135,15 +167,40 @@ pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, AppError
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(AppError::PayloadTooLarge { limit });
     }
-    axum::body::to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|error| {
+    let deadline = request
+        .extensions()
+        .get::<BodyDeadline>()
+        .map_or(DEFAULT_BODY_SECONDS, |deadline| deadline.0);
+    let reading = axum::body::to_bytes(request.into_body(), limit);
+    match tokio::time::timeout(std::time::Duration::from_secs(deadline), reading).await {
+        Err(_) => Err(AppError::RequestTimeout),
+        Ok(read) => read.map_err(|error| {
             if is_length_limit(&error) {
                 AppError::PayloadTooLarge { limit }
             } else {
                 AppError::BadRequest("the request body could not be read".to_owned())
             }
-        })
+        }),
+    }
+}
+
+/// The time a request's body may take to arrive, in seconds (set by `body_deadline` from the
+/// configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub u64);
+
+const DEFAULT_BODY_SECONDS: u64 = 60;
+
+/// Middleware giving every API request the configured body time.
+pub async fn body_deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    request.extensions_mut().insert(BodyDeadline(
+        state.config.server.body_timeout_seconds.into(),
+    ));
+    next.run(request).await
 }
 
 fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {

@@ -95,9 +95,14 @@ pub async fn set_policy(
             wire::OrgPolicy::MAX_EXPIRY_DAYS
         )));
     }
-    let mut org = session.org.clone();
-    org.policy = policy;
-    state.store.save_org(&org)?;
+    let org = state
+        .store
+        .update_org(session.org.id, Some(&session.guard()), |org| {
+            org.policy = policy
+        })?
+        .done()
+        .map(|((), org)| org)
+        .ok_or_else(super::mfa::session_ended)?;
     super::auth::audit(
         &state,
         Actor::User {
@@ -120,7 +125,7 @@ pub async fn transfer(
     session: Session,
     ApiJson(request): ApiJson<wire::TransferOwnershipRequest>,
 ) -> Result<Json<wire::SessionResponse>, AppError> {
-    let mut heir = state
+    let heir = state
         .store
         .user(request.member)?
         .ok_or(AppError::NotFound)?;
@@ -132,11 +137,15 @@ pub async fn transfer(
     if heir.id == session.user.id {
         return Err(AppError::Invalid("you are the owner already".to_owned()));
     }
-    let mut owner = session.user.clone();
-    heir.role = wire::Role::Owner;
-    owner.role = wire::Role::Admin;
-    state.store.save_user(&heir)?;
-    state.store.save_user(&owner)?;
+    let (owner, heir) =
+        match state
+            .store
+            .transfer_ownership(&session.guard(), session.user.id, heir.id)?
+        {
+            crate::store::Updated::Done { record, .. } => record,
+            crate::store::Updated::Missing => return Err(AppError::NotFound),
+            crate::store::Updated::SessionEnded => return Err(super::mfa::session_ended()),
+        };
     state.store.delete_sessions_of(heir.id, None)?;
     state
         .store
@@ -177,10 +186,18 @@ pub async fn close(
         ));
     }
     let now = state.clock.now();
-    let mut org = session.org.clone();
-    org.status = wire::OrgStatus::Closed;
-    org.status_changed_at = now;
-    state.store.save_org(&org)?;
+    let org = state
+        .store
+        .update_org(session.org.id, Some(&session.guard()), |org| {
+            if org.status != wire::OrgStatus::Closed {
+                org.status = wire::OrgStatus::Closed;
+                org.status_changed_at = now;
+            }
+        })?
+        .done()
+        .map(|((), org)| org)
+        .ok_or_else(super::mfa::session_ended)?;
+    // Sessions of a closed organisation are refused on their next request; this tidies up.
     for member in state.store.users_of_org(org.id)? {
         state.store.delete_sessions_of(member.id, None)?;
     }

@@ -57,10 +57,15 @@ pub async fn set_settings(
             intake.push(user);
         }
     }
-    let mut org = session.org.clone();
-    org.portal_enabled = request.enabled;
-    org.intake = intake;
-    state.store.save_org(&org)?;
+    let org = state
+        .store
+        .update_org(session.org.id, Some(&session.guard()), |org| {
+            org.portal_enabled = request.enabled;
+            org.intake = intake.clone();
+        })?
+        .done()
+        .map(|((), org)| org)
+        .ok_or_else(super::mfa::session_ended)?;
     super::auth::audit(
         &state,
         Actor::User {
@@ -144,6 +149,7 @@ pub async fn drop(
             max_bundle_bytes: state.config.portal.max_bundle_bytes,
             quota_org: org.id,
             paywall: None,
+            anonymous: Some(ip.as_deref().map(super::json::network_of)),
         },
     )
     .await?;
@@ -208,6 +214,7 @@ pub async fn transfer(
             max_bundle_bytes: state.config.sends.max_bundle_bytes,
             quota_org: session.org.id,
             paywall: None,
+            anonymous: None,
         },
     )
     .await?;

@@ -128,6 +128,7 @@ pub async fn create(
                     max_bundle_bytes: state.config.sends.max_bundle_bytes,
                     quota_org: session.org.id,
                     paywall: None,
+                    anonymous: None,
                 },
             )
             .await?;
@@ -329,6 +330,9 @@ pub async fn fulfil(
             max_bundle_bytes: state.config.sends.max_bundle_bytes,
             quota_org: provider_org.unwrap_or(request.org),
             paywall,
+            anonymous: provider
+                .is_none()
+                .then(|| ip.as_deref().map(super::json::network_of)),
         },
     )
     .await?;
@@ -396,20 +400,17 @@ pub async fn link_view(
     let authorization = match request.authorization {
         Some(document) => {
             let document = documents::live_document(&state, document).await?;
-            match (
-                &document.link_wrapped_key,
-                &document.manifest,
-                document.state,
-            ) {
-                (Some(key), Some(manifest), DocumentStatus::Ready) => {
-                    Some(wire::LinkAuthorization {
-                        document: document.id,
-                        link_wrapped_key: key.clone(),
-                        manifest: manifest.clone(),
-                    })
-                }
+            let keys = match document.state {
+                DocumentStatus::Ready => state.store.document_keys(document.id).await?,
                 _ => None,
-            }
+            };
+            keys.and_then(|keys| {
+                Some(wire::LinkAuthorization {
+                    document: document.id,
+                    link_wrapped_key: keys.link_wrapped_key?,
+                    manifest: keys.manifest,
+                })
+            })
         }
         None => None,
     };

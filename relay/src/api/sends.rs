@@ -15,7 +15,9 @@ use super::json::{ApiJson, ApiPath, ClientIp};
 use crate::audit::{Actor, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::session::Session;
-use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, SendRecord, SendState};
+use crate::store::{
+    InvoiceRecord, InvoiceSubject, LinkKeys, LinkOtp, Paywall, SendRecord, SendState,
+};
 use crate::{AppError, AppState};
 
 /// Shortest expiry a sender may choose.
@@ -94,8 +96,9 @@ pub async fn create(
         attempts: 0,
         max_attempts: limits.max_attempts,
         state: SendState::Uploading,
-        guard: None,
-        manifest: None,
+        otp: None,
+        legacy_guard: None,
+        legacy_manifest: None,
         tokens: Vec::new(),
         opened_at: None,
         delivered_at: None,
@@ -146,7 +149,12 @@ pub async fn put_chunk(
     }
     let expected = super::chunks::sealed_len(&send.files, file, chunk)?;
     let body = super::chunks::read_chunk(request, expected, file, chunk).await?;
-    state.store.put_chunk(id, file, chunk, &body).await?;
+    state.store.put_chunk(id, file, chunk, body).await?;
+    let live = state
+        .store
+        .send(id)?
+        .is_some_and(|send| matches!(send.state, SendState::Uploading | SendState::Ready));
+    super::chunks::discard_if_ended(&state, id, live).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -175,8 +183,37 @@ pub async fn finalize(
             "the sealed manifest is too short".to_owned(),
         ));
     }
+    let _claim = state
+        .store
+        .claim_finalize(id)
+        .ok_or_else(already_finalized)?;
+    if state
+        .store
+        .send(id)?
+        .is_none_or(|send| send.state != SendState::Uploading)
+    {
+        return Err(already_finalized());
+    }
     super::chunks::all_stored(&state, id, &send.files).await?;
+    // The key material goes into the bundle folder (durably) before the link can open.
+    let guard = &request.guard;
+    state
+        .store
+        .put_link_keys(
+            id,
+            &LinkKeys {
+                verifier: guard.verifier,
+                wrapped_key: guard.wrapped_key.clone(),
+                manifest: request.manifest.clone(),
+            },
+            guard.receipt_key,
+        )
+        .await?;
     let now = state.clock.now();
+    let otp = LinkOtp {
+        otp_salt: guard.otp_salt,
+        kdf: guard.kdf,
+    };
     let (finalized, send) = state
         .store
         .update_send(id, |send| {
@@ -184,15 +221,16 @@ pub async fn finalize(
                 return false;
             }
             send.state = SendState::Ready;
-            send.guard = Some(request.guard.clone());
-            send.manifest = Some(request.manifest.clone());
+            send.otp = Some(otp);
             true
         })?
         .ok_or(AppError::NotFound)?;
     if !finalized {
-        return Err(AppError::Conflict(
-            "this send is already finalized, or it ended".to_owned(),
-        ));
+        // Ended meanwhile (revoked, expired): its folder must not keep the keys just written.
+        if !matches!(send.state, SendState::Uploading | SendState::Ready) {
+            super::chunks::destroy_files(&state, id).await?;
+        }
+        return Err(already_finalized());
     }
     super::auth::audit(
         &state,
@@ -248,7 +286,7 @@ pub async fn revoke(
             "only a link nobody has opened yet can be revoked".to_owned(),
         ));
     }
-    state.store.delete_chunks(id).await?;
+    super::chunks::destroy_files(&state, id).await?;
     super::auth::audit(
         &state,
         Actor::User {
@@ -261,6 +299,12 @@ pub async fn revoke(
         Outcome::Success,
     )?;
     Ok(Json(view(&state, &send)?))
+}
+
+fn already_finalized() -> AppError {
+    AppError::Conflict(
+        "this send is already finalized (or being finalized), or it ended".to_owned(),
+    )
 }
 
 /// The sender's view of a send, with its invoice.

@@ -1,7 +1,12 @@
 //! Organisations, users and sessions in sled. Sign-up writes the organisation, the user and
 //! their unique indexes (handle, e-mail) in one transaction, so two sign-ups can never claim
-//! the same handle or address. Sessions are stored under the SHA-256 of their token, never the
-//! token itself, with an index by user for "log out everywhere".
+//! the same handle or address. Every later change of an organisation or user is a
+//! compare-and-swap update (`records`), so no stale copy is ever written back. Sessions are
+//! stored under the SHA-256 of their token, never the token itself, and belong to their
+//! user's session epoch: ending every session of a user ("log out everywhere", a password
+//! change, a role change) is one atomic bump of that epoch, which no session created before it
+//! survives, whatever is in flight. A session is created only while the password it was
+//! opened with is still the user's (checked in the same transaction).
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -13,12 +18,13 @@ use sled::Transactional as _;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::Store;
+use super::records::{
+    Abort, SESSIONS, SessionGuard, USERS, Updated, abort, check_guard, decode_in, encode_in, finish,
+};
 
 const ORGS: &str = "orgs";
 const ORG_HANDLES: &str = "org_handles";
-const USERS: &str = "users";
 const USER_EMAILS: &str = "user_emails";
-const SESSIONS: &str = "sessions";
 const SESSIONS_BY_USER: &str = "sessions_by_user";
 const MFA_TICKETS: &str = "mfa_tickets";
 
@@ -68,6 +74,9 @@ pub struct UserRecord {
     /// A TOTP secret handed out for enrolment but not yet confirmed with a code.
     #[serde(default, with = "optional_bytes")]
     pub mfa_pending: Option<Vec<u8>>,
+    /// Sessions of an older epoch are over (see the module header).
+    #[serde(default)]
+    pub session_epoch: u64,
 }
 
 /// A confirmed TOTP second factor.
@@ -110,6 +119,10 @@ pub struct MfaTicket {
     pub user: Id,
     pub created_at: i64,
     pub attempts: u32,
+    /// The user's server salt when the password was checked: a password changed since then
+    /// voids the ticket.
+    #[serde(default, with = "shared::encoding::array")]
+    pub credential: [u8; 16],
 }
 
 /// A session as stored (keyed by the SHA-256 of its token).
@@ -120,6 +133,9 @@ pub struct SessionRecord {
     pub last_seen: i64,
     /// Sent back in `X-CSRF-Token` with every state-changing request.
     pub csrf_token: String,
+    /// The user's session epoch when it started (see the module header).
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 // Records holding hashes, secrets or tokens print only what identifies them.
@@ -142,6 +158,7 @@ impl std::fmt::Debug for SessionRecord {
             .field("user", &self.user)
             .field("created_at", &self.created_at)
             .field("last_seen", &self.last_seen)
+            .field("epoch", &self.epoch)
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +170,15 @@ impl std::fmt::Debug for MfaState {
             .field("recovery_codes_left", &self.recovery_hashes.len())
             .finish_non_exhaustive()
     }
+}
+
+/// Why a session could not be started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SessionRefused {
+    #[error(
+        "the account changed while logging in (a new password, or it was removed); log in again"
+    )]
+    CredentialsChanged,
 }
 
 /// Why a sign-up could not be stored.
@@ -180,14 +206,14 @@ impl Store {
         owner: &UserRecord,
     ) -> anyhow::Result<Result<(), SignupConflict>> {
         let (orgs, handles, users, emails) = (
-            self.db.open_tree(ORGS)?,
-            self.db.open_tree(ORG_HANDLES)?,
-            self.db.open_tree(USERS)?,
-            self.db.open_tree(USER_EMAILS)?,
+            self.tree(ORGS)?,
+            self.tree(ORG_HANDLES)?,
+            self.tree(USERS)?,
+            self.tree(USER_EMAILS)?,
         );
         let org_bytes = encode(org)?;
         let user_bytes = encode(owner)?;
-        let trees = (&orgs, &handles, &users, &emails);
+        let trees = (orgs.raw(), handles.raw(), users.raw(), emails.raw());
         let result = trees.transaction(|(orgs, handles, users, emails)| {
             if emails.get(owner.email.as_bytes())?.is_some() {
                 return Err(ConflictableTransactionError::Abort(
@@ -206,21 +232,42 @@ impl Store {
             Ok(())
         });
         match result {
-            Ok(()) => Ok(Ok(())),
+            Ok(()) => {
+                self.wrote();
+                Ok(Ok(()))
+            }
             Err(TransactionError::Abort(conflict)) => Ok(Err(conflict)),
             Err(TransactionError::Storage(error)) => Err(error).context("while storing a sign-up"),
         }
     }
 
+    /// Whether an organisation handle or an e-mail address is taken (a cheap check before a
+    /// sign-up spends its hashing; the transaction above decides).
+    pub fn signup_conflict(
+        &self,
+        handle: Option<&str>,
+        email: &str,
+    ) -> anyhow::Result<Option<SignupConflict>> {
+        if self.tree(USER_EMAILS)?.contains_key(email.as_bytes())? {
+            return Ok(Some(SignupConflict::EmailTaken));
+        }
+        if let Some(handle) = handle
+            && self.tree(ORG_HANDLES)?.contains_key(handle.as_bytes())?
+        {
+            return Ok(Some(SignupConflict::HandleTaken));
+        }
+        Ok(None)
+    }
+
     pub fn org(&self, id: Id) -> anyhow::Result<Option<OrgRecord>> {
-        let tree = self.db.open_tree(ORGS)?;
+        let tree = self.tree(ORGS)?;
         tree.get(id.as_bytes())?
             .map(|bytes| decode(&bytes, "organisation"))
             .transpose()
     }
 
     pub fn org_by_handle(&self, handle: &str) -> anyhow::Result<Option<OrgRecord>> {
-        let handles = self.db.open_tree(ORG_HANDLES)?;
+        let handles = self.tree(ORG_HANDLES)?;
         let Some(id) = handles.get(handle.as_bytes())? else {
             return Ok(None);
         };
@@ -230,7 +277,7 @@ impl Store {
 
     /// Every organisation, optionally only those with `status`, oldest first.
     pub fn orgs(&self, status: Option<OrgStatus>) -> anyhow::Result<Vec<OrgRecord>> {
-        let tree = self.db.open_tree(ORGS)?;
+        let tree = self.tree(ORGS)?;
         let mut orgs = Vec::new();
         for item in tree.iter() {
             let (_, bytes) = item?;
@@ -243,40 +290,26 @@ impl Store {
         Ok(orgs)
     }
 
-    /// Sets an organisation's status; `None` when there is no such organisation.
-    pub fn set_org_status(
+    /// Applies `change` to an organisation atomically (with `guard`, only while that session is
+    /// alive).
+    pub fn update_org<T>(
         &self,
-        handle: &str,
-        status: OrgStatus,
-        now: i64,
-    ) -> anyhow::Result<Option<OrgRecord>> {
-        let Some(mut org) = self.org_by_handle(handle)? else {
-            return Ok(None);
-        };
-        org.status = status;
-        org.status_changed_at = now;
-        self.db
-            .open_tree(ORGS)?
-            .insert(org.id.as_bytes(), encode(&org)?)?;
-        Ok(Some(org))
-    }
-
-    pub fn save_org(&self, org: &OrgRecord) -> anyhow::Result<()> {
-        self.db
-            .open_tree(ORGS)?
-            .insert(org.id.as_bytes(), encode(org)?)?;
-        Ok(())
+        id: Id,
+        guard: Option<&SessionGuard>,
+        change: impl Fn(&mut OrgRecord) -> T,
+    ) -> anyhow::Result<Updated<T, OrgRecord>> {
+        self.update_record(ORGS, id.as_bytes(), guard, "organisation", change)
     }
 
     pub fn user(&self, id: Id) -> anyhow::Result<Option<UserRecord>> {
-        let tree = self.db.open_tree(USERS)?;
+        let tree = self.tree(USERS)?;
         tree.get(id.as_bytes())?
             .map(|bytes| decode(&bytes, "user"))
             .transpose()
     }
 
     pub fn user_by_email(&self, email: &str) -> anyhow::Result<Option<UserRecord>> {
-        let emails = self.db.open_tree(USER_EMAILS)?;
+        let emails = self.tree(USER_EMAILS)?;
         let Some(id) = emails.get(email.as_bytes())? else {
             return Ok(None);
         };
@@ -284,53 +317,203 @@ impl Store {
         self.user(Id::from_bytes(id))
     }
 
-    /// Stores a new session under the hash of its token.
+    /// Applies `change` to a user atomically (with `guard`, only while that session is alive).
+    /// With `keep` and a change that moved the guarded user's session epoch on, the guarded
+    /// session moves to the new epoch in the same step (it survives; every other one ends).
+    pub fn update_user<T>(
+        &self,
+        id: Id,
+        guard: Option<&SessionGuard>,
+        keep: bool,
+        change: impl Fn(&mut UserRecord) -> T,
+    ) -> anyhow::Result<Updated<T, UserRecord>> {
+        let (sessions, users) = (self.tree(SESSIONS)?, self.tree(USERS)?);
+        let result = (sessions.raw(), users.raw()).transaction(|(sessions, users)| {
+            check_guard(guard, sessions, users)?;
+            let Some(old) = users.get(id.as_bytes())? else {
+                return abort(Abort::Missing);
+            };
+            let mut user: UserRecord = decode_in(&old, "user")?;
+            let outcome = change(&mut user);
+            let new = encode_in(&user)?;
+            let changed = new.as_slice() != old.as_ref();
+            if changed {
+                users.insert(id.as_bytes().as_slice(), new)?;
+            }
+            if let Some(guard) = guard
+                && keep
+                && guard.user == id
+                && user.session_epoch != guard.epoch
+                && let Some(bytes) = sessions.get(guard.token_hash)?
+            {
+                let mut session: SessionRecord = decode_in(&bytes, "session")?;
+                session.epoch = user.session_epoch;
+                sessions.insert(guard.token_hash.as_slice(), encode_in(&session)?)?;
+            }
+            Ok((outcome, user, changed))
+        });
+        finish(self, result, "user")
+    }
+
+    /// Hands ownership from `owner` to `heir` (same organisation) in one step: the heir
+    /// becomes owner, the owner an admin, and both lose every session but the guarded one.
+    pub fn transfer_ownership(
+        &self,
+        guard: &SessionGuard,
+        owner: Id,
+        heir: Id,
+    ) -> anyhow::Result<Updated<(), (UserRecord, UserRecord)>> {
+        let (sessions, users) = (self.tree(SESSIONS)?, self.tree(USERS)?);
+        let result = (sessions.raw(), users.raw()).transaction(|(sessions, users)| {
+            check_guard(Some(guard), sessions, users)?;
+            let (Some(owner_bytes), Some(heir_bytes)) =
+                (users.get(owner.as_bytes())?, users.get(heir.as_bytes())?)
+            else {
+                return abort(Abort::Missing);
+            };
+            let mut owner_record: UserRecord = decode_in(&owner_bytes, "user")?;
+            let mut heir_record: UserRecord = decode_in(&heir_bytes, "user")?;
+            if owner_record.role != Role::Owner || owner_record.org != heir_record.org {
+                return abort(Abort::SessionEnded);
+            }
+            owner_record.role = Role::Admin;
+            owner_record.session_epoch += 1;
+            heir_record.role = Role::Owner;
+            heir_record.session_epoch += 1;
+            users.insert(owner.as_bytes().as_slice(), encode_in(&owner_record)?)?;
+            users.insert(heir.as_bytes().as_slice(), encode_in(&heir_record)?)?;
+            if let Some(bytes) = sessions.get(guard.token_hash)? {
+                let mut session: SessionRecord = decode_in(&bytes, "session")?;
+                session.epoch = owner_record.session_epoch;
+                sessions.insert(guard.token_hash.as_slice(), encode_in(&session)?)?;
+            }
+            Ok(((), (owner_record, heir_record), true))
+        });
+        finish(self, result, "ownership transfer")
+    }
+
+    /// Removes a user and their address index in one step if `only_if` holds for them as they
+    /// are now (with `guard`, only while that session is alive); their sessions die with them
+    /// and are cleaned up after. The outcome says whether they were removed.
+    pub fn delete_user(
+        &self,
+        guard: Option<&SessionGuard>,
+        user: Id,
+        only_if: impl Fn(&UserRecord) -> bool,
+    ) -> anyhow::Result<Updated<bool, UserRecord>> {
+        let (sessions, users, emails) = (
+            self.tree(SESSIONS)?,
+            self.tree(USERS)?,
+            self.tree(USER_EMAILS)?,
+        );
+        let result =
+            (sessions.raw(), users.raw(), emails.raw()).transaction(|(sessions, users, emails)| {
+                check_guard(guard, sessions, users)?;
+                let Some(bytes) = users.get(user.as_bytes())? else {
+                    return abort(Abort::Missing);
+                };
+                let record: UserRecord = decode_in(&bytes, "user")?;
+                if !only_if(&record) {
+                    return Ok((false, record, false));
+                }
+                users.remove(user.as_bytes().as_slice())?;
+                emails.remove(record.email.as_bytes())?;
+                Ok((true, record, true))
+            });
+        let updated = finish(self, result, "user")?;
+        if matches!(updated, Updated::Done { outcome: true, .. }) {
+            self.delete_sessions_of(user, None)?;
+        }
+        Ok(updated)
+    }
+
+    /// Stores a new session under the hash of its token, in the user's current session epoch,
+    /// if the user still has the password that was checked (`credential`: their server salt
+    /// then). The session as stored.
     pub fn create_session(
         &self,
         token_hash: &[u8; 32],
         session: &SessionRecord,
-    ) -> anyhow::Result<()> {
-        let sessions = self.db.open_tree(SESSIONS)?;
-        let by_user = self.db.open_tree(SESSIONS_BY_USER)?;
-        sessions.insert(token_hash, encode(session)?)?;
-        by_user.insert(user_session_key(session.user, token_hash), &[])?;
-        Ok(())
+        credential: &[u8; 16],
+    ) -> anyhow::Result<Result<SessionRecord, SessionRefused>> {
+        let (users, sessions, by_user) = (
+            self.tree(USERS)?,
+            self.tree(SESSIONS)?,
+            self.tree(SESSIONS_BY_USER)?,
+        );
+        let result = (users.raw(), sessions.raw(), by_user.raw()).transaction(
+            |(users, sessions, by_user)| {
+                let Some(bytes) = users.get(session.user.as_bytes())? else {
+                    return abort(Abort::Missing);
+                };
+                let user: UserRecord = decode_in(&bytes, "user")?;
+                if user.server_salt != *credential {
+                    return abort(Abort::Missing);
+                }
+                let mut stored = session.clone();
+                stored.epoch = user.session_epoch;
+                sessions.insert(token_hash.as_slice(), encode_in(&stored)?)?;
+                by_user.insert(user_session_key(session.user, token_hash), &[])?;
+                Ok(stored)
+            },
+        );
+        match result {
+            Ok(stored) => {
+                self.wrote();
+                Ok(Ok(stored))
+            }
+            Err(TransactionError::Abort(Abort::Missing | Abort::SessionEnded)) => {
+                Ok(Err(SessionRefused::CredentialsChanged))
+            }
+            Err(TransactionError::Abort(Abort::Corrupt(error))) => Err(error),
+            Err(TransactionError::Storage(error)) => Err(error).context("while starting a session"),
+        }
     }
 
     pub fn session(&self, token_hash: &[u8; 32]) -> anyhow::Result<Option<SessionRecord>> {
-        let sessions = self.db.open_tree(SESSIONS)?;
+        let sessions = self.tree(SESSIONS)?;
         sessions
             .get(token_hash)?
             .map(|bytes| decode(&bytes, "session"))
             .transpose()
     }
 
-    pub fn touch_session(
-        &self,
-        token_hash: &[u8; 32],
-        session: &SessionRecord,
-    ) -> anyhow::Result<()> {
-        self.db
-            .open_tree(SESSIONS)?
-            .insert(token_hash, encode(session)?)?;
-        Ok(())
+    /// Records that a session was used at `now`; a session that ended meanwhile stays ended.
+    pub fn touch_session(&self, token_hash: &[u8; 32], now: i64) -> anyhow::Result<()> {
+        let sessions = self.tree(SESSIONS)?;
+        loop {
+            let Some(old) = sessions.get(token_hash)? else {
+                return Ok(());
+            };
+            let mut session: SessionRecord = decode(&old, "session")?;
+            if session.last_seen >= now {
+                return Ok(());
+            }
+            session.last_seen = now;
+            if sessions
+                .compare_and_swap(token_hash, Some(old), Some(encode(&session)?))?
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
     }
 
     pub fn delete_session(&self, token_hash: &[u8; 32]) -> anyhow::Result<()> {
-        let sessions = self.db.open_tree(SESSIONS)?;
+        let sessions = self.tree(SESSIONS)?;
         if let Some(bytes) = sessions.remove(token_hash)? {
             let session: SessionRecord = decode(&bytes, "session")?;
-            self.db
-                .open_tree(SESSIONS_BY_USER)?
+            self.tree(SESSIONS_BY_USER)?
                 .remove(user_session_key(session.user, token_hash))?;
         }
         Ok(())
     }
 
-    /// Ends every session of `user` except `keep` (when given); returns how many ended.
+    /// Deletes the stored sessions of `user` except `keep` (when given); returns how many.
+    /// Ending sessions is the epoch's job (`update_user`); this only tidies up after it.
     pub fn delete_sessions_of(&self, user: Id, keep: Option<&[u8; 32]>) -> anyhow::Result<usize> {
-        let by_user = self.db.open_tree(SESSIONS_BY_USER)?;
-        let sessions = self.db.open_tree(SESSIONS)?;
+        let by_user = self.tree(SESSIONS_BY_USER)?;
+        let sessions = self.tree(SESSIONS)?;
         let mut ended = 0;
         for item in by_user.scan_prefix(user.as_bytes()) {
             let (key, _) = item?;
@@ -347,28 +530,35 @@ impl Store {
 }
 
 impl Store {
-    pub fn save_mfa_ticket(
+    pub fn create_mfa_ticket(
         &self,
         ticket_hash: &[u8; 32],
         ticket: &MfaTicket,
     ) -> anyhow::Result<()> {
-        self.db
-            .open_tree(MFA_TICKETS)?
+        self.tree(MFA_TICKETS)?
             .insert(ticket_hash, encode(ticket)?)?;
         Ok(())
     }
 
     pub fn mfa_ticket(&self, ticket_hash: &[u8; 32]) -> anyhow::Result<Option<MfaTicket>> {
-        self.db
-            .open_tree(MFA_TICKETS)?
+        self.tree(MFA_TICKETS)?
             .get(ticket_hash)?
             .map(|bytes| decode(&bytes, "login ticket"))
             .transpose()
     }
 
-    pub fn delete_mfa_ticket(&self, ticket_hash: &[u8; 32]) -> anyhow::Result<()> {
-        self.db.open_tree(MFA_TICKETS)?.remove(ticket_hash)?;
-        Ok(())
+    /// Applies `change` to a log-in ticket atomically.
+    pub fn update_mfa_ticket<T>(
+        &self,
+        ticket_hash: &[u8; 32],
+        change: impl Fn(&mut MfaTicket) -> T,
+    ) -> anyhow::Result<Updated<T, MfaTicket>> {
+        self.update_record(MFA_TICKETS, ticket_hash, None, "login ticket", change)
+    }
+
+    /// Deletes a ticket; whether it was there (a ticket is redeemed once).
+    pub fn delete_mfa_ticket(&self, ticket_hash: &[u8; 32]) -> anyhow::Result<bool> {
+        Ok(self.tree(MFA_TICKETS)?.remove(ticket_hash)?.is_some())
     }
 }
 

@@ -1,66 +1,95 @@
-//! Chunk ciphertext as files: `blobs/<send id>/<file>-<chunk>`, one file per sealed chunk,
-//! written to a temporary name and renamed into place so a reader never sees half a chunk.
-//! Bulk ciphertext lives beside sled rather than in it: deleting a file removes the bytes at
-//! once (sled's log would keep deleted values until its segments are rewritten, and
-//! "destroyed" must mean gone), and chunks never pass through sled's page cache, so the
-//! relay's memory stays flat whatever the bundle sizes. Metadata stays in sled.
+//! Bundle folders: `blobs/<bundle id>/` holds what one send or document carries, as files:
+//! one per sealed chunk (`<file>-<chunk>`), its key material (`keys`: a link's verifier and
+//! wrapped key, or a document's wrapped keys, and the sealed manifest) and a link's receipt key
+//! (`receipt`). Bulk ciphertext and everything that must be destroyed live here rather than
+//! in sled: deleting a file removes the bytes at once, while sled keeps earlier versions of a
+//! record in its log until its segments are rewritten, and "destroyed" must mean gone from
+//! every file of the data directory. Chunks also never pass through sled's cache, so memory
+//! stays flat whatever the bundle sizes. Metadata stays in sled.
+//!
+//! Every write is durable before it returns (written to a temporary name, synced, renamed into
+//! place, the folder synced), so a reader never sees half a file and a 2xx after it is on disk;
+//! a deletion syncs the folder that held the removed entry.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use rand_core::RngCore as _;
+use serde::{Deserialize, Serialize};
+use shared::crypto::{LinkVerifier, LinkWrappedKey, SealedManifest};
 use shared::ids::Id;
+use shared::wire::ReaderKey;
 
 use super::Store;
+use super::durability::sync_folder;
+
+/// The file of a bundle's key material.
+const KEYS: &str = "keys";
+/// The file of a link's receipt key.
+const RECEIPT: &str = "receipt";
+
+/// What opens a link, kept only in its bundle folder: gone the moment the link is used up,
+/// destroyed, revoked or expired.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkKeys {
+    /// `SHA-256(proof)`.
+    pub verifier: LinkVerifier,
+    /// `AES-256-GCM(link_key, K)`.
+    pub wrapped_key: LinkWrappedKey,
+    pub manifest: SealedManifest,
+}
+
+/// What opens a document for its readers, kept only in its bundle folder.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentKeys {
+    /// `K` wrapped to each reader.
+    pub readers: Vec<ReaderKey>,
+    pub manifest: SealedManifest,
+    /// For an authorisation of a request by link: `K` under the request key.
+    #[serde(default)]
+    pub link_wrapped_key: Option<LinkWrappedKey>,
+}
+
+impl std::fmt::Debug for LinkKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkKeys").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for DocumentKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentKeys")
+            .field("readers", &self.readers.len())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Store {
-    /// Where chunk `chunk` of file `file` of `send` is kept.
-    pub fn chunk_path(&self, send: Id, file: u32, chunk: u32) -> PathBuf {
-        self.blobs
-            .join(send.to_string())
-            .join(format!("{file}-{chunk}"))
+    /// Where chunk `chunk` of file `file` of bundle `id` is kept.
+    pub fn chunk_path(&self, id: Id, file: u32, chunk: u32) -> PathBuf {
+        self.bundle_folder(id).join(format!("{file}-{chunk}"))
     }
 
-    /// Stores one sealed chunk (replacing an earlier upload of the same chunk).
+    /// Stores one sealed chunk durably (replacing an earlier upload of the same chunk).
     pub async fn put_chunk(
         &self,
-        send: Id,
+        id: Id,
         file: u32,
         chunk: u32,
-        sealed: &[u8],
+        sealed: impl AsRef<[u8]> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let path = self.chunk_path(send, file, chunk);
-        let folder = self.blobs.join(send.to_string());
-        tokio::fs::create_dir_all(&folder)
-            .await
-            .with_context(|| format!("while creating {}", folder.display()))?;
-        let mut nonce = [0_u8; 8];
-        rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut nonce);
-        let temporary = folder.join(format!(
-            ".{file}-{chunk}.{}.part",
-            shared::encoding::encode(&nonce)
-        ));
-        tokio::fs::write(&temporary, sealed)
-            .await
-            .with_context(|| format!("while writing {}", temporary.display()))?;
-        tokio::fs::rename(&temporary, &path)
-            .await
-            .with_context(|| format!("while moving a chunk into {}", path.display()))?;
-        Ok(())
+        self.put_file(id, format!("{file}-{chunk}"), sealed).await
     }
 
     /// The sealed chunk, or `None` if it is not (or no longer) stored.
-    pub async fn chunk(&self, send: Id, file: u32, chunk: u32) -> anyhow::Result<Option<Vec<u8>>> {
-        let path = self.chunk_path(send, file, chunk);
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error).with_context(|| format!("while reading {}", path.display())),
-        }
+    pub async fn chunk(&self, id: Id, file: u32, chunk: u32) -> anyhow::Result<Option<Vec<u8>>> {
+        read_if_there(&self.chunk_path(id, file, chunk)).await
     }
 
     /// The stored length of a chunk, or `None` if it is missing.
-    pub async fn chunk_len(&self, send: Id, file: u32, chunk: u32) -> anyhow::Result<Option<u64>> {
-        let path = self.chunk_path(send, file, chunk);
+    pub async fn chunk_len(&self, id: Id, file: u32, chunk: u32) -> anyhow::Result<Option<u64>> {
+        let path = self.chunk_path(id, file, chunk);
         match tokio::fs::metadata(&path).await {
             Ok(metadata) => Ok(Some(metadata.len())),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -68,15 +97,186 @@ impl Store {
         }
     }
 
-    /// Deletes every chunk of `send` (no error if there were none).
-    pub async fn delete_chunks(&self, send: Id) -> anyhow::Result<()> {
-        let folder = self.blobs.join(send.to_string());
-        match tokio::fs::remove_dir_all(&folder).await {
+    /// Stores a link's key material and receipt key durably.
+    pub async fn put_link_keys(
+        &self,
+        id: Id,
+        keys: &LinkKeys,
+        receipt_key: [u8; 32],
+    ) -> anyhow::Result<()> {
+        self.put_file(id, RECEIPT.to_owned(), receipt_key).await?;
+        let bytes = serde_json::to_vec(keys).context("while encoding link keys")?;
+        self.put_file(id, KEYS.to_owned(), bytes).await
+    }
+
+    /// A link's key material, if still stored.
+    pub async fn link_keys(&self, id: Id) -> anyhow::Result<Option<LinkKeys>> {
+        read_if_there(&self.bundle_folder(id).join(KEYS))
+            .await?
+            .map(|bytes| serde_json::from_slice(&bytes).context("stored link keys are corrupt"))
+            .transpose()
+    }
+
+    /// A link's receipt key, if still stored.
+    pub async fn receipt_key(&self, id: Id) -> anyhow::Result<Option<[u8; 32]>> {
+        read_if_there(&self.bundle_folder(id).join(RECEIPT))
+            .await?
+            .map(|bytes| {
+                <[u8; 32]>::try_from(bytes.as_slice()).context("a stored receipt key is corrupt")
+            })
+            .transpose()
+    }
+
+    /// Stores a document's key material durably.
+    pub async fn put_document_keys(&self, id: Id, keys: &DocumentKeys) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(keys).context("while encoding document keys")?;
+        self.put_file(id, KEYS.to_owned(), bytes).await
+    }
+
+    /// A document's key material, if still stored.
+    pub async fn document_keys(&self, id: Id) -> anyhow::Result<Option<DocumentKeys>> {
+        read_if_there(&self.bundle_folder(id).join(KEYS))
+            .await?
+            .map(|bytes| serde_json::from_slice(&bytes).context("stored document keys are corrupt"))
+            .transpose()
+    }
+
+    /// Destroys a bundle's key material (a used-up link: its chunks and receipt key stay until
+    /// the downloads are over). The folder is not synced here: should a power cut bring the
+    /// entry back, the record already says the link is used up, and the sweep deletes the
+    /// file again (`sweep_folders`); not syncing keeps one-time openings off the disk's
+    /// queue.
+    pub async fn delete_keys(&self, id: Id) -> anyhow::Result<()> {
+        let path = self.bundle_folder(id).join(KEYS);
+        match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(error) => {
-                Err(error).with_context(|| format!("while deleting {}", folder.display()))
+            Err(error) => Err(error).with_context(|| format!("while deleting {}", path.display())),
+        }
+    }
+
+    /// Whether a bundle's key material is still stored.
+    pub async fn has_keys(&self, id: Id) -> anyhow::Result<bool> {
+        tokio::fs::try_exists(self.bundle_folder(id).join(KEYS))
+            .await
+            .context("while looking for key material")
+    }
+
+    /// Deletes everything of bundle `id` (no error if there was nothing), durably.
+    pub async fn delete_chunks(&self, id: Id) -> anyhow::Result<()> {
+        let folder = self.bundle_folder(id);
+        let blobs = self.blobs.as_ref().clone();
+        tokio::task::spawn_blocking(move || delete_folder(&folder, &blobs))
+            .await
+            .context("the deletion task panicked")?
+    }
+
+    /// `delete_chunks` for callers that are not async.
+    pub fn delete_chunks_blocking(&self, id: Id) -> anyhow::Result<()> {
+        delete_folder(&self.bundle_folder(id), &self.blobs)
+    }
+
+    /// The ids of every bundle folder on disk (for the sweep that removes folders whose bundle
+    /// ended or is gone).
+    pub fn bundle_folders(&self) -> anyhow::Result<Vec<Id>> {
+        let mut ids = Vec::new();
+        let entries = std::fs::read_dir(self.blobs.as_ref())
+            .with_context(|| format!("while listing {}", self.blobs.display()))?;
+        for entry in entries {
+            let entry = entry.context("while listing the bundle folders")?;
+            if let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| Id::parse(name).ok())
+            {
+                ids.push(id);
             }
         }
+        Ok(ids)
+    }
+
+    fn bundle_folder(&self, id: Id) -> PathBuf {
+        self.blobs.join(id.to_string())
+    }
+
+    /// Writes `name` in bundle `id`'s folder durably (see `write_durably`).
+    async fn put_file(
+        &self,
+        id: Id,
+        name: String,
+        bytes: impl AsRef<[u8]> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let folder = self.bundle_folder(id);
+        let blobs = self.blobs.as_ref().clone();
+        tokio::task::spawn_blocking(move || write_durably(&blobs, &folder, &name, bytes.as_ref()))
+            .await
+            .context("the write task panicked")?
+    }
+
+    /// `put_link_keys` for callers that are not async (the schema migration).
+    pub(super) fn put_link_keys_blocking(
+        &self,
+        id: Id,
+        keys: Option<&LinkKeys>,
+        receipt_key: [u8; 32],
+    ) -> anyhow::Result<()> {
+        let folder = self.bundle_folder(id);
+        write_durably(&self.blobs, &folder, RECEIPT, &receipt_key)?;
+        if let Some(keys) = keys {
+            let bytes = serde_json::to_vec(keys).context("while encoding link keys")?;
+            write_durably(&self.blobs, &folder, KEYS, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// `put_document_keys` for callers that are not async (the schema migration).
+    pub(super) fn put_document_keys_blocking(
+        &self,
+        id: Id,
+        keys: &DocumentKeys,
+    ) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(keys).context("while encoding document keys")?;
+        write_durably(&self.blobs, &self.bundle_folder(id), KEYS, &bytes)
+    }
+}
+
+/// Writes `name` in `folder` durably: a temporary file, synced, renamed into place, the folder
+/// synced (and `blobs`, its parent, too when the folder is new).
+fn write_durably(blobs: &Path, folder: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    if !folder.is_dir() {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("while creating {}", folder.display()))?;
+        sync_folder(blobs)?;
+    }
+    let mut nonce = [0_u8; 8];
+    shared::crypto::OsRng.fill_bytes(&mut nonce);
+    let temporary = folder.join(format!(".{name}.{}.part", shared::encoding::encode(&nonce)));
+    let written = std::fs::File::create(&temporary).and_then(|mut handle| {
+        handle.write_all(bytes)?;
+        handle.sync_all()
+    });
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error).with_context(|| format!("while writing {}", temporary.display()));
+    }
+    let path = folder.join(name);
+    std::fs::rename(&temporary, &path)
+        .with_context(|| format!("while moving a file into {}", path.display()))?;
+    sync_folder(folder)
+}
+
+async fn read_if_there(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    match tokio::fs::read(path).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("while reading {}", path.display())),
+    }
+}
+
+fn delete_folder(folder: &Path, blobs: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(folder) {
+        Ok(()) => sync_folder(blobs),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("while deleting {}", folder.display())),
     }
 }

@@ -1,10 +1,9 @@
 //! Documents wrapped to public keys (fulfilments, authorisations, portal drops, chart
-//! transfers) and requests, in sled. A document holds its relay-visible metadata, the reader
-//! list fixed when it was reserved, the wrapped keys and sealed manifest once finalized; its
-//! chunks live as files (see `blobs`). Every change of a document goes through
+//! transfers) and requests, in sled. A document holds its relay-visible metadata and the reader
+//! list fixed when it was reserved; its wrapped keys, sealed manifest and chunks live as files
+//! in its bundle folder (see `blobs`), never in sled. Every change of a document goes through
 //! `update_document`, a compare-and-swap loop like `update_send`. When a document expires or is
-//! revoked, `end` drops its wrapped keys and manifest in the same write; the caller then
-//! deletes the chunk files.
+//! revoked, `end` records it; the caller then makes that durable and deletes the folder.
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -46,13 +45,23 @@ pub struct DocumentRecord {
     pub state: DocumentStatus,
     /// Who may read it, fixed when it was reserved; finalize must wrap `K` to exactly these.
     pub expected_readers: Vec<Id>,
+    /// Key material as records before schema 2 kept it; `Store::open` moves it into the
+    /// bundle folder, and it is never written here again.
+    #[serde(default, rename = "readers", skip_serializing)]
+    pub legacy_readers: Vec<ReaderKey>,
+    #[serde(default, rename = "manifest", skip_serializing)]
+    pub legacy_manifest: Option<SealedManifest>,
+    #[serde(default, rename = "link_wrapped_key", skip_serializing)]
+    pub legacy_link_wrapped_key: Option<LinkWrappedKey>,
+    /// Whether its bundle came from someone without an account (a portal drop, a fulfilment
+    /// by link): such bytes count against the organisation's intake allowance, never against
+    /// what it may send.
     #[serde(default)]
-    pub readers: Vec<ReaderKey>,
+    pub anonymous: bool,
+    /// While an anonymous upload is unfinished: the address it comes from (for the per-address
+    /// allowance); forgotten at finalize.
     #[serde(default)]
-    pub manifest: Option<SealedManifest>,
-    /// For an authorisation of a request by link: `K` under the request key.
-    #[serde(default)]
-    pub link_wrapped_key: Option<LinkWrappedKey>,
+    pub uploader_ip: Option<String>,
     /// SHA-256 of the bearer token an uploader without an account uses.
     #[serde(default)]
     pub upload_token_hash: Option<[u8; 32]>,
@@ -66,14 +75,16 @@ pub struct DocumentRecord {
 }
 
 impl DocumentRecord {
-    /// Ends the document and drops its keys and manifest; the caller deletes the chunks.
+    /// Ends the document; the caller makes this durable, then deletes the bundle folder (key
+    /// material and chunks).
     pub fn end(&mut self, state: DocumentStatus, now: i64) {
         self.state = state;
         self.ended_at = Some(now);
-        self.readers.clear();
-        self.manifest = None;
-        self.link_wrapped_key = None;
+        self.legacy_readers.clear();
+        self.legacy_manifest = None;
+        self.legacy_link_wrapped_key = None;
         self.upload_token_hash = None;
+        self.uploader_ip = None;
     }
 
     /// Whether its bytes still count against a quota.
@@ -83,11 +94,30 @@ impl DocumentRecord {
             DocumentStatus::Uploading | DocumentStatus::Ready
         )
     }
+}
 
-    /// `user`'s wrapped key, if `user` is a reader.
-    pub fn reader_key(&self, user: Id) -> Option<&ReaderKey> {
-        self.readers.iter().find(|reader| reader.user == user)
-    }
+/// The storage a new document must fit in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentLimits {
+    /// What a member's documents and sends may occupy per organisation.
+    pub org_quota: u64,
+    /// Unfinished anonymous uploads per organisation.
+    pub unfinished_per_org: u64,
+    /// Unfinished anonymous uploads from one address (or IPv6 /64).
+    pub unfinished_per_address: u64,
+    /// Anonymous uploads, finished or not, per organisation.
+    pub intake_per_org: u64,
+}
+
+/// Why a new document does not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageRefusal {
+    /// The organisation's own storage is full.
+    Quota(super::sends::QuotaExceeded),
+    /// The organisation's allowance for anonymous uploads is used up for now.
+    IntakeFull,
+    /// This address has as much unfinished anonymous upload as it may.
+    AddressBusy,
 }
 
 /// Who a stored request asks.
@@ -143,27 +173,64 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> anyhow::Res
 }
 
 impl Store {
-    /// Stores a new document if its quota organisation's stored ciphertext plus this one stays
-    /// within `quota` (checked and reserved under the same lock as sends).
+    /// Stores a new document if it fits: a document of a member counts against its quota
+    /// organisation's storage (checked and reserved under the same lock as sends); an anonymous
+    /// one (no account) only against the intake allowances, so strangers can never fill what
+    /// the organisation needs for its own sending.
     pub async fn create_document(
         &self,
         document: &DocumentRecord,
-        quota: u64,
-    ) -> anyhow::Result<Result<(), super::sends::QuotaExceeded>> {
+        limits: &DocumentLimits,
+    ) -> anyhow::Result<Result<(), StorageRefusal>> {
         let _guard = self.quota_lock.lock().await;
-        let used = self.stored_bytes_of_org(document.quota_org)?;
-        if used.saturating_add(document.sealed_bytes) > quota {
-            return Ok(Err(super::sends::QuotaExceeded { used, quota }));
+        if document.anonymous {
+            let anonymous: Vec<DocumentRecord> = self
+                .documents()?
+                .into_iter()
+                .filter(|other| other.anonymous && other.occupies_storage())
+                .collect();
+            let sum = |keep: &dyn Fn(&DocumentRecord) -> bool| -> u64 {
+                anonymous
+                    .iter()
+                    .filter(|other| keep(other))
+                    .map(|other| other.sealed_bytes)
+                    .sum()
+            };
+            let org = document.quota_org;
+            let unfinished = |other: &DocumentRecord| other.state == DocumentStatus::Uploading;
+            if let Some(address) = &document.uploader_ip {
+                let from_address = sum(&|other| {
+                    unfinished(other) && other.uploader_ip.as_deref() == Some(address.as_str())
+                });
+                if from_address.saturating_add(document.sealed_bytes)
+                    > limits.unfinished_per_address
+                {
+                    return Ok(Err(StorageRefusal::AddressBusy));
+                }
+            }
+            let unfinished_of_org = sum(&|other| unfinished(other) && other.quota_org == org);
+            let stored_of_org = sum(&|other| other.quota_org == org);
+            if unfinished_of_org.saturating_add(document.sealed_bytes) > limits.unfinished_per_org
+                || stored_of_org.saturating_add(document.sealed_bytes) > limits.intake_per_org
+            {
+                return Ok(Err(StorageRefusal::IntakeFull));
+            }
+        } else {
+            let used = self.stored_bytes_of_org(document.quota_org)?;
+            if used.saturating_add(document.sealed_bytes) > limits.org_quota {
+                return Ok(Err(StorageRefusal::Quota(super::sends::QuotaExceeded {
+                    used,
+                    quota: limits.org_quota,
+                })));
+            }
         }
-        self.db
-            .open_tree(DOCUMENTS)?
+        self.tree(DOCUMENTS)?
             .insert(document.id.as_bytes(), serde_json::to_vec(document)?)?;
         Ok(Ok(()))
     }
 
     pub fn document(&self, id: Id) -> anyhow::Result<Option<DocumentRecord>> {
-        self.db
-            .open_tree(DOCUMENTS)?
+        self.tree(DOCUMENTS)?
             .get(id.as_bytes())?
             .map(|bytes| decode(&bytes, "document"))
             .transpose()
@@ -172,7 +239,7 @@ impl Store {
     /// Every document, oldest first.
     pub fn documents(&self) -> anyhow::Result<Vec<DocumentRecord>> {
         let mut documents = Vec::new();
-        for item in self.db.open_tree(DOCUMENTS)?.iter() {
+        for item in self.tree(DOCUMENTS)?.iter() {
             let (_, bytes) = item?;
             documents.push(decode::<DocumentRecord>(&bytes, "document")?);
         }
@@ -180,12 +247,15 @@ impl Store {
         Ok(documents)
     }
 
-    /// Ciphertext bytes of documents counted against `org`.
+    /// Ciphertext bytes of documents counted against `org`'s own storage (anonymous uploads
+    /// count against its intake allowance instead).
     pub fn document_bytes_of_org(&self, org: Id) -> anyhow::Result<u64> {
         Ok(self
             .documents()?
             .iter()
-            .filter(|document| document.quota_org == org && document.occupies_storage())
+            .filter(|document| {
+                document.quota_org == org && !document.anonymous && document.occupies_storage()
+            })
             .map(|document| document.sealed_bytes)
             .sum())
     }
@@ -197,7 +267,7 @@ impl Store {
         id: Id,
         mut change: impl FnMut(&mut DocumentRecord) -> T,
     ) -> anyhow::Result<Option<(T, DocumentRecord)>> {
-        let tree = self.db.open_tree(DOCUMENTS)?;
+        let tree = self.tree(DOCUMENTS)?;
         loop {
             let Some(old) = tree.get(id.as_bytes())? else {
                 return Ok(None);
@@ -219,20 +289,18 @@ impl Store {
 
     /// Forgets a document entirely (an upload never finalized, or a purge).
     pub fn delete_document(&self, id: Id) -> anyhow::Result<()> {
-        self.db.open_tree(DOCUMENTS)?.remove(id.as_bytes())?;
+        self.tree(DOCUMENTS)?.remove(id.as_bytes())?;
         Ok(())
     }
 
     pub fn save_request(&self, request: &RequestRecord) -> anyhow::Result<()> {
-        self.db
-            .open_tree(REQUESTS)?
+        self.tree(REQUESTS)?
             .insert(request.id.as_bytes(), serde_json::to_vec(request)?)?;
         Ok(())
     }
 
     pub fn request(&self, id: Id) -> anyhow::Result<Option<RequestRecord>> {
-        self.db
-            .open_tree(REQUESTS)?
+        self.tree(REQUESTS)?
             .get(id.as_bytes())?
             .map(|bytes| decode(&bytes, "request"))
             .transpose()
@@ -241,7 +309,7 @@ impl Store {
     /// Every request, newest first.
     pub fn requests(&self) -> anyhow::Result<Vec<RequestRecord>> {
         let mut requests = Vec::new();
-        for item in self.db.open_tree(REQUESTS)?.iter() {
+        for item in self.tree(REQUESTS)?.iter() {
             let (_, bytes) = item?;
             requests.push(decode::<RequestRecord>(&bytes, "request")?);
         }
@@ -255,7 +323,7 @@ impl Store {
         id: Id,
         mut change: impl FnMut(&mut RequestRecord) -> T,
     ) -> anyhow::Result<Option<(T, RequestRecord)>> {
-        let tree = self.db.open_tree(REQUESTS)?;
+        let tree = self.tree(REQUESTS)?;
         loop {
             let Some(old) = tree.get(id.as_bytes())? else {
                 return Ok(None);
@@ -274,14 +342,14 @@ impl Store {
     }
 
     pub fn delete_request(&self, id: Id) -> anyhow::Result<()> {
-        self.db.open_tree(REQUESTS)?.remove(id.as_bytes())?;
+        self.tree(REQUESTS)?.remove(id.as_bytes())?;
         Ok(())
     }
 
     /// Counts one portal drop from `ip` in the hour starting at `hour`; returns the count
     /// including this one (the caller refuses above its limit).
     pub fn count_portal_drop(&self, ip: &str, hour: i64) -> anyhow::Result<u32> {
-        let tree = self.db.open_tree(PORTAL_DROPS)?;
+        let tree = self.tree(PORTAL_DROPS)?;
         loop {
             let old = tree.get(ip.as_bytes())?;
             let (start, count) = old

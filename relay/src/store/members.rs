@@ -44,13 +44,13 @@ impl Store {
         token_hash: &[u8; 32],
         invite: &InviteRecord,
     ) -> anyhow::Result<()> {
-        let tree = self.db.open_tree(INVITES)?;
+        let tree = self.tree(INVITES)?;
         tree.insert(token_hash, serde_json::to_vec(invite)?)?;
         Ok(())
     }
 
     pub fn invite(&self, token_hash: &[u8; 32]) -> anyhow::Result<Option<InviteRecord>> {
-        let tree = self.db.open_tree(INVITES)?;
+        let tree = self.tree(INVITES)?;
         tree.get(token_hash)?
             .map(|bytes| serde_json::from_slice(&bytes).context("a stored invitation is corrupt"))
             .transpose()
@@ -58,7 +58,7 @@ impl Store {
 
     /// The organisation's invitations still valid at `now`, oldest first.
     pub fn invites_of_org(&self, org: Id, now: i64) -> anyhow::Result<Vec<InviteRecord>> {
-        let tree = self.db.open_tree(INVITES)?;
+        let tree = self.tree(INVITES)?;
         let mut invites = Vec::new();
         for item in tree.iter() {
             let (_, bytes) = item?;
@@ -74,7 +74,7 @@ impl Store {
 
     /// Revokes an invitation of `org`; whether there was one.
     pub fn revoke_invite(&self, org: Id, id: Id) -> anyhow::Result<bool> {
-        let tree = self.db.open_tree(INVITES)?;
+        let tree = self.tree(INVITES)?;
         for item in tree.iter() {
             let (key, bytes) = item?;
             let invite: InviteRecord =
@@ -95,35 +95,39 @@ impl Store {
         now: i64,
     ) -> anyhow::Result<Result<InviteRecord, JoinConflict>> {
         let (invites, users, emails) = (
-            self.db.open_tree(INVITES)?,
-            self.db.open_tree(USERS)?,
-            self.db.open_tree(USER_EMAILS)?,
+            self.tree(INVITES)?,
+            self.tree(USERS)?,
+            self.tree(USER_EMAILS)?,
         );
         let user_bytes = serde_json::to_vec(user)?;
-        let result = (&invites, &users, &emails).transaction(|(invites, users, emails)| {
-            let abort = |conflict| Err(ConflictableTransactionError::Abort(conflict));
-            let Some(bytes) = invites.get(token_hash)? else {
-                return abort(JoinConflict::InviteInvalid);
-            };
-            let Ok(invite) = serde_json::from_slice::<InviteRecord>(&bytes) else {
-                return abort(JoinConflict::InviteInvalid);
-            };
-            if invite.expires_at <= now || invite.org != user.org || invite.role != user.role {
-                return abort(JoinConflict::InviteInvalid);
-            }
-            if invite.email != user.email {
-                return abort(JoinConflict::EmailMismatch);
-            }
-            if emails.get(user.email.as_bytes())?.is_some() {
-                return abort(JoinConflict::EmailTaken);
-            }
-            invites.remove(token_hash.as_slice())?;
-            users.insert(user.id.as_bytes().as_slice(), user_bytes.as_slice())?;
-            emails.insert(user.email.as_bytes(), user.id.as_bytes().as_slice())?;
-            Ok(invite)
-        });
+        let result =
+            (invites.raw(), users.raw(), emails.raw()).transaction(|(invites, users, emails)| {
+                let abort = |conflict| Err(ConflictableTransactionError::Abort(conflict));
+                let Some(bytes) = invites.get(token_hash)? else {
+                    return abort(JoinConflict::InviteInvalid);
+                };
+                let Ok(invite) = serde_json::from_slice::<InviteRecord>(&bytes) else {
+                    return abort(JoinConflict::InviteInvalid);
+                };
+                if invite.expires_at <= now || invite.org != user.org || invite.role != user.role {
+                    return abort(JoinConflict::InviteInvalid);
+                }
+                if invite.email != user.email {
+                    return abort(JoinConflict::EmailMismatch);
+                }
+                if emails.get(user.email.as_bytes())?.is_some() {
+                    return abort(JoinConflict::EmailTaken);
+                }
+                invites.remove(token_hash.as_slice())?;
+                users.insert(user.id.as_bytes().as_slice(), user_bytes.as_slice())?;
+                emails.insert(user.email.as_bytes(), user.id.as_bytes().as_slice())?;
+                Ok(invite)
+            });
         match result {
-            Ok(invite) => Ok(Ok(invite)),
+            Ok(invite) => {
+                self.wrote();
+                Ok(Ok(invite))
+            }
             Err(TransactionError::Abort(conflict)) => Ok(Err(conflict)),
             Err(TransactionError::Storage(error)) => {
                 Err(error).context("while joining an organisation")
@@ -133,7 +137,7 @@ impl Store {
 
     /// The organisation's users, by e-mail address.
     pub fn users_of_org(&self, org: Id) -> anyhow::Result<Vec<UserRecord>> {
-        let tree = self.db.open_tree(USERS)?;
+        let tree = self.tree(USERS)?;
         let mut users = Vec::new();
         for item in tree.iter() {
             let (_, bytes) = item?;
@@ -145,22 +149,5 @@ impl Store {
         }
         users.sort_by(|a, b| a.email.cmp(&b.email));
         Ok(users)
-    }
-
-    pub fn save_user(&self, user: &UserRecord) -> anyhow::Result<()> {
-        self.db
-            .open_tree(USERS)?
-            .insert(user.id.as_bytes(), serde_json::to_vec(user)?)?;
-        Ok(())
-    }
-
-    /// Removes a user, their address index and every session.
-    pub fn delete_user(&self, user: &UserRecord) -> anyhow::Result<()> {
-        self.delete_sessions_of(user.id, None)?;
-        self.db
-            .open_tree(USER_EMAILS)?
-            .remove(user.email.as_bytes())?;
-        self.db.open_tree(USERS)?.remove(user.id.as_bytes())?;
-        Ok(())
     }
 }

@@ -6,21 +6,32 @@ mod accounts;
 mod audit;
 mod blobs;
 mod documents;
+mod durability;
 mod guard;
 mod members;
+mod migrate;
 mod payments;
+mod records;
 mod retention;
 mod sends;
 
-pub use accounts::{MfaState, MfaTicket, OrgRecord, SessionRecord, SignupConflict, UserRecord};
-pub use documents::{DocumentRecord, RequestRecord, StoredTarget};
+pub use accounts::{
+    MfaState, MfaTicket, OrgRecord, SessionRecord, SessionRefused, SignupConflict, UserRecord,
+};
+pub use audit::REPEAT_WINDOW_SECONDS;
+pub use blobs::{DocumentKeys, LinkKeys};
+pub use documents::{DocumentLimits, DocumentRecord, RequestRecord, StorageRefusal, StoredTarget};
+pub use durability::track_writes;
 pub use guard::{AccountFailures, IpBlock, IpFailures};
 pub use members::{InviteRecord, JoinConflict};
 pub use payments::{
     CheckoutRecord, InvoiceRecord, InvoiceSubject, InvoiceUpdate, LedgerEntry, NewEntry,
     StripePayment,
 };
-pub use sends::{DownloadToken, Paywall, SendRecord, SendState};
+pub use records::{SessionGuard, Updated};
+pub use sends::{DownloadToken, LinkOtp, Paywall, QuotaExceeded, SendRecord, SendState};
+
+use durability::{Durability, Tree};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -31,8 +42,13 @@ use anyhow::Context as _;
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    /// Serialises appends to the audit log (read head, write next) within this process.
-    audit_lock: Arc<Mutex<()>>,
+    /// Numbers every write and makes them durable (see `durability`).
+    durability: Arc<Durability>,
+    /// Serialises appends to the audit log within this process, and keeps its head (the next
+    /// number and the last hash) once read.
+    audit_lock: Arc<Mutex<Option<audit::Head>>>,
+    /// Open windows of repeated refusals (see `audit`).
+    audit_repeats: Arc<Mutex<audit::Repeats>>,
     /// A random secret made at the first start, kept in the database: the key of the fake
     /// prelogin salts for unknown e-mail addresses.
     server_secret: Arc<zeroize::Zeroizing<[u8; 32]>>,
@@ -43,6 +59,23 @@ pub struct Store {
     /// Serialises changes of money (invoice states, ledger, Stripe events) within this
     /// process, so two deliveries of one webhook cannot interleave.
     payments_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Bundles being finalized right now (one finalize per bundle at a time).
+    finalizing: Arc<Mutex<std::collections::HashSet<shared::ids::Id>>>,
+}
+
+/// The claim of finalizing one bundle; released when dropped.
+#[derive(Debug)]
+pub struct FinalizeClaim {
+    id: shared::ids::Id,
+    finalizing: Arc<Mutex<std::collections::HashSet<shared::ids::Id>>>,
+}
+
+impl Drop for FinalizeClaim {
+    fn drop(&mut self) {
+        if let Ok(mut finalizing) = self.finalizing.lock() {
+            finalizing.remove(&self.id);
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -52,7 +85,9 @@ impl std::fmt::Debug for Store {
 }
 
 /// Schema version of the on-disk layout, checked at open so an old binary refuses a newer store.
-const SCHEMA_VERSION: u32 = 1;
+/// 2: key material (link verifiers, wrapped keys, manifests, receipt keys) lives in bundle
+/// folders, never in sled (`migrate`).
+const SCHEMA_VERSION: u32 = 2;
 const META_SCHEMA_KEY: &[u8] = b"schema_version";
 const META_SERVER_SECRET: &[u8] = b"server_secret";
 
@@ -65,17 +100,17 @@ impl Store {
             .path(data_dir.join("db"))
             .open()
             .with_context(|| format!("while opening the database in {}", data_dir.display()))?;
-        let meta = db
-            .open_tree("meta")
-            .context("while opening the meta tree")?;
-        match meta
+        let durability = Arc::new(Durability::new(db.clone(), &data_dir.join("db"))?);
+        let meta = Tree::new(
+            db.open_tree("meta")
+                .context("while opening the meta tree")?,
+            durability.clone(),
+        );
+        let found = match meta
             .get(META_SCHEMA_KEY)
             .context("while reading the schema version")?
         {
-            None => {
-                meta.insert(META_SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
-                    .context("while writing the schema version")?;
-            }
+            None => SCHEMA_VERSION,
             Some(bytes) => {
                 let found = <[u8; 4]>::try_from(bytes.as_ref())
                     .map(u32::from_be_bytes)
@@ -84,8 +119,9 @@ impl Store {
                     found <= SCHEMA_VERSION,
                     "the data directory holds schema version {found}, newer than this relay's {SCHEMA_VERSION}"
                 );
+                found
             }
-        }
+        };
         let server_secret = match meta
             .get(META_SERVER_SECRET)
             .context("while reading the server secret")?
@@ -104,13 +140,36 @@ impl Store {
         let blobs = data_dir.join("blobs");
         std::fs::create_dir_all(&blobs)
             .with_context(|| format!("while creating {}", blobs.display()))?;
-        Ok(Self {
+        durability::sync_folder(data_dir)?;
+        let store = Self {
             db,
-            audit_lock: Arc::new(Mutex::new(())),
+            durability,
+            audit_lock: Arc::new(Mutex::new(None)),
+            audit_repeats: Arc::new(Mutex::new(audit::Repeats::default())),
             server_secret: Arc::new(zeroize::Zeroizing::new(server_secret)),
             blobs: Arc::new(blobs),
             quota_lock: Arc::new(tokio::sync::Mutex::new(())),
             payments_lock: Arc::new(tokio::sync::Mutex::new(())),
+            finalizing: Arc::new(Mutex::new(std::collections::HashSet::new())),
+        };
+        if found < 2 {
+            store
+                .move_keys_into_bundle_folders()
+                .context("while moving key material out of the database (schema 2)")?;
+        }
+        meta.insert(META_SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+            .context("while writing the schema version")?;
+        store.durability.commit_blocking()?;
+        Ok(store)
+    }
+
+    /// Claims bundle `id` for a finalize, so that two finalizes of one bundle cannot write its
+    /// key material over each other; `None` while another one runs.
+    pub fn claim_finalize(&self, id: shared::ids::Id) -> Option<FinalizeClaim> {
+        let mut finalizing = self.finalizing.lock().ok()?;
+        finalizing.insert(id).then(|| FinalizeClaim {
+            id,
+            finalizing: self.finalizing.clone(),
         })
     }
 
@@ -126,21 +185,84 @@ impl Store {
 
     /// A cheap liveness check of the database.
     pub fn check(&self) -> anyhow::Result<()> {
-        self.db
-            .open_tree("meta")
-            .and_then(|meta| meta.get(META_SCHEMA_KEY))
+        self.tree("meta")?
+            .get(META_SCHEMA_KEY)
             .context("while checking the database")?;
         Ok(())
     }
 
-    /// Writes every buffered change to disk.
+    /// Makes every change made so far durable (see `durability`).
     pub async fn flush(&self) -> anyhow::Result<()> {
-        self.db
-            .flush_async()
-            .await
-            .context("while flushing the database")?;
-        Ok(())
+        self.commit().await
     }
+
+    /// Returns once every write made so far is on disk; concurrent callers share one flush.
+    pub async fn commit(&self) -> anyhow::Result<()> {
+        self.durability
+            .commit_through(self.durability.written())
+            .await
+    }
+
+    /// Returns once writes up to number `last` (see `track_writes`) are on disk.
+    pub async fn commit_through(&self, last: u64) -> anyhow::Result<()> {
+        self.durability.commit_through(last).await
+    }
+
+    /// The number of the last write anyone made.
+    pub fn writes_so_far(&self) -> u64 {
+        self.durability.written()
+    }
+
+    /// `commit` for callers that are not async (operator commands, sweeps on a blocking
+    /// thread).
+    pub fn commit_blocking(&self) -> anyhow::Result<()> {
+        self.durability.commit_blocking()
+    }
+
+    /// Makes every later flush fail as a full disk would, or lets them work again (tests of
+    /// the durability contract).
+    #[cfg(feature = "fault-injection")]
+    pub fn fail_flushes(&self, fail: bool) {
+        self.durability
+            .fail_flushes
+            .store(fail, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Free space left to this process on the data directory's filesystem, in bytes.
+    pub fn free_bytes(&self) -> anyhow::Result<u64> {
+        let stats = nix::sys::statvfs::statvfs(self.blobs.as_path())
+            .context("while reading the data directory's free space")?;
+        Ok(stats.blocks_available().saturating_mul(stats.fragment_size()))
+    }
+
+    /// A tree whose writes count for the durability contract.
+    fn tree(&self, name: &str) -> anyhow::Result<Tree> {
+        let tree = self
+            .db
+            .open_tree(name)
+            .with_context(|| format!("while opening the {name} tree"))?;
+        Ok(Tree::new(tree, self.durability.clone()))
+    }
+
+    /// Reports a write made through `Tree::raw` (a multi-tree transaction).
+    fn wrote(&self) {
+        self.durability.wrote();
+    }
+}
+
+/// Whether `error` comes from a full disk (or a quota or file-size limit): such a write could
+/// not be made durable, and the edge answers 507.
+pub fn is_disk_full(error: &anyhow::Error) -> bool {
+    fn full(io: &std::io::Error) -> bool {
+        use nix::libc::{EDQUOT, EFBIG, ENOSPC};
+        matches!(io.raw_os_error(), Some(code) if code == ENOSPC || code == EDQUOT || code == EFBIG)
+    }
+    error.chain().any(|cause| {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return full(io);
+        }
+        matches!(cause.downcast_ref::<sled::Error>(), Some(sled::Error::Io(io)) if full(io))
+    })
 }
 
 #[cfg(test)]

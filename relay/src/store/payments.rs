@@ -174,15 +174,13 @@ fn ledger_key(org: Id, seq: u64) -> Vec<u8> {
 impl Store {
     /// Stores a new invoice.
     pub fn create_invoice(&self, invoice: &InvoiceRecord) -> anyhow::Result<()> {
-        self.db
-            .open_tree(INVOICES)?
+        self.tree(INVOICES)?
             .insert(invoice.id.as_bytes(), encode(invoice)?)?;
         Ok(())
     }
 
     pub fn invoice(&self, id: Id) -> anyhow::Result<Option<InvoiceRecord>> {
-        self.db
-            .open_tree(INVOICES)?
+        self.tree(INVOICES)?
             .get(id.as_bytes())?
             .map(|bytes| decode(&bytes, "invoice"))
             .transpose()
@@ -190,7 +188,7 @@ impl Store {
 
     /// Forgets an invoice nothing was ever paid on (its send could not be created).
     pub fn delete_unpaid_invoice(&self, id: Id) -> anyhow::Result<()> {
-        let tree = self.db.open_tree(INVOICES)?;
+        let tree = self.tree(INVOICES)?;
         if let Some(bytes) = tree.get(id.as_bytes())? {
             let invoice: InvoiceRecord = decode(&bytes, "invoice")?;
             anyhow::ensure!(
@@ -208,8 +206,7 @@ impl Store {
         payment_intent: &str,
     ) -> anyhow::Result<Option<InvoiceRecord>> {
         let Some(id) = self
-            .db
-            .open_tree(INVOICES_BY_PAYMENT)?
+            .tree(INVOICES_BY_PAYMENT)?
             .get(payment_intent.as_bytes())?
         else {
             return Ok(None);
@@ -220,16 +217,13 @@ impl Store {
 
     /// Whether a Stripe event was handled already.
     pub fn stripe_event_seen(&self, event: &str) -> anyhow::Result<bool> {
-        Ok(self
-            .db
-            .open_tree(STRIPE_EVENTS)?
-            .contains_key(event.as_bytes())?)
+        Ok(self.tree(STRIPE_EVENTS)?.contains_key(event.as_bytes())?)
     }
 
     /// Records that a Stripe event was handled without changing anything else (an event
     /// absorbed as out of date). `false` if it was recorded before.
     pub fn mark_stripe_event(&self, event: &str, now: i64) -> anyhow::Result<bool> {
-        let swapped = self.db.open_tree(STRIPE_EVENTS)?.compare_and_swap(
+        let swapped = self.tree(STRIPE_EVENTS)?.compare_and_swap(
             event.as_bytes(),
             None as Option<&[u8]>,
             Some(now.to_be_bytes().as_slice()),
@@ -247,12 +241,13 @@ impl Store {
         now: i64,
         change: impl Fn(&mut InvoiceRecord) -> (T, Vec<NewEntry>),
     ) -> anyhow::Result<InvoiceUpdate<T>> {
-        let trees = (
-            &self.db.open_tree(INVOICES)?,
-            &self.db.open_tree(LEDGER)?,
-            &self.db.open_tree(STRIPE_EVENTS)?,
-            &self.db.open_tree(INVOICES_BY_PAYMENT)?,
+        let (invoices, ledger, events, by_payment) = (
+            self.tree(INVOICES)?,
+            self.tree(LEDGER)?,
+            self.tree(STRIPE_EVENTS)?,
+            self.tree(INVOICES_BY_PAYMENT)?,
         );
+        let trees = (invoices.raw(), ledger.raw(), events.raw(), by_payment.raw());
         let result = trees.transaction(|(invoices, ledger, events, by_payment)| {
             let abort = |error: anyhow::Error| ConflictableTransactionError::Abort(error);
             if let Some(event) = event
@@ -299,7 +294,10 @@ impl Store {
             })
         });
         match result {
-            Ok(update) => Ok(update),
+            Ok(update) => {
+                self.wrote();
+                Ok(update)
+            }
             Err(TransactionError::Abort(error)) => Err(error),
             Err(TransactionError::Storage(error)) => {
                 Err(error).context("while writing a payment change")
@@ -316,10 +314,8 @@ impl Store {
         amount_refunded: u64,
         now: i64,
     ) -> anyhow::Result<bool> {
-        let trees = (
-            &self.db.open_tree(EARLY_REFUNDS)?,
-            &self.db.open_tree(STRIPE_EVENTS)?,
-        );
+        let (early_refunds, events) = (self.tree(EARLY_REFUNDS)?, self.tree(STRIPE_EVENTS)?);
+        let trees = (early_refunds.raw(), events.raw());
         let result = trees.transaction(
             |(early, events)| -> sled::transaction::ConflictableTransactionResult<bool, ()> {
                 if events.get(event.as_bytes())?.is_some() {
@@ -338,14 +334,16 @@ impl Store {
                 Ok(true)
             },
         );
-        result.map_err(|error| anyhow::anyhow!("while recording an early refund: {error:?}"))
+        let recorded = result
+            .map_err(|error| anyhow::anyhow!("while recording an early refund: {error:?}"))?;
+        self.wrote();
+        Ok(recorded)
     }
 
     /// The refunded total that arrived early for a payment intent, if any.
     pub fn early_refund(&self, payment_intent: &str) -> anyhow::Result<Option<u64>> {
         Ok(self
-            .db
-            .open_tree(EARLY_REFUNDS)?
+            .tree(EARLY_REFUNDS)?
             .get(payment_intent.as_bytes())?
             .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
             .map(u64::from_be_bytes))
@@ -360,7 +358,7 @@ impl Store {
         reference: String,
         now: i64,
     ) -> anyhow::Result<LedgerEntry> {
-        let ledger = self.db.open_tree(LEDGER)?;
+        let ledger = self.tree(LEDGER)?;
         let seq = self.db.generate_id()?;
         let entry = LedgerEntry {
             seq,
@@ -385,7 +383,7 @@ impl Store {
     /// An organisation's ledger, oldest first.
     pub fn ledger_of_org(&self, org: Id) -> anyhow::Result<Vec<LedgerEntry>> {
         let mut entries = Vec::new();
-        for item in self.db.open_tree(LEDGER)?.scan_prefix(org.as_bytes()) {
+        for item in self.tree(LEDGER)?.scan_prefix(org.as_bytes()) {
             let (_, bytes) = item?;
             entries.push(decode::<LedgerEntry>(&bytes, "ledger entry")?);
         }
@@ -394,8 +392,7 @@ impl Store {
 
     pub fn payout_details(&self, org: Id) -> anyhow::Result<PayoutDetails> {
         Ok(self
-            .db
-            .open_tree(PAYOUT_DETAILS)?
+            .tree(PAYOUT_DETAILS)?
             .get(org.as_bytes())?
             .map(|bytes| decode(&bytes, "payout details"))
             .transpose()?
@@ -403,8 +400,7 @@ impl Store {
     }
 
     pub fn set_payout_details(&self, org: Id, details: &PayoutDetails) -> anyhow::Result<()> {
-        self.db
-            .open_tree(PAYOUT_DETAILS)?
+        self.tree(PAYOUT_DETAILS)?
             .insert(org.as_bytes(), encode(details)?)?;
         Ok(())
     }
@@ -412,7 +408,7 @@ impl Store {
     /// Deletes a purged organisation's payout details (bank data is personal data); its
     /// ledger and invoices, which are financial records without content, stay.
     pub fn delete_payout_details(&self, org: Id) -> anyhow::Result<()> {
-        self.db.open_tree(PAYOUT_DETAILS)?.remove(org.as_bytes())?;
+        self.tree(PAYOUT_DETAILS)?.remove(org.as_bytes())?;
         Ok(())
     }
 }

@@ -18,10 +18,10 @@ impl Store {
             .into_iter()
             .filter(|org| org.status_changed_at < cutoff)
             .collect();
-        let invites = self.db.open_tree(INVITES)?;
+        let invites = self.tree(INVITES)?;
         for org in &due {
             for user in self.users_of_org(org.id)? {
-                self.delete_user(&user)?;
+                self.delete_user(None, user.id, |_| true)?;
             }
             for item in invites.iter() {
                 let (key, bytes) = item?;
@@ -33,12 +33,7 @@ impl Store {
                 }
             }
             for send in self.sends()?.into_iter().filter(|send| send.org == org.id) {
-                let folder = self.blobs.join(send.id.to_string());
-                match std::fs::remove_dir_all(&folder) {
-                    Ok(()) => {}
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(error) => return Err(error.into()),
-                }
+                self.delete_chunks_blocking(send.id)?;
                 self.delete_send(send.id)?;
             }
             for document in self
@@ -46,22 +41,15 @@ impl Store {
                 .into_iter()
                 .filter(|doc| doc.org == org.id)
             {
-                let folder = self.blobs.join(document.id.to_string());
-                match std::fs::remove_dir_all(&folder) {
-                    Ok(()) => {}
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(error) => return Err(error.into()),
-                }
+                self.delete_chunks_blocking(document.id)?;
                 self.delete_document(document.id)?;
             }
             for request in self.requests()?.into_iter().filter(|r| r.org == org.id) {
                 self.delete_request(request.id)?;
             }
             self.delete_payout_details(org.id)?;
-            self.db
-                .open_tree(ORG_HANDLES)?
-                .remove(org.handle.as_bytes())?;
-            self.db.open_tree(ORGS)?.remove(org.id.as_bytes())?;
+            self.tree(ORG_HANDLES)?.remove(org.handle.as_bytes())?;
+            self.tree(ORGS)?.remove(org.id.as_bytes())?;
         }
         Ok(due)
     }

@@ -1,13 +1,15 @@
 //! Secure Send records: one per bundle (its id is also the link id), holding the relay-visible
-//! metadata, the link guard (verifier, wrapped key, receipt key), the sealed manifest and the
-//! download tokens. Every change of state goes through `update_send`, a compare-and-swap loop,
-//! so concurrent openings of one link are decided one at a time: exactly as many succeed as
-//! the link allows. When a link is destroyed, revoked or expires, `wipe` drops its wrapped key
-//! and manifest in the same write; the caller then deletes the chunk files.
+//! metadata, the OTP's salt and parameters (public) and the download tokens (as hashes). The
+//! link's key material (verifier, wrapped key, sealed manifest, receipt key) is never in sled:
+//! it lives in the bundle folder (`blobs`), so that destroying it really destroys it. Every
+//! change of state goes through `update_send`, a compare-and-swap loop, so concurrent openings
+//! of one link are decided one at a time: exactly as many succeed as the link allows. When a
+//! link ends, `end` records it; the caller then makes that durable and deletes the folder.
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use shared::crypto::SealedManifest;
+use shared::crypto::kdf::KdfParams;
 use shared::ids::Id;
 use shared::wire::{LinkGuard, SendStatus};
 
@@ -48,6 +50,14 @@ pub struct Paywall {
     pub released_at: Option<i64>,
 }
 
+/// What a recipient's browser needs to compute a link's proof: public, kept in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkOtp {
+    #[serde(with = "shared::encoding::array")]
+    pub otp_salt: [u8; 16],
+    pub kdf: KdfParams,
+}
+
 /// One send as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendRecord {
@@ -67,10 +77,15 @@ pub struct SendRecord {
     pub attempts: u32,
     pub max_attempts: u32,
     pub state: SendState,
+    /// The OTP's salt and parameters, once finalized.
     #[serde(default)]
-    pub guard: Option<LinkGuard>,
-    #[serde(default)]
-    pub manifest: Option<SealedManifest>,
+    pub otp: Option<LinkOtp>,
+    /// Key material as records before schema 2 kept it; `Store::open` moves it into the
+    /// bundle folder, and it is never written here again.
+    #[serde(default, rename = "guard", skip_serializing)]
+    pub legacy_guard: Option<LinkGuard>,
+    #[serde(default, rename = "manifest", skip_serializing)]
+    pub legacy_manifest: Option<SealedManifest>,
     #[serde(default)]
     pub tokens: Vec<DownloadToken>,
     #[serde(default)]
@@ -103,20 +118,26 @@ impl SendRecord {
         }
     }
 
-    /// Ends the send in `state` and drops its wrapped key, manifest and tokens; the chunk
-    /// files must be deleted by the caller once this is written.
+    /// Ends the send in `state` and drops its tokens; the caller makes this durable, then
+    /// deletes the bundle folder (key material and chunks).
     pub fn end(&mut self, state: SendState, now: i64) {
         self.state = state;
         self.ended_at = Some(now);
         self.wipe();
     }
 
-    /// Drops the key material and marks the ciphertext deleted (the state stays).
+    /// Marks the key material and ciphertext deleted (the state stays); the caller makes this
+    /// durable, then deletes the bundle folder.
     pub fn wipe(&mut self) {
-        self.guard = None;
-        self.manifest = None;
+        self.legacy_guard = None;
+        self.legacy_manifest = None;
         self.tokens.clear();
         self.ciphertext_deleted = true;
+    }
+
+    /// Whether its bundle folder should still hold its key material: openable and not used up.
+    pub fn keeps_keys(&self) -> bool {
+        self.state == SendState::Ready && !self.ciphertext_deleted && !self.used_up()
     }
 
     /// Whether every allowed open is spent.
@@ -160,13 +181,13 @@ impl Store {
         if used.saturating_add(record.sealed_bytes) > quota {
             return Ok(Err(QuotaExceeded { used, quota }));
         }
-        let tree = self.db.open_tree(SENDS)?;
+        let tree = self.tree(SENDS)?;
         tree.insert(record.id.as_bytes(), serde_json::to_vec(record)?)?;
         Ok(Ok(()))
     }
 
     pub fn send(&self, id: Id) -> anyhow::Result<Option<SendRecord>> {
-        let tree = self.db.open_tree(SENDS)?;
+        let tree = self.tree(SENDS)?;
         tree.get(id.as_bytes())?
             .map(|bytes| serde_json::from_slice(&bytes).context("a stored send is corrupt"))
             .transpose()
@@ -174,7 +195,7 @@ impl Store {
 
     /// Every send, oldest first.
     pub fn sends(&self) -> anyhow::Result<Vec<SendRecord>> {
-        let tree = self.db.open_tree(SENDS)?;
+        let tree = self.tree(SENDS)?;
         let mut sends = Vec::new();
         for item in tree.iter() {
             let (_, bytes) = item?;
@@ -217,7 +238,7 @@ impl Store {
         id: Id,
         mut change: impl FnMut(&mut SendRecord) -> T,
     ) -> anyhow::Result<Option<(T, SendRecord)>> {
-        let tree = self.db.open_tree(SENDS)?;
+        let tree = self.tree(SENDS)?;
         loop {
             let Some(old) = tree.get(id.as_bytes())? else {
                 return Ok(None);
@@ -238,7 +259,7 @@ impl Store {
 
     /// Forgets a send entirely (an upload that was never finalized).
     pub fn delete_send(&self, id: Id) -> anyhow::Result<()> {
-        self.db.open_tree(SENDS)?.remove(id.as_bytes())?;
+        self.tree(SENDS)?.remove(id.as_bytes())?;
         Ok(())
     }
 }
