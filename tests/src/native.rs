@@ -109,6 +109,15 @@ impl OtpFixture {
     }
 }
 
+impl OtpFixture {
+    /// The proof that opens `link` (made under this fixture).
+    pub fn proof(&self, link: &SentLink) -> [u8; 32] {
+        *link_keys_from_otp_key(&link.secret, &self.key, &link.id)
+            .proof
+            .dangerously_expose_bytes()
+    }
+}
+
 /// A link as its sender hands it out: id, secret (the fragment) and the OTP.
 #[derive(Debug)]
 pub struct SentLink {
@@ -176,16 +185,123 @@ impl NativeClient {
         Ok(client)
     }
 
+    /// Signs up `email` as the owner of a new organisation `handle` with ready-made `keys`
+    /// (see `account_keys`), without verifying it; the relay's refusal if it refused.
+    pub async fn sign_up(
+        base: &str,
+        email: &str,
+        handle: &str,
+        keys: &wire::AccountKeys,
+        pair: KeyPair,
+    ) -> anyhow::Result<Result<Self, Answer>> {
+        let mut client = Self::anonymous(base);
+        client.keys = Some(pair);
+        let body = serde_json::json!({
+            "email": email,
+            "name": format!("Owner of {handle}"),
+            "organisation": { "name": format!("Firm {handle}"), "handle": handle },
+            "keys": keys,
+        });
+        let response = client
+            .http
+            .post(format!("{}/api/auth/signup", client.base))
+            .json(&body)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Ok(Err(answer(response).await?));
+        }
+        client.take_session(response).await?;
+        Ok(Ok(client))
+    }
+
+    /// Logs `email` in with `password` as the web app does (prelogin, argon2id, auth key); the
+    /// relay's refusal if it refused. Accounts with a second factor are not handled.
+    pub async fn log_in(
+        base: &str,
+        email: &str,
+        password: &str,
+        pair: KeyPair,
+    ) -> anyhow::Result<Result<Self, Answer>> {
+        let mut client = Self::anonymous(base);
+        client.keys = Some(pair);
+        let auth_key = client.auth_key(email, password).await?;
+        let response = client
+            .http
+            .post(format!("{}/api/auth/login", client.base))
+            .json(&wire::LoginRequest {
+                email: email.to_owned(),
+                auth_key,
+            })
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Ok(Err(answer(response).await?));
+        }
+        let cookie = session_cookie(&response)?;
+        let body: wire::LoginResponse = response.json().await?;
+        let session = body.session.context("a session (no second factor)")?;
+        client.csrf = Some(session.csrf_token.clone());
+        client.user = Some(session.user.id);
+        client.cookie = Some(cookie);
+        Ok(Ok(client))
+    }
+
+    /// The salt `prelogin` answers for `email` (a fake one for unknown addresses).
+    pub async fn prelogin_salt(&self, email: &str) -> anyhow::Result<[u8; 16]> {
+        let answer: wire::PreloginResponse = self
+            .post(
+                "/api/auth/prelogin",
+                Some(&wire::PreloginRequest {
+                    email: email.to_owned(),
+                }),
+            )
+            .await?
+            .ok()?;
+        Ok(answer.salt)
+    }
+
+    /// The auth key `password` yields for `email` under the salt the relay answers.
+    pub async fn auth_key(&self, email: &str, password: &str) -> anyhow::Result<[u8; 32]> {
+        let salt = self.prelogin_salt(email).await?;
+        let master = derive_master_key(
+            &Passphrase::new(password.to_owned()),
+            &salt,
+            &KdfParams::CLIENT_V1,
+        )?;
+        Ok(*master.auth_key().dangerously_expose_bytes())
+    }
+
+    /// The body of a password change of this account from `old` to `new` (keys re-wrapped
+    /// under a fresh salt).
+    pub async fn password_change(
+        &self,
+        email: &str,
+        old: &str,
+        new: &str,
+    ) -> anyhow::Result<wire::ChangePasswordRequest> {
+        let current_auth_key = self.auth_key(email, old).await?;
+        let pair = self.keys.context("an account with keys")?;
+        Ok(wire::ChangePasswordRequest {
+            current_auth_key,
+            keys: account_keys(new, pair)?,
+        })
+    }
+
+    /// The `Cookie` and `X-CSRF-Token` header values of this client's session.
+    pub fn session_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = Vec::new();
+        if let Some(cookie) = &self.cookie {
+            headers.push(("cookie", cookie.clone()));
+        }
+        if let Some(csrf) = &self.csrf {
+            headers.push(("x-csrf-token", csrf.clone()));
+        }
+        headers
+    }
+
     async fn take_session(&mut self, response: reqwest::Response) -> anyhow::Result<()> {
-        let cookie = response
-            .headers()
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .find(|value| value.starts_with("sealpost_session="))
-            .and_then(|value| value.split(';').next())
-            .map(str::to_owned)
-            .context("the relay set a session cookie")?;
+        let cookie = session_cookie(&response)?;
         let status = response.status();
         let session: Value = response.json().await?;
         anyhow::ensure!(status.is_success(), "HTTP {status}: {session}");
@@ -202,6 +318,18 @@ impl NativeClient {
         name: &str,
         role: wire::Role,
         pair: KeyPair,
+    ) -> anyhow::Result<Self> {
+        let keys = account_keys(crate::PASSWORD, pair)?;
+        self.invite_with_keys(name, role, pair, &keys).await
+    }
+
+    /// `invite` with ready-made account keys (see `account_keys`).
+    pub async fn invite_with_keys(
+        &self,
+        name: &str,
+        role: wire::Role,
+        pair: KeyPair,
+        keys: &wire::AccountKeys,
     ) -> anyhow::Result<Self> {
         let email = format!("{name}@example.com");
         let invite: wire::InviteView = self
@@ -221,7 +349,7 @@ impl NativeClient {
             "email": email,
             "name": name,
             "invite": token,
-            "keys": account_keys(crate::PASSWORD, pair)?,
+            "keys": keys,
         });
         let response = member
             .http
@@ -302,6 +430,22 @@ impl NativeClient {
         invoice: Option<wire::InvoiceTerms>,
         otp: &OtpFixture,
     ) -> anyhow::Result<SentLink> {
+        let link = self
+            .send_files_tracked(files, max_opens, invoice, otp, |_| {})
+            .await?;
+        std::sync::Arc::try_unwrap(link).map_err(|_| anyhow::anyhow!("the link is shared"))
+    }
+
+    /// `send_files_with_otp` that hands the link to `track` just before asking for the
+    /// finalize (whose answer may never come, when a test kills the relay).
+    pub async fn send_files_tracked(
+        &self,
+        files: &[Vec<u8>],
+        max_opens: u32,
+        invoice: Option<wire::InvoiceTerms>,
+        otp: &OtpFixture,
+        track: impl FnOnce(std::sync::Arc<SentLink>),
+    ) -> anyhow::Result<std::sync::Arc<SentLink>> {
         let key = BundleKey::generate(&mut OsRng);
         let mut entries = Vec::new();
         for (index, bytes) in files.iter().enumerate() {
@@ -344,18 +488,20 @@ impl NativeClient {
             &key.receipt_key(),
         );
         let manifest = Manifest::new(entries, None).seal(&key, &mut OsRng)?;
+        let link = std::sync::Arc::new(SentLink {
+            id: created.id,
+            secret,
+            otp: otp.otp.clone(),
+            plaintexts: files.to_vec(),
+        });
+        track(link.clone());
         self.post(
             &format!("/api/sends/{}/finalize", created.id),
             Some(&wire::FinalizeSendRequest { guard, manifest }),
         )
         .await?
         .ok::<wire::SendView>()?;
-        Ok(SentLink {
-            id: created.id,
-            secret,
-            otp: otp.otp.clone(),
-            plaintexts: files.to_vec(),
-        })
+        Ok(link)
     }
 
     /// `POST /api/links/{id}/open` with the right proof for `link` under `otp` (no argon2id:
@@ -391,6 +537,24 @@ impl NativeClient {
     ) -> anyhow::Result<Result<Vec<Vec<u8>>, Answer>> {
         let info: wire::LinkInfo = self.get(&format!("/api/links/{}", link.id)).await?.ok()?;
         let keys = link_keys(&link.secret, otp, &info.otp_salt, link.id)?;
+        self.open_with_keys(link, keys).await
+    }
+
+    /// `open_link` under an OTP fixture (no argon2id here).
+    pub async fn open_link_with_otp(
+        &self,
+        link: &SentLink,
+        otp: &OtpFixture,
+    ) -> anyhow::Result<Result<Vec<Vec<u8>>, Answer>> {
+        let keys = link_keys_from_otp_key(&link.secret, &otp.key, &link.id);
+        self.open_with_keys(link, keys).await
+    }
+
+    async fn open_with_keys(
+        &self,
+        link: &SentLink,
+        keys: LinkKeys,
+    ) -> anyhow::Result<Result<Vec<Vec<u8>>, Answer>> {
         let answer = self
             .post(
                 &format!("/api/links/{}/open", link.id),
@@ -682,9 +846,22 @@ fn link_keys(
     )?)
 }
 
+/// The `name=value` of the session cookie a response sets.
+fn session_cookie(response: &reqwest::Response) -> anyhow::Result<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("sealpost_session="))
+        .and_then(|value| value.split(';').next())
+        .map(str::to_owned)
+        .context("the relay set a session cookie")
+}
+
 /// Account keys for `password` around a fixture key pair (key generation is slow and not
 /// what these tests are about).
-fn account_keys(password: &str, pair: KeyPair) -> anyhow::Result<wire::AccountKeys> {
+pub fn account_keys(password: &str, pair: KeyPair) -> anyhow::Result<wire::AccountKeys> {
     let private = pair.private()?;
     let mut salt = [0_u8; 16];
     OsRng.fill_bytes(&mut salt);

@@ -120,6 +120,14 @@ impl RelayProcess {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        // The operator's socket too (a killed relay leaves its old one behind until then).
+        let socket = relay::admin::socket_path(data_dir);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            if Instant::now() > deadline {
+                bail!("the relay does not answer on {}", socket.display());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         Ok(running)
     }
 

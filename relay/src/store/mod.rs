@@ -232,7 +232,9 @@ impl Store {
     pub fn free_bytes(&self) -> anyhow::Result<u64> {
         let stats = nix::sys::statvfs::statvfs(self.blobs.as_path())
             .context("while reading the data directory's free space")?;
-        Ok(stats.blocks_available().saturating_mul(stats.fragment_size()))
+        Ok(stats
+            .blocks_available()
+            .saturating_mul(stats.fragment_size()))
     }
 
     /// A tree whose writes count for the durability contract.
