@@ -25,12 +25,14 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// Whether trying the same request again may work (the network, or the relay's own
-    /// trouble), as opposed to a refusal.
+    /// Whether trying the same request again may work (the network, the relay's own trouble,
+    /// a body that arrived too slowly, or "too many requests, later"), as opposed to a refusal.
     pub fn is_transient(&self) -> bool {
         match self {
             ApiError::Network => true,
-            ApiError::Refused { status, .. } | ApiError::Unexpected { status } => *status >= 500,
+            ApiError::Refused { status, .. } | ApiError::Unexpected { status } => {
+                *status >= 500 || *status == 408 || *status == 429
+            }
         }
     }
 

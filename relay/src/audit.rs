@@ -207,6 +207,23 @@ mod tests {
     }
 
     #[test]
+    fn a_single_entry_hashes_as_before_counts_existed_and_a_counted_one_verifies() {
+        let single = AuditEntry::new(0, 1_000, [0; 32], event("org.verify"));
+        let json = serde_json::to_string(&single).expect("JSON");
+        assert!(!json.contains("count"), "{json}");
+        let stored: AuditEntry = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(stored.count, 1);
+        assert_eq!(stored.computed_hash(), single.hash);
+        let counted = AuditEntry::repeated(1, 1_060, single.hash, event("stripe.webhook"), 99);
+        assert_ne!(
+            counted.computed_hash(),
+            AuditEntry::repeated(1, 1_060, single.hash, event("stripe.webhook"), 98).hash,
+            "the count is hashed"
+        );
+        assert_eq!(walk(&[single, counted]), Ok(2));
+    }
+
+    #[test]
     fn an_intact_chain_verifies() {
         assert_eq!(walk(&chain(5)), Ok(5));
         assert_eq!(walk(&[]), Ok(0));

@@ -91,3 +91,41 @@ impl Hashing {
         self.inner.runs.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_queue_callers_are_told_to_come_back_and_nothing_more_is_hashed() {
+        let hashing = Hashing::new(1, 2);
+        let mut calls = tokio::task::JoinSet::new();
+        let start = Arc::new(tokio::sync::Barrier::new(12));
+        for n in 0..12_u8 {
+            let (hashing, start) = (hashing.clone(), start.clone());
+            calls.spawn(async move {
+                start.wait().await;
+                hashing.storage_hash([n; 32], [n; 16]).await
+            });
+        }
+        let (mut hashed, mut busy) = (0, 0);
+        while let Some(result) = calls.join_next().await {
+            match result.expect("no panic") {
+                Ok(_) => hashed += 1,
+                Err(AppError::Busy {
+                    retry_after_seconds,
+                }) => {
+                    assert!(retry_after_seconds > 0);
+                    busy += 1;
+                }
+                Err(error) => panic!("unexpected {error}"),
+            }
+        }
+        assert_eq!(hashed + busy, 12);
+        assert!(
+            (1..=3).contains(&hashed),
+            "one running and two waiting at most: {hashed} hashed"
+        );
+        assert_eq!(hashing.runs(), hashed);
+    }
+}

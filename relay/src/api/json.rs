@@ -141,6 +141,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_ipv6_client_counts_as_its_64_and_a_mapped_ipv4_as_itself() {
+        assert_eq!(network_of("192.0.2.7"), "192.0.2.7");
+        assert_eq!(
+            network_of("2001:db8:1:2:aaaa::1"),
+            network_of("2001:db8:1:2:bbbb::9")
+        );
+        assert_eq!(network_of("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_ne!(network_of("2001:db8:1:2::1"), network_of("2001:db8:1:3::1"));
+        assert_eq!(network_of("::ffff:192.0.2.7"), "192.0.2.7");
+    }
+
+    #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
         let peer: IpAddr = "198.51.100.7".parse().expect("ip");

@@ -568,3 +568,131 @@ fn user_session_key(user: Id, token_hash: &[u8; 32]) -> Vec<u8> {
     key.extend_from_slice(token_hash);
     key
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: Id) -> UserRecord {
+        let private = shared::crypto::UserPrivateKey::from_pkcs8_der(include_bytes!(
+            "../../../shared/src/crypto/tests/fixtures/test-alice-3072.pk8"
+        ))
+        .expect("fixture key");
+        UserRecord {
+            id,
+            org: Id::from_bytes([9; 16]),
+            email: "ada@example.com".to_owned(),
+            name: "Ada".to_owned(),
+            role: Role::Owner,
+            public_key: private
+                .public_key()
+                .expect("public key")
+                .spki_der()
+                .to_vec(),
+            salt: [1; 16],
+            kdf: KdfParams::CLIENT_V1,
+            sealed_private_key: SealedPrivateKey::from_bytes(vec![0; 40]),
+            auth_hash: [2; 32],
+            server_salt: [3; 16],
+            created_at: 0,
+            password_changed_at: 0,
+            mfa: None,
+            mfa_pending: None,
+            session_epoch: 0,
+        }
+    }
+
+    fn org(id: Id) -> OrgRecord {
+        OrgRecord {
+            id,
+            name: "Ada & Co".to_owned(),
+            handle: "ada".to_owned(),
+            status: OrgStatus::Verified,
+            created_at: 0,
+            status_changed_at: 0,
+            policy: shared::wire::OrgPolicy::default(),
+            portal_enabled: false,
+            intake: Vec::new(),
+        }
+    }
+
+    fn session(user: Id) -> SessionRecord {
+        SessionRecord {
+            user,
+            created_at: 0,
+            last_seen: 0,
+            csrf_token: "csrf".to_owned(),
+            epoch: 0,
+        }
+    }
+
+    fn store_with_user() -> (tempfile::TempDir, Store, Id) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let id = Id::from_bytes([7; 16]);
+        store
+            .create_org_with_owner(&org(Id::from_bytes([9; 16])), &user(id))
+            .expect("stored")
+            .expect("no conflict");
+        (dir, store, id)
+    }
+
+    #[test]
+    fn touching_a_session_that_ended_meanwhile_does_not_bring_it_back() {
+        let (_dir, store, id) = store_with_user();
+        let token = [5; 32];
+        store
+            .create_session(&token, &session(id), &[3; 16])
+            .expect("stored")
+            .expect("created");
+        // A request loaded the session; "log out" removes it; the request then touches it.
+        let loaded = store.session(&token).expect("read").expect("there");
+        store.delete_session(&token).expect("logged out");
+        store
+            .touch_session(&token, loaded.last_seen + 120)
+            .expect("touch");
+        assert!(store.session(&token).expect("read").is_none());
+    }
+
+    #[test]
+    fn an_epoch_bump_ends_every_session_and_a_changed_password_refuses_new_ones() {
+        let (_dir, store, id) = store_with_user();
+        let stored = store
+            .create_session(&[5; 32], &session(id), &[3; 16])
+            .expect("stored")
+            .expect("created");
+        assert_eq!(stored.epoch, 0);
+        let guard = SessionGuard {
+            token_hash: [5; 32],
+            user: id,
+            epoch: 0,
+        };
+        store
+            .update_user(id, None, false, |user| user.session_epoch += 1)
+            .expect("bumped");
+        let refused = store
+            .update_user(id, Some(&guard), false, |user| {
+                user.name = "Mallory".to_owned()
+            })
+            .expect("no storage error");
+        assert_eq!(
+            refused,
+            Updated::SessionEnded,
+            "a session of an older epoch is over"
+        );
+        assert_eq!(store.user(id).expect("read").expect("there").name, "Ada");
+
+        store
+            .update_user(id, None, false, |user| user.server_salt = [4; 16])
+            .expect("a new password");
+        let late = store
+            .create_session(&[6; 32], &session(id), &[3; 16])
+            .expect("no storage error");
+        assert_eq!(late, Err(SessionRefused::CredentialsChanged));
+        let fresh = store
+            .create_session(&[6; 32], &session(id), &[4; 16])
+            .expect("no storage error")
+            .expect("created with the new password");
+        assert_eq!(fresh.epoch, 1, "sessions start in the current epoch");
+    }
+}

@@ -280,6 +280,69 @@ mod tests {
     }
 
     #[test]
+    fn identical_refusals_within_a_window_are_one_counted_entry() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("opens");
+        let refusal = || AuditEvent {
+            actor: Actor::Anonymous {
+                ip: Some("203.0.113.9".to_owned()),
+            },
+            org: None,
+            action: "stripe.webhook",
+            target: None,
+            outcome: Outcome::Denied,
+        };
+        let first = store.audit_append(100, refusal()).expect("appends");
+        assert!(first.is_some(), "the first refusal is written at once");
+        for second in 1..50 {
+            assert!(
+                store
+                    .audit_append(100 + second, refusal())
+                    .expect("appends")
+                    .is_none(),
+                "repeats within the window are counted"
+            );
+        }
+        // A failure (not a refusal) is never folded.
+        assert!(
+            store
+                .audit_append(120, event(1))
+                .expect("appends")
+                .is_some()
+        );
+        assert_eq!(
+            store.audit_flush_repeats(130, false).expect("flush"),
+            0,
+            "still open"
+        );
+        assert_eq!(store.audit_flush_repeats(160, false).expect("flush"), 1);
+        // The next refusal opens a new window.
+        assert!(
+            store
+                .audit_append(161, refusal())
+                .expect("appends")
+                .is_some()
+        );
+        let counts: Vec<(String, u64)> = store
+            .audit_entries()
+            .expect("reads")
+            .into_iter()
+            .map(|entry| entry.expect("readable"))
+            .map(|entry| (entry.action, entry.count))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("stripe.webhook".to_owned(), 1),
+                ("auth.login".to_owned(), 1),
+                ("stripe.webhook".to_owned(), 49),
+                ("stripe.webhook".to_owned(), 1),
+            ]
+        );
+        assert_eq!(store.audit_verify().expect("reads"), Ok(4));
+    }
+
+    #[test]
     fn concurrent_appends_keep_the_chain_gap_free() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("opens");

@@ -39,6 +39,8 @@ pub async fn track_writes<F: Future>(work: F) -> (F::Output, u64) {
 pub(crate) struct Durability {
     written: AtomicU64,
     flushed: AtomicU64,
+    /// How many flushes ran (each may cover many writes).
+    flushes: AtomicU64,
     /// The flush turn: one flush at a time; waiters queue fairly behind it.
     turn: tokio::sync::Mutex<()>,
     db: sled::Db,
@@ -72,6 +74,7 @@ impl Durability {
         Ok(Self {
             written: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
             turn: tokio::sync::Mutex::new(()),
             db,
             log_file,
@@ -120,7 +123,13 @@ impl Durability {
         Ok(())
     }
 
+    /// How many flushes ran since the store was opened.
+    pub(crate) fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::Acquire)
+    }
+
     fn flush_now(&self) -> anyhow::Result<()> {
+        self.flushes.fetch_add(1, Ordering::AcqRel);
         #[cfg(feature = "fault-injection")]
         if self.fail_flushes.load(Ordering::Acquire) {
             return Err(std::io::Error::from_raw_os_error(nix::libc::ENOSPC))
@@ -248,4 +257,65 @@ pub(crate) fn sync_folder(folder: &Path) -> anyhow::Result<()> {
     std::fs::File::open(folder)
         .and_then(|handle| handle.sync_all())
         .with_context(|| format!("while syncing the folder {}", folder.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::Store;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commits_share_flushes_and_each_covers_its_own_write() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let before = store.durability.flushes();
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..200_u32 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let ((), last) = super::track_writes(async {
+                    store
+                        .tree("test")
+                        .expect("tree")
+                        .insert(n.to_be_bytes(), &[1_u8])
+                        .expect("insert");
+                })
+                .await;
+                assert!(last > 0, "the write was numbered");
+                store.commit_through(last).await.expect("commit");
+                assert!(
+                    store
+                        .durability
+                        .flushed
+                        .load(std::sync::atomic::Ordering::Acquire)
+                        >= last
+                );
+            });
+        }
+        while let Some(task) = tasks.join_next().await {
+            task.expect("no panic");
+        }
+        let flushes = store.durability.flushes() - before;
+        assert!(
+            (1..200).contains(&flushes),
+            "200 commits ran {flushes} flushes"
+        );
+        // Nothing new written: a commit costs no flush.
+        store.commit().await.expect("commit");
+        assert_eq!(store.durability.flushes() - before, flushes);
+    }
+
+    #[tokio::test]
+    async fn a_read_makes_no_write_to_commit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let (_, last) = super::track_writes(async {
+            store
+                .tree("test")
+                .expect("tree")
+                .get(b"absent")
+                .expect("get")
+        })
+        .await;
+        assert_eq!(last, 0);
+    }
 }

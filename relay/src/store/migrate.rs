@@ -71,3 +71,108 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{SendRecord, SendState, Store};
+    use shared::crypto::kdf::KdfParams;
+    use shared::crypto::{LinkVerifier, LinkWrappedKey, SealedManifest};
+    use shared::ids::Id;
+    use shared::wire::LinkGuard;
+
+    #[test]
+    fn a_schema_1_send_gets_its_keys_moved_into_its_folder_and_out_of_its_record() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let id = Id::from_bytes([4; 16]);
+        {
+            let store = Store::open(dir.path()).expect("store");
+            let record = SendRecord {
+                id,
+                org: Id::from_bytes([1; 16]),
+                sender: Id::from_bytes([2; 16]),
+                created_at: 0,
+                expires_at: i64::MAX,
+                files: vec![10],
+                sealed_bytes: 26,
+                recipient_email: None,
+                max_opens: 2,
+                opens: 0,
+                attempts: 0,
+                max_attempts: 5,
+                state: SendState::Ready,
+                otp: None,
+                legacy_guard: None,
+                legacy_manifest: None,
+                tokens: Vec::new(),
+                opened_at: None,
+                delivered_at: None,
+                ended_at: None,
+                ciphertext_deleted: false,
+                paywall: None,
+            };
+            let guard = LinkGuard {
+                otp_salt: [6; 16],
+                kdf: KdfParams::CLIENT_V1,
+                verifier: LinkVerifier::from_bytes([7; 32]),
+                wrapped_key: LinkWrappedKey::from_bytes(vec![8; 60]),
+                receipt_key: [9; 32],
+            };
+            let mut old = serde_json::to_value(&record).expect("JSON");
+            old["guard"] = serde_json::to_value(&guard).expect("JSON");
+            old["manifest"] =
+                serde_json::to_value(SealedManifest::from_bytes(vec![5; 40])).expect("JSON");
+            store
+                .tree("sends")
+                .expect("tree")
+                .insert(id.as_bytes(), serde_json::to_vec(&old).expect("JSON"))
+                .expect("insert");
+            store
+                .tree("meta")
+                .expect("meta")
+                .insert(super::super::META_SCHEMA_KEY, &1_u32.to_be_bytes())
+                .expect("schema 1");
+            store.commit_blocking().expect("flush");
+        }
+        let store = reopen(dir.path());
+        let raw = store
+            .tree("sends")
+            .expect("tree")
+            .get(id.as_bytes())
+            .expect("read")
+            .expect("there");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            !text.contains("\"guard\"") && !text.contains("\"manifest\""),
+            "{text}"
+        );
+        let send = store.send(id).expect("read").expect("there");
+        assert_eq!(send.otp.map(|otp| otp.otp_salt), Some([6; 16]));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let keys = runtime
+            .block_on(store.link_keys(id))
+            .expect("read")
+            .expect("moved into the folder");
+        assert_eq!(keys.wrapped_key.as_bytes(), [8; 60]);
+        assert_eq!(
+            runtime.block_on(store.receipt_key(id)).expect("read"),
+            Some([9; 32])
+        );
+        drop(store);
+        // Idempotent: opening again changes nothing.
+        let again = reopen(dir.path());
+        assert!(again.send(id).expect("read").is_some());
+    }
+
+    /// sled lets go of its lock when its background flusher does: retry.
+    fn reopen(path: &std::path::Path) -> Store {
+        for _ in 0..100 {
+            if let Ok(store) = Store::open(path) {
+                return store;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the store does not reopen");
+    }
+}

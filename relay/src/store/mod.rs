@@ -208,9 +208,10 @@ impl Store {
         self.durability.commit_through(last).await
     }
 
-    /// The number of the last write anyone made.
-    pub fn writes_so_far(&self) -> u64 {
-        self.durability.written()
+    /// How many flushes ran since the store was opened (each covers every write made before
+    /// it, so under load one flush serves many requests).
+    pub fn flushes(&self) -> u64 {
+        self.durability.flushes()
     }
 
     /// `commit` for callers that are not async (operator commands, sweeps on a blocking

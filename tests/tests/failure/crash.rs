@@ -261,9 +261,11 @@ fn spawn_workers(world: &Arc<World>) -> Vec<tokio::task::JoinHandle<()>> {
         .map(|op| {
             let world = world.clone();
             tokio::spawn(async move {
-                while world.alive.load(std::sync::atomic::Ordering::Acquire)
-                    && op(world.clone()).await.is_ok()
-                {}
+                while world.alive.load(std::sync::atomic::Ordering::Acquire) {
+                    if op(world.clone()).await.is_err() {
+                        break;
+                    }
+                }
             })
         })
         .collect()
@@ -356,12 +358,11 @@ async fn wrong_otp(world: Arc<World>) -> anyhow::Result<()> {
         match (answer.status, answer.code()) {
             (403, "wrong_otp") => world.ack(Ack::WrongTry {
                 id: link.id,
-                attempts_left: u32::try_from(answer.body["message"].as_str().map_or(0, |m| {
+                attempts_left: answer.body["message"].as_str().map_or(0, |m| {
                     m.split_whitespace()
                         .find_map(|word| word.parse::<u32>().ok())
                         .unwrap_or(0)
-                }))
-                .unwrap_or(0),
+                }),
             }),
             (410, "destroyed") => {
                 world.ack(Ack::Destroyed { id: link.id });
@@ -546,23 +547,24 @@ async fn check(world: &World, acks: &[Ack]) -> anyhow::Result<Vec<String>> {
         Ack::PasswordChanged { salt } => Some(*salt),
         _ => None,
     });
-    let mut changer = world
-        .changer
-        .lock()
-        .map_err(|_| anyhow::anyhow!("poisoned"))?;
-    if let Some(salt) = last
-        && !changer.in_flight
-        && now != salt
     {
-        lost.push("the last acknowledged password change".to_owned());
+        let mut changer = world
+            .changer
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        if let Some(salt) = last
+            && !changer.in_flight
+            && now != salt
+        {
+            lost.push("the last acknowledged password change".to_owned());
+        }
+        if let Some(current) = world.keys.iter().position(|keys| keys.salt == now) {
+            changer.current = current;
+        } else {
+            lost.push("the changer's password is neither of the two".to_owned());
+        }
+        changer.in_flight = false;
     }
-    if let Some(current) = world.keys.iter().position(|keys| keys.salt == now) {
-        changer.current = current;
-    } else {
-        lost.push("the changer's password is neither of the two".to_owned());
-    }
-    changer.in_flight = false;
-    drop(changer);
     let audit = send(&world.data_dir, &AdminCommand::AuditVerify)
         .await?
         .context("the relay answers on its admin socket")?;

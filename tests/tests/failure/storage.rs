@@ -56,11 +56,8 @@ async fn call(
 async fn portal_drops_from_five_addresses_cannot_make_the_firms_own_send_answer_507()
 -> anyhow::Result<()> {
     let relay = TestRelay::start_with(|config| {
-        config.brute_force.trusted_proxies = vec![
-            "127.0.0.1"
-                .parse()
-                .unwrap_or_else(|_| std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
-        ];
+        config.brute_force.trusted_proxies =
+            vec![std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)];
         config.sends.org_quota_bytes = 8 * MIB;
         config.portal.max_bundle_bytes = 3 * MIB;
         config.anonymous.unfinished_bytes_per_address = 5 * MIB;
