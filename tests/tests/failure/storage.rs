@@ -168,6 +168,51 @@ async fn a_revoke_during_fifty_chunk_uploads_leaves_no_blob_on_disk() -> anyhow:
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_removes_what_a_failed_or_interrupted_deletion_left_behind()
+-> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let owner = NativeClient::verified_owner(&relay.url, relay.data_dir(), "leftovers").await?;
+    let otp = OtpFixture::new("leftover-otp-3")?;
+    let files = [b"left behind".to_vec()];
+    let revoked = owner.send_files_with_otp(&files, 1, None, &otp).await?;
+    let used = owner.send_files_with_otp(&files, 1, None, &otp).await?;
+    let kept = owner.send_files_with_otp(&files, 1, None, &otp).await?;
+    let blobs = relay.data_dir().join("blobs");
+    let keys_of_used = std::fs::read(blobs.join(used.id.to_string()).join("keys"))?;
+    let answer = owner
+        .post::<()>(&format!("/api/sends/{}/revoke", revoked.id), None)
+        .await?;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let opened = NativeClient::anonymous(&relay.url)
+        .open_with_otp(&used, &otp, false)
+        .await?;
+    assert_eq!(opened.status, 200, "{opened:?}");
+    // As if the deletions had failed (or a power cut had brought the entries back), and a
+    // folder of a bundle that never existed.
+    std::fs::create_dir_all(blobs.join(revoked.id.to_string()))?;
+    std::fs::write(blobs.join(revoked.id.to_string()).join("0-0"), b"late")?;
+    std::fs::write(blobs.join(used.id.to_string()).join("keys"), &keys_of_used)?;
+    let stranger = Id::from_bytes([0x5a; 16]);
+    std::fs::create_dir_all(blobs.join(stranger.to_string()))?;
+
+    let report = relay::retention::sweep_folders(&relay.state().store).await?;
+    assert_eq!((report.folders, report.keys), (2, 1), "{report:?}");
+    assert!(!blobs.join(revoked.id.to_string()).exists());
+    assert!(!blobs.join(stranger.to_string()).exists());
+    assert!(!blobs.join(used.id.to_string()).join("keys").exists());
+    assert!(
+        blobs.join(used.id.to_string()).join("receipt").exists(),
+        "a used-up link keeps its receipt key and chunks until its downloads end"
+    );
+    let opened = NativeClient::anonymous(&relay.url)
+        .open_link_with_otp(&kept, &otp)
+        .await?
+        .map_err(|answer| anyhow::anyhow!("{answer:?}"))?;
+    assert_eq!(opened, kept.plaintexts, "a live bundle is left alone");
+    Ok(())
+}
+
 /// What of a bundle's key material the relay keeps, read from its bundle folder, as needles.
 fn key_material(data_dir: &std::path::Path, id: Id, receipt: bool) -> anyhow::Result<Vec<Vec<u8>>> {
     let folder = data_dir.join("blobs").join(id.to_string());
