@@ -253,7 +253,7 @@ fn write_durably(blobs: &Path, folder: &Path, name: &str, bytes: &[u8]) -> anyho
     let temporary = folder.join(format!(".{name}.{}.part", shared::encoding::encode(&nonce)));
     let written = std::fs::File::create(&temporary).and_then(|mut handle| {
         handle.write_all(bytes)?;
-        handle.sync_all()
+        handle.sync_data()
     });
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temporary);
