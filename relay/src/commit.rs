@@ -4,8 +4,10 @@
 //! own task: handlers make their writes there, never on a spawned task); if it wrote anything,
 //! the answer waits for `Store::commit_through` that number, which concurrent requests share
 //! (group commit), so a read that wrote nothing never waits. A commit that fails turns the
-//! answer into a 507 (full disk) or a 503: the change is then not acknowledged. While the disk has less than
-//! `[server] min_free_bytes` free, changes are refused with 507 before they start. Handlers that must undo a change when
+//! answer into a 507 (full disk) or a 503: the change is then not acknowledged. While the disk
+//! has less than `[server] min_free_bytes` free, changes are refused with 507 before they
+//! start, except those that protect or free (logging out, removing or demoting a member,
+//! revoking, closing), which the reserve is there for. Handlers that must undo a change when
 //! it cannot be made durable (an opening that would spend a link's open without handing out
 //! its key) commit themselves first; this layer then finds nothing left to do.
 
@@ -23,7 +25,7 @@ pub async fn durable(State(state): State<AppState>, request: Request, next: Next
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !read_only && !has_room(&state) {
+    if !read_only && !protective(request.method(), request.uri().path()) && !has_room(&state) {
         return AppError::StorageFull.into_response();
     }
     let (response, last_write) = track_writes(next.run(request)).await;
@@ -34,6 +36,21 @@ pub async fn durable(State(state): State<AppState>, request: Request, next: Next
         Ok(()) => response,
         Err(error) => unacknowledged(error).into_response(),
     }
+}
+
+/// Whether a change protects or frees rather than adds: logging out, ending a member's access,
+/// revoking or closing. The free-space reserve exists so that these small writes still work
+/// on a nearly full disk.
+fn protective(method: &Method, path: &str) -> bool {
+    let ends = |suffix: &str| path.ends_with(suffix);
+    (*method == Method::DELETE && path.contains("/org/members/"))
+        || ends("/auth/logout")
+        || ends("/auth/logout-all")
+        || ends("/mfa-reset")
+        || ends("/role")
+        || ends("/org/close")
+        || ends("/revoke")
+        || (path.contains("/requests/") && ends("/close"))
 }
 
 /// Whether the disk keeps `[server] min_free_bytes` free: below that, changes are refused

@@ -88,6 +88,9 @@ impl Default for Config {
 pub struct ServerConfig {
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Connections served at once from one client address (an IPv6 /64 counts as one); more
+    /// are closed at once. Trusted proxies (`[brute_force] trusted_proxies`) are exempt.
+    pub max_connections_per_address: usize,
     /// Time a client has to send a request's headers (also the idle time allowed between
     /// requests on one connection).
     pub header_timeout_seconds: u32,
@@ -104,6 +107,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             max_connections: 1024,
+            max_connections_per_address: 256,
             header_timeout_seconds: 10,
             body_timeout_seconds: 60,
             shutdown_grace_seconds: 30,

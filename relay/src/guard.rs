@@ -5,13 +5,15 @@
 //! (`begin`) and refunded when it was right (`succeeded`), so a burst of parallel attempts
 //! passes the limits no more often than a sequence would. Counters and blocks live in the
 //! store and change only by compare-and-swap, so a restart forgets nothing and no parallel
-//! failure is lost. Wrong one-time passwords on links count toward the same IP block. Account
+//! failure is lost. Wrong one-time passwords on links count toward the same IP block. Addresses
+//! are counted by network (`network_of`: an IPv6 /64 is one client). Account
 //! keys are an HMAC of the address, so unknown addresses are throttled exactly like known ones
 //! and the answers reveal nobody.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::api::network_of;
 use crate::audit::{Actor, AuditEvent, Outcome};
 use crate::config::BruteForceConfig;
 use crate::store::{AccountFailures, IpBlock, Store};
@@ -36,8 +38,11 @@ pub enum Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "an attempt is refunded with `succeeded` when it turns out right"]
 pub struct Attempt {
+    /// The network counted (see `network_of`).
     ip: Option<String>,
     account: Option<[u8; 32]>,
+    /// The account's wait before and after this attempt was counted.
+    locks: Option<(i64, i64)>,
     at: i64,
 }
 
@@ -58,26 +63,34 @@ impl Guard<'_> {
         account: Option<&[u8; 32]>,
         now: i64,
     ) -> anyhow::Result<Result<Attempt, Refusal>> {
+        let network = ip.map(network_of);
+        let ip = network.as_deref();
         if let Err(refusal) = self.check_ip(ip, now)? {
             // Hammering on while blocked is not counted again: the block already stands.
             return Ok(Err(refusal));
         }
+        // The account's wait before and after this attempt, to undo it if it never runs.
+        let mut locks = None;
         if let Some(account) = account {
-            let (throttled, _) = self.store.update_account_failures(account, |failures| {
+            let (outcome, _) = self.store.update_account_failures(account, |failures| {
                 if failures.locked_until > now {
-                    return Some(failures.locked_until - now);
+                    return Err(failures.locked_until - now);
                 }
+                let before = failures.locked_until;
                 failures.count += 1;
                 failures.last = now;
                 if failures.count > FREE_ACCOUNT_FAILURES {
                     let exponent = (failures.count - FREE_ACCOUNT_FAILURES - 1).min(20);
                     failures.locked_until = now + (1_i64 << exponent).min(MAX_ACCOUNT_WAIT_SECONDS);
                 }
-                None
+                Ok((before, failures.locked_until))
             })?;
-            if let Some(wait_seconds) = throttled {
-                self.record_failure(ip, now)?;
-                return Ok(Err(Refusal::AccountThrottled { wait_seconds }));
+            match outcome {
+                Err(wait_seconds) => {
+                    self.record_failure(ip, now)?;
+                    return Ok(Err(Refusal::AccountThrottled { wait_seconds }));
+                }
+                Ok(lock) => locks = Some(lock),
             }
         }
         if let Some(address) = ip {
@@ -95,7 +108,7 @@ impl Guard<'_> {
                 let block = self.block(address, recent.times.len(), now)?;
                 if let Some(account) = account {
                     // The account's count was taken for an attempt that never ran.
-                    self.refund_account(account)?;
+                    self.refund_account(account, locks)?;
                 }
                 return Ok(Err(Refusal::IpBlocked { until: block.until }));
             }
@@ -103,6 +116,7 @@ impl Guard<'_> {
         Ok(Ok(Attempt {
             ip: ip.map(str::to_owned),
             account: account.copied(),
+            locks,
             at: now,
         }))
     }
@@ -111,25 +125,22 @@ impl Guard<'_> {
     pub fn succeeded(&self, attempt: Attempt) -> anyhow::Result<()> {
         if let Some(account) = &attempt.account {
             self.store.update_account_failures(account, |failures| {
-                *failures = AccountFailures::default()
+                *failures = AccountFailures::default();
             })?;
         }
-        if let Some(ip) = &attempt.ip {
-            self.store.update_ip_failures(ip, |recent| {
-                if let Some(index) = recent.times.iter().position(|time| *time == attempt.at) {
-                    recent.times.remove(index);
-                }
-            })?;
-        }
-        Ok(())
+        self.forget_ip_failure(&attempt)
     }
 
     /// The attempt was never checked (the request failed for another reason): it does not
     /// count, but the account's run of failures goes on.
     pub fn cancelled(&self, attempt: Attempt) -> anyhow::Result<()> {
         if let Some(account) = &attempt.account {
-            self.refund_account(account)?;
+            self.refund_account(account, attempt.locks)?;
         }
+        self.forget_ip_failure(&attempt)
+    }
+
+    fn forget_ip_failure(&self, attempt: &Attempt) -> anyhow::Result<()> {
         if let Some(ip) = &attempt.ip {
             self.store.update_ip_failures(ip, |recent| {
                 if let Some(index) = recent.times.iter().position(|time| *time == attempt.at) {
@@ -143,7 +154,7 @@ impl Guard<'_> {
     /// Whether `ip` is blocked at `now` (attempts with no account, such as link openings).
     pub fn check_ip(&self, ip: Option<&str>, now: i64) -> anyhow::Result<Result<(), Refusal>> {
         if let Some(ip) = ip
-            && let Some(block) = self.store.ip_block(ip)?
+            && let Some(block) = self.store.ip_block(&network_of(ip))?
             && block.until > now
         {
             return Ok(Err(Refusal::IpBlocked { until: block.until }));
@@ -155,9 +166,10 @@ impl Guard<'_> {
     /// own tries are limited by the link); blocks the IP when it reaches the limit. Returns the
     /// block if one was made.
     pub fn record_failure(&self, ip: Option<&str>, now: i64) -> anyhow::Result<Option<IpBlock>> {
-        let Some(ip) = ip else {
+        let Some(ip) = ip.map(network_of) else {
             return Ok(None);
         };
+        let ip = ip.as_str();
         let window = i64::from(self.config.ip_window_minutes) * 60;
         let max = usize::try_from(self.config.ip_max_failures).unwrap_or(usize::MAX);
         let (count, _) = self.store.update_ip_failures(ip, |recent| {
@@ -202,9 +214,16 @@ impl Guard<'_> {
         Ok(block)
     }
 
-    fn refund_account(&self, account: &[u8; 32]) -> anyhow::Result<()> {
+    /// Takes back one counted failure of `account`, and the wait it imposed (`locks`: the wait
+    /// before and after it was counted) if no later failure changed that wait.
+    fn refund_account(&self, account: &[u8; 32], locks: Option<(i64, i64)>) -> anyhow::Result<()> {
         self.store.update_account_failures(account, |failures| {
             failures.count = failures.count.saturating_sub(1);
+            if let Some((before, after)) = locks
+                && failures.locked_until == after
+            {
+                failures.locked_until = before;
+            }
         })?;
         Ok(())
     }

@@ -97,7 +97,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            api::body_deadline,
+            api::body_context,
         ));
     Router::new()
         .nest("/api", api)
@@ -127,14 +127,22 @@ pub async fn serve(
     let retention_task = tokio::spawn(retention::run(state.clone()));
     let limits_task = tokio::spawn(rate_limit::tidy(state.rate_limits.clone()));
     let repeats_task = tokio::spawn(audit_repeats(state.clone()));
-    server::run(listener, app(state.clone()), &state.config.server, shutdown).await;
+    server::run(
+        listener,
+        app(state.clone()),
+        &state.config.server,
+        &state.config.brute_force.trusted_proxies,
+        shutdown,
+    )
+    .await;
     admin_task.abort();
     retention_task.abort();
     limits_task.abort();
     repeats_task.abort();
     let _ = std::fs::remove_file(admin::socket_path(&state.config.data_dir));
-    store.audit_flush_repeats(state.clock.now(), true)?;
+    let repeats = store.audit_flush_repeats(state.clock.now(), true);
     store.flush().await?;
+    repeats?;
     tracing::info!("store flushed, relay stopped");
     Ok(())
 }

@@ -63,7 +63,12 @@ pub async fn sweep_sends(
         let (id, org) = (send.id, send.org);
         let action = match send.state {
             SendState::Uploading if send.created_at <= abandon_before => {
-                store.delete_send(id)?;
+                let abandoned = store.delete_send_if(id, |send| {
+                    send.state == SendState::Uploading && send.created_at <= abandon_before
+                })?;
+                if !abandoned {
+                    continue;
+                }
                 report.abandoned += 1;
                 "send.abandon"
             }
@@ -144,7 +149,13 @@ pub async fn sweep_documents(state: &AppState, now: i64) -> anyhow::Result<Docum
         };
         let action = match document.state {
             DocumentStatus::Uploading if abandoned => {
-                store.delete_document(id)?;
+                let created_at = document.created_at;
+                let gone = store.delete_document_if(id, |document| {
+                    document.state == DocumentStatus::Uploading && document.created_at == created_at
+                })?;
+                if !gone {
+                    continue;
+                }
                 report.abandoned += 1;
                 "document.abandon"
             }
@@ -196,31 +207,46 @@ pub struct FolderSweep {
 pub async fn sweep_folders(store: &Store) -> anyhow::Result<FolderSweep> {
     let mut report = FolderSweep::default();
     for id in store.bundle_folders()? {
-        let keep = match (store.send(id)?, store.document(id)?) {
-            (Some(send), _) => {
-                if send.state == SendState::Ready
-                    && !send.ciphertext_deleted
-                    && !send.keeps_keys()
-                    && store.has_keys(id).await?
-                {
-                    store.delete_keys(id).await?;
-                    report.keys += 1;
-                }
-                matches!(send.state, SendState::Uploading | SendState::Ready)
-                    && !send.ciphertext_deleted
-            }
-            (None, Some(document)) => matches!(
-                document.state,
-                DocumentStatus::Uploading | DocumentStatus::Ready
-            ),
-            (None, None) => false,
-        };
-        if !keep {
+        let (folder, keys) = (keeps_folder(store, id)?, keeps_keys(store, id)?);
+        if folder && keys {
+            continue;
+        }
+        // Delete only on a state that is on disk: the state just read becomes durable here,
+        // so a deletion never runs ahead of the ending it follows from (a crash would leave a
+        // live record without its files).
+        store.commit().await?;
+        if !folder {
             store.delete_chunks(id).await?;
             report.folders += 1;
+        } else if store.has_keys(id).await? {
+            store.delete_keys(id).await?;
+            report.keys += 1;
         }
     }
     Ok(report)
+}
+
+/// Whether bundle `id`'s folder belongs on disk: its send or document is uploading or live.
+fn keeps_folder(store: &Store, id: shared::ids::Id) -> anyhow::Result<bool> {
+    Ok(match (store.send(id)?, store.document(id)?) {
+        (Some(send), _) => {
+            matches!(send.state, SendState::Uploading | SendState::Ready)
+                && !send.ciphertext_deleted
+        }
+        (None, Some(document)) => matches!(
+            document.state,
+            DocumentStatus::Uploading | DocumentStatus::Ready
+        ),
+        (None, None) => false,
+    })
+}
+
+/// Whether bundle `id`'s key material belongs on disk (a used-up link's does not).
+fn keeps_keys(store: &Store, id: shared::ids::Id) -> anyhow::Result<bool> {
+    Ok(match store.send(id)? {
+        Some(send) => send.state != SendState::Ready || send.keeps_keys(),
+        None => true,
+    })
 }
 
 /// How close to its due date an open request starts being reminded of, and how often.

@@ -1,13 +1,17 @@
-//! The connection edge: accepting TCP connections and running HTTP/1.1 (and HTTP/2) on them
-//! with limits no client can argue with. At most `max_connections` are served at once (more
-//! wait in the kernel's backlog); a client gets `header_timeout_seconds` to send a request's
-//! headers (also the idle time allowed between requests on a kept-alive connection) and then
-//! the connection is closed; bodies are read within `body_timeout_seconds` (`api::read_body`,
-//! which answers 408). On shutdown the listener closes at once, requests in flight get
+//! The connection edge: accepting TCP connections and running HTTP/1.1 on them with limits no
+//! client can argue with. At most `max_connections` are served at once (more wait in the
+//! kernel's backlog), and at most `max_connections_per_address` from one client address (an
+//! IPv6 /64 counts as one; trusted proxies are exempt, since every client comes through them);
+//! a client gets `header_timeout_seconds` to send a request's headers (also the idle time
+//! allowed between requests on a kept-alive connection) and then the connection is closed;
+//! bodies are read within `body_timeout_seconds` (`api::read_body`, which answers 408). HTTP/2
+//! is not offered: browsers speak it only over TLS, and its pings would keep an idle
+//! connection's slot for ever. On shutdown the listener closes at once, requests in flight get
 //! `shutdown_grace_seconds` to finish, and whatever is still open then is closed: nothing a
 //! client does can hold the relay up. It knows nothing of routes; `app` is the router.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,22 +33,19 @@ pub async fn run(
     listener: TcpListener,
     router: Router,
     config: &ServerConfig,
+    trusted: &[IpAddr],
     shutdown: impl Future<Output = ()>,
 ) {
     let mut shutdown = pin!(shutdown);
     let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut tasks = tokio::task::JoinSet::new();
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(config.header_timeout_seconds.into()));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Duration::from_secs(config.header_timeout_seconds.into()))
-        .keep_alive_timeout(Duration::from_secs(config.header_timeout_seconds.into()));
+    let per_address = PerAddress::new(config.max_connections_per_address, trusted);
     loop {
         while tasks.try_join_next().is_some() {}
         let permit = tokio::select! {
@@ -66,6 +67,11 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        let Some(slot) = per_address.claim(peer.ip()) else {
+            tracing::debug!(peer = %peer.ip(), "refused a connection over the per-address cap");
+            drop(stream);
+            continue;
+        };
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request
@@ -79,6 +85,7 @@ pub async fn run(
         let connection = graceful.watch(connection);
         tasks.spawn(async move {
             let _permit = permit;
+            let _slot = slot;
             if let Err(error) = connection.await {
                 tracing::debug!(error = %error, "a connection ended with an error");
             }
@@ -101,4 +108,64 @@ pub async fn run(
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+}
+
+/// How many connections each client address has open.
+type OpenCounts = Arc<std::sync::Mutex<HashMap<String, usize>>>;
+
+/// Connections open per client address.
+#[derive(Debug, Clone)]
+struct PerAddress {
+    open: OpenCounts,
+    cap: usize,
+    exempt: Arc<[IpAddr]>,
+}
+
+/// One connection's place in its address's count; given back when dropped.
+#[derive(Debug)]
+struct Slot {
+    open: Option<(OpenCounts, String)>,
+}
+
+impl PerAddress {
+    fn new(cap: usize, exempt: &[IpAddr]) -> Self {
+        Self {
+            open: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            cap: cap.max(1),
+            exempt: exempt.into(),
+        }
+    }
+
+    /// A slot for one more connection from `ip`, or `None` over the cap.
+    fn claim(&self, ip: IpAddr) -> Option<Slot> {
+        if self.exempt.contains(&ip) {
+            return Some(Slot { open: None });
+        }
+        let key = crate::api::network_of(&ip.to_string());
+        let mut open = self.open.lock().ok()?;
+        let count = open.entry(key.clone()).or_default();
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            open: Some((self.open.clone(), key)),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some((open, key)) = self.open.take() else {
+            return;
+        };
+        if let Ok(mut open) = open.lock()
+            && let Some(count) = open.get_mut(&key)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&key);
+            }
+        }
+    }
 }

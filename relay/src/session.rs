@@ -190,6 +190,24 @@ fn token_from(headers: &HeaderMap) -> Option<Vec<u8>> {
         .filter(|token| token.len() == 32)
 }
 
+/// Refuses unless the session `guard` names is still alive: it exists and its user's session
+/// epoch has not moved on. For a check right before a write the store does not guard itself
+/// (after a request body arrived).
+pub fn still_alive(state: &AppState, guard: &SessionGuard) -> Result<(), AppError> {
+    let store = &state.store;
+    let alive = store.session(&guard.token_hash)?.is_some()
+        && store
+            .user(guard.user)?
+            .is_some_and(|user| user.session_epoch == guard.epoch);
+    if alive {
+        Ok(())
+    } else {
+        Err(AppError::Unauthenticated(
+            "your session ended while this request was arriving; please log in again",
+        ))
+    }
+}
+
 /// `Option<Session>`: `None` when the request carries no session cookie at all (an uploader
 /// without an account); a cookie that does not lead to a valid session is still refused.
 impl axum::extract::OptionalFromRequestParts<AppState> for Session {
@@ -280,6 +298,12 @@ impl FromRequestParts<AppState> for Session {
             record.last_seen = now;
             store.touch_session(&token_hash, now)?;
         }
+        // A body read after this (`api::read_body`) checks the session again once it is in.
+        parts.extensions.insert(SessionGuard {
+            token_hash,
+            user: user.id,
+            epoch: record.epoch,
+        });
         Ok(Self {
             user,
             org,

@@ -10,7 +10,9 @@
 //! - the relay's peak resident memory.
 //!
 //! `--relay-bin PATH` (default `RELAY_BIN`, else `target/release/sealpost-relay`) lets one run
-//! compare two builds; `--links N`, `--concurrency C`, `--seconds S` and `--mib M` size it.
+//! compare two builds; `--links N`, `--concurrency C`, `--seconds S` and `--mib M` size it;
+//! `--relay-env KEY=VALUE` sets the relay's configuration (the race needs 1,000 connections
+//! from one address: `SEALPOST_SERVER__MAX_CONNECTIONS_PER_ADDRESS=2000`).
 //! Numbers go in issue notes; the run fails only if the race has other than one winner.
 
 use std::path::PathBuf;
@@ -28,6 +30,8 @@ const MIB: u64 = 1024 * 1024;
 
 struct Options {
     binary: PathBuf,
+    /// `SEALPOST_*` settings for the relay (`--relay-env KEY=VALUE`, repeatable).
+    env: Vec<(String, String)>,
     links: usize,
     concurrency: usize,
     seconds: u64,
@@ -52,8 +56,15 @@ fn options() -> anyhow::Result<Options> {
         Some(path) => PathBuf::from(path),
         None => tests::relay_binary()?,
     };
+    let env = args
+        .windows(2)
+        .filter(|pair| pair[0] == "--relay-env")
+        .filter_map(|pair| pair[1].split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
     Ok(Options {
         binary,
+        env,
         links: usize::try_from(number("--links", 4000)?)?,
         concurrency: usize::try_from(number("--concurrency", 64)?)?,
         seconds: number("--seconds", 5)?,
@@ -65,7 +76,12 @@ fn options() -> anyhow::Result<Options> {
 async fn main() -> anyhow::Result<()> {
     let options = options()?;
     let data_dir = tempfile::tempdir_in(std::env::current_dir()?)?;
-    let relay = RelayProcess::start_binary(&options.binary, data_dir.path(), &[])?;
+    let env: Vec<(&str, &str)> = options
+        .env
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    let relay = RelayProcess::start_binary(&options.binary, data_dir.path(), &env)?;
     println!(
         "relay {} on {} (data in {})",
         options.binary.display(),

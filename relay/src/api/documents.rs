@@ -242,7 +242,9 @@ pub async fn put_chunk(
     }
     let expected = super::chunks::sealed_len(&document.files, file, chunk)?;
     let body = super::chunks::read_chunk(request, expected, file, chunk).await?;
-    state.store.put_chunk(id, file, chunk, body).await?;
+    // A bundle that ended while the chunk was arriving keeps nothing of it (its folder may
+    // even be gone, failing the write): that answer comes before the write's own error.
+    let stored = state.store.put_chunk(id, file, chunk, body).await;
     let live = state.store.document(id)?.is_some_and(|document| {
         matches!(
             document.state,
@@ -250,6 +252,7 @@ pub async fn put_chunk(
         )
     });
     super::chunks::discard_if_ended(&state, id, live).await?;
+    stored?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -462,13 +465,25 @@ pub async fn key(
     };
     let manifest = keys.manifest;
     let now = state.clock.now();
-    if session.org.id == document.org && document.opened_at.is_none() {
-        state.store.update_document(id, |document| {
-            document.opened_at.get_or_insert(now);
-            if let Some(paywall) = document.paywall.as_mut() {
-                paywall.released_at.get_or_insert(now);
-            }
-        })?;
+    // The first opening by the receiving side is decided on the record as it is now: a
+    // transfer withdrawn meanwhile is not opened, and its key is not handed out.
+    if session.org.id == document.org {
+        let (still_ready, _) = state
+            .store
+            .update_document(id, |document| {
+                if document.state != DocumentStatus::Ready {
+                    return false;
+                }
+                document.opened_at.get_or_insert(now);
+                if let Some(paywall) = document.paywall.as_mut() {
+                    paywall.released_at.get_or_insert(now);
+                }
+                true
+            })?
+            .ok_or_else(gone)?;
+        if !still_ready {
+            return Err(gone());
+        }
     }
     audit_document(&state, actor, &document, "document.open", Outcome::Success)?;
     Ok(Json(wire::OpenDocumentResponse {

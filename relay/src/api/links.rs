@@ -154,19 +154,27 @@ pub async fn open(
             let Some(keys) = keys else {
                 return Err(gone_deleted());
             };
-            super::auth::audit(
+            // The open is spent only together with an answer that carries the key: if it
+            // cannot be audited and made durable, it is given back and nothing is released.
+            let recorded = super::auth::audit(
                 &state,
                 actor,
                 Some(send.org),
                 "send.open",
                 target,
                 Outcome::Success,
-            )?;
-            // The open is spent only together with an answer that carries the key: if it
-            // cannot be made durable, it is given back and nothing is released.
-            if let Err(error) = state.store.commit().await {
+            );
+            let committed = match recorded {
+                Ok(()) => state
+                    .store
+                    .commit()
+                    .await
+                    .map_err(crate::commit::unacknowledged),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = committed {
                 refund_open(&state, id, &issued)?;
-                return Err(crate::commit::unacknowledged(error));
+                return Err(error);
             }
             if !send.keeps_keys() {
                 // The last open: the verifier, wrapped key and manifest go now (this answer

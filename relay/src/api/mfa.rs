@@ -120,8 +120,10 @@ pub async fn verify(
             return Err(expired());
         }
     };
-    // A ticket is redeemed once, even when two right codes race.
+    // A ticket is redeemed once, even when two right codes race (the other's attempt was
+    // right, so it does not count as a failure).
     if !state.store.delete_mfa_ticket(&ticket_hash)? {
+        guard.cancelled(attempt)?;
         return Err(expired());
     }
     guard.succeeded(attempt)?;

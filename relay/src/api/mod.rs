@@ -157,7 +157,9 @@ async fn method_not_allowed() -> AppError {
 /// Reads a whole body of at most `limit` bytes within the configured body time; a larger one
 /// is a 413 before it is buffered (by its Content-Length) or as soon as the stream passes the
 /// limit, and a body still arriving when the time is up is a 408 (a slow client cannot hold a
-/// request, and what it loaded, open for ever).
+/// request, and what it loaded, open for ever). When a log-in session authorised the request,
+/// it must still be alive once the body is in: a session ended while the body trickled in
+/// (log out everywhere, a removal, a demotion, a password change) writes nothing.
 pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, AppError> {
     let declared = request
         .headers()
@@ -167,39 +169,51 @@ pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, AppError
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(AppError::PayloadTooLarge { limit });
     }
-    let deadline = request
+    let context = request.extensions().get::<BodyContext>().cloned();
+    let session = request
         .extensions()
-        .get::<BodyDeadline>()
-        .map_or(DEFAULT_BODY_SECONDS, |deadline| deadline.0);
+        .get::<crate::store::SessionGuard>()
+        .copied();
+    let seconds = context
+        .as_ref()
+        .map_or(DEFAULT_BODY_SECONDS, |context| context.seconds);
     let reading = axum::body::to_bytes(request.into_body(), limit);
-    match tokio::time::timeout(std::time::Duration::from_secs(deadline), reading).await {
-        Err(_) => Err(AppError::RequestTimeout),
+    let bytes = match tokio::time::timeout(std::time::Duration::from_secs(seconds), reading).await {
+        Err(_) => return Err(AppError::RequestTimeout),
         Ok(read) => read.map_err(|error| {
             if is_length_limit(&error) {
                 AppError::PayloadTooLarge { limit }
             } else {
                 AppError::BadRequest("the request body could not be read".to_owned())
             }
-        }),
+        })?,
+    };
+    if let (Some(context), Some(session)) = (context, session) {
+        crate::session::still_alive(&context.state, &session)?;
     }
+    Ok(bytes)
 }
 
-/// The time a request's body may take to arrive, in seconds (set by `body_deadline` from the
-/// configuration).
-#[derive(Debug, Clone, Copy)]
-pub struct BodyDeadline(pub u64);
+/// What `read_body` needs from the relay: the time a body may take to arrive, and the state to
+/// check a session against (set by `body_context` from the configuration).
+#[derive(Debug, Clone)]
+pub struct BodyContext {
+    seconds: u64,
+    state: AppState,
+}
 
 const DEFAULT_BODY_SECONDS: u64 = 60;
 
-/// Middleware giving every API request the configured body time.
-pub async fn body_deadline(
+/// Middleware giving every API request the configured body time and the state.
+pub async fn body_context(
     axum::extract::State(state): axum::extract::State<AppState>,
     mut request: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    request.extensions_mut().insert(BodyDeadline(
-        state.config.server.body_timeout_seconds.into(),
-    ));
+    let seconds = state.config.server.body_timeout_seconds.into();
+    request
+        .extensions_mut()
+        .insert(BodyContext { seconds, state });
     next.run(request).await
 }
 

@@ -125,7 +125,7 @@ pub async fn drop(
     if let Some(address) = ip.as_deref() {
         let count = state
             .store
-            .count_portal_drop(address, now.div_euclid(3600))?;
+            .count_portal_drop(&super::json::network_of(address), now.div_euclid(3600))?;
         if count > limit {
             return Err(AppError::RateLimited {
                 message: format!(

@@ -149,12 +149,15 @@ pub async fn put_chunk(
     }
     let expected = super::chunks::sealed_len(&send.files, file, chunk)?;
     let body = super::chunks::read_chunk(request, expected, file, chunk).await?;
-    state.store.put_chunk(id, file, chunk, body).await?;
+    // A bundle that ended while the chunk was arriving keeps nothing of it (its folder may
+    // even be gone, failing the write): that answer comes before the write's own error.
+    let stored = state.store.put_chunk(id, file, chunk, body).await;
     let live = state
         .store
         .send(id)?
         .is_some_and(|send| matches!(send.state, SendState::Uploading | SendState::Ready));
     super::chunks::discard_if_ended(&state, id, live).await?;
+    stored?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -199,7 +199,19 @@ impl Store {
         self.blobs.join(id.to_string())
     }
 
-    /// Writes `name` in bundle `id`'s folder durably (see `write_durably`).
+    /// Creates bundle `id`'s folder durably (it and its entry in `blobs/` synced), when the
+    /// bundle is reserved: every later write into it is then durable by syncing the folder
+    /// alone, however many uploads run at once.
+    pub async fn create_bundle_folder(&self, id: Id) -> anyhow::Result<()> {
+        let folder = self.bundle_folder(id);
+        let blobs = self.blobs.as_ref().clone();
+        tokio::task::spawn_blocking(move || create_folder(&blobs, &folder))
+            .await
+            .context("the folder task panicked")?
+    }
+
+    /// Writes `name` in bundle `id`'s folder durably (see `write_durably`). The folder must
+    /// exist: a bundle whose folder is gone has ended, and nothing is written for it.
     async fn put_file(
         &self,
         id: Id,
@@ -207,8 +219,7 @@ impl Store {
         bytes: impl AsRef<[u8]> + Send + 'static,
     ) -> anyhow::Result<()> {
         let folder = self.bundle_folder(id);
-        let blobs = self.blobs.as_ref().clone();
-        tokio::task::spawn_blocking(move || write_durably(&blobs, &folder, &name, bytes.as_ref()))
+        tokio::task::spawn_blocking(move || write_durably(&folder, &name, bytes.as_ref()))
             .await
             .context("the write task panicked")?
     }
@@ -221,10 +232,11 @@ impl Store {
         receipt_key: [u8; 32],
     ) -> anyhow::Result<()> {
         let folder = self.bundle_folder(id);
-        write_durably(&self.blobs, &folder, RECEIPT, &receipt_key)?;
+        create_folder(&self.blobs, &folder)?;
+        write_durably(&folder, RECEIPT, &receipt_key)?;
         if let Some(keys) = keys {
             let bytes = serde_json::to_vec(keys).context("while encoding link keys")?;
-            write_durably(&self.blobs, &folder, KEYS, &bytes)?;
+            write_durably(&folder, KEYS, &bytes)?;
         }
         Ok(())
     }
@@ -236,18 +248,31 @@ impl Store {
         keys: &DocumentKeys,
     ) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(keys).context("while encoding document keys")?;
-        write_durably(&self.blobs, &self.bundle_folder(id), KEYS, &bytes)
+        let folder = self.bundle_folder(id);
+        create_folder(&self.blobs, &folder)?;
+        write_durably(&folder, KEYS, &bytes)
+    }
+
+    /// `create_bundle_folder` for callers that are not async (the schema migration).
+    pub(super) fn create_bundle_folder_blocking(&self, id: Id) -> anyhow::Result<()> {
+        create_folder(&self.blobs, &self.bundle_folder(id))
     }
 }
 
-/// Writes `name` in `folder` durably: a temporary file, synced, renamed into place, the folder
-/// synced (and `blobs`, its parent, too when the folder is new).
-fn write_durably(blobs: &Path, folder: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    if !folder.is_dir() {
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("while creating {}", folder.display()))?;
-        sync_folder(blobs)?;
+/// Creates `folder` in `blobs` durably (no error if it exists).
+fn create_folder(blobs: &Path, folder: &Path) -> anyhow::Result<()> {
+    if folder.is_dir() {
+        return Ok(());
     }
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("while creating {}", folder.display()))?;
+    sync_folder(folder)?;
+    sync_folder(blobs)
+}
+
+/// Writes `name` in `folder` durably: a temporary file, synced, renamed into place, the folder
+/// synced. The folder must exist (`create_folder`).
+fn write_durably(folder: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let mut nonce = [0_u8; 8];
     shared::crypto::OsRng.fill_bytes(&mut nonce);
     let temporary = folder.join(format!(".{name}.{}.part", shared::encoding::encode(&nonce)));
@@ -260,8 +285,10 @@ fn write_durably(blobs: &Path, folder: &Path, name: &str, bytes: &[u8]) -> anyho
         return Err(error).with_context(|| format!("while writing {}", temporary.display()));
     }
     let path = folder.join(name);
-    std::fs::rename(&temporary, &path)
-        .with_context(|| format!("while moving a file into {}", path.display()))?;
+    if let Err(error) = std::fs::rename(&temporary, &path) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error).with_context(|| format!("while moving a file into {}", path.display()));
+    }
     sync_folder(folder)
 }
 

@@ -226,6 +226,7 @@ impl Store {
         }
         self.tree(DOCUMENTS)?
             .insert(document.id.as_bytes(), serde_json::to_vec(document)?)?;
+        self.create_bundle_folder(document.id).await?;
         Ok(Ok(()))
     }
 
@@ -287,10 +288,35 @@ impl Store {
         }
     }
 
-    /// Forgets a document entirely (an upload never finalized, or a purge).
+    /// Forgets a document entirely (a purge).
     pub fn delete_document(&self, id: Id) -> anyhow::Result<()> {
         self.tree(DOCUMENTS)?.remove(id.as_bytes())?;
         Ok(())
+    }
+
+    /// Forgets a document if `doomed` holds for it as it is now (compare-and-swap: a finalize
+    /// that lands meanwhile saves it); whether it was forgotten.
+    pub fn delete_document_if(
+        &self,
+        id: Id,
+        doomed: impl Fn(&DocumentRecord) -> bool,
+    ) -> anyhow::Result<bool> {
+        let tree = self.tree(DOCUMENTS)?;
+        loop {
+            let Some(old) = tree.get(id.as_bytes())? else {
+                return Ok(false);
+            };
+            let record: DocumentRecord = decode(&old, "document")?;
+            if !doomed(&record) {
+                return Ok(false);
+            }
+            if tree
+                .compare_and_swap(id.as_bytes(), Some(old), None::<Vec<u8>>)?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
     }
 
     pub fn save_request(&self, request: &RequestRecord) -> anyhow::Result<()> {

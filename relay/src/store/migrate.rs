@@ -1,7 +1,7 @@
 //! Moving a data directory forward at start. Schema 1 kept key material (a link's verifier,
 //! wrapped key and receipt key, documents' wrapped keys, sealed manifests) inside the sled
 //! records; schema 2 keeps it only in bundle folders (see `blobs`), so that destroying it
-//! destroys every copy. The move writes the files of every bundle that is still readable,
+//! destroys every copy, and creates a bundle's folder when the bundle is reserved. The move writes the files of every bundle that is still readable,
 //! then rewrites its record without them; it is idempotent, so a start interrupted halfway
 //! simply does it again. Versions of the old records that sled's log still holds are not
 //! rewritten by this; they go as sled reuses its segments.
@@ -13,6 +13,17 @@ use shared::wire::DocumentStatus;
 
 impl Store {
     pub(super) fn move_keys_into_bundle_folders(&self) -> anyhow::Result<()> {
+        // Schema 2 creates a bundle's folder when it is reserved; uploads under way get theirs.
+        for send in self.sends()? {
+            if send.state == SendState::Uploading {
+                self.create_bundle_folder_blocking(send.id)?;
+            }
+        }
+        for document in self.documents()? {
+            if document.state == DocumentStatus::Uploading {
+                self.create_bundle_folder_blocking(document.id)?;
+            }
+        }
         for send in self.sends()? {
             if send.legacy_guard.is_none() && send.legacy_manifest.is_none() {
                 continue;

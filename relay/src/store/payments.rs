@@ -334,8 +334,13 @@ impl Store {
                 Ok(true)
             },
         );
-        let recorded = result
-            .map_err(|error| anyhow::anyhow!("while recording an early refund: {error:?}"))?;
+        let recorded = match result {
+            Ok(recorded) => recorded,
+            Err(TransactionError::Storage(error)) => {
+                return Err(error).context("while recording an early refund");
+            }
+            Err(TransactionError::Abort(())) => false,
+        };
         self.wrote();
         Ok(recorded)
     }

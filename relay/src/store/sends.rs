@@ -183,6 +183,7 @@ impl Store {
         }
         let tree = self.tree(SENDS)?;
         tree.insert(record.id.as_bytes(), serde_json::to_vec(record)?)?;
+        self.create_bundle_folder(record.id).await?;
         Ok(Ok(()))
     }
 
@@ -257,9 +258,35 @@ impl Store {
         }
     }
 
-    /// Forgets a send entirely (an upload that was never finalized).
+    /// Forgets a send entirely (a purge).
     pub fn delete_send(&self, id: Id) -> anyhow::Result<()> {
         self.tree(SENDS)?.remove(id.as_bytes())?;
         Ok(())
+    }
+
+    /// Forgets a send if `doomed` holds for it as it is now (compare-and-swap: a finalize that
+    /// lands meanwhile saves it); whether it was forgotten.
+    pub fn delete_send_if(
+        &self,
+        id: Id,
+        doomed: impl Fn(&SendRecord) -> bool,
+    ) -> anyhow::Result<bool> {
+        let tree = self.tree(SENDS)?;
+        loop {
+            let Some(old) = tree.get(id.as_bytes())? else {
+                return Ok(false);
+            };
+            let record: SendRecord =
+                serde_json::from_slice(&old).context("a stored send is corrupt")?;
+            if !doomed(&record) {
+                return Ok(false);
+            }
+            if tree
+                .compare_and_swap(id.as_bytes(), Some(old), None::<Vec<u8>>)?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
     }
 }

@@ -88,6 +88,43 @@ async fn slow_headers_and_slow_bodies_are_cut_off_while_others_are_served() -> a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() -> anyhow::Result<()> {
+    let relay = TestRelay::start_with(|config| {
+        config.server.max_connections_per_address = 3;
+    })
+    .await?;
+    let address = relay.address.to_string();
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(&address))
+        .collect::<Result<_, _>>()?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = tokio::task::spawn_blocking({
+        let address = address.clone();
+        move || -> anyhow::Result<String> {
+            let mut fourth =
+                half_sent(&address, "GET /api/health HTTP/1.1\r\nHost: relay\r\n\r\n")?;
+            Ok(until_closed(&mut fourth))
+        }
+    })
+    .await??;
+    assert!(
+        refused.is_empty(),
+        "a fourth connection from the address is closed unanswered: {refused:?}"
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        NativeClient::anonymous(&relay.url)
+            .get("/api/health")
+            .await?
+            .status,
+        200,
+        "its slots come back when its connections close"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_is_not_held_up_by_half_sent_requests() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
     let relay = RelayProcess::start(

@@ -174,6 +174,18 @@ async fn a_removed_member_stays_removed_and_a_demoted_admin_stays_a_member() -> 
         held_password_change(&relay, &member, "leaver@example.com", "leaver's new").await?;
     let held_admin =
         held_password_change(&relay, &admin, "demoted@example.com", "demoted's new").await?;
+    // An admin's invitation on its way back in, held while they are demoted.
+    let mut held_invite = Held::send(
+        &relay,
+        Method::POST,
+        "/api/org/invites",
+        &admin.session_headers(),
+        json(&wire::CreateInviteRequest {
+            email: "way-back-in@example.com".to_owned(),
+            role: Role::Admin,
+        }),
+    );
+    held_invite.loaded().await;
 
     let removed = tests::native::send(owner.raw(
         reqwest::Method::DELETE,
@@ -193,6 +205,10 @@ async fn a_removed_member_stays_removed_and_a_demoted_admin_stays_a_member() -> 
     assert_eq!(status, 401, "{body}");
     let (status, body) = held_admin.finish().await;
     assert_eq!(status, 401, "{body}");
+    let (status, body) = held_invite.finish().await;
+    assert_eq!(status, 401, "{body}");
+    let invites: Vec<wire::InviteView> = owner.get("/api/org/invites").await?.ok()?;
+    assert!(invites.is_empty(), "no invitation was made: {invites:?}");
 
     let members: Vec<wire::MemberView> = owner.get("/api/org/members").await?.ok()?;
     assert!(

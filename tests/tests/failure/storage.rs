@@ -169,8 +169,8 @@ async fn a_revoke_during_fifty_chunk_uploads_leaves_no_blob_on_disk() -> anyhow:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sweep_removes_what_a_failed_or_interrupted_deletion_left_behind()
--> anyhow::Result<()> {
+async fn the_sweep_removes_what_a_failed_or_interrupted_deletion_left_behind() -> anyhow::Result<()>
+{
     let relay = TestRelay::start().await?;
     let owner = NativeClient::verified_owner(&relay.url, relay.data_dir(), "leftovers").await?;
     let otp = OtpFixture::new("leftover-otp-3")?;
@@ -398,6 +398,25 @@ async fn a_full_disk_answers_507_and_spends_no_open_without_its_key() -> anyhow:
     )
     .await;
     assert_eq!(status, 507);
+    // What protects still works below the reserve: logging out.
+    let second = NativeClient::log_in(
+        &relay.url,
+        "full@example.com",
+        tests::PASSWORD,
+        KeyPair::Alice,
+    )
+    .await?
+    .map_err(|answer| anyhow::anyhow!("{answer:?}"))?;
+    let (status, _) = call(
+        &crowded,
+        Method::POST,
+        "/api/auth/logout",
+        &second.session_headers(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "logging out is allowed below the reserve");
+    assert_eq!(second.get("/api/me").await?.status, 401);
 
     // A flush that fails after the change was made: the answer is 507, the open is given back.
     relay.state().store.fail_flushes(true);
