@@ -107,18 +107,7 @@ pub async fn sweep_sends(
             }
             _ => continue,
         };
-        store.audit_append(
-            now,
-            AuditEvent {
-                actor: Actor::Operator,
-                org: Some(org),
-                action,
-                target: Some(id.to_string()),
-                outcome: Outcome::Success,
-            },
-        )?;
-        store.commit().await?;
-        store.delete_chunks(id).await?;
+        ended(store, now, org, id, action).await?;
     }
     Ok(report)
 }
@@ -175,20 +164,32 @@ pub async fn sweep_documents(state: &AppState, now: i64) -> anyhow::Result<Docum
             }
             _ => continue,
         };
-        store.audit_append(
-            now,
-            AuditEvent {
-                actor: Actor::Operator,
-                org: Some(org),
-                action,
-                target: Some(id.to_string()),
-                outcome: Outcome::Success,
-            },
-        )?;
-        store.commit().await?;
-        store.delete_chunks(id).await?;
+        ended(store, now, org, id, action).await?;
     }
     Ok(report)
+}
+
+/// Records what the sweep did to bundle `id`, makes it durable, then deletes the bundle's
+/// folder (never the other way round: a crash must not leave a live record without files).
+async fn ended(
+    store: &Store,
+    now: i64,
+    org: shared::ids::Id,
+    id: shared::ids::Id,
+    action: &'static str,
+) -> anyhow::Result<()> {
+    store.audit_append(
+        now,
+        AuditEvent {
+            actor: Actor::Operator,
+            org: Some(org),
+            action,
+            target: Some(id.to_string()),
+            outcome: Outcome::Success,
+        },
+    )?;
+    store.commit().await?;
+    store.delete_chunks(id).await
 }
 
 /// What the folder sweep did.

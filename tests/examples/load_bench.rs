@@ -329,19 +329,7 @@ async fn open_race(
 /// lengths, not ciphertext), six in flight; how long the chunk uploads took.
 async fn upload_load(owner: &NativeClient, mib: u64) -> anyhow::Result<Duration> {
     let size = mib * MIB;
-    let created: wire::CreateSendResponse = owner
-        .post(
-            "/api/sends",
-            Some(&wire::CreateSendRequest {
-                files: vec![size],
-                expires_in_seconds: 86_400,
-                max_opens: 1,
-                recipient_email: None,
-                invoice: None,
-            }),
-        )
-        .await?
-        .ok()?;
+    let created: wire::CreateSendResponse = owner.reserve_send(vec![size]).await?.ok()?;
     let layout = StreamLayout::for_size(size)?;
     let mut body = vec![0_u8; CHUNK_SIZE + 16];
     rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut body);

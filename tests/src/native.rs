@@ -157,22 +157,10 @@ impl NativeClient {
         handle: &str,
         pair: KeyPair,
     ) -> anyhow::Result<Self> {
-        let mut client = Self::anonymous(base);
-        client.keys = Some(pair);
         let keys = account_keys(crate::PASSWORD, pair)?;
-        let body = serde_json::json!({
-            "email": format!("{handle}@example.com"),
-            "name": format!("Owner of {handle}"),
-            "organisation": { "name": format!("Firm {handle}"), "handle": handle },
-            "keys": keys,
-        });
-        let response = client
-            .http
-            .post(format!("{}/api/auth/signup", client.base))
-            .json(&body)
-            .send()
-            .await?;
-        client.take_session(response).await?;
+        let client = Self::sign_up(base, &format!("{handle}@example.com"), handle, &keys, pair)
+            .await?
+            .map_err(|answer| anyhow::anyhow!("sign-up refused: {answer:?}"))?;
         let answer = relay::admin::send(
             data_dir,
             &relay::admin::AdminCommand::OrgVerify {
@@ -406,6 +394,22 @@ impl NativeClient {
             request = request.header("X-CSRF-Token", csrf);
         }
         request
+    }
+
+    /// `POST /api/sends` for files of these plaintext sizes (a day's expiry, one open, no
+    /// invoice): the relay's answer, a `CreateSendResponse` when it reserved the send.
+    pub async fn reserve_send(&self, files: Vec<u64>) -> anyhow::Result<Answer> {
+        self.post(
+            "/api/sends",
+            Some(&wire::CreateSendRequest {
+                files,
+                expires_in_seconds: 86_400,
+                max_opens: 1,
+                recipient_email: None,
+                invoice: None,
+            }),
+        )
+        .await
     }
 
     /// Encrypts `files` and sends them as a Secure Send (with `invoice`, behind a paywall);

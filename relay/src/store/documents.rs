@@ -301,22 +301,7 @@ impl Store {
         id: Id,
         doomed: impl Fn(&DocumentRecord) -> bool,
     ) -> anyhow::Result<bool> {
-        let tree = self.tree(DOCUMENTS)?;
-        loop {
-            let Some(old) = tree.get(id.as_bytes())? else {
-                return Ok(false);
-            };
-            let record: DocumentRecord = decode(&old, "document")?;
-            if !doomed(&record) {
-                return Ok(false);
-            }
-            if tree
-                .compare_and_swap(id.as_bytes(), Some(old), None::<Vec<u8>>)?
-                .is_ok()
-            {
-                return Ok(true);
-            }
-        }
+        self.delete_record_if(DOCUMENTS, id.as_bytes(), "document", doomed)
     }
 
     pub fn save_request(&self, request: &RequestRecord) -> anyhow::Result<()> {

@@ -229,3 +229,37 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Removes the record under `key` in `tree` if `doomed` holds for it as it is now
+    /// (compare-and-swap: a change that lands meanwhile is looked at again); whether it was
+    /// removed.
+    pub(super) fn delete_record_if<R>(
+        &self,
+        tree: &str,
+        key: &[u8],
+        what: &str,
+        doomed: impl Fn(&R) -> bool,
+    ) -> anyhow::Result<bool>
+    where
+        R: DeserializeOwned,
+    {
+        let records = self.tree(tree)?;
+        loop {
+            let Some(old) = records.get(key)? else {
+                return Ok(false);
+            };
+            let record: R = serde_json::from_slice(&old)
+                .with_context(|| format!("a stored {what} is corrupt"))?;
+            if !doomed(&record) {
+                return Ok(false);
+            }
+            if records
+                .compare_and_swap(key, Some(old), None::<Vec<u8>>)?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+}

@@ -271,22 +271,6 @@ impl Store {
         id: Id,
         doomed: impl Fn(&SendRecord) -> bool,
     ) -> anyhow::Result<bool> {
-        let tree = self.tree(SENDS)?;
-        loop {
-            let Some(old) = tree.get(id.as_bytes())? else {
-                return Ok(false);
-            };
-            let record: SendRecord =
-                serde_json::from_slice(&old).context("a stored send is corrupt")?;
-            if !doomed(&record) {
-                return Ok(false);
-            }
-            if tree
-                .compare_and_swap(id.as_bytes(), Some(old), None::<Vec<u8>>)?
-                .is_ok()
-            {
-                return Ok(true);
-            }
-        }
+        self.delete_record_if(SENDS, id.as_bytes(), "send", doomed)
     }
 }

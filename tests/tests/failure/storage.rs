@@ -119,19 +119,7 @@ async fn a_revoke_during_fifty_chunk_uploads_leaves_no_blob_on_disk() -> anyhow:
     let relay = TestRelay::start().await?;
     let owner = NativeClient::verified_owner(&relay.url, relay.data_dir(), "late").await?;
     let size = 50 * MIB - 1;
-    let created: wire::CreateSendResponse = owner
-        .post(
-            "/api/sends",
-            Some(&wire::CreateSendRequest {
-                files: vec![size],
-                expires_in_seconds: 86_400,
-                max_opens: 1,
-                recipient_email: None,
-                invoice: None,
-            }),
-        )
-        .await?
-        .ok()?;
+    let created: wire::CreateSendResponse = owner.reserve_send(vec![size]).await?.ok()?;
     let layout = StreamLayout::for_size(size)?;
     assert_eq!(layout.chunk_count(), 50);
     let router = relay::app(relay.state().clone());
@@ -437,21 +425,7 @@ async fn a_full_disk_answers_507_and_spends_no_open_without_its_key() -> anyhow:
         .err()
         .map_or(200, |answer| answer.status),
     );
-    statuses.push(
-        owner
-            .post(
-                "/api/sends",
-                Some(&wire::CreateSendRequest {
-                    files: vec![10],
-                    expires_in_seconds: 86_400,
-                    max_opens: 1,
-                    recipient_email: None,
-                    invoice: None,
-                }),
-            )
-            .await?
-            .status,
-    );
+    statuses.push(owner.reserve_send(vec![10]).await?.status);
     statuses.push(anyone.get(&format!("/api/links/{}", link.id)).await?.status);
     statuses.push(owner.get("/api/sends").await?.status);
     relay.state().store.fail_flushes(false);
