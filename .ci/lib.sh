@@ -13,7 +13,7 @@ export TRUNK_SKIP_VERSION_CHECK=true
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 cd "$ROOT"
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%4d s] %s\n' "$SECONDS" "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # The wasm-bindgen version the client locks (Cargo.lock), which every tool must match.
