@@ -169,7 +169,7 @@ pub async fn log_in(
 ) -> Result<LoginStep, AccountError> {
     progress(Progress::Contacting);
     let prelogin = api::prelogin(email).await?;
-    prelogin.kdf.validate()?;
+    prelogin.kdf.check_client_floor()?;
     progress(Progress::DerivingKeys);
     crate::browser::yield_to_browser().await;
     let master = crate::crypto::kdf::master_key(password, &prelogin.salt, &prelogin.kdf).await?;
@@ -199,7 +199,7 @@ pub async fn unlock(
     keys: &wire::OwnKeys,
     password: &Passphrase,
 ) -> Result<UserPrivateKey, AccountError> {
-    keys.kdf.validate()?;
+    keys.kdf.check_client_floor()?;
     crate::browser::yield_to_browser().await;
     let master = crate::crypto::kdf::master_key(password, &keys.salt, &keys.kdf).await?;
     master
@@ -227,7 +227,7 @@ pub async fn change_password(
         return Err(AccountError::PasswordsDiffer);
     }
     let keys = &api.session().keys;
-    keys.kdf.validate()?;
+    keys.kdf.check_client_floor()?;
     crate::browser::yield_to_browser().await;
     let old_master = crate::crypto::kdf::master_key(current, &keys.salt, &keys.kdf).await?;
     let private_key = old_master

@@ -52,7 +52,9 @@ pub async fn argon2id(
     salt: &[u8],
     params: &KdfParams,
 ) -> Result<Zeroizing<[u8; 32]>, KdfError> {
-    params.validate()?;
+    // Every argon2id of the browser hashes a password or an OTP with parameters the relay
+    // handed over: protocol v1's are the floor.
+    params.check_client_floor()?;
     match in_worker(secret, salt, params).await {
         Ok(key) => Ok(key),
         Err(WorkerOutcome::Refused(problem)) => Err(KdfError::Argon2(problem)),

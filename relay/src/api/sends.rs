@@ -174,7 +174,7 @@ pub async fn finalize(
     request
         .guard
         .kdf
-        .validate()
+        .check_client_floor()
         .map_err(|error| AppError::Invalid(error.to_string()))?;
     if request.guard.wrapped_key.len() != 12 + 32 + 16 {
         return Err(AppError::Invalid(

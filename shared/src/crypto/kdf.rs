@@ -51,6 +51,10 @@ pub struct KdfParams {
 pub enum KdfError {
     #[error("argon2id parameters out of the accepted range (m {m_kib} KiB, t {t}, p {p})")]
     ParamsOutOfRange { m_kib: u32, t: u32, p: u32 },
+    #[error(
+        "the relay offered weaker password hashing (m {m_kib} KiB, t {t}) than protocol v1's floor (m 65536 KiB, t 3): refused, nothing was derived"
+    )]
+    BelowClientFloor { m_kib: u32, t: u32 },
     #[error("the salt must be at least 16 bytes, got {0}")]
     SaltTooShort(usize),
     #[error("argon2id failed: {0}")]
@@ -66,8 +70,9 @@ impl KdfParams {
         p: 1,
     };
 
-    /// Parameters a client accepts from a relay: not weaker than OWASP's floor (19 MiB, t = 2),
-    /// and not so heavy that a hostile relay could freeze the browser (1 GiB, t = 16, p = 8).
+    /// Parameters argon2id runs with at all: not weaker than OWASP's floor (19 MiB, t = 2, the
+    /// relay's own auth-key hashing), and not so heavy that a hostile relay could freeze the
+    /// browser (1 GiB, t = 16, p = 8).
     pub fn validate(&self) -> Result<(), KdfError> {
         let in_range = (19 * 1024..=1024 * 1024).contains(&self.m_kib)
             && (2..=16).contains(&self.t)
@@ -81,6 +86,22 @@ impl KdfParams {
                 p: self.p,
             })
         }
+    }
+
+    /// Parameters for a password or a one-time password, which come from the relay (prelogin,
+    /// a session's keys, a link's guard): protocol v1's are the floor. A relay may raise them,
+    /// never lower them, or it could collect an `auth_key` or OTP proof that is cheaper to
+    /// attack offline (PROTOCOL.md, "Parameters are a floor").
+    pub fn check_client_floor(&self) -> Result<(), KdfError> {
+        self.validate()?;
+        let floor = Self::CLIENT_V1;
+        if self.m_kib < floor.m_kib || self.t < floor.t {
+            return Err(KdfError::BelowClientFloor {
+                m_kib: self.m_kib,
+                t: self.t,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -223,6 +244,39 @@ mod tests {
             argon2id(b"x", b"short", &KdfParams::CLIENT_V1).map(|_| ()),
             Err(KdfError::SaltTooShort(5))
         );
+    }
+
+    #[test]
+    fn a_relay_cannot_lower_password_hashing_below_protocol_v1() {
+        // What a hostile relay would serve at prelogin: OWASP's floor, 5x cheaper than v1.
+        let weak = crate::crypto::account::SERVER_AUTH_PARAMS;
+        assert_eq!(weak.validate(), Ok(()), "argon2id itself would run them");
+        assert_eq!(
+            weak.check_client_floor(),
+            Err(KdfError::BelowClientFloor {
+                m_kib: 19 * 1024,
+                t: 2
+            })
+        );
+        for lowered in [
+            KdfParams {
+                m_kib: 64 * 1024 - 1,
+                ..KdfParams::CLIENT_V1
+            },
+            KdfParams {
+                t: 2,
+                ..KdfParams::CLIENT_V1
+            },
+        ] {
+            assert!(lowered.check_client_floor().is_err(), "{lowered:?}");
+        }
+        let raised = KdfParams {
+            m_kib: 128 * 1024,
+            t: 4,
+            ..KdfParams::CLIENT_V1
+        };
+        assert_eq!(raised.check_client_floor(), Ok(()));
+        assert_eq!(KdfParams::CLIENT_V1.check_client_floor(), Ok(()));
     }
 
     #[test]

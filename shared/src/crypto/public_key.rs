@@ -59,7 +59,9 @@ impl UserPublicKey {
     /// Imports an SPKI DER public key of 2048 to 4096 bits.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
         let key = RsaPublicKey::from_public_key_der(der).map_err(|_| KeyError::InvalidPublicKey)?;
-        let bits = key.size() * 8;
+        // The modulus's exact bit length: `size() * 8` rounds up to whole bytes, so a 2041-bit
+        // modulus would pass as 2048.
+        let bits = key.n().bits();
         if !ACCEPTED_BITS.contains(&bits) {
             return Err(KeyError::UnsupportedSize(bits));
         }
@@ -74,7 +76,7 @@ impl UserPublicKey {
     }
 
     pub fn bits(&self) -> usize {
-        self.key.size() * 8
+        self.key.n().bits()
     }
 
     pub fn fingerprint(&self) -> Fingerprint {
@@ -118,7 +120,7 @@ impl UserPrivateKey {
 
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
         let key = RsaPrivateKey::from_pkcs8_der(der).map_err(|_| KeyError::InvalidPrivateKey)?;
-        let bits = key.size() * 8;
+        let bits = key.n().bits();
         if !ACCEPTED_BITS.contains(&bits) {
             return Err(KeyError::UnsupportedSize(bits));
         }

@@ -359,6 +359,38 @@ fn rsa_wrapping_round_trips_and_refuses_wrong_keys_and_tampering() {
 }
 
 #[test]
+fn a_modulus_a_few_bits_short_of_2048_is_refused() {
+    use rsa::pkcs8::EncodePublicKey as _;
+    // 256 bytes whose first is 0x01: a 2041-bit modulus, which whole bytes would round to 2048.
+    for (first, bits) in [(0x01_u8, 2041_usize), (0x7f, 2047)] {
+        let mut modulus = [0xa5_u8; 256];
+        modulus[0] = first;
+        let key = rsa::RsaPublicKey::new(
+            rsa::BigUint::from_bytes_be(&modulus),
+            rsa::BigUint::from(65_537_u32),
+        )
+        .expect("a public key");
+        let der = key.to_public_key_der().expect("spki");
+        assert_eq!(
+            UserPublicKey::from_spki_der(der.as_bytes()).map(|_| ()),
+            Err(KeyError::UnsupportedSize(bits))
+        );
+    }
+    let mut modulus = [0xa5_u8; 256];
+    modulus[0] = 0x80;
+    let full = rsa::RsaPublicKey::new(
+        rsa::BigUint::from_bytes_be(&modulus),
+        rsa::BigUint::from(65_537_u32),
+    )
+    .expect("a public key");
+    let der = full.to_public_key_der().expect("spki");
+    assert_eq!(
+        UserPublicKey::from_spki_der(der.as_bytes()).map(|key| key.bits()),
+        Ok(2048)
+    );
+}
+
+#[test]
 fn a_private_key_sealed_under_one_password_does_not_open_under_another() {
     let mut rng = FixedRng::new(6);
     let alice = UserPrivateKey::from_pkcs8_der(ALICE).expect("alice's key");
