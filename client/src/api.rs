@@ -337,6 +337,11 @@ impl AuthorizedApi {
         send(Request::get("/api/org/audit?limit=500")).await
     }
 
+    /// `GET /api/org/audit/checkpoint`: the log's head, signed with the relay's audit key.
+    pub async fn audit_checkpoint(&self) -> Result<wire::AuditCheckpoint, ApiError> {
+        send(Request::get("/api/org/audit/checkpoint")).await
+    }
+
     /// `POST /api/auth/password`: the relay answers the refreshed session.
     pub async fn change_password(
         &self,

@@ -27,8 +27,12 @@ const MAX_LINE: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum AdminCommand {
-    /// Walks the audit log's hash chain and names the first broken entry.
-    AuditVerify,
+    /// Walks the audit log's hash chain and names the first broken entry; with a checkpoint
+    /// kept elsewhere (`AuditCheckpoint`'s JSON, or `<seq>:<hash>`), also that the entry it
+    /// names is still there with the same hash (no truncation, no rewriting).
+    AuditVerify { since: Option<String> },
+    /// Signs where the log stands now, for the operator to keep outside the relay.
+    AuditCheckpoint,
     /// Lists organisations, all or those with one status.
     OrgsList { status: Option<OrgStatus> },
     /// Verifies a pending (or reinstates a suspended) organisation: it may send and request.
@@ -51,6 +55,9 @@ pub enum AdminCommand {
         currency: String,
         reference: String,
     },
+    /// Removes a user's second factor and ends their sessions: the only way an owner's goes
+    /// when they lost both their authenticator and their recovery codes (no member may).
+    UserMfaReset { email: String },
 }
 
 /// The answer: whether it worked, a sentence for the operator, and data for scripts.
@@ -88,7 +95,8 @@ impl AdminResponse {
 /// Runs a command against a store.
 pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse {
     let response = match command {
-        AdminCommand::AuditVerify => audit_verify(store),
+        AdminCommand::AuditVerify { since } => audit_verify(store, since.as_deref()),
+        AdminCommand::AuditCheckpoint => audit_checkpoint(store, now),
         AdminCommand::OrgsList { status } => orgs_list(store, *status),
         AdminCommand::OrgVerify { handle } => {
             org_set_status(store, now, handle, OrgStatus::Verified, None)
@@ -112,6 +120,7 @@ pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse
             currency,
             reference,
         } => payout_record(store, now, handle, amount, currency, reference),
+        AdminCommand::UserMfaReset { email } => user_mfa_reset(store, email),
     };
     let outcome = if response.ok {
         Outcome::Success
@@ -137,7 +146,8 @@ pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse
 impl AdminCommand {
     fn audit_action(&self) -> &'static str {
         match self {
-            AdminCommand::AuditVerify => "admin.audit_verify",
+            AdminCommand::AuditVerify { .. } => "admin.audit_verify",
+            AdminCommand::AuditCheckpoint => "admin.audit_checkpoint",
             AdminCommand::OrgsList { .. } => "admin.orgs_list",
             AdminCommand::OrgVerify { .. } => "org.verify",
             AdminCommand::OrgSuspend { .. } => "org.suspend",
@@ -146,17 +156,20 @@ impl AdminCommand {
             AdminCommand::BlockLift { .. } => "guard.ip_unblocked",
             AdminCommand::PayoutsReport => "admin.payouts_report",
             AdminCommand::PayoutRecord { .. } => "payout.record",
+            AdminCommand::UserMfaReset { .. } => "auth.mfa_reset",
         }
     }
 
     fn target(&self) -> Option<String> {
         match self {
-            AdminCommand::AuditVerify
+            AdminCommand::AuditVerify { .. }
+            | AdminCommand::AuditCheckpoint
             | AdminCommand::OrgsList { .. }
             | AdminCommand::BlocksList
             | AdminCommand::PayoutsReport => None,
             AdminCommand::PayoutRecord { handle, .. } => Some(handle.clone()),
             AdminCommand::BlockLift { ip } => Some(ip.clone()),
+            AdminCommand::UserMfaReset { email } => Some(email.clone()),
             AdminCommand::OrgVerify { handle }
             | AdminCommand::OrgSuspend { handle }
             | AdminCommand::OrgReinstate { handle } => Some(handle.clone()),
@@ -392,19 +405,104 @@ fn org_set_status(
     response
 }
 
-fn audit_verify(store: &Store) -> AdminResponse {
-    match store.audit_verify() {
-        Ok(Ok(count)) => AdminResponse::ok(
-            format!("the audit log is intact: {count} entries"),
-            serde_json::json!({ "entries": count }),
+fn user_mfa_reset(store: &Store, email: &str) -> AdminResponse {
+    let user = match store.user_by_email(email) {
+        Ok(Some(user)) => user,
+        Ok(None) => return AdminResponse::failed(format!("no account has the address {email:?}")),
+        Err(error) => return AdminResponse::failed(format!("cannot read accounts: {error:#}")),
+    };
+    let updated = store.update_user(user.id, None, false, |user| {
+        let had = user.mfa.is_some() || user.mfa_pending.is_some();
+        user.mfa = None;
+        user.mfa_pending = None;
+        user.session_epoch += 1;
+        had
+    });
+    let mut response = match updated {
+        Ok(crate::store::Updated::Done { outcome, record }) => {
+            if let Err(error) = store.delete_sessions_of(record.id, None) {
+                return AdminResponse::failed(format!(
+                    "the second factor of {email} is removed, but its sessions could not be listed for deletion: {error:#}"
+                ));
+            }
+            let what = if outcome {
+                "second factor removed"
+            } else {
+                "had no second factor"
+            };
+            AdminResponse::ok(
+                format!("{}: {what}; every session ended", record.email),
+                serde_json::json!({ "email": record.email, "had_second_factor": outcome }),
+            )
+        }
+        Ok(_) => AdminResponse::failed(format!("no account has the address {email:?}")),
+        Err(error) => AdminResponse::failed(format!("cannot change {email}: {error:#}")),
+    };
+    response.org = Some(user.org);
+    response
+}
+
+fn audit_verify(store: &Store, since: Option<&str>) -> AdminResponse {
+    let entries = match store.audit_entries() {
+        Ok(entries) => entries,
+        Err(error) => {
+            return AdminResponse::failed(format!("the audit log cannot be read: {error:#}"));
+        }
+    };
+    let Some(since) = since else {
+        return match crate::audit::verify_chain(entries) {
+            Ok(count) => AdminResponse::ok(
+                format!("the audit log is intact: {count} entries"),
+                serde_json::json!({ "entries": count }),
+            ),
+            Err(broken) => AdminResponse {
+                ok: false,
+                message: format!("the audit log is broken: {broken}"),
+                data: serde_json::json!({ "broken": broken.to_string() }),
+                org: None,
+            },
+        };
+    };
+    let checked = crate::audit::parse_checkpoint(since).and_then(|(seq, hash, signed)| {
+        if let Some(signed) = &signed {
+            let ours = crate::audit::AuditKey::of(store.server_secret())
+                .map_err(|error| crate::audit::SinceError::Malformed(format!("{error:#}")))?
+                .public_hex();
+            crate::audit::check_signature(signed, &ours)?;
+        }
+        crate::audit::verify_since(entries, seq, &hash).map(|count| (seq, count))
+    });
+    match checked {
+        Ok((seq, count)) => AdminResponse::ok(
+            format!(
+                "the audit log is intact: {count} entries, and entry {seq} is as the checkpoint recorded"
+            ),
+            serde_json::json!({ "entries": count, "since": seq }),
         ),
-        Ok(Err(broken)) => AdminResponse {
+        Err(broken) => AdminResponse {
             ok: false,
-            message: format!("the audit log is broken: {broken}"),
+            message: broken.to_string(),
             data: serde_json::json!({ "broken": broken.to_string() }),
             org: None,
         },
-        Err(error) => AdminResponse::failed(format!("the audit log cannot be read: {error:#}")),
+    }
+}
+
+fn audit_checkpoint(store: &Store, now: i64) -> AdminResponse {
+    match store.audit_checkpoint(now) {
+        Ok(Some(checkpoint)) => {
+            let json = serde_json::to_string(&checkpoint).unwrap_or_default();
+            AdminResponse::ok(
+                format!(
+                    "the audit log ends at entry {} ({}). Keep this line where the relay cannot change it; later, \
+                     `admin audit verify --since '<it>'` shows whether the log was cut short or rewritten:\n{json}",
+                    checkpoint.seq, checkpoint.hash
+                ),
+                serde_json::to_value(&checkpoint).unwrap_or_default(),
+            )
+        }
+        Ok(None) => AdminResponse::failed("the audit log is empty: nothing to sign yet".to_owned()),
+        Err(error) => AdminResponse::failed(format!("no checkpoint: {error:#}")),
     }
 }
 

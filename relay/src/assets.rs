@@ -40,7 +40,7 @@ async fn serve(method: Method, uri: axum::http::Uri, headers: HeaderMap) -> Resp
     }
     let path = uri.path();
     if path == "/api" || path.starts_with("/api/") {
-        let mut response = crate::AppError::NotFound.into_response();
+        let mut response = crate::AppError::NoRoute.into_response();
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

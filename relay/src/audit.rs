@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shared::ids::Id;
+use shared::wire;
 
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +149,144 @@ pub enum ChainError {
     Unreadable { position: u64, reason: String },
 }
 
+/// The relay's audit key: Ed25519, its seed derived from the server secret (HKDF,
+/// `sealpost/v1/audit-signing`), so it lives as long as the data directory and needs no file
+/// of its own. It signs checkpoints only.
+pub struct AuditKey(ring::signature::Ed25519KeyPair);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuditKey({})", self.public_hex())
+    }
+}
+
+impl AuditKey {
+    pub fn of(server_secret: &[u8; 32]) -> anyhow::Result<Self> {
+        let seed =
+            shared::crypto::kdf::hkdf32(server_secret, None, &[b"sealpost/v1/audit-signing"]);
+        ring::signature::Ed25519KeyPair::from_seed_unchecked(seed.as_ref())
+            .map(Self)
+            .map_err(|error| anyhow::anyhow!("the audit key cannot be made: {error}"))
+    }
+
+    /// The public half, lowercase hex (shown in the app and in every checkpoint).
+    pub fn public_hex(&self) -> String {
+        use ring::signature::KeyPair as _;
+        hex::encode(self.0.public_key().as_ref())
+    }
+
+    /// A checkpoint of the entry `seq` with `hash`, signed at `time`.
+    pub fn checkpoint(&self, seq: u64, hash: &[u8; 32], time: i64) -> wire::AuditCheckpoint {
+        let signature = self
+            .0
+            .sign(&wire::AuditCheckpoint::message(seq, hash, time));
+        wire::AuditCheckpoint {
+            version: wire::AuditCheckpoint::VERSION,
+            seq,
+            hash: hex::encode(hash),
+            time,
+            relay_key: self.public_hex(),
+            signature: hex::encode(signature.as_ref()),
+        }
+    }
+}
+
+/// What a checkpoint kept elsewhere says of the log now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinceError {
+    #[error(
+        "the checkpoint cannot be read: {0} (give the JSON that `admin audit checkpoint` printed, a file holding it, or <seq>:<hash>)"
+    )]
+    Malformed(String),
+    #[error("the checkpoint's signature does not verify: it was altered or is not the relay's")]
+    BadSignature,
+    #[error("the checkpoint was signed by audit key {found}, not this relay's ({ours})")]
+    OtherKey { found: String, ours: String },
+    #[error(
+        "the log was cut short: the checkpoint names entry {seq}, but the log holds only {count} entries"
+    )]
+    Truncated { seq: u64, count: u64 },
+    #[error("the log was rewritten: entry {seq} no longer has the hash the checkpoint recorded")]
+    Rewritten { seq: u64 },
+    #[error("the audit log is broken: {0}")]
+    Chain(ChainError),
+}
+
+/// A checkpoint as the operator gives it: the JSON `admin audit checkpoint` printed (or an
+/// organisation downloaded), or the short `<seq>:<hash hex>`.
+pub fn parse_checkpoint(
+    text: &str,
+) -> Result<(u64, [u8; 32], Option<wire::AuditCheckpoint>), SinceError> {
+    let text = text.trim();
+    let malformed = |what: &str| SinceError::Malformed(what.to_owned());
+    let (seq, hash_hex, signed) = if text.starts_with('{') {
+        let checkpoint: wire::AuditCheckpoint =
+            serde_json::from_str(text).map_err(|error| SinceError::Malformed(error.to_string()))?;
+        if checkpoint.version != wire::AuditCheckpoint::VERSION {
+            return Err(malformed("unknown checkpoint version"));
+        }
+        (checkpoint.seq, checkpoint.hash.clone(), Some(checkpoint))
+    } else {
+        let (seq, hash) = text.split_once(':').ok_or_else(|| malformed("no ':'"))?;
+        let seq = seq
+            .trim()
+            .parse()
+            .map_err(|_| malformed("the entry number is not a number"))?;
+        (seq, hash.trim().to_owned(), None)
+    };
+    let mut hash = [0_u8; 32];
+    hex::decode_to_slice(&hash_hex, &mut hash)
+        .map_err(|_| malformed("the hash is not 64 hex digits"))?;
+    Ok((seq, hash, signed))
+}
+
+/// Checks a signed checkpoint against its own key and this relay's (`ours`, hex).
+pub fn check_signature(checkpoint: &wire::AuditCheckpoint, ours: &str) -> Result<(), SinceError> {
+    if checkpoint.relay_key != ours {
+        return Err(SinceError::OtherKey {
+            found: checkpoint.relay_key.clone(),
+            ours: ours.to_owned(),
+        });
+    }
+    let (Ok(key), Ok(signature), Ok(hash)) = (
+        hex::decode(&checkpoint.relay_key),
+        hex::decode(&checkpoint.signature),
+        hex::decode(&checkpoint.hash),
+    ) else {
+        return Err(SinceError::BadSignature);
+    };
+    let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) else {
+        return Err(SinceError::BadSignature);
+    };
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
+        .verify(
+            &wire::AuditCheckpoint::message(checkpoint.seq, &hash, checkpoint.time),
+            &signature,
+        )
+        .map_err(|_| SinceError::BadSignature)
+}
+
+/// Walks the whole chain, then checks that the entry a checkpoint named is still there with
+/// the hash it had: `Ok(count)` when the log is intact and extends the checkpoint.
+pub fn verify_since(
+    entries: Vec<Result<AuditEntry, String>>,
+    seq: u64,
+    hash: &[u8; 32],
+) -> Result<u64, SinceError> {
+    let at = entries
+        .get(usize::try_from(seq).unwrap_or(usize::MAX))
+        .and_then(|entry| entry.as_ref().ok())
+        .map(|entry| entry.hash);
+    let count = verify_chain(entries).map_err(SinceError::Chain)?;
+    if seq >= count {
+        return Err(SinceError::Truncated { seq, count });
+    }
+    if at.as_ref() != Some(hash) {
+        return Err(SinceError::Rewritten { seq });
+    }
+    Ok(count)
+}
+
 /// Walks entries in order and reports the first broken link; `Ok(count)` when intact.
 pub fn verify_chain(
     entries: impl IntoIterator<Item = Result<AuditEntry, String>>,
@@ -253,5 +392,64 @@ mod tests {
             entry.hash = entry.computed_hash();
         }
         assert_eq!(walk(&rewritten), Err(ChainError::Unlinked { seq: 1 }));
+    }
+
+    #[test]
+    fn a_checkpoint_detects_truncation_and_a_rewritten_chain_that_still_verifies() {
+        let key = AuditKey::of(&[7; 32]).expect("a key");
+        let entries = chain(10);
+        let checkpoint = key.checkpoint(6, &entries[6].hash, 5_000);
+        let text = serde_json::to_string(&checkpoint).expect("JSON");
+        let (seq, hash, signed) = parse_checkpoint(&text).expect("parses");
+        assert_eq!(
+            check_signature(&signed.expect("signed"), &key.public_hex()),
+            Ok(())
+        );
+        let all = |entries: &[AuditEntry]| entries.iter().cloned().map(Ok).collect::<Vec<_>>();
+        assert_eq!(verify_since(all(&entries), seq, &hash), Ok(10));
+        // The short form the operator may write down works the same.
+        let short = format!("6:{}", checkpoint.hash);
+        assert_eq!(
+            parse_checkpoint(&short).map(|(seq, hash, _)| (seq, hash)),
+            Ok((6, hash))
+        );
+
+        // Cutting the tail leaves a chain that verifies on its own, but not since the checkpoint.
+        assert_eq!(walk(&entries[..5]), Ok(5));
+        assert_eq!(
+            verify_since(all(&entries[..5]), seq, &hash),
+            Err(SinceError::Truncated { seq: 6, count: 5 })
+        );
+        // Rewriting an entry and recomputing every later hash also verifies on its own.
+        let mut rewritten = entries.clone();
+        rewritten[3].target = Some("someone-else".to_owned());
+        let mut prev = rewritten[2].hash;
+        for entry in rewritten.iter_mut().skip(3) {
+            entry.prev = prev;
+            entry.hash = entry.computed_hash();
+            prev = entry.hash;
+        }
+        assert_eq!(walk(&rewritten), Ok(10));
+        assert_eq!(
+            verify_since(all(&rewritten), seq, &hash),
+            Err(SinceError::Rewritten { seq: 6 })
+        );
+
+        // A checkpoint whose fields were changed, or one of another key, is refused.
+        let mut forged = checkpoint.clone();
+        forged.seq = 3;
+        assert_eq!(
+            check_signature(&forged, &key.public_hex()),
+            Err(SinceError::BadSignature)
+        );
+        let other = AuditKey::of(&[8; 32]).expect("a key");
+        assert!(matches!(
+            check_signature(&checkpoint, &other.public_hex()),
+            Err(SinceError::OtherKey { .. })
+        ));
+        assert!(matches!(
+            parse_checkpoint("6:zz"),
+            Err(SinceError::Malformed(_))
+        ));
     }
 }

@@ -26,8 +26,11 @@ pub enum Permission {
     TrackSends,
     /// Mark one's invoices paid by hand (owners and admins: anyone's in the organisation).
     CollectPayment,
-    /// List, invite, change roles of and remove members.
+    /// List, change roles of and remove members, and revoke invitations.
     ManageMembers,
+    /// Invite someone (which may mail them): owners and admins of a verified organisation
+    /// only, so an unverified sign-up cannot use the relay's mail to reach anyone.
+    InviteMembers,
     /// Organisation policies (MFA required, password rules, expiry).
     SetPolicy,
     /// Read and export the organisation's audit log.
@@ -43,12 +46,13 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ManageOwnAccount,
         Permission::SendOrRequest,
         Permission::TrackSends,
         Permission::CollectPayment,
         Permission::ManageMembers,
+        Permission::InviteMembers,
         Permission::SetPolicy,
         Permission::ViewAudit,
         Permission::ManagePayouts,
@@ -66,15 +70,23 @@ pub enum Denied {
     #[error("your role ({0:?}) does not allow this")]
     Role(Role),
     #[error(
-        "your organisation is waiting for the operator's verification; until then it cannot send or request documents"
+        "your organisation is waiting for the operator's verification; until then it cannot send or request documents, or invite anyone"
     )]
     Pending,
-    #[error("your organisation is suspended by the operator; it cannot send or request documents")]
+    #[error(
+        "your organisation is suspended by the operator; it cannot send or request documents, or invite anyone"
+    )]
     Suspended,
     #[error("your organisation is closed")]
     Closed,
     #[error("only its sender, or an owner or admin of the organisation, may do that")]
     NotYours,
+    #[error("you cannot do that to your own account")]
+    Yourself,
+    #[error(
+        "only a higher role than the member's may do that; an owner's second factor is reset by the relay's operator"
+    )]
+    NotAbove,
 }
 
 /// Something a user made inside an organisation (a send; later a request): who may manage it
@@ -99,9 +111,10 @@ pub fn authorize(
         | Permission::SendOrRequest
         | Permission::TrackSends
         | Permission::CollectPayment => true,
-        Permission::ManageMembers | Permission::SetPolicy | Permission::ViewAudit => {
-            matches!(principal.role, Role::Owner | Role::Admin)
-        }
+        Permission::ManageMembers
+        | Permission::InviteMembers
+        | Permission::SetPolicy
+        | Permission::ViewAudit => matches!(principal.role, Role::Owner | Role::Admin),
         Permission::ManagePayouts
         | Permission::ManagePortal
         | Permission::TransferOwnership
@@ -110,7 +123,10 @@ pub fn authorize(
     if !role_allows {
         return Err(Denied::Role(principal.role));
     }
-    if permission == Permission::SendOrRequest {
+    if matches!(
+        permission,
+        Permission::SendOrRequest | Permission::InviteMembers
+    ) {
         match principal.org_status {
             OrgStatus::Verified => {}
             OrgStatus::Pending => return Err(Denied::Pending),
@@ -133,6 +149,41 @@ pub fn authorize_made(
         return Ok(());
     }
     Err(Denied::NotYours)
+}
+
+/// One member as seen by someone acting on their account (resetting their second factor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub id: Id,
+    pub org: Id,
+    pub role: Role,
+}
+
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Owner => 3,
+        Role::Admin => 2,
+        Role::Member => 1,
+    }
+}
+
+/// The decision on acting over another member's account: the organisation's rule from
+/// `authorize`, then never on oneself and only over a strictly lower role. So no admin can
+/// remove the owner's (or another admin's) second factor, and nobody removes their own
+/// without a code; the owner's goes only by the operator's command, which is audited.
+pub fn authorize_over(
+    principal: &Principal,
+    permission: Permission,
+    member: Member,
+) -> Result<(), Denied> {
+    authorize(principal, permission, member.org)?;
+    if member.id == principal.user {
+        return Err(Denied::Yourself);
+    }
+    if rank(principal.role) <= rank(member.role) {
+        return Err(Denied::NotAbove);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -173,7 +224,8 @@ mod tests {
                             | Permission::CollectPayment,
                             _,
                         ) => Ok(()),
-                        (Permission::SendOrRequest, _) => match status {
+                        (Permission::SendOrRequest, _)
+                        | (Permission::InviteMembers, Role::Owner | Role::Admin) => match status {
                             OrgStatus::Verified => Ok(()),
                             OrgStatus::Pending => Err(Denied::Pending),
                             OrgStatus::Suspended => Err(Denied::Suspended),
@@ -219,6 +271,56 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn only_a_higher_role_acts_over_a_member_and_never_over_oneself() {
+        let org = Id::from_bytes([2; 16]);
+        let roles = [Role::Owner, Role::Admin, Role::Member];
+        for actor in roles {
+            let who = principal(actor, OrgStatus::Verified);
+            for target in roles {
+                let other = Member {
+                    id: Id::from_bytes([9; 16]),
+                    org,
+                    role: target,
+                };
+                let expected = match (actor, target) {
+                    (Role::Member, _) => Err(Denied::Role(Role::Member)),
+                    (Role::Owner, Role::Admin | Role::Member) | (Role::Admin, Role::Member) => {
+                        Ok(())
+                    }
+                    _ => Err(Denied::NotAbove),
+                };
+                assert_eq!(
+                    authorize_over(&who, Permission::ManageMembers, other),
+                    expected,
+                    "{actor:?} over {target:?}"
+                );
+                let elsewhere = Member {
+                    org: Id::from_bytes([3; 16]),
+                    ..other
+                };
+                assert_eq!(
+                    authorize_over(&who, Permission::ManageMembers, elsewhere),
+                    Err(Denied::OtherOrganisation)
+                );
+            }
+            let own = Member {
+                id: who.user,
+                org,
+                role: actor,
+            };
+            let expected = if actor == Role::Member {
+                Err(Denied::Role(Role::Member))
+            } else {
+                Err(Denied::Yourself)
+            };
+            assert_eq!(
+                authorize_over(&who, Permission::ManageMembers, own),
+                expected
+            );
         }
     }
 }

@@ -18,8 +18,8 @@ pub struct Config {
     /// Where the database lives. Back this folder up; it holds only ciphertext and metadata.
     pub data_dir: PathBuf,
     /// Where users reach this relay, e.g. `https://sealpost.example.com`: for links in mail
-    /// and the return address of card payments. Empty: mail is refused, and payments return
-    /// to the address the payer's browser used.
+    /// and the return address of card payments. Empty: mail and card payments are refused
+    /// (the configuration check says so at start).
     pub public_url: String,
     pub log: LogConfig,
     pub server: ServerConfig,
@@ -32,6 +32,20 @@ pub struct Config {
     pub stripe: StripeConfig,
     pub portal: PortalConfig,
     pub anonymous: AnonymousConfig,
+    pub security: SecurityContactConfig,
+}
+
+/// Who hears of vulnerabilities in this relay, served as `/.well-known/security.txt`
+/// (RFC 9116). Without a contact there is no such file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityContactConfig {
+    /// `mailto:security@firm.example` or an `https://` page.
+    pub contact: String,
+    /// Where the operator's vulnerability policy is published (optional).
+    pub policy: String,
+    /// e.g. `en, de` (optional).
+    pub preferred_languages: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +92,7 @@ impl Default for Config {
             stripe: StripeConfig::default(),
             portal: PortalConfig::default(),
             anonymous: AnonymousConfig::default(),
+            security: SecurityContactConfig::default(),
         }
     }
 }
@@ -134,6 +149,9 @@ pub struct RateLimitsConfig {
     pub csp_report: RateLimit,
     /// Stripe's webhook (Stripe retries what is refused).
     pub webhook: RateLimit,
+    /// Invitations one organisation may create in a UTC day (each may be mailed by the relay,
+    /// so this bounds what an organisation can make the relay's SMTP send). Counted on disk.
+    pub invitations_per_org_per_day: u32,
 }
 
 /// A rate: `per_hour` requests an hour on average, up to `burst` at once.
@@ -154,6 +172,7 @@ impl Default for RateLimitsConfig {
             invitation: rate(600, 50),
             csp_report: rate(600, 50),
             webhook: rate(36_000, 500),
+            invitations_per_org_per_day: 50,
         }
     }
 }
@@ -407,8 +426,55 @@ impl Config {
                     .split("__"),
             )
             .merge(Serialized::defaults(flags))
-            .extract()
+            .extract::<Config>()
             .map_err(Box::new)
+            .and_then(|config| {
+                config
+                    .check()
+                    .map(|()| config)
+                    .map_err(|problem| Box::new(figment::Error::from(problem)))
+            })
+    }
+
+    /// Settings that are each valid but wrong together.
+    pub fn check(&self) -> Result<(), String> {
+        let public_url = self.public_url.trim();
+        if !public_url.is_empty()
+            && !(public_url.starts_with("https://") || public_url.starts_with("http://"))
+        {
+            return Err(format!(
+                "public_url must start with https:// (or http://), not {public_url:?}"
+            ));
+        }
+        let contact = self.security.contact.trim();
+        if !contact.is_empty()
+            && !(contact.starts_with("mailto:")
+                || contact.starts_with("https://")
+                || contact.starts_with("tel:"))
+        {
+            return Err(format!(
+                "security.contact must be a mailto:, https:// or tel: address, not {contact:?}"
+            ));
+        }
+        if [
+            contact,
+            self.security.policy.as_str(),
+            self.security.preferred_languages.as_str(),
+        ]
+        .iter()
+        .any(|value| value.chars().any(char::is_control))
+        {
+            return Err("the [security] values must be single lines".to_owned());
+        }
+        // Checkout's return address comes only from here: taken from a request's Origin, a
+        // payer could be sent back anywhere the request claimed.
+        if self.stripe.enabled() && public_url.is_empty() {
+            return Err(
+                "card payments ([stripe]) need public_url, the address payers return to, e.g. https://sealpost.example.com"
+                    .to_owned(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -474,6 +540,28 @@ mod tests {
             "{printed}"
         );
         assert!(stripe.enabled() && !StripeConfig::default().enabled());
+    }
+
+    #[test]
+    fn card_payments_need_the_relays_own_address() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "pay.toml",
+                "[stripe]\nsecret_key = \"sk_test_x\"\nwebhook_secret = \"whsec_x\"\n",
+            )?;
+            let error = Config::load(Some(Path::new("pay.toml")), &FlagOverrides::default())
+                .expect_err("no public_url");
+            assert!(error.to_string().contains("need public_url"), "{error}");
+            jail.set_env("SEALPOST_PUBLIC_URL", "https://sealpost.example");
+            let config = Config::load(Some(Path::new("pay.toml")), &FlagOverrides::default())
+                .map_err(|e| *e)?;
+            assert!(config.stripe.enabled());
+            jail.set_env("SEALPOST_PUBLIC_URL", "sealpost.example");
+            let error = Config::load(Some(Path::new("pay.toml")), &FlagOverrides::default())
+                .expect_err("no scheme");
+            assert!(error.to_string().contains("https://"), "{error}");
+            Ok(())
+        });
     }
 
     #[test]

@@ -9,8 +9,10 @@ use shared::wire;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("no such API route")]
+    #[error("there is nothing here: it does not exist (any more), or it is not yours to see")]
     NotFound,
+    #[error("no such API route")]
+    NoRoute,
     #[error("this method is not allowed here")]
     MethodNotAllowed,
     #[error("the request body is larger than {limit} bytes")]
@@ -113,6 +115,7 @@ impl AppError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             AppError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")

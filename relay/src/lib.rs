@@ -11,6 +11,7 @@ mod commit;
 pub mod config;
 pub mod guard;
 pub mod hashing;
+pub mod logging;
 pub mod mail;
 pub mod paywall;
 pub mod retention;
@@ -51,6 +52,9 @@ pub struct AppState {
     pub hashing: hashing::Hashing,
     /// Requests per client address on the endpoints anyone can call (see `rate_limit`).
     pub rate_limits: rate_limit::RateLimits,
+    /// Whether the operator was warned that a peer outside `trusted_proxies` forwards
+    /// requests (once per start).
+    pub warned_untrusted_proxy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -77,6 +81,7 @@ impl AppState {
             stripe,
             hashing,
             rate_limits,
+            warned_untrusted_proxy: Arc::default(),
         }
     }
 
@@ -101,6 +106,10 @@ pub fn app(state: AppState) -> Router {
         ));
     Router::new()
         .nest("/api", api)
+        .route(
+            "/.well-known/security.txt",
+            axum::routing::get(security::security_txt),
+        )
         .merge(assets::router())
         .layer(axum::middleware::map_response(security::headers))
         .layer(security::trace_layer())

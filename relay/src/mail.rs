@@ -52,26 +52,22 @@ impl Mailer {
         }))
     }
 
-    /// Sends an invitation with its link (`<public_url>/join#<token>`).
+    /// Sends an invitation with its link (`<public_url>/join#<token>`). The subject carries
+    /// nothing a member typed; in the body, their names are quoted, cleaned of control and
+    /// direction characters, cut short and marked as typed by them.
     pub async fn send_invite(
         &self,
         to: &str,
-        organisation: &str,
-        inviter: &str,
+        invitation: &Invitation<'_>,
         token: &str,
     ) -> anyhow::Result<()> {
         let to: Mailbox = to.parse().context("the invited address is not a mailbox")?;
         let link = format!("{}/join#{token}", self.public_url);
-        let body = format!(
-            "{inviter} invites you to join {organisation} on Sealpost, where documents are \
-             end-to-end encrypted: only the people they are meant for can read them.\n\n\
-             Open this link within a week to create your account:\n{link}\n\n\
-             If you did not expect this, ignore this message."
-        );
+        let (subject, body) = invitation.text(&link);
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(format!("You are invited to {organisation} on Sealpost"))
+            .subject(subject)
             .body(body)
             .context("while building the invitation")?;
         self.transport
@@ -115,5 +111,98 @@ impl Mailer {
             .await
             .context("the SMTP server did not take the message")?;
         Ok(())
+    }
+}
+
+/// What an invitation mail says about who invites: the words of the organisation's members,
+/// which the relay only relays.
+#[derive(Debug, Clone, Copy)]
+pub struct Invitation<'a> {
+    pub organisation: &'a str,
+    pub handle: &'a str,
+    pub inviter: &'a str,
+    pub inviter_email: &'a str,
+}
+
+/// The longest member-typed name a mail repeats.
+const MAX_QUOTED_CHARS: usize = 80;
+
+/// A member-typed text as a mail may repeat it: control, format (bidirectional overrides,
+/// zero-width) and line characters become spaces, runs of spaces one, at most
+/// `MAX_QUOTED_CHARS` characters, in typographic quotes.
+pub fn quoted(text: &str) -> String {
+    let mut clean = String::new();
+    for c in text.chars() {
+        let unsafe_char = c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2028}' | '\u{2029}' | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{201c}' | '\u{201d}');
+        let c = if unsafe_char { ' ' } else { c };
+        if c == ' ' && (clean.is_empty() || clean.ends_with(' ')) {
+            continue;
+        }
+        clean.push(c);
+    }
+    let clean = clean.trim_end();
+    let mut cut: String = clean.chars().take(MAX_QUOTED_CHARS).collect();
+    if clean.chars().count() > MAX_QUOTED_CHARS {
+        cut.push('…');
+    }
+    format!("\u{201c}{cut}\u{201d}")
+}
+
+impl Invitation<'_> {
+    /// The subject and body.
+    pub fn text(&self, link: &str) -> (String, String) {
+        let subject = "An invitation to an organisation on Sealpost".to_owned();
+        let body = format!(
+            "{inviter} <{email}> invites you to join the organisation {organisation} \
+             (handle: {handle}) on Sealpost, where documents are end-to-end encrypted: only the \
+             people they are meant for can read them.\n\n\
+             The names in quotes were typed by that organisation's members; Sealpost does not \
+             vouch for them. The relay's operator verified the organisation before it could \
+             invite anyone.\n\n\
+             Open this link within a week to create your account:\n{link}\n\n\
+             If you did not expect this, ignore this message.",
+            inviter = quoted(self.inviter),
+            email = self.inviter_email,
+            organisation = quoted(self.organisation),
+            handle = self.handle,
+        );
+        (subject, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_typed_names_are_quoted_cleaned_and_never_in_the_subject() {
+        let invitation = Invitation {
+            organisation: "Acme Bank\r\nBcc: victim@example.com\r\n\r\nYour account is locked",
+            handle: "acme",
+            inviter: "IT \u{202e}moc.live\u{202c} Desk\u{200b}\u{201d} click https://evil.example",
+            inviter_email: "it@acme.example",
+        };
+        let (subject, body) = invitation.text("https://relay.example/join#t");
+        assert_eq!(subject, "An invitation to an organisation on Sealpost");
+        assert!(
+            body.starts_with(
+                "\u{201c}IT moc.live Desk click https://evil.example\u{201d} <it@acme.example> invites you"
+            ),
+            "{body}"
+        );
+        assert!(body.contains(
+            "\u{201c}Acme Bank Bcc: victim@example.com Your account is locked\u{201d} (handle: acme)"
+        ));
+        assert!(body.contains("typed by that organisation's members"));
+        let line_starts: Vec<&str> = body.lines().collect();
+        assert!(
+            !line_starts
+                .iter()
+                .any(|line| line.starts_with("Bcc:") || line.starts_with("Your account")),
+            "no member-typed text starts a line: {body}"
+        );
+        let long = "x".repeat(500);
+        assert_eq!(quoted(&long).chars().count(), MAX_QUOTED_CHARS + 3);
     }
 }

@@ -8,10 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use relay::admin::AdminCommand;
-use relay::config::{FlagOverrides, LogFormat};
+use relay::config::FlagOverrides;
 use relay::{AppState, Clock, Config, Store};
 use shared::wire::OrgStatus;
-use tracing_subscriber::EnvFilter;
 
 /// Sealpost relay: serves the end-to-end encrypted document exchange (web app and API).
 #[derive(Debug, Parser)]
@@ -67,6 +66,17 @@ enum AdminCli {
         #[command(subcommand)]
         command: PayoutsCli,
     },
+    /// Accounts: remove a user's second factor (the only way for an owner's).
+    Users {
+        #[command(subcommand)]
+        command: UsersCli,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCli {
+    /// Remove the second factor of the account with this address and end its sessions.
+    MfaReset { email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,7 +131,15 @@ fn parse_status(text: &str) -> Result<OrgStatus, String> {
 #[derive(Debug, Subcommand)]
 enum AuditCli {
     /// Walk the hash chain and name the first broken entry (exit status 1 if broken).
-    Verify,
+    Verify {
+        /// A checkpoint kept elsewhere: the JSON `audit checkpoint` printed (or an
+        /// organisation downloaded), a file holding it, or `<seq>:<hash>`. The entry it names
+        /// must still be there with that hash (else the log was cut short or rewritten).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Sign where the log stands now; keep what it prints outside the relay.
+    Checkpoint,
 }
 
 #[tokio::main]
@@ -139,8 +157,13 @@ async fn main() -> anyhow::Result<ExitCode> {
         Some(Command::Admin { json, command }) => {
             let command = match command {
                 AdminCli::Audit {
-                    command: AuditCli::Verify,
-                } => AdminCommand::AuditVerify,
+                    command: AuditCli::Verify { since },
+                } => AdminCommand::AuditVerify {
+                    since: since.map(read_checkpoint).transpose()?,
+                },
+                AdminCli::Audit {
+                    command: AuditCli::Checkpoint,
+                } => AdminCommand::AuditCheckpoint,
                 AdminCli::Orgs { command } => match command {
                     OrgsCli::List { status } => AdminCommand::OrgsList { status },
                     OrgsCli::Verify { handle } => AdminCommand::OrgVerify { handle },
@@ -165,6 +188,9 @@ async fn main() -> anyhow::Result<ExitCode> {
                         reference,
                     },
                 },
+                AdminCli::Users {
+                    command: UsersCli::MfaReset { email },
+                } => AdminCommand::UserMfaReset { email },
             };
             admin(&config, &command, json).await
         }
@@ -172,7 +198,7 @@ async fn main() -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    init_logging(&config)?;
+    relay::logging::init(&config.log)?;
     let shutdown = shutdown_signal()?;
     let store = Store::open(&config.data_dir)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -233,15 +259,14 @@ async fn admin(config: &Config, command: &AdminCommand, json: bool) -> anyhow::R
     })
 }
 
-fn init_logging(config: &Config) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&config.log.filter)
-        .with_context(|| format!("while parsing the log filter {:?}", config.log.filter))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
+/// A checkpoint given on the command line: its text, or the file that holds it.
+fn read_checkpoint(given: String) -> anyhow::Result<String> {
+    let path = std::path::Path::new(&given);
+    if !given.trim_start().starts_with('{') && !given.contains(':') && path.is_file() {
+        return std::fs::read_to_string(path)
+            .with_context(|| format!("while reading the checkpoint {}", path.display()));
     }
-    Ok(())
+    Ok(given)
 }
 
 /// Installs the SIGTERM and SIGINT (Ctrl-C) handlers now, so that a signal arriving at any

@@ -284,7 +284,9 @@ pub async fn remind_requests(state: &AppState, now: i64) -> anyhow::Result<usize
         } else {
             format!("It is due on {}.", utc_date(request.due_at))
         };
-        let subject = format!("Reminder: {} is waiting for documents", org.name);
+        // Nothing a member typed goes into the subject, and the request's description (which
+        // may name a patient or a matter) never into mail: the provider reads it on the page.
+        let subject = "Reminder: documents are awaited on Sealpost".to_owned();
         let (addresses, how) = match &request.target {
             StoredTarget::Organisation { org: target } => {
                 let Some(target) = store.org(*target)? else {
@@ -317,9 +319,12 @@ pub async fn remind_requests(state: &AppState, now: i64) -> anyhow::Result<usize
             } => continue,
         };
         let body = format!(
-            "{requester} of {} asked you for documents:\n\n{}\n\n{when}\n{how}\n\n\
-             Documents sent through Sealpost are end-to-end encrypted.",
-            org.name, request.description
+            "{} of {} asked you for documents. What they asked for is shown when you open the \
+             request (it is not repeated in mail).\n\n{when}\n{how}\n\n\
+             The names in quotes were typed by that organisation's members. Documents sent \
+             through Sealpost are end-to-end encrypted.",
+            crate::mail::quoted(&requester),
+            crate::mail::quoted(&org.name),
         );
         let mut sent = false;
         for address in &addresses {

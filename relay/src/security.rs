@@ -81,3 +81,75 @@ pub fn trace_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, Pat
         .on_request(DefaultOnRequest::new().level(Level::DEBUG))
         .on_response(DefaultOnResponse::new().level(Level::INFO))
 }
+
+/// `GET /.well-known/security.txt` (RFC 9116): the operator's contact from `[security]`, and an
+/// expiry 180 days ahead (the file is made on each request, so it never goes stale); 404 when
+/// no contact is configured.
+pub async fn security_txt(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let config = &state.config.security;
+    let contact = config.contact.trim();
+    if contact.is_empty() {
+        return (
+            axum::http::StatusCode::NOT_FOUND,
+            "no security contact is configured for this relay\n",
+        )
+            .into_response();
+    }
+    let mut text = format!(
+        "Contact: {contact}\nExpires: {}\n",
+        rfc3339_utc(state.clock.now() + 180 * 86_400)
+    );
+    let policy = config.policy.trim();
+    if !policy.is_empty() {
+        text.push_str(&format!("Policy: {policy}\n"));
+    }
+    let languages = config.preferred_languages.trim();
+    if !languages.is_empty() {
+        text.push_str(&format!("Preferred-Languages: {languages}\n"));
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (days to civil date: Howard Hinnant's algorithm).
+pub fn rfc3339_utc(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::rfc3339_utc;
+
+    #[test]
+    fn unix_seconds_format_as_rfc3339() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_800_000_000), "2027-01-15T08:00:00Z");
+        assert_eq!(rfc3339_utc(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+}

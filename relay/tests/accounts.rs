@@ -28,11 +28,16 @@ struct Relay {
 }
 
 fn relay() -> Relay {
+    relay_with(|_| {})
+}
+
+fn relay_with(adjust: impl FnOnce(&mut Config)) -> Relay {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = Config {
+    let mut config = Config {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
+    adjust(&mut config);
     let store = Store::open(&config.data_dir).expect("store");
     let (clock, handle) = Clock::manual(START);
     Relay {
@@ -301,6 +306,37 @@ async fn prelogin_reveals_nobody_and_login_errors_are_identical() {
         json(unknown_address).await,
         "the same answer"
     );
+    // Someone typed their password into the address field: the audit log keeps only a keyed
+    // hash of text that is no account's address, and the address itself when it is one.
+    let typed = relay.login("s3cret-pass@phrase", &ada.auth_key).await;
+    assert_eq!(typed.status(), StatusCode::UNAUTHORIZED);
+    let targets: Vec<String> = relay
+        .store
+        .audit_entries()
+        .expect("audit")
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.action == "auth.login")
+        .filter_map(|entry| entry.target)
+        .collect();
+    assert!(
+        !targets
+            .iter()
+            .any(|target| target.contains("s3cret") || target.contains("ghost")),
+        "{targets:?}"
+    );
+    assert_eq!(
+        targets
+            .iter()
+            .filter(|target| target.starts_with("unknown address "))
+            .count(),
+        2,
+        "{targets:?}"
+    );
+    assert!(
+        targets.contains(&"ada@example.com".to_owned()),
+        "{targets:?}"
+    );
 
     let right = relay.login("ada@example.com", &ada.auth_key).await;
     assert_eq!(right.status(), StatusCode::OK);
@@ -479,6 +515,36 @@ async fn bad_sign_ups_get_clear_errors_and_change_nothing() {
             .contains("public key")
     );
 
+    // Weaker password hashing than protocol v1's (a hostile page, or an old client) is refused:
+    // the relay stores no account whose auth key is cheaper to attack, and none whose
+    // parameters would tell prelogin's answer for it apart from an unknown address's.
+    for weak in [
+        serde_json::json!({ "alg": "argon2id", "m_kib": 19456, "t": 2, "p": 1 }),
+        serde_json::json!({ "alg": "argon2id", "m_kib": 131072, "t": 3, "p": 1 }),
+    ] {
+        let mut weak_keys = keys.clone();
+        weak_keys["kdf"] = weak.clone();
+        let response = relay
+            .call(
+                Method::POST,
+                "/api/auth/signup",
+                None,
+                Some(attempt("bob@example.com", "bob-firm", weak_keys)),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{weak}"
+        );
+        assert!(
+            json(response).await["message"]
+                .as_str()
+                .expect("text")
+                .contains("protocol v1's parameters")
+        );
+    }
+
     let malformed = Request::post("/api/auth/signup")
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from("{\"email\":"))
@@ -623,6 +689,58 @@ async fn the_audit_log_records_each_organisation_apart_and_the_operator_verifies
         Ok(8),
         "the chain holds"
     );
+
+    // A signed checkpoint for the organisation to keep: the operator's verification against it
+    // holds while the log does, and names a cut-off tail.
+    let checkpoint = relay
+        .call(
+            Method::GET,
+            "/api/org/audit/checkpoint",
+            Some(&ada_login),
+            None,
+        )
+        .await;
+    assert_eq!(checkpoint.status(), StatusCode::OK);
+    let checkpoint: wire::AuditCheckpoint =
+        serde_json::from_value(json(checkpoint).await).expect("a checkpoint");
+    assert_eq!(checkpoint.seq, 7);
+    let text = serde_json::to_string(&checkpoint).expect("JSON");
+    let verified = execute(
+        &relay.store,
+        START,
+        &AdminCommand::AuditVerify {
+            since: Some(text.clone()),
+        },
+    );
+    assert!(verified.ok, "{}", verified.message);
+    let mut forged = checkpoint.clone();
+    forged.seq = 2;
+    let refused = execute(
+        &relay.store,
+        START,
+        &AdminCommand::AuditVerify {
+            since: Some(serde_json::to_string(&forged).expect("JSON")),
+        },
+    );
+    assert!(
+        !refused.ok && refused.message.contains("signature"),
+        "{}",
+        refused.message
+    );
+    // The operator's own checkpoint says the same in the short form too.
+    let own = execute(&relay.store, START, &AdminCommand::AuditCheckpoint);
+    assert!(own.ok, "{}", own.message);
+    let short = format!(
+        "{}:{}",
+        own.data["seq"],
+        own.data["hash"].as_str().expect("hash")
+    );
+    let verified = execute(
+        &relay.store,
+        START,
+        &AdminCommand::AuditVerify { since: Some(short) },
+    );
+    assert!(verified.ok, "{}", verified.message);
 }
 
 #[tokio::test]
@@ -710,6 +828,37 @@ async fn ten_failures_from_one_ip_block_it_for_a_day_even_across_a_restart() {
         StatusCode::OK,
         "the block ends after 24 hours"
     );
+}
+
+#[tokio::test]
+async fn a_forwarding_peer_outside_trusted_proxies_is_named_once_in_the_log() {
+    let relay = relay();
+    let captured = relay::logging::Captured::default();
+    let config = relay::config::LogConfig {
+        format: relay::config::LogFormat::Json,
+        filter: "warn".to_owned(),
+    };
+    let dispatch = relay::logging::dispatch(&config, captured.clone()).expect("a logger");
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    for _ in 0..3 {
+        let peer: std::net::SocketAddr = "10.0.0.2:40000".parse().expect("address");
+        let request = Request::post("/api/auth/prelogin")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", "198.51.100.7")
+            .extension(axum::extract::ConnectInfo(peer))
+            .body(Body::from(r#"{"email":"someone@example.com"}"#))
+            .expect("request");
+        let response = relay
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let text = captured.text();
+    assert_eq!(text.matches("trusted_proxies").count(), 1, "{text}");
+    assert!(text.contains("10.0.0.2"), "{text}");
 }
 
 #[tokio::test]
@@ -813,7 +962,24 @@ async fn an_account_under_attack_slows_down_exponentially_and_recovers_on_succes
 
 impl Relay {
     /// Invites `email` into the inviter's organisation with `role`; returns the token.
+    /// Invites `email`; a pending organisation is verified first (only verified ones invite).
     async fn invite(&self, inviter: &Login, email: &str, role: &str) -> String {
+        let handle = &inviter.session.organisation.handle;
+        let org = self
+            .store
+            .org_by_handle(handle)
+            .expect("store")
+            .expect("the inviter's organisation");
+        if org.status == OrgStatus::Pending {
+            let done = execute(
+                &self.store,
+                START,
+                &AdminCommand::OrgVerify {
+                    handle: handle.clone(),
+                },
+            );
+            assert!(done.ok, "{}", done.message);
+        }
         let response = self
             .call(
                 Method::POST,
@@ -933,6 +1099,85 @@ async fn invitations_work_once_for_their_address_and_roles_end_sessions() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_verified_organisations_invite_and_only_so_many_a_day() {
+    let relay = std::sync::Arc::new(relay_with(|config| {
+        config.rate_limits.invitations_per_org_per_day = 3;
+    }));
+    let owner_account = account("owner@a.example", "a long enough password");
+    let owner = relay.signup(&owner_account, "firm-a").await;
+    let invite = |owner: Login, email: String| {
+        let relay = relay.clone();
+        async move {
+            relay
+                .call(
+                    Method::POST,
+                    "/api/org/invites",
+                    Some(&owner),
+                    Some(serde_json::json!({ "email": email, "role": "member" })),
+                )
+                .await
+        }
+    };
+    // A pending organisation cannot make the relay mail anyone (a phishing relay otherwise).
+    let pending = invite(owner.clone(), "someone@b.example".to_owned()).await;
+    assert_eq!(pending.status(), StatusCode::FORBIDDEN);
+    assert!(
+        json(pending).await["message"]
+            .as_str()
+            .expect("words")
+            .contains("verification")
+    );
+    let done = execute(
+        &relay.store,
+        START,
+        &AdminCommand::OrgVerify {
+            handle: "firm-a".to_owned(),
+        },
+    );
+    assert!(done.ok);
+
+    // A burst of 40 parallel invitations creates exactly the day's 3.
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        tasks.push(tokio::spawn(invite(
+            owner.clone(),
+            format!("burst{n}@b.example"),
+        )));
+    }
+    let mut created = 0;
+    let mut limited = 0;
+    for task in tasks {
+        match task.await.expect("task").status() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((created, limited), (3, 37));
+    let listed = json(
+        relay
+            .call(Method::GET, "/api/org/invites", Some(&owner), None)
+            .await,
+    )
+    .await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(3));
+    // The next UTC day has its own allowance.
+    relay.clock.advance(24 * 3600);
+    let owner = login_from(
+        relay
+            .login("owner@a.example", &owner_account.auth_key)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        invite(owner, "tomorrow@b.example".to_owned())
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+}
+
 /// Every endpoint of the accounts issue × every role × two organisations.
 #[tokio::test]
 async fn every_endpoint_for_every_role_and_across_tenants() {
@@ -990,6 +1235,12 @@ async fn every_endpoint_for_every_role_and_across_tenants() {
             (
                 Method::GET,
                 "/api/org/audit".to_owned(),
+                None,
+                expect(StatusCode::OK),
+            ),
+            (
+                Method::GET,
+                "/api/org/audit/checkpoint".to_owned(),
                 None,
                 expect(StatusCode::OK),
             ),
@@ -1379,26 +1630,111 @@ async fn totp_enrolment_login_replay_recovery_codes_and_reset() {
         "the ticket is spent"
     );
 
-    // An admin's reset removes the factor and ends the sessions.
+    // Resetting a second factor goes only downwards: an admin cannot remove the owner's, nobody
+    // removes their own without a code, and an admin cannot remove another admin's.
     let token = relay.invite(&owner, "admin@example.com", "admin").await;
-    let admin = login_from(
+    let admin_account = account("admin@example.com", "a long enough password");
+    let admin = login_from(relay.join(&admin_account, &token).await).await;
+    let reset = |login: &Login, whose: shared::ids::Id| {
+        let relay = &relay;
+        let login = login.clone();
+        async move {
+            relay
+                .call(
+                    Method::POST,
+                    &format!("/api/org/members/{whose}/mfa-reset"),
+                    Some(&login),
+                    None,
+                )
+                .await
+        }
+    };
+    let refused = reset(&admin, owner.session.user.id).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "admin over owner");
+    assert!(
+        json(refused).await["message"]
+            .as_str()
+            .expect("words")
+            .contains("relay's operator")
+    );
+    assert_eq!(
+        reset(&login, owner.session.user.id).await.status(),
+        StatusCode::FORBIDDEN,
+        "the owner over their own"
+    );
+    let (_, _) = enrol_totp(&relay, &admin).await;
+    assert_eq!(
+        reset(&admin, admin.session.user.id).await.status(),
+        StatusCode::FORBIDDEN,
+        "an admin over their own"
+    );
+    let token = relay.invite(&login, "second@example.com", "admin").await;
+    let second = login_from(
         relay
             .join(
-                &account("admin@example.com", "a long enough password"),
+                &account("second@example.com", "a long enough password"),
                 &token,
             )
             .await,
     )
     .await;
-    let reset = relay
-        .call(
-            Method::POST,
-            &format!("/api/org/members/{}/mfa-reset", owner.session.user.id),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        reset(&second, admin.session.user.id).await.status(),
+        StatusCode::FORBIDDEN,
+        "an admin over another admin"
+    );
+    let still = json(relay.login("ada@example.com", &ada.auth_key).await).await;
+    assert!(
+        still["mfa_ticket"].is_string(),
+        "the owner's factor stays: {still}"
+    );
+    let ticket = still["mfa_ticket"].as_str().expect("ticket").to_owned();
+    relay.clock.advance(30);
+    let login = login_from(
+        relay
+            .call(
+                Method::POST,
+                "/api/auth/mfa/verify",
+                None,
+                Some(serde_json::json!({
+                    "ticket": ticket,
+                    "code": relay::totp::code_at(&secret, START + 60),
+                })),
+            )
+            .await,
+    )
+    .await;
+
+    // The owner removes an admin's factor; that ends the admin's sessions.
+    assert_eq!(
+        reset(&login, admin.session.user.id).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        relay
+            .call(Method::GET, "/api/me", Some(&admin), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let plain = json(
+        relay
+            .login("admin@example.com", &admin_account.auth_key)
+            .await,
+    )
+    .await;
+    assert!(plain["session"].is_object(), "{plain}");
+
+    // The owner's goes only by the operator's command, which ends the owner's sessions and is
+    // audited.
+    let done = execute(
+        &relay.store,
+        START,
+        &AdminCommand::UserMfaReset {
+            email: "ada@example.com".to_owned(),
+        },
+    );
+    assert!(done.ok, "{}", done.message);
     assert_eq!(
         relay
             .call(Method::GET, "/api/me", Some(&login), None)
@@ -1411,6 +1747,16 @@ async fn totp_enrolment_login_replay_recovery_codes_and_reset() {
     assert!(
         plain["session"].is_object(),
         "no second factor any more: {plain}"
+    );
+    let entries = relay.store.audit_entries().expect("audit");
+    assert!(
+        entries
+            .iter()
+            .flatten()
+            .any(|entry| entry.action == "auth.mfa_reset"
+                && matches!(entry.actor, relay::audit::Actor::Operator)
+                && entry.target.as_deref() == Some("ada@example.com")),
+        "the operator's reset is audited"
     );
 }
 

@@ -16,11 +16,16 @@ struct Harness {
 }
 
 fn harness() -> Harness {
+    harness_with(|_| {})
+}
+
+fn harness_with(adjust: impl FnOnce(&mut Config)) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = Config {
+    let mut config = Config {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
+    adjust(&mut config);
     let store = Store::open(&config.data_dir).expect("store opens");
     Harness {
         router: relay::app(AppState::new(config, store)),
@@ -134,7 +139,12 @@ async fn unknown_api_paths_are_json_404_never_the_app() {
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         assert_security_headers(&response);
         assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
-        assert_eq!(error_body(response).await.code, "not_found", "{path}");
+        let body = error_body(response).await;
+        assert_eq!(
+            (body.code.as_str(), body.message.as_str()),
+            ("no_route", "no such API route"),
+            "{path}"
+        );
     }
 }
 
@@ -270,4 +280,41 @@ async fn non_get_requests_to_the_app_are_refused() {
     let response = post(&harness, "/", "text/plain", b"x".to_vec()).await;
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_security_headers(&response);
+}
+
+#[tokio::test]
+async fn security_txt_names_the_operators_contact_or_is_absent() {
+    let response = get(&harness(), "/.well-known/security.txt").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "no contact configured"
+    );
+    let harness = harness_with(|config| {
+        config.security.contact = "mailto:security@firm.example".to_owned();
+        config.security.policy = "https://firm.example/security".to_owned();
+    });
+    let response = get(&harness, "/.well-known/security.txt").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain")
+    );
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("Contact: mailto:security@firm.example"));
+    let expires = lines
+        .next()
+        .and_then(|line| line.strip_prefix("Expires: "))
+        .expect("an expiry");
+    assert!(expires.len() == 20 && expires.ends_with('Z'), "{expires}");
+    assert_eq!(lines.next(), Some("Policy: https://firm.example/security"));
 }

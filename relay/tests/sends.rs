@@ -1221,12 +1221,16 @@ async fn unknown_ids_answer_404_and_malformed_ids_a_json_400() {
     let relay = relay();
     let (_, sender) = relay.sender("ada@example.com", "ada-law").await;
     let unknown = Id::generate(&mut OsRng);
-    expect_error(
+    let body = expect_error(
         relay.info(unknown).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
+    assert!(
+        message(&body).contains("does not exist"),
+        "an unknown link is not an unknown route: {body}"
+    );
     let open = relay.open(None, unknown, &wrong_proof()).await;
     expect_error(open, StatusCode::NOT_FOUND, "not_found").await;
     let chunk = relay.put_chunk(&sender, unknown, 0, 0, vec![0; 17]).await;

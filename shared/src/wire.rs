@@ -590,6 +590,41 @@ pub struct SessionState {
     pub session: Option<SessionResponse>,
 }
 
+/// A signed statement of where the audit log stood (PROTOCOL.md, "Audit checkpoints"): kept
+/// by an organisation or the operator outside the relay, it later shows whether the log was
+/// cut short (an entry it names is gone) or rewritten (that entry's hash changed), which a
+/// hash chain alone cannot, since its whole tail can be recomputed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditCheckpoint {
+    /// `AuditCheckpoint::VERSION`.
+    pub version: u32,
+    /// The number of the log's last entry at the time (the log held entries 0 to `seq`).
+    pub seq: u64,
+    /// That entry's chain hash, lowercase hex.
+    pub hash: String,
+    /// When it was signed (Unix seconds).
+    pub time: i64,
+    /// The relay's audit key, an Ed25519 public key, lowercase hex.
+    pub relay_key: String,
+    /// Ed25519 over `AuditCheckpoint::message`, lowercase hex.
+    pub signature: String,
+}
+
+impl AuditCheckpoint {
+    pub const VERSION: u32 = 1;
+
+    /// What is signed: `"sealpost/v1/audit-checkpoint" ‖ u64be(seq) ‖ hash (32 bytes) ‖
+    /// i64be(time)`.
+    pub fn message(seq: u64, hash: &[u8; 32], time: i64) -> Vec<u8> {
+        let mut message = b"sealpost/v1/audit-checkpoint".to_vec();
+        message.extend_from_slice(&seq.to_be_bytes());
+        message.extend_from_slice(hash);
+        message.extend_from_slice(&time.to_be_bytes());
+        message
+    }
+}
+
 /// One audit log entry as owners and admins see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntryView {

@@ -44,9 +44,11 @@ impl TestRelay {
         let mut config = relay::Config {
             listen: address,
             data_dir: data_dir.path().to_path_buf(),
+            public_url: format!("http://{address}"),
             ..relay::Config::default()
         };
         adjust(&mut config);
+        config.check().map_err(|problem| anyhow::anyhow!(problem))?;
         let store = relay::Store::open(&config.data_dir)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let mailer = relay::mail::Mailer::from_config(&config.smtp, &config.public_url)?;
@@ -133,11 +135,13 @@ fn capture_logs() {
     else {
         return;
     };
-    let filter = tracing_subscriber::EnvFilter::new("debug,hyper=info,h2=info,sled=info");
+    // The relay's own logger (one event, one line), in JSON, at debug.
+    let config = relay::config::LogConfig {
+        format: relay::config::LogFormat::Json,
+        filter: "debug,hyper=info,h2=info,sled=info".to_owned(),
+    };
     // Only the first relay of the binary installs it; later calls find one in place.
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_writer(std::sync::Mutex::new(file))
-        .try_init();
+    if let Ok(dispatch) = relay::logging::dispatch(&config, std::sync::Mutex::new(file)) {
+        let _ = tracing::dispatcher::set_global_default(dispatch);
+    }
 }

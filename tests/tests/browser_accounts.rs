@@ -156,12 +156,28 @@ async fn the_eleventh_wrong_password_meets_a_clear_block() -> anyhow::Result<()>
     Ok(())
 }
 
+/// The operator verifies an organisation through the running relay's admin socket (only
+/// verified organisations invite).
+async fn operator_verifies(relay: &TestRelay, handle: &str) -> anyhow::Result<()> {
+    let answer = send(
+        relay.data_dir(),
+        &AdminCommand::OrgVerify {
+            handle: handle.to_owned(),
+        },
+    )
+    .await?
+    .context("the running relay answers on its admin socket")?;
+    anyhow::ensure!(answer.ok, "{}", answer.message);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invited_member_joins_and_is_denied_the_admin_page() -> anyhow::Result<()> {
     let relay = TestRelay::start().await?;
     let browser = Browser::start().await?;
     let owner = browser.session().await?;
     sign_up(&owner, &relay, "owner@example.com", "owners-firm").await?;
+    operator_verifies(&relay, "owners-firm").await?;
     owner.click("a[href='/app/members']").await?;
     owner
         .fill("input[name=invite-email]", "member@example.com")
@@ -356,6 +372,8 @@ async fn with_smtp_configured_the_invitation_arrives_by_mail_and_its_link_works(
     let browser = Browser::start().await?;
     let owner = browser.session().await?;
     sign_up(&owner, &relay, "boss@example.com", "mailing-firm").await?;
+    // Only a verified organisation may have the relay mail anyone.
+    operator_verifies(&relay, "mailing-firm").await?;
     owner.click("a[href='/app/members']").await?;
     owner
         .fill("input[name=invite-email]", "newbie@example.com")
@@ -368,11 +386,15 @@ async fn with_smtp_configured_the_invitation_arrives_by_mail_and_its_link_works(
     let mail = sink.message(1).await?;
     assert!(mail.contains("To: newbie@example.com"), "{mail}");
     assert!(
-        mail.contains("Subject: You are invited to Lovelace & Partners on Sealpost"),
-        "{mail}"
+        mail.contains("Subject: An invitation to an organisation on Sealpost"),
+        "no member-typed name in the subject: {mail}"
     );
     // The body is quoted-printable: join its soft line breaks.
     let body = mail.replace("=\n", "").replace("=3D", "=");
+    assert!(
+        body.contains("typed by that organisation's members"),
+        "names are marked as typed by members: {body}"
+    );
     let link = body
         .split_whitespace()
         .find(|word| word.starts_with("http://placeholder.invalid/join#"))

@@ -741,6 +741,42 @@ async fn a_chart_transfer_reaches_the_other_firm_and_the_sender_keeps_a_copy() -
         )
         .await?;
     assert_eq!(to_self.status, 422);
+
+    // A transfer reserved before the operator suspends the clinic cannot be finished after:
+    // every chunk and the finalize look at the organisation again.
+    let third = Outgoing::new(vec![b"reserved before the suspension".to_vec()]);
+    let created: wire::DocumentCreated = world
+        .clinic_user
+        .post(
+            "/api/transfers",
+            Some(&wire::TransferRequest {
+                to: "lawfirm".to_owned(),
+                files: third.sizes(),
+            }),
+        )
+        .await?
+        .ok()?;
+    let answer = relay::admin::send(
+        world.relay.data_dir(),
+        &relay::admin::AdminCommand::OrgSuspend {
+            handle: "clinic".to_owned(),
+        },
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("the relay answers on its admin socket"))?;
+    assert!(answer.ok, "{}", answer.message);
+    let refused = world
+        .clinic_user
+        .upload_document(&created, &third, None)
+        .await?;
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("suspended"),
+        "{refused:?}"
+    );
     Ok(())
 }
 
@@ -1022,9 +1058,16 @@ async fn with_mail_configured_providers_are_reminded_and_readers_told() -> anyho
         .iter()
         .map(|mail| mail.replace("=\n", ""))
         .collect();
+    // Descriptions stay out of mail (they may name a patient): the mails say where to look.
+    assert!(
+        !mails
+            .iter()
+            .any(|mail| mail.contains("Discharge letter") || mail.contains("insurance card")),
+        "{mails:#?}"
+    );
     let to_firm: Vec<&String> = mails
         .iter()
-        .filter(|mail| mail.contains("Discharge letter of March"))
+        .filter(|mail| mail.contains(&format!("/app/requests/{}", asked.id)))
         .collect();
     assert_eq!(
         to_firm.len(),

@@ -66,9 +66,15 @@ impl World {
     /// Starts a card checkout for the link's invoice as its recipient; the session id.
     async fn checkout(&self, link: &SentLink) -> anyhow::Result<String> {
         let invoice = self.invoice(link).await?;
+        // The request claims another origin: the payer must still come back to this relay
+        // (its configured public_url), never to an address the request names.
         let answer: wire::CheckoutResponse = self
             .anyone
-            .post::<()>(&format!("/api/invoices/{}/checkout", invoice.id), None)
+            .post_with(
+                &format!("/api/invoices/{}/checkout", invoice.id),
+                &(),
+                &[("origin", "https://attacker.example")],
+            )
             .await?
             .ok()?;
         let id = answer
@@ -141,9 +147,14 @@ async fn an_unpaid_link_refuses_the_right_password_until_a_confirmed_card_paymen
     assert_eq!(stored["amount_total"], 1250);
     assert_eq!(stored["currency"], "eur");
     assert_eq!(stored["metadata"]["invoice_id"], invoice.id.to_string());
-    assert!(
-        stored["success_url"].as_str().is_some_and(
-            |url| url.ends_with(&format!("/l/{}?checkout={{CHECKOUT_SESSION_ID}}", link.id))
+    assert_eq!(
+        stored["success_url"].as_str(),
+        Some(
+            format!(
+                "{}/l/{}?checkout={{CHECKOUT_SESSION_ID}}",
+                world.relay.url, link.id
+            )
+            .as_str()
         ),
         "{stored}"
     );

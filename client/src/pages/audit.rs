@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::wire::AuditEntryView;
+use shared::wire::{AuditCheckpoint, AuditEntryView};
 
 use crate::auth::use_auth;
 
@@ -12,10 +12,16 @@ pub fn Audit() -> impl IntoView {
     let auth = use_auth();
     let entries = RwSignal::new(None::<Result<Vec<AuditEntryView>, String>>);
     let filter = RwSignal::new(String::new());
+    let checkpoint = RwSignal::new(None::<Result<AuditCheckpoint, String>>);
     Effect::new(move |_| {
         if let Some(api) = auth.api.get() {
             spawn_local(async move {
                 entries.set(Some(api.audit().await.map_err(|error| error.to_string())));
+                checkpoint.set(Some(
+                    api.audit_checkpoint()
+                        .await
+                        .map_err(|error| error.to_string()),
+                ));
             });
         }
     });
@@ -32,6 +38,25 @@ pub fn Audit() -> impl IntoView {
     view! {
         <section class="audit">
             <h1>"Audit log"</h1>
+            <section class="checkpoint" data-testid="audit-checkpoint">
+                <h2>"Signed checkpoint"</h2>
+                <p class="muted">"The log is a hash chain, so an edit shows; but its end could be cut off, or the whole chain rewritten. Download a checkpoint now and then and keep it outside Sealpost: the relay's operator can later show that the log still holds that entry with that hash (admin audit verify --since)."</p>
+                {move || match checkpoint.get() {
+                    None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                    Some(Err(error)) => view! { <p class="status-error" role="alert">{error}</p> }.into_any(),
+                    Some(Ok(signed)) => {
+                        let json = serde_json::to_string_pretty(&signed).unwrap_or_default();
+                        let href = crate::export::download_href(&json, "application/json");
+                        let name = format!("sealpost-audit-checkpoint-{}.json", signed.seq);
+                        view! {
+                            <p>"Relay's audit key (Ed25519): " <code data-testid="audit-key">{grouped(&signed.relay_key)}</code></p>
+                            <p>"The log ends at entry " {signed.seq} ". "
+                                <a href=href download=name data-testid="checkpoint-download">"Download the signed checkpoint"</a>
+                            </p>
+                        }.into_any()
+                    }
+                }}
+            </section>
             <label>"Filter" <input type="search" name="filter" bind:value=filter placeholder="action, address, outcome…" /></label>
             {move || match shown() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
@@ -66,6 +91,15 @@ pub fn Audit() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// Hex in groups of eight, for reading aloud or comparing by eye.
+fn grouped(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(8)
+        .map(|group| String::from_utf8_lossy(group).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn haystack(entry: &AuditEntryView) -> String {

@@ -230,7 +230,7 @@ fn Answer(id: Id, on_done: Callback<()>) -> impl IntoView {
                 <fieldset class="inline-form">
                     <label>"Amount" <input type="text" name="answer-amount" inputmode="decimal" bind:value=amount /></label>
                     <label>"Currency" <input type="text" name="answer-currency" maxlength="3" size="4" bind:value=currency /></label>
-                    <label>"For" <input type="text" name="answer-invoice-description" maxlength="200" bind:value=description /></label>
+                    <label>"For (not encrypted: the relay's operator can read it)" <input type="text" name="answer-invoice-description" maxlength="200" bind:value=description /></label>
                 </fieldset>
             </Show>
             <button type="submit" disabled=move || busy.get()>"Encrypt and upload"</button>

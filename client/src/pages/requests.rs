@@ -282,9 +282,9 @@ fn NewRequest(on_created: Callback<()>) -> impl IntoView {
                     <label>"Their handle" <input type="text" name="handle" autocomplete="off" bind:value=handle /></label>
                 </Show>
                 <Show when=move || by_link.get()>
-                    <label>"Their e-mail, for reminders (optional; reminders carry no link)" <input type="email" name="provider-email" autocomplete="off" bind:value=email /></label>
+                    <label>"Their e-mail, for reminders (optional; the relay's operator can read it; reminders carry no link and no description)" <input type="email" name="provider-email" autocomplete="off" bind:value=email /></label>
                 </Show>
-                <label>"What you need (the relay and the provider see this)"
+                <label>"What you need (not encrypted: the provider and the relay's operator can read it)"
                     <textarea name="description" rows="3" maxlength="2000" required bind:value=description></textarea>
                 </label>
                 <label>"Due" <input type="date" name="due" required bind:value=due /></label>

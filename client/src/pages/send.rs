@@ -170,7 +170,7 @@ fn Composer() -> impl IntoView {
                                     {CURRENCIES.iter().map(|code| view! { <option value=*code></option> }).collect_view()}
                                 </datalist>
                             </label>
-                            <label>"What it is for (the recipient and the card processor see this)"
+                            <label>"What it is for (not encrypted: the recipient, the card processor and the relay's operator can read it)"
                                 <input type="text" name="invoice-description" maxlength="200" bind:value=description />
                             </label>
                         </fieldset>

@@ -230,12 +230,13 @@ pub async fn login(
     let attempt = match guard.begin(ip.as_deref(), Some(&account), now)? {
         Ok(attempt) => attempt,
         Err(refusal) => {
+            let known = state.store.user_by_email(&email)?.is_some();
             audit(
                 &state,
                 Actor::Anonymous { ip },
                 None,
                 "auth.login",
-                Some(email),
+                Some(typed_address(&state, &email, known)),
                 Outcome::Denied,
             )?;
             return Err(refused(refusal, now));
@@ -259,13 +260,14 @@ pub async fn login(
         }
     };
     let matches = bool::from(presented.ct_eq(&expected));
+    let known = user.is_some();
     let (Some(user), true) = (user, matches) else {
         audit(
             &state,
             Actor::Anonymous { ip },
             None,
             "auth.login",
-            Some(email),
+            Some(typed_address(&state, &email, known)),
             Outcome::Failure,
         )?;
         return Err(AppError::WrongCredentials);
@@ -540,9 +542,16 @@ fn check_account_keys(keys: &wire::AccountKeys) -> Result<(), AppError> {
     }
     UserPublicKey::from_spki_der(&keys.public_key)
         .map_err(|error| AppError::Invalid(format!("the public key is not usable: {error}")))?;
-    keys.kdf
-        .validate()
-        .map_err(|error| AppError::Invalid(error.to_string()))?;
+    // Exactly the current parameters: prelogin answers an unknown address with them, so an
+    // account with other parameters would stand out (and weaker ones are refused anyway).
+    if keys.kdf != KdfParams::CLIENT_V1 {
+        return Err(AppError::Invalid(format!(
+            "password hashing must use protocol v1's parameters (argon2id, m {} KiB, t {}, p {})",
+            KdfParams::CLIENT_V1.m_kib,
+            KdfParams::CLIENT_V1.t,
+            KdfParams::CLIENT_V1.p
+        )));
+    }
     if keys.sealed_private_key.len() < 28 {
         return Err(AppError::Invalid(
             "the sealed private key is too short".to_owned(),
@@ -562,6 +571,21 @@ const MAX_PUBLIC_KEY_BYTES: usize = 2048;
 const MAX_SEALED_PRIVATE_KEY_BYTES: usize = 4096;
 
 /// HMAC(server secret, "prelogin" ‖ e-mail), first 16 bytes: stable per address, unguessable.
+/// What the audit log keeps of an address typed at log-in: the address when it belongs to an
+/// account; otherwise only a keyed hash of it (`unknown address 1a2b…`, the same for the same
+/// text, so repeated attempts still show), since people type passwords into the address field.
+fn typed_address(state: &AppState, email: &str, known: bool) -> String {
+    if known {
+        return email.to_owned();
+    }
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.store.server_secret())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(b"sealpost/v1/audit-address");
+    mac.update(email.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    format!("unknown address {}", hex::encode(&digest[..8]))
+}
+
 fn fake_salt(secret: &[u8; 32], email: &str) -> [u8; 16] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));

@@ -234,7 +234,7 @@ pub async fn put_chunk(
     request: Request,
 ) -> Result<StatusCode, AppError> {
     let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
-    authorize_upload(&document, &uploader)?;
+    authorize_upload(&state, &document, &uploader)?;
     if document.state != DocumentStatus::Uploading {
         return Err(AppError::Conflict(
             "this document is already finalized or ended; its chunks cannot change".to_owned(),
@@ -266,7 +266,7 @@ pub async fn finalize(
     ApiJson(request): ApiJson<wire::FinalizeDocumentRequest>,
 ) -> Result<Json<wire::DocumentView>, AppError> {
     let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
-    authorize_upload(&document, &uploader)?;
+    authorize_upload(&state, &document, &uploader)?;
     let mut given: Vec<Id> = request.readers.iter().map(|reader| reader.user).collect();
     given.sort();
     let mut expected = document.expected_readers.clone();
@@ -775,8 +775,41 @@ fn needs_link_key(state: &AppState, document: &DocumentRecord) -> Result<bool, A
     Ok(request.is_some_and(|request| request.target_org().is_none()))
 }
 
-/// The uploader: the user who reserved it, or the bearer of its upload token.
-fn authorize_upload(document: &DocumentRecord, uploader: &Uploader) -> Result<(), AppError> {
+/// The uploader: the user who reserved it, or the bearer of its upload token; and, at every
+/// chunk and at finalize, not only at the reservation, an organisation still allowed to send
+/// (the uploader's) or to receive (the document's, for uploads by token). A suspension stops
+/// an upload in flight.
+fn authorize_upload(
+    state: &AppState,
+    document: &DocumentRecord,
+    uploader: &Uploader,
+) -> Result<(), AppError> {
+    who_uploads(document, uploader)?;
+    match uploader {
+        Uploader::User(session) => {
+            crate::authz::authorize(
+                &session.principal(),
+                crate::authz::Permission::SendOrRequest,
+                session.org.id,
+            )?;
+        }
+        Uploader::Token(_) => {
+            let org = state.store.org(document.org)?.ok_or_else(gone)?;
+            match org.status {
+                shared::wire::OrgStatus::Verified => {}
+                _ => {
+                    return Err(AppError::Forbidden(
+                        "the organisation this upload is for cannot take documents at the moment"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn who_uploads(document: &DocumentRecord, uploader: &Uploader) -> Result<(), AppError> {
     match (document.upload_token_hash, uploader) {
         (Some(expected), Uploader::Token(token)) => {
             if bool::from(token_hash(token).ct_eq(&expected)) {

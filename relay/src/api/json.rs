@@ -93,6 +93,18 @@ impl FromRequestParts<AppState> for ClientIp {
             return Ok(ClientIp(None));
         };
         let trusted = &state.config.brute_force.trusted_proxies;
+        if !trusted.contains(&peer.ip())
+            && (parts.headers.contains_key("x-forwarded-for")
+                || parts.headers.contains_key(axum::http::header::FORWARDED))
+            && !state
+                .warned_untrusted_proxy
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                peer = %peer.ip(),
+                "a request came with X-Forwarded-For from a peer that is not in brute_force.trusted_proxies: if it is your reverse proxy, every client behind it counts as this one address, and one attacker's failures block them all; list the proxy there (said once per start)"
+            );
+        }
         Ok(ClientIp(Some(
             client_ip(peer.ip(), &parts.headers, trusted).to_string(),
         )))

@@ -32,7 +32,7 @@ pub async fn create_invite(
 ) -> Result<(StatusCode, Json<wire::InviteView>), AppError> {
     authorize(
         &session.principal(),
-        Permission::ManageMembers,
+        Permission::InviteMembers,
         session.org.id,
     )?;
     if request.role == Role::Owner {
@@ -46,9 +46,17 @@ pub async fn create_invite(
             "this address already has an account".to_owned(),
         ));
     }
+    let now = state.clock.now();
+    let per_day = state.config.rate_limits.invitations_per_org_per_day;
+    if !state.store.take_invitation(session.org.id, now, per_day)? {
+        return Err(AppError::RateLimited {
+            message: format!(
+                "your organisation has created its {per_day} invitations for today; try again tomorrow (UTC)"
+            ),
+        });
+    }
     let mut token = [0_u8; 32];
     OsRng.fill_bytes(&mut token);
-    let now = state.clock.now();
     let invite = InviteRecord {
         id: Id::generate(&mut OsRng),
         org: session.org.id,
@@ -63,7 +71,16 @@ pub async fn create_invite(
     let emailed = match &state.mailer {
         Some(mailer) => {
             let sent = mailer
-                .send_invite(&email, &session.org.name, &session.user.name, &token_text)
+                .send_invite(
+                    &email,
+                    &crate::mail::Invitation {
+                        organisation: &session.org.name,
+                        handle: &session.org.handle,
+                        inviter: &session.user.name,
+                        inviter_email: &session.user.email,
+                    },
+                    &token_text,
+                )
                 .await;
             if let Err(error) = &sent {
                 tracing::warn!(

@@ -16,7 +16,7 @@ use shared::wire;
 use super::auth::{audit, complete_login};
 use super::json::{ApiJson, ClientIp};
 use crate::audit::{Actor, Outcome};
-use crate::authz::{Permission, authorize};
+use crate::authz::{self, Permission, authorize};
 use crate::guard::{self, Guard};
 use crate::session::{Session, hash_token};
 use crate::store::{MfaState, MfaTicket, Updated, UserRecord};
@@ -271,18 +271,35 @@ pub async fn reset(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let member: UserRecord = super::members::target_member(&state, &session, &id)?;
+    let principal = session.principal();
+    // Decided on the record as it is in the same compare-and-swap: a member promoted meanwhile
+    // is judged by their new role.
     let updated = state
         .store
         .update_user(member.id, Some(&session.guard()), false, |member| {
+            let over = authz::Member {
+                id: member.id,
+                org: member.org,
+                role: member.role,
+            };
+            authz::authorize_over(&principal, Permission::ManageMembers, over)?;
             member.mfa = None;
             member.mfa_pending = None;
             member.session_epoch += 1;
+            Ok::<(), authz::Denied>(())
         })?;
-    match updated {
-        Updated::Done { .. } => {}
+    let member = match updated {
+        Updated::Done {
+            outcome: Ok(()),
+            record,
+        } => record,
+        Updated::Done {
+            outcome: Err(denied),
+            ..
+        } => return Err(denied.into()),
         Updated::Missing => return Err(AppError::NotFound),
         Updated::SessionEnded => return Err(session_ended()),
-    }
+    };
     state.store.delete_sessions_of(member.id, None)?;
     audit(
         &state,

@@ -66,6 +66,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/mfa/confirm", post(mfa::confirm))
         .route("/org/members/{id}/mfa-reset", post(mfa::reset))
         .route("/org/audit", get(org::audit))
+        .route("/org/audit/checkpoint", get(org::audit_checkpoint))
         .route("/org/policy", get(org::policy).put(org::set_policy))
         .route("/org/transfer", post(org::transfer))
         .route("/org/close", post(org::close))
@@ -147,7 +148,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 const CHUNK_BODY_LIMIT: usize = shared::crypto::CHUNK_SIZE + 16;
 
 async fn not_found() -> AppError {
-    AppError::NotFound
+    AppError::NoRoute
 }
 
 async fn method_not_allowed() -> AppError {

@@ -36,6 +36,21 @@ pub async fn audit(
     Ok(Json(entries.iter().map(view).collect()))
 }
 
+/// `GET /api/org/audit/checkpoint`: where the whole log stands now, signed with the relay's
+/// audit key, for the organisation to keep outside the relay (the operator can later be asked
+/// to show that the log still holds that entry with that hash: `admin audit verify --since`).
+pub async fn audit_checkpoint(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<wire::AuditCheckpoint>, AppError> {
+    authorize(&session.principal(), Permission::ViewAudit, session.org.id)?;
+    state
+        .store
+        .audit_checkpoint(state.clock.now())?
+        .map(Json)
+        .ok_or_else(|| AppError::Conflict("the audit log is empty".to_owned()))
+}
+
 fn view(entry: &AuditEntry) -> wire::AuditEntryView {
     let (kind, id, ip) = match &entry.actor {
         Actor::User { id, ip } => ("user", Some(*id), ip.clone()),

@@ -8,7 +8,6 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
 use shared::ids::Id;
 use shared::money::{self, Currency};
 use shared::wire::{self, InvoiceStatus, MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHARS};
@@ -98,7 +97,6 @@ pub fn sync_subject(state: &AppState, invoice: &InvoiceRecord) -> Result<(), App
 pub async fn checkout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::CheckoutResponse>, AppError> {
     let now = state.clock.now();
@@ -139,7 +137,7 @@ pub async fn checkout(
             url: existing.url.clone(),
         }));
     }
-    let base = public_base(&state, &headers)?;
+    let base = public_base(&state)?;
     let invoice_id = invoice.id.to_string();
     let currency = invoice.currency.stripe_code();
     let success_url = format!("{base}{return_path}?checkout={{CHECKOUT_SESSION_ID}}");
@@ -651,25 +649,17 @@ fn payable_subject(state: &AppState, invoice: &InvoiceRecord) -> Result<String, 
     }
 }
 
-/// Where this relay is reached: `public_url` when configured, else the origin the payer's
-/// browser sent (it only decides where that same browser returns to).
-fn public_base(state: &AppState, headers: &HeaderMap) -> Result<String, AppError> {
+/// Where this relay is reached: `public_url`, which the configuration requires whenever card
+/// payments are on (`Config::check`). Never a request's `Origin`, which the request chooses.
+fn public_base(state: &AppState) -> Result<String, AppError> {
     let configured = state.config.public_url.trim().trim_end_matches('/');
-    if !configured.is_empty() {
-        return Ok(configured.to_owned());
+    if configured.is_empty() {
+        return Err(AppError::Invalid(
+            "this relay does not know its own address: set public_url in its configuration"
+                .to_owned(),
+        ));
     }
-    headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|origin| reqwest::Url::parse(origin).ok())
-        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
-        .map(|url| url.origin().ascii_serialization())
-        .ok_or_else(|| {
-            AppError::Invalid(
-                "this relay does not know its own address: set public_url in its configuration"
-                    .to_owned(),
-            )
-        })
+    Ok(configured.to_owned())
 }
 
 fn validate_reference(reference: &str) -> Result<String, AppError> {

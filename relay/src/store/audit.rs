@@ -178,6 +178,28 @@ impl Store {
         Ok(entries)
     }
 
+    /// The last entry, if the log has any.
+    pub fn audit_last(&self) -> anyhow::Result<Option<AuditEntry>> {
+        let tree = self.tree(TREE).context("while opening the audit log")?;
+        tree.last()
+            .context("while reading the audit log")?
+            .map(|(_, value)| {
+                serde_json::from_slice(&value).context("the last audit entry is corrupt")
+            })
+            .transpose()
+    }
+
+    /// A checkpoint of the log as it stands, signed with the relay's audit key.
+    pub fn audit_checkpoint(
+        &self,
+        now: i64,
+    ) -> anyhow::Result<Option<shared::wire::AuditCheckpoint>> {
+        let key = crate::audit::AuditKey::of(self.server_secret())?;
+        Ok(self
+            .audit_last()?
+            .map(|last| key.checkpoint(last.seq, &last.hash, now)))
+    }
+
     /// Walks the whole chain; `Ok(count)` when intact, else the first broken entry.
     pub fn audit_verify(&self) -> anyhow::Result<Result<u64, ChainError>> {
         Ok(verify_chain(self.audit_entries()?))

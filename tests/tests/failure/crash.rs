@@ -565,7 +565,7 @@ async fn check(world: &World, acks: &[Ack]) -> anyhow::Result<Vec<String>> {
         }
         changer.in_flight = false;
     }
-    let audit = send(&world.data_dir, &AdminCommand::AuditVerify)
+    let audit = send(&world.data_dir, &AdminCommand::AuditVerify { since: None })
         .await?
         .context("the relay answers on its admin socket")?;
     if !audit.ok {
