@@ -13,6 +13,15 @@ export TRUNK_SKIP_VERSION_CHECK=true
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 cd "$ROOT"
 
+# Tools are built for this machine's own use, not for shipping: no LTO, parallel codegen and
+# light optimisation. Trunk's and cargo-deny's manifests ask for fat LTO with one codegen unit,
+# which cost about 10 of CI's minutes on two cores for tools whose speed does not matter here.
+tool_build() {
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false \
+    CARGO_PROFILE_RELEASE_INCREMENTAL=false "$@"
+}
+
 step() { printf '\n==> [%4d s] %s\n' "$SECONDS" "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
@@ -34,8 +43,8 @@ ensure_trunk() {
     step "Trunk $TRUNK_VERSION: present"
     return
   fi
-  step "Trunk $TRUNK_VERSION: installing into .tools (cargo install --locked, several minutes)"
-  cargo install trunk --version "$TRUNK_VERSION" --locked --root "$TOOLS"
+  step "Trunk $TRUNK_VERSION: installing into .tools (cargo install --locked, about 4 minutes)"
+  tool_build cargo install trunk --version "$TRUNK_VERSION" --locked --root "$TOOLS"
 }
 
 ensure_wasm_bindgen() {
@@ -51,7 +60,7 @@ ensure_wasm_bindgen() {
     return
   fi
   step "wasm-bindgen $want and its test runner: building from crates.io into .tools (about 2 minutes)"
-  cargo build --release --locked \
+  tool_build cargo build --release --locked \
     --manifest-path "$ROOT/.ci/wasm-bindgen-tools/Cargo.toml" \
     --target-dir "$TOOLS/build/wasm-bindgen-tools"
   mkdir -p "$TOOLS/bin"
@@ -91,8 +100,8 @@ ensure_cargo_deny() {
     step "cargo-deny $CARGO_DENY_VERSION: present"
     return
   fi
-  step "cargo-deny $CARGO_DENY_VERSION: installing into .tools (cargo install --locked, about 3 minutes)"
-  cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root "$TOOLS"
+  step "cargo-deny $CARGO_DENY_VERSION: installing into .tools (cargo install --locked, about 2 minutes)"
+  tool_build cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root "$TOOLS"
 }
 
 ensure_build_tools() {

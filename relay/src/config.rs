@@ -439,19 +439,15 @@ impl Config {
     /// Settings that are each valid but wrong together.
     pub fn check(&self) -> Result<(), String> {
         let public_url = self.public_url.trim();
-        if !public_url.is_empty()
-            && !(public_url.starts_with("https://") || public_url.starts_with("http://"))
-        {
+        let has_scheme =
+            |text: &str, schemes: &[&str]| schemes.iter().any(|scheme| text.starts_with(scheme));
+        if !public_url.is_empty() && !has_scheme(public_url, &["https://", "http://"]) {
             return Err(format!(
                 "public_url must start with https:// (or http://), not {public_url:?}"
             ));
         }
         let contact = self.security.contact.trim();
-        if !contact.is_empty()
-            && !(contact.starts_with("mailto:")
-                || contact.starts_with("https://")
-                || contact.starts_with("tel:"))
-        {
+        if !contact.is_empty() && !has_scheme(contact, &["mailto:", "https://", "tel:"]) {
             return Err(format!(
                 "security.contact must be a mailto:, https:// or tel: address, not {contact:?}"
             ));
@@ -560,6 +556,11 @@ mod tests {
             let error = Config::load(Some(Path::new("pay.toml")), &FlagOverrides::default())
                 .expect_err("no scheme");
             assert!(error.to_string().contains("https://"), "{error}");
+            jail.set_env("SEALPOST_PUBLIC_URL", "https://sealpost.example");
+            jail.set_env("SEALPOST_SECURITY__CONTACT", "security@firm.example");
+            let error = Config::load(Some(Path::new("pay.toml")), &FlagOverrides::default())
+                .expect_err("a contact without a scheme");
+            assert!(error.to_string().contains("mailto:"), "{error}");
             Ok(())
         });
     }

@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .send_keys(&path.display().to_string())
         .await?;
-    sender.fill("input[name=otp]", "bench-otp-123").await?;
+    sender.replace("input[name=otp]", "bench-otp-123").await?;
     let started = Instant::now();
     sender.click("form button[type=submit]").await?;
     let link = wait_for_value(&sender, "[data-testid=link]", Duration::from_secs(1800)).await?;

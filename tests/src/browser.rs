@@ -178,6 +178,19 @@ impl Session {
             .with_context(|| format!("typing into `{css}`"))
     }
 
+    /// Empties the field matching `css`, then types `text` (for fields the app prefills).
+    pub async fn replace(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let field = self.find(css).await?;
+        field
+            .clear()
+            .await
+            .with_context(|| format!("clearing `{css}`"))?;
+        field
+            .send_keys(text)
+            .await
+            .with_context(|| format!("typing into `{css}`"))
+    }
+
     /// Clicks the element matching `css`.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
         self.find(css)

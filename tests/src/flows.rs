@@ -109,7 +109,8 @@ pub async fn send_files_with(
         .unwrap_or_default();
     page.wait_for_text("[data-testid=chosen-files]", &last)
         .await?;
-    page.fill("input[name=otp]", otp).await?;
+    // The composer offers a generated password; the test types its own instead.
+    page.replace("input[name=otp]", otp).await?;
     if let Some(value) = expiry {
         page.click(&format!("select[name=expiry] option[value='{value}']"))
             .await?;

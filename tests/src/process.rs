@@ -1,8 +1,9 @@
 //! The relay binary as an operator runs it, as a child process: started on `127.0.0.1:0` over
 //! a data directory that outlives it, stopped with SIGTERM, killed with SIGKILL, and started
 //! again on the same data. The crash, burst and shutdown tests and the load benchmark use it;
-//! in-process tests use `TestRelay` instead. Which binary runs is `RELAY_BIN` (`.ci/test` builds
-//! and names the release binary), else the release build in this workspace's `target/`.
+//! in-process tests use `TestRelay` instead. Which binary runs is `RELAY_BIN` (`.ci/test` names
+//! the one its test build made; `.ci/bench-load` the release one), else the release build in
+//! this workspace's `target/` when there is one, else the debug build.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -26,13 +27,18 @@ pub struct RelayProcess {
 
 /// The relay binary the process tests run.
 pub fn relay_binary() -> anyhow::Result<PathBuf> {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
     let path = match std::env::var_os("RELAY_BIN") {
         Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/sealpost-relay"),
+        None => ["release", "debug"]
+            .iter()
+            .map(|profile| target.join(profile).join("sealpost-relay"))
+            .find(|path| path.is_file())
+            .unwrap_or_else(|| target.join("release/sealpost-relay")),
     };
     if !path.is_file() {
         bail!(
-            "no relay binary at {} (build it with `cargo build --release -p relay`, or name one in RELAY_BIN)",
+            "no relay binary at {} (build it with `cargo build -p relay`, or name one in RELAY_BIN)",
             path.display()
         );
     }

@@ -209,7 +209,30 @@ async fn the_composer_refuses_an_invoice_it_cannot_express_exactly() -> anyhow::
         .await?
         .send_keys(&file.display().to_string())
         .await?;
-    sender.fill("input[name=otp]", "123456").await?;
+    // The composer offers a generated password: 14 characters without look-alikes, a new one
+    // on request.
+    let offered = sender
+        .find("input[name=otp]")
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+    assert!(
+        offered.len() == 14
+            && offered
+                .chars()
+                .all(|c| "23456789abcdefghjkmnpqrstuvwxyz".contains(c)),
+        "{offered:?}"
+    );
+    sender.click("[data-testid=otp-new]").await?;
+    let another = sender
+        .find("input[name=otp]")
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+    assert!(another.len() == 14 && another != offered, "{another:?}");
+    sender.replace("input[name=otp]", "123456").await?;
     sender.click("input[name=charge]").await?;
     sender.fill("input[name=amount]", "12.505").await?;
     sender

@@ -47,7 +47,7 @@ fn Composer() -> impl IntoView {
     let files = RwSignal::new_local(Vec::<web_sys::File>::new());
     let note = RwSignal::new(String::new());
     let recipient = RwSignal::new(String::new());
-    let otp = RwSignal::new(String::new());
+    let otp = RwSignal::new(send::generate_otp());
     let expiry = RwSignal::new(String::new());
     let opens = RwSignal::new("1".to_owned());
     let charge = RwSignal::new(false);
@@ -101,7 +101,7 @@ fn Composer() -> impl IntoView {
             busy.set(false);
             match outcome {
                 Ok(sent) => {
-                    otp.set(String::new());
+                    otp.set(send::generate_otp());
                     files.set(Vec::new());
                     result.set(Some((sent.link.to_string(), sent.expires_at)));
                 }
@@ -135,6 +135,11 @@ fn Composer() -> impl IntoView {
                     <label>{format!("One-time password (at least {MIN_OTP_CHARS} characters)")}
                         <input type="text" name="otp" required minlength=MIN_OTP_CHARS.to_string() autocomplete="off" spellcheck="false" bind:value=otp />
                     </label>
+                    <p class="muted" data-testid="otp-advice">
+                        "A random password is filled in. Keep it, or type your own; give it to the recipient by another channel (phone, text message), never with the link. A long random one also holds if the relay's database is ever stolen together with the link, where a short one can be found by trying."
+                        " "
+                        <button type="button" class="link-button" data-testid="otp-new" on:click=move |_| otp.set(send::generate_otp())>"Another one"</button>
+                    </p>
                     <p class="strength" data-testid="otp-strength">{move || strength(&otp.get())}</p>
                     <div class="inline-form">
                         <label>"Expires after"

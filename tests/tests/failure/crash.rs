@@ -1,4 +1,4 @@
-//! The release binary, killed with SIGKILL at random moments while workers make acknowledged
+//! The relay binary (`RELAY_BIN`), killed with SIGKILL at random moments while workers make acknowledged
 //! writes of every kind (sign-up, operator verification, send finalize, correct opening, wrong
 //! one-time password, mark paid, Stripe webhook payment, ledger payout, member removal,
 //! password change). After each restart every write acknowledged before the kill must be
@@ -99,6 +99,9 @@ async fn killed_at_random_the_relay_loses_no_acknowledged_write() -> anyhow::Res
         ("SEALPOST_STRIPE__SECRET_KEY", SECRET_KEY.to_owned()),
         ("SEALPOST_STRIPE__WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
         ("SEALPOST_STRIPE__API_BASE", stripe_url),
+        // Card payments need the relay's own address (the port changes with every start; the
+        // payer's return address is not part of this test).
+        ("SEALPOST_PUBLIC_URL", "http://127.0.0.1".to_owned()),
         // This test is about durability: lift the per-address limits its one address would
         // meet after a few hundred sign-ups.
         (

@@ -1,5 +1,5 @@
 //! Trust under failure (issue 12): the relay keeps its promises on a bad day.
-//! - `crash`: the release binary killed with SIGKILL at random points, 200 times and more,
+//! - `crash`: the relay binary killed with SIGKILL at random points, 200 times and more,
 //!   loses no acknowledged write of any kind and never shows half a bundle.
 //! - `stale`: a request that loaded a record and then waited (a trickled body) never undoes a
 //!   security action taken meanwhile; parallel guesses at a second factor each count.
