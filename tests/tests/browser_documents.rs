@@ -347,6 +347,18 @@ async fn a_portal_drop_reaches_the_intake_user_and_an_admin_sees_only_a_lock() -
         .click("[data-testid=portal-form] button[type=submit]")
         .await?;
     stranger.find("[data-testid=portal-done]").await?;
+    assert_eq!(
+        stranger
+            .eval("return document.querySelectorAll('[data-testid=keys-unchecked]').length;")
+            .await?,
+        serde_json::json!(0),
+        "the full portal link checks the keys"
+    );
+    // The bare address cannot check them, and says so.
+    let bare = browser.session().await?;
+    bare.goto(&format!("{}/p/lawfirm", relay.url)).await?;
+    bare.wait_for_text("[data-testid=keys-unchecked]", "could not check")
+        .await?;
 
     let intake = browser.session().await?;
     log_in(&intake, &relay.url, "intake@example.com").await?;

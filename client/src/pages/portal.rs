@@ -126,7 +126,10 @@ pub fn Portal() -> impl IntoView {
                         format_bytes(view.max_bundle_bytes)
                     )}</p>
                     {(digest.is_none()).then(|| view! {
-                        <details class="settings"><summary>"Key fingerprints (compare them with the firm)"</summary>
+                        <p class="status-error" role="status" data-testid="keys-unchecked">
+                            "This address has no key check (the #k=… part of the firm's portal link), so this browser could not check that the keys below are the firm's: a relay could have replaced them. Ask the firm for its full portal link, or compare these fingerprints with the firm before you send."
+                        </p>
+                        <details class="settings" open=true><summary>"Key fingerprints (compare them with the firm)"</summary>
                             <ul data-testid="portal-fingerprints">
                                 {view.readers.iter().map(|holder| {
                                     let fingerprint = UserPublicKey::from_spki_der(&holder.public_key)

@@ -121,10 +121,20 @@ pub fn PortalSettingsPage() -> impl IntoView {
             <Show when=move || saved.get()>
                 <p class="status-ok" role="status" data-testid="portal-saved">"Saved."</p>
             </Show>
-            {move || link.get().filter(|_| enabled.get()).map(|text| view! {
-                <label>"Your portal link (share this one: its #k= part lets uploaders check your keys)"
-                    <input type="text" readonly name="portal-link" data-testid="portal-link" value=text />
-                </label>
+            {move || link.get().filter(|_| enabled.get()).map(|text| {
+                let copy_text = text.clone();
+                let copy = move |_| {
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.navigator().clipboard().write_text(&copy_text);
+                    }
+                };
+                view! {
+                    <label>"Your portal link (share this one, never the address without its #k= part: that part lets every uploader's browser check your keys)"
+                        <input type="text" readonly name="portal-link" data-testid="portal-link" value=text.clone() />
+                    </label>
+                    <p class="actions"><button type="button" class="secondary" data-testid="portal-link-copy" on:click=copy>"Copy the link"</button></p>
+                    <img class="qr" src=crate::components::qr::data_uri(&text) alt="QR code of the portal link" width="200" height="200" />
+                }
             })}
             <Show when=move || error.get().is_some()>
                 <p class="status-error" role="alert">{move || error.get().unwrap_or_default()}</p>
