@@ -87,31 +87,27 @@ impl Guard<'_> {
             })?;
             match outcome {
                 Err(wait_seconds) => {
-                    self.record_failure(ip, now)?;
+                    // A throttled attempt counts against its network like any failure, and
+                    // one past the network's allowance meets the block, as it would without
+                    // the wait (the block, a day for the whole network, is the answer then).
+                    if let Some(address) = ip
+                        && let Some(block) = self.admit_ip(address, now)?
+                    {
+                        return Ok(Err(Refusal::IpBlocked { until: block.until }));
+                    }
                     return Ok(Err(Refusal::AccountThrottled { wait_seconds }));
                 }
                 Ok(lock) => locks = Some(lock),
             }
         }
-        if let Some(address) = ip {
-            let window = i64::from(self.config.ip_window_minutes) * 60;
-            let max = usize::try_from(self.config.ip_max_failures).unwrap_or(usize::MAX);
-            let (admitted, recent) = self.store.update_ip_failures(address, |recent| {
-                recent.times.retain(|time| now - time < window);
-                if recent.times.len() >= max {
-                    return false;
-                }
-                recent.times.push(now);
-                true
-            })?;
-            if !admitted {
-                let block = self.block(address, recent.times.len(), now)?;
-                if let Some(account) = account {
-                    // The account's count was taken for an attempt that never ran.
-                    self.refund_account(account, locks)?;
-                }
-                return Ok(Err(Refusal::IpBlocked { until: block.until }));
+        if let Some(address) = ip
+            && let Some(block) = self.admit_ip(address, now)?
+        {
+            if let Some(account) = account {
+                // The account's count was taken for an attempt that never ran.
+                self.refund_account(account, locks)?;
             }
+            return Ok(Err(Refusal::IpBlocked { until: block.until }));
         }
         Ok(Ok(Attempt {
             ip: ip.map(str::to_owned),
@@ -119,6 +115,25 @@ impl Guard<'_> {
             locks,
             at: now,
         }))
+    }
+
+    /// Counts a failure of `network` in its window, or, when the window already holds its
+    /// allowance, blocks it (compare-and-swap: parallel attempts cannot all slip in).
+    fn admit_ip(&self, network: &str, now: i64) -> anyhow::Result<Option<IpBlock>> {
+        let window = i64::from(self.config.ip_window_minutes) * 60;
+        let max = usize::try_from(self.config.ip_max_failures).unwrap_or(usize::MAX);
+        let (admitted, recent) = self.store.update_ip_failures(network, |recent| {
+            recent.times.retain(|time| now - time < window);
+            if recent.times.len() >= max {
+                return false;
+            }
+            recent.times.push(now);
+            true
+        })?;
+        if admitted {
+            return Ok(None);
+        }
+        self.block(network, recent.times.len(), now).map(Some)
     }
 
     /// The attempt was right: it no longer counts, and the account's run of failures ends.

@@ -918,6 +918,23 @@ async fn failures_outside_the_window_do_not_add_up_and_the_operator_can_lift_a_b
 }
 
 #[tokio::test]
+async fn the_attempt_past_the_networks_allowance_meets_the_block_even_while_the_account_waits() {
+    let relay = relay();
+    let ip = Some("198.51.100.20");
+    let code = |response: Response| async move { json(response).await["code"].clone() };
+    // Ten failures, each after the account's wait has passed (so none is throttled)...
+    for n in 0..10_u8 {
+        let response = relay.login_from(ip, "mallory@example.com", &[n; 32]).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "failure {n}");
+        relay.clock.advance(if n < 5 { 0 } else { 1 << (n - 5) });
+    }
+    // ...then one while the account waits: the network's block is the answer, not the wait.
+    relay.clock.advance(-1);
+    let eleventh = relay.login_from(ip, "mallory@example.com", &[11; 32]).await;
+    assert_eq!(code(eleventh).await, "ip_blocked");
+}
+
+#[tokio::test]
 async fn an_account_under_attack_slows_down_exponentially_and_recovers_on_success() {
     let relay = relay();
     let ada = account("ada@example.com", "a long enough password");
