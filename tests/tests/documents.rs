@@ -614,22 +614,29 @@ async fn the_portal_takes_anonymous_drops_for_its_intake_within_its_limits() -> 
     Ok(())
 }
 
+/// Reserves a chart transfer of files of these sizes from `sender` to the law firm.
+async fn transfer_to_lawfirm(
+    sender: &NativeClient,
+    files: Vec<u64>,
+) -> anyhow::Result<wire::DocumentCreated> {
+    sender
+        .post(
+            "/api/transfers",
+            Some(&wire::TransferRequest {
+                to: "lawfirm".to_owned(),
+                files,
+            }),
+        )
+        .await?
+        .ok()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chart_transfer_reaches_the_other_firm_and_the_sender_keeps_a_copy() -> anyhow::Result<()>
 {
     let world = two(TestRelay::start().await?).await?;
     let chart = Outgoing::new(vec![bytes_with(&marker("CHART"), 1_200_000)]);
-    let created: wire::DocumentCreated = world
-        .clinic_user
-        .post(
-            "/api/transfers",
-            Some(&wire::TransferRequest {
-                to: "lawfirm".to_owned(),
-                files: chart.sizes(),
-            }),
-        )
-        .await?
-        .ok()?;
+    let created = transfer_to_lawfirm(&world.clinic_user, chart.sizes()).await?;
     assert_eq!(
         readers_of(&created),
         sorted(vec![
@@ -689,17 +696,7 @@ async fn a_chart_transfer_reaches_the_other_firm_and_the_sender_keeps_a_copy() -
 
     // A second transfer withdrawn before anyone there opened it is gone for good.
     let second = Outgoing::new(vec![b"second".to_vec()]);
-    let created: wire::DocumentCreated = world
-        .clinic_user
-        .post(
-            "/api/transfers",
-            Some(&wire::TransferRequest {
-                to: "lawfirm".to_owned(),
-                files: second.sizes(),
-            }),
-        )
-        .await?
-        .ok()?;
+    let created = transfer_to_lawfirm(&world.clinic_user, second.sizes()).await?;
     world
         .clinic_user
         .upload_document(&created, &second, None)
@@ -745,17 +742,7 @@ async fn a_chart_transfer_reaches_the_other_firm_and_the_sender_keeps_a_copy() -
     // A transfer reserved before the operator suspends the clinic cannot be finished after:
     // every chunk and the finalize look at the organisation again.
     let third = Outgoing::new(vec![b"reserved before the suspension".to_vec()]);
-    let created: wire::DocumentCreated = world
-        .clinic_user
-        .post(
-            "/api/transfers",
-            Some(&wire::TransferRequest {
-                to: "lawfirm".to_owned(),
-                files: third.sizes(),
-            }),
-        )
-        .await?
-        .ok()?;
+    let created = transfer_to_lawfirm(&world.clinic_user, third.sizes()).await?;
     let answer = relay::admin::send(
         world.relay.data_dir(),
         &relay::admin::AdminCommand::OrgSuspend {
@@ -801,17 +788,7 @@ async fn received_documents_expire_with_the_organisations_policy_and_are_deleted
         .await?
         .ok::<wire::OrgPolicy>()?;
     let chart = Outgoing::new(vec![b"short-lived".to_vec()]);
-    let created: wire::DocumentCreated = world
-        .clinic_user
-        .post(
-            "/api/transfers",
-            Some(&wire::TransferRequest {
-                to: "lawfirm".to_owned(),
-                files: chart.sizes(),
-            }),
-        )
-        .await?
-        .ok()?;
+    let created = transfer_to_lawfirm(&world.clinic_user, chart.sizes()).await?;
     assert_eq!(
         created.expires_at,
         time.now() + 2 * 86_400,
@@ -842,17 +819,7 @@ async fn received_documents_expire_with_the_organisations_policy_and_are_deleted
         .ok()?;
     assert_eq!(view.status, DocumentStatus::Expired);
     // An upload never finished is swept after a day.
-    let abandoned: wire::DocumentCreated = world
-        .clinic_user
-        .post(
-            "/api/transfers",
-            Some(&wire::TransferRequest {
-                to: "lawfirm".to_owned(),
-                files: vec![10],
-            }),
-        )
-        .await?
-        .ok()?;
+    let abandoned = transfer_to_lawfirm(&world.clinic_user, vec![10]).await?;
     time.advance(25 * 3600);
     let report = relay::retention::sweep_documents(world.relay.state(), time.now()).await?;
     assert_eq!(report.abandoned, 1);
@@ -934,17 +901,7 @@ async fn bad_requests_and_uploads_get_clear_errors() -> anyhow::Result<()> {
             .status,
         400
     );
-    let created: wire::DocumentCreated = world
-        .clinic_user
-        .post(
-            "/api/transfers",
-            Some(&wire::TransferRequest {
-                to: "lawfirm".to_owned(),
-                files: vec![10],
-            }),
-        )
-        .await?
-        .ok()?;
+    let created = transfer_to_lawfirm(&world.clinic_user, vec![10]).await?;
     let chunk = format!("/api/documents/{}/files/0/chunks/0", created.id);
     let wrong_size = tests::native::send(
         world
@@ -1095,17 +1052,7 @@ async fn with_mail_configured_providers_are_reminded_and_readers_told() -> anyho
 
     // Readers hear that a transfer arrived (never its content); the uploader does not.
     let chart = Outgoing::new(vec![b"chart body".to_vec()]);
-    let created: wire::DocumentCreated = world
-        .clinic_user
-        .post(
-            "/api/transfers",
-            Some(&wire::TransferRequest {
-                to: "lawfirm".to_owned(),
-                files: chart.sizes(),
-            }),
-        )
-        .await?
-        .ok()?;
+    let created = transfer_to_lawfirm(&world.clinic_user, chart.sizes()).await?;
     world
         .clinic_user
         .upload_document(&created, &chart, None)
