@@ -70,11 +70,21 @@ pub enum Joining {
     Invitation { token: String },
 }
 
-/// Signs up: keys made here, an account and a pending organisation made at the relay.
+/// What a sign-up led to (`Debug` shows no key: `UserPrivateKey`'s own is redacted).
+#[derive(Debug)]
+pub enum SignedUp {
+    /// Logged in, with the new private key.
+    LoggedIn(Box<AuthorizedApi>, UserPrivateKey),
+    /// The address must confirm first (a link was mailed); nothing exists yet.
+    ConfirmByMail(wire::SignupPending),
+}
+
+/// Signs up: keys made here, an account and a pending organisation made at the relay (at once,
+/// or once the address confirms, when the relay sends mail).
 pub async fn sign_up(
     form: SignupForm,
     progress: impl Fn(Progress),
-) -> Result<(AuthorizedApi, UserPrivateKey), AccountError> {
+) -> Result<SignedUp, AccountError> {
     check_password(&form.password)?;
     let minimum = form.min_password_chars.max(MIN_PASSWORD_CHARS);
     if form.password.char_count() < minimum {
@@ -104,7 +114,7 @@ pub async fn sign_up(
         }
         Joining::Invitation { token } => (None, Some(token)),
     };
-    let api = api::signup(&wire::SignupRequest {
+    let outcome = api::signup(&wire::SignupRequest {
         email: form.email,
         name: form.name,
         organisation,
@@ -112,7 +122,10 @@ pub async fn sign_up(
         keys,
     })
     .await?;
-    Ok((api, private_key))
+    Ok(match outcome {
+        api::SignupOutcome::LoggedIn(api) => SignedUp::LoggedIn(api, private_key),
+        api::SignupOutcome::ConfirmByMail(pending) => SignedUp::ConfirmByMail(pending),
+    })
 }
 
 /// A log-in waiting for its second factor: the ticket, and the wrap key derived from the

@@ -65,10 +65,40 @@ pub async fn prelogin(email: &str) -> Result<wire::PreloginResponse, ApiError> {
     .await
 }
 
-/// `POST /api/auth/signup`; the relay sets the session cookie.
-pub async fn signup(request: &wire::SignupRequest) -> Result<AuthorizedApi, ApiError> {
-    let session: wire::SessionResponse = post("/api/auth/signup", request).await?;
-    Ok(AuthorizedApi::new(session))
+/// What a sign-up leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignupOutcome {
+    /// The account exists and the relay set the session cookie.
+    LoggedIn(Box<AuthorizedApi>),
+    /// The relay confirms addresses by mail: nothing exists until the mailed link is opened.
+    ConfirmByMail(wire::SignupPending),
+}
+
+/// `POST /api/auth/signup`: 201 with a session, or 202 when the address must confirm first.
+pub async fn signup(request: &wire::SignupRequest) -> Result<SignupOutcome, ApiError> {
+    let request = Request::post("/api/auth/signup")
+        .json(request)
+        .map_err(|_| ApiError::Unexpected { status: 0 })?;
+    let response = request.send().await.map_err(|_| ApiError::Network)?;
+    if response.status() == 202 {
+        let pending: wire::SignupPending = decode(response).await?;
+        return Ok(SignupOutcome::ConfirmByMail(pending));
+    }
+    let session: wire::SessionResponse = decode(response).await?;
+    Ok(SignupOutcome::LoggedIn(Box::new(AuthorizedApi::new(
+        session,
+    ))))
+}
+
+/// `POST /api/auth/signup/confirm`: the mailed link creates the account.
+pub async fn confirm_signup(token: &str) -> Result<wire::SignupConfirmed, ApiError> {
+    post(
+        "/api/auth/signup/confirm",
+        &wire::SignupConfirmRequest {
+            token: token.to_owned(),
+        },
+    )
+    .await
 }
 
 /// What a right password leads to.

@@ -47,6 +47,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/app/audit") view=pages::audit::Audit />
                     <Route path=path!("/app/members") view=pages::members::Members />
                     <Route path=path!("/join") view=pages::join::Join />
+                    <Route path=path!("/confirm") view=pages::confirm::Confirm />
                     <Route path=path!("/app/send") view=pages::send::Send />
                     <Route path=path!("/app/sent") view=pages::sent::Sent />
                     <Route path=path!("/app/payouts") view=pages::payouts::Payouts />

@@ -152,6 +152,10 @@ pub struct RateLimitsConfig {
     /// Invitations one organisation may create in a UTC day (each may be mailed by the relay,
     /// so this bounds what an organisation can make the relay's SMTP send). Counted on disk.
     pub invitations_per_org_per_day: u32,
+    /// Sign-up mails (a confirmation link, or a notice that the address already has an
+    /// account) one address may be sent in a UTC day, so nobody can flood a mailbox through
+    /// the sign-up form. Past it the form answers as always and nothing is sent.
+    pub signup_mails_per_address_per_day: u32,
 }
 
 /// A rate: `per_hour` requests an hour on average, up to `burst` at once.
@@ -173,6 +177,7 @@ impl Default for RateLimitsConfig {
             csp_report: rate(600, 50),
             webhook: rate(36_000, 500),
             invitations_per_org_per_day: 50,
+            signup_mails_per_address_per_day: 3,
         }
     }
 }

@@ -96,6 +96,10 @@ pub enum AppError {
         "the relay could not store this safely, so nothing was acknowledged; try again in a moment"
     )]
     StorageUnavailable(anyhow::Error),
+    #[error(
+        "the relay could not send mail just now, so nothing was done; try again in a few minutes"
+    )]
+    MailUnavailable(anyhow::Error),
     #[error("internal error")]
     Internal(anyhow::Error),
 }
@@ -153,6 +157,7 @@ impl AppError {
             AppError::StorageUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
             }
+            AppError::MailUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -181,6 +186,9 @@ impl IntoResponse for AppError {
                 );
             }
             AppError::StorageFull => tracing::warn!("refused a change: the storage is full"),
+            AppError::MailUnavailable(error) => {
+                tracing::warn!(error = format!("{error:#}"), "mail could not be sent");
+            }
             _ => {}
         }
         let retry_after = match &self {
@@ -191,6 +199,7 @@ impl IntoResponse for AppError {
                 retry_after_seconds,
             } => Some(*retry_after_seconds),
             AppError::StorageUnavailable(_) => Some(5),
+            AppError::MailUnavailable(_) => Some(60),
             _ => None,
         };
         let body = wire::ErrorResponse {

@@ -77,6 +77,37 @@ impl Mailer {
         Ok(())
     }
 
+    /// Sends the link that confirms a sign-up (`<public_url>/confirm#<token>`).
+    pub async fn send_signup_confirmation(
+        &self,
+        to: &str,
+        organisation: &str,
+        handle: &str,
+        token: &str,
+    ) -> anyhow::Result<()> {
+        let link = format!("{}/confirm#{token}", self.public_url);
+        let (subject, body) = signup_confirmation_text(organisation, handle, &link);
+        self.send_text(to, &subject, body).await
+    }
+
+    /// Tells the holder of an address that has an account that someone tried to sign up with
+    /// it (sent instead of a confirmation link, so the sign-up form's answer is the same).
+    pub async fn send_signup_taken(&self, to: &str) -> anyhow::Result<()> {
+        let (subject, body) = signup_taken_text(&self.public_url);
+        self.send_text(to, &subject, body).await
+    }
+
+    /// Tells the holder of an address that has an account that an organisation invited it
+    /// (sent instead of the invitation link, which that address could not use).
+    pub async fn send_invite_taken(
+        &self,
+        to: &str,
+        invitation: &Invitation<'_>,
+    ) -> anyhow::Result<()> {
+        let (subject, body) = invitation.taken_text(&self.public_url);
+        self.send_text(to, &subject, body).await
+    }
+
     /// Tells `to` that something awaits them at `<public_url><path>` (what arrived, never its
     /// content, which the relay does not have).
     pub async fn send_notice(&self, to: &str, subject: &str, path: &str) -> anyhow::Result<()> {
@@ -169,6 +200,55 @@ impl Invitation<'_> {
         );
         (subject, body)
     }
+}
+
+impl Invitation<'_> {
+    /// The subject and body of the notice sent instead of an invitation to an address that
+    /// already has an account.
+    pub fn taken_text(&self, public_url: &str) -> (String, String) {
+        let subject = "An invitation to an organisation on Sealpost".to_owned();
+        let body = format!(
+            "{inviter} <{email}> invited this address to join the organisation {organisation} \
+             (handle: {handle}) on Sealpost. This address already has a Sealpost account on this \
+             relay, and an address belongs to one organisation, so no invitation link was sent.\n\n\
+             The names in quotes were typed by that organisation's members; Sealpost does not \
+             vouch for them. If you want to join, ask them to invite another of your addresses. \
+             Your account is unchanged: {public_url}/login\n\n\
+             If you did not expect this, ignore this message.",
+            inviter = quoted(self.inviter),
+            email = self.inviter_email,
+            organisation = quoted(self.organisation),
+            handle = self.handle,
+        );
+        (subject, body)
+    }
+}
+
+/// The subject and body of a sign-up's confirmation mail.
+pub fn signup_confirmation_text(organisation: &str, handle: &str, link: &str) -> (String, String) {
+    let subject = "Confirm your address to create your Sealpost account".to_owned();
+    let body = format!(
+        "Someone, we hope you, asked to create a Sealpost account with this address, as the \
+         owner of a new organisation {organisation} (handle: {handle}). The name in quotes was \
+         typed on the sign-up form; Sealpost does not vouch for it.\n\n\
+         Open this link within 24 hours to create the account, then log in with the password \
+         you chose:\n{link}\n\n\
+         If it was not you, ignore this message: nothing is created without the link.",
+        organisation = quoted(organisation),
+    );
+    (subject, body)
+}
+
+/// The subject and body of the notice sent when someone signs up with a taken address.
+pub fn signup_taken_text(public_url: &str) -> (String, String) {
+    let subject = "Someone tried to create a Sealpost account with your address".to_owned();
+    let body = format!(
+        "Someone tried to create a new Sealpost account with this address, which already has \
+         an account on this relay. Nothing was changed.\n\n\
+         If it was you, log in instead: {public_url}/login\n\n\
+         If it was not you, ignore this message."
+    );
+    (subject, body)
 }
 
 #[cfg(test)]

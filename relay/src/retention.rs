@@ -21,8 +21,13 @@ use crate::{AppState, Store};
 pub const CLOSED_ORGANISATION_DAYS: i64 = 90;
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
-/// One sweep at `now`; how many organisations were purged.
+/// One sweep at `now`; how many organisations were purged. Sign-ups never confirmed are
+/// forgotten here too.
 pub fn sweep(store: &Store, now: i64) -> anyhow::Result<usize> {
+    let forgotten = store.forget_expired_signups(now)?;
+    if forgotten > 0 {
+        tracing::info!(forgotten, "forgot sign-ups never confirmed");
+    }
     let purged = store.purge_closed_orgs(now - CLOSED_ORGANISATION_DAYS * 86_400)?;
     for org in &purged {
         store.audit_append(

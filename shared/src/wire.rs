@@ -375,6 +375,35 @@ pub struct SignupRequest {
     pub keys: AccountKeys,
 }
 
+/// `POST /api/auth/signup`'s answer (202) when the relay confirms addresses by mail: the same
+/// whether the address was free (a confirmation link was mailed) or already had an account (a
+/// notice was mailed instead), so the form does not tell who has an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupPending {
+    pub email: String,
+    /// How long the confirmation link is valid.
+    pub valid_hours: u32,
+}
+
+/// `POST /api/auth/signup/confirm`: the token from the confirmation link's fragment.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupConfirmRequest {
+    pub token: String,
+}
+
+impl std::fmt::Debug for SignupConfirmRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignupConfirmRequest(***)")
+    }
+}
+
+/// `POST /api/auth/signup/confirm`'s answer: the account exists now; log in to use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupConfirmed {
+    pub email: String,
+    pub organisation: String,
+}
+
 /// `POST /api/org/invites`: invite someone by address, as admin or member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateInviteRequest {

@@ -11,7 +11,7 @@ pub mod native;
 pub mod process;
 pub mod proxy;
 mod relay;
-mod smtp;
+pub mod smtp;
 pub mod stripe;
 
 pub use browser::{Browser, Session, processes_naming};

@@ -2,7 +2,7 @@
 //! (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, per RFC 5321) and keeps it for the test to read.
 //! It delivers nothing anywhere.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -16,11 +16,47 @@ pub struct SmtpSink {
     messages: Arc<Mutex<Vec<String>>>,
 }
 
+/// Every sink of this test binary, so helpers that only know a relay's address (signing up,
+/// accepting an invitation) can find the link a relay mailed.
+static SINKS: Mutex<Vec<Weak<Mutex<Vec<String>>>>> = Mutex::new(Vec::new());
+
+/// The tokens of every `/<page>#<token>` link mailed to `to` through any sink of this test
+/// binary, newest first (several tests may use the same address; a token works only at the
+/// relay that made it).
+pub fn mailed_tokens(to: &str, page: &str) -> Vec<String> {
+    let sinks = SINKS.lock().map(|all| all.clone()).unwrap_or_default();
+    let mut tokens = Vec::new();
+    let header = format!("To: {to}\n");
+    let marker = format!("/{page}#");
+    for sink in sinks.iter().filter_map(Weak::upgrade) {
+        let messages = sink.lock().map(|all| all.clone()).unwrap_or_default();
+        for message in messages.iter().rev() {
+            if !message.contains(&header) {
+                continue;
+            }
+            // The bodies are quoted-printable: join soft line breaks.
+            let body = message.replace("=\n", "").replace("=3D", "=");
+            if let Some((_, rest)) = body.split_once(&marker) {
+                let token: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                    .collect();
+                tokens.push(token);
+            }
+        }
+    }
+    tokens
+}
+
 impl SmtpSink {
     pub async fn start() -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let messages = Arc::new(Mutex::new(Vec::new()));
+        if let Ok(mut sinks) = SINKS.lock() {
+            sinks.retain(|sink| sink.strong_count() > 0);
+            sinks.push(Arc::downgrade(&messages));
+        }
         let store = messages.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {

@@ -361,31 +361,79 @@ async fn totp_is_set_up_with_a_qr_code_and_then_asked_for_at_log_in() -> anyhow:
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn with_smtp_configured_the_invitation_arrives_by_mail_and_its_link_works()
+async fn with_smtp_configured_sign_up_is_confirmed_by_mail_and_invitations_arrive_by_mail()
 -> anyhow::Result<()> {
     let sink = tests::SmtpSink::start().await?;
     let sink_url = sink.url();
     let relay = TestRelay::start_with(|config| {
         config.smtp.url = relay::config::Secret::new(sink_url);
         config.smtp.from = "Sealpost <no-reply@sealpost.test>".to_owned();
-        config.public_url = "http://placeholder.invalid".to_owned();
     })
     .await?;
     let browser = Browser::start().await?;
     let owner = browser.session().await?;
-    sign_up(&owner, &relay, "boss@example.com", "mailing-firm").await?;
+    owner.goto(&format!("{}/signup", relay.url)).await?;
+    owner.fill("input[name=email]", "boss@example.com").await?;
+    owner.fill("input[name=name]", "Ada Lovelace").await?;
+    owner
+        .fill("input[name=organisation]", "Lovelace & Partners")
+        .await?;
+    owner.fill("input[name=handle]", "mailing-firm").await?;
+    owner.fill("input[name=password]", PASSWORD).await?;
+    owner.fill("input[name=confirmation]", PASSWORD).await?;
+    owner.click("button[type=submit]").await?;
+    // The page says the same for any address; nothing exists until the link is opened.
+    owner
+        .wait_for_text(
+            "[data-testid=signup-pending]",
+            "We wrote to boss@example.com",
+        )
+        .await?;
+    let confirmation = sink.message(1).await?;
+    assert!(
+        confirmation.contains("Subject: Confirm your address to create your Sealpost account"),
+        "{confirmation}"
+    );
+    let token = tests::smtp::mailed_tokens("boss@example.com", "confirm")
+        .into_iter()
+        .next()
+        .context("the mail carries the confirmation link")?;
+    let confirm = browser.session().await?;
+    confirm
+        .goto(&format!("{}/confirm#{token}", relay.url))
+        .await?;
+    confirm
+        .wait_for_text("[data-testid=confirmed]", "boss@example.com")
+        .await?;
+    // The link works once.
+    let again = browser.session().await?;
+    again
+        .goto(&format!("{}/confirm#{token}", relay.url))
+        .await?;
+    again
+        .wait_for_text("[data-testid=confirm-error]", "not valid")
+        .await?;
     // Only a verified organisation may have the relay mail anyone.
     operator_verifies(&relay, "mailing-firm").await?;
+    tests::flows::log_in(&owner, &relay.url, "boss@example.com").await?;
     owner.click("a[href='/app/members']").await?;
     owner
         .fill("input[name=invite-email]", "newbie@example.com")
         .await?;
     owner.click("form.inline-form button[type=submit]").await?;
+    // A mailed invitation's link goes only to the address.
     owner
-        .wait_for_text("[data-testid=invite-link]", "/join#")
+        .wait_for_text(
+            "[data-testid=invite-note]",
+            "e-mailed to newbie@example.com",
+        )
         .await?;
+    let links = owner
+        .eval("return document.querySelectorAll('[data-testid=invite-link]').length;")
+        .await?;
+    anyhow::ensure!(links == 0, "the inviter is not shown the mailed link");
 
-    let mail = sink.message(1).await?;
+    let mail = sink.message(2).await?;
     assert!(mail.contains("To: newbie@example.com"), "{mail}");
     assert!(
         mail.contains("Subject: An invitation to an organisation on Sealpost"),
@@ -399,7 +447,7 @@ async fn with_smtp_configured_the_invitation_arrives_by_mail_and_its_link_works(
     );
     let link = body
         .split_whitespace()
-        .find(|word| word.starts_with("http://placeholder.invalid/join#"))
+        .find(|word| word.starts_with(&format!("{}/join#", relay.url)))
         .unwrap_or_else(|| panic!("the mail carries the invite link:\n{body}"));
     let fragment = link
         .split_once('#')

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_navigate;
 use shared::crypto::Passphrase;
 use shared::wire::InviteLookupResponse;
 
-use crate::account::{self, Joining, MIN_PASSWORD_CHARS, SignupForm};
+use crate::account::{self, Joining, MIN_PASSWORD_CHARS, SignedUp, SignupForm};
 use crate::api;
 use crate::auth::use_auth;
 use crate::routes::Page;
@@ -61,12 +61,17 @@ pub fn Join() -> impl IntoView {
             let outcome = account::sign_up(form, |step| busy.set(Some(step.describe()))).await;
             busy.set(None);
             match outcome {
-                Ok((api, key)) => {
+                Ok(SignedUp::LoggedIn(api, key)) => {
                     first.set_value("");
                     second.set_value("");
-                    auth.set(api, Some(key));
+                    auth.set(*api, Some(key));
                     navigate(Page::Dashboard.path(), Default::default());
                 }
+                // An invitation's address was confirmed by the invitation itself.
+                Ok(SignedUp::ConfirmByMail(_)) => error.set(Some(
+                    "the relay asked to confirm the address by mail; open the link it sent"
+                        .to_owned(),
+                )),
                 Err(failure) => error.set(Some(failure.to_string())),
             }
         });

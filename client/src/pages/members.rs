@@ -17,7 +17,7 @@ pub fn Members() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let role = RwSignal::new("member".to_owned());
     let link = RwSignal::new(None::<String>);
-    let emailed = RwSignal::new(false);
+    let emailed = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
 
     Effect::new(move |_| {
@@ -50,7 +50,7 @@ pub fn Members() -> impl IntoView {
                     let origin = web_sys::window()
                         .and_then(|window| window.location().origin().ok())
                         .unwrap_or_default();
-                    emailed.set(invite.emailed);
+                    emailed.set(invite.emailed.then(|| invite.email.clone()));
                     link.set(invite.token.map(|token| format!("{origin}/join#{token}")));
                     email.set(String::new());
                     reload.update(|n| *n += 1);
@@ -127,13 +127,14 @@ pub fn Members() -> impl IntoView {
                         </label>
                         <button type="submit">"Create invite link"</button>
                     </form>
-                    <Show when=move || link.get().is_some()>
-                        <p data-testid="invite-note">{move || if emailed.get() {
-                            "The invitation was e-mailed. You can also pass on this link (it works once, for a week, and is shown only now):"
-                        } else {
-                            "Send this link to the person you invited (it works once, for a week, and is shown only now):"
+                    <Show when=move || link.get().is_some() || emailed.get().is_some()>
+                        <p data-testid="invite-note">{move || match (emailed.get(), link.get()) {
+                            (Some(address), None) => format!("The invitation was e-mailed to {address}. Its link works once, for a week; it goes only to that address, so nobody else can claim the account."),
+                            (_, _) => "Send this link to the person you invited (it works once, for a week, and is shown only now):".to_owned(),
                         }}</p>
-                        <p><code data-testid="invite-link">{move || link.get().unwrap_or_default()}</code></p>
+                        <Show when=move || link.get().is_some()>
+                            <p><code data-testid="invite-link">{move || link.get().unwrap_or_default()}</code></p>
+                        </Show>
                     </Show>
                     <h2>"Pending invitations"</h2>
                     <ul>

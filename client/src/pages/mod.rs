@@ -1,6 +1,7 @@
 //! One page per file; route paths live in `routes::Page`.
 
 pub mod audit;
+pub mod confirm;
 pub mod dashboard;
 pub mod document;
 pub mod inbox;

@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use shared::crypto::Passphrase;
 
-use crate::account::{self, Joining, MIN_PASSWORD_CHARS, SignupForm};
+use crate::account::{self, Joining, MIN_PASSWORD_CHARS, SignedUp, SignupForm};
 use crate::auth::use_auth;
 use crate::routes::Page;
 
@@ -24,6 +24,7 @@ pub fn Signup() -> impl IntoView {
     let confirmation: NodeRef<html::Input> = NodeRef::new();
     let busy = RwSignal::new(None::<&'static str>);
     let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(None::<shared::wire::SignupPending>);
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -49,25 +50,25 @@ pub fn Signup() -> impl IntoView {
             let outcome = account::sign_up(form, |step| busy.set(Some(step.describe()))).await;
             busy.set(None);
             match outcome {
-                Ok((api, key)) => {
+                Ok(SignedUp::LoggedIn(api, key)) => {
                     password_input.set_value("");
                     confirmation_input.set_value("");
-                    auth.set(api, Some(key));
+                    auth.set(*api, Some(key));
                     navigate(Page::Dashboard.path(), Default::default());
+                }
+                Ok(SignedUp::ConfirmByMail(answer)) => {
+                    password_input.set_value("");
+                    confirmation_input.set_value("");
+                    pending.set(Some(answer));
                 }
                 Err(failure) => error.set(Some(failure.to_string())),
             }
         });
     };
 
-    view! {
-        <section class="auth-card">
-            <h1>"Create your organisation"</h1>
-            <p class="muted">
-                "Your keys are made in this browser. Your password never leaves it: if you lose it, "
-                "nobody, not even the operator, can recover your documents."
-            </p>
-            <form on:submit=submit>
+    let form_view = move || {
+        view! {
+            <form on:submit=submit.clone()>
                 <label>"Your e-mail" <input type="email" name="email" required autocomplete="email" bind:value=email /></label>
                 <label>"Your name" <input type="text" name="name" required maxlength="100" bind:value=name /></label>
                 <label>"Organisation name" <input type="text" name="organisation" required maxlength="100" bind:value=organisation /></label>
@@ -82,6 +83,29 @@ pub fn Signup() -> impl IntoView {
                 <label>"Password again" <input type="password" name="confirmation" required autocomplete="new-password" node_ref=confirmation /></label>
                 <button type="submit" disabled=move || busy.get().is_some()>"Create account"</button>
             </form>
+        }
+    };
+
+    view! {
+        <section class="auth-card">
+            <h1>"Create your organisation"</h1>
+            <p class="muted">
+                "Your keys are made in this browser. Your password never leaves it: if you lose it, "
+                "nobody, not even the operator, can recover your documents."
+            </p>
+            {move || match pending.get() {
+                None => form_view().into_any(),
+                Some(answer) => view! {
+                    <div class="status-ok" role="status" data-testid="signup-pending">
+                        <h2>"Check your mail"</h2>
+                        <p>{format!(
+                            "We wrote to {}. If the address can have a new account, the mail holds a link that creates it: open it within {} hours, then log in with the password you chose. If the address has an account already, the mail says so instead.",
+                            answer.email, answer.valid_hours
+                        )}</p>
+                        <p class="muted">"Nothing is created until the link is opened, and this page says the same whatever the address, so nobody can use it to find out who has an account."</p>
+                    </div>
+                }.into_any(),
+            }}
             <Show when=move || busy.get().is_some()>
                 <p class="progress" role="status" data-testid="progress">{move || busy.get().unwrap_or_default()}</p>
             </Show>

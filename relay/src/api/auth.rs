@@ -20,7 +20,7 @@ use super::json::{ApiJson, ClientIp};
 use crate::audit::{Actor, AuditEvent, Outcome};
 use crate::guard::{self, Guard, Refusal};
 use crate::session::{self, Session};
-use crate::store::{JoinConflict, OrgRecord, SignupConflict, Updated, UserRecord};
+use crate::store::{JoinConflict, OrgRecord, PendingSignup, SignupConflict, Updated, UserRecord};
 use crate::{AppError, AppState};
 
 /// `POST /api/auth/prelogin`.
@@ -74,34 +74,16 @@ pub async fn signup(
             ));
         }
     };
+    if let (Some(new_org), Some(mailer), Some(handle)) =
+        (&request.organisation, &state.mailer, &handle)
+    {
+        return signup_by_mail(&state, mailer, new_org, handle, email, name, keys).await;
+    }
     if let Some(conflict) = state.store.signup_conflict(handle.as_deref(), &email)? {
         return Err(signup_conflict(conflict));
     }
     let now = state.clock.now();
-    let mut server_salt = [0_u8; 16];
-    OsRng.fill_bytes(&mut server_salt);
-    let auth_hash = state
-        .hashing
-        .storage_hash(keys.auth_key, server_salt)
-        .await?;
-    let mut user = UserRecord {
-        id: Id::generate(&mut OsRng),
-        org: Id::from_bytes([0; 16]),
-        email: email.clone(),
-        name,
-        role: Role::Owner,
-        public_key: keys.public_key.clone(),
-        salt: keys.salt,
-        kdf: keys.kdf,
-        sealed_private_key: keys.sealed_private_key.clone(),
-        auth_hash,
-        server_salt,
-        created_at: now,
-        password_changed_at: now,
-        mfa: None,
-        mfa_pending: None,
-        session_epoch: 0,
-    };
+    let mut user = new_user(&state, email.clone(), name, keys, now).await?;
     let org = match (&request.organisation, &request.invite) {
         (Some(new_org), None) => create_organisation(&state, new_org, &mut user, now)?,
         (None, Some(token)) => join_organisation(&state, token, &mut user, now)?,
@@ -123,7 +105,7 @@ pub async fn signup(
         Some(email),
         Outcome::Success,
     )?;
-    let (record, cookie) = session::start(&state, user.id, &server_salt)?;
+    let (record, cookie) = session::start(&state, user.id, &user.server_salt)?;
     let body = session::session_response(&user, &org, &record.csrf_token, now);
     Ok((
         StatusCode::CREATED,
@@ -131,6 +113,192 @@ pub async fn signup(
         Json(body),
     )
         .into_response())
+}
+
+/// A user record for a new account (its organisation and role are set by the caller), with
+/// the auth key hashed under a fresh server salt.
+async fn new_user(
+    state: &AppState,
+    email: String,
+    name: String,
+    keys: &wire::AccountKeys,
+    now: i64,
+) -> Result<UserRecord, AppError> {
+    let mut server_salt = [0_u8; 16];
+    OsRng.fill_bytes(&mut server_salt);
+    let auth_hash = state
+        .hashing
+        .storage_hash(keys.auth_key, server_salt)
+        .await?;
+    Ok(UserRecord {
+        id: Id::generate(&mut OsRng),
+        org: Id::from_bytes([0; 16]),
+        email,
+        name,
+        role: Role::Owner,
+        public_key: keys.public_key.clone(),
+        salt: keys.salt,
+        kdf: keys.kdf,
+        sealed_private_key: keys.sealed_private_key.clone(),
+        auth_hash,
+        server_salt,
+        created_at: now,
+        password_changed_at: now,
+        mfa: None,
+        mfa_pending: None,
+        session_epoch: 0,
+    })
+}
+
+/// How long a sign-up's confirmation link is valid.
+const SIGNUP_CONFIRM_HOURS: u32 = 24;
+
+/// A new organisation's sign-up on a relay that sends mail: nothing is created until the
+/// address confirms it, and the answer (202) is the same whether the address was free (a
+/// confirmation link is mailed) or already has an account (its holder is told instead), after
+/// the same work, so the form cannot be used to learn who has an account. A taken handle is
+/// refused at once: handles are public (`/p/<handle>`).
+async fn signup_by_mail(
+    state: &AppState,
+    mailer: &crate::mail::Mailer,
+    new_org: &wire::NewOrganisation,
+    handle: &str,
+    email: String,
+    name: String,
+    keys: &wire::AccountKeys,
+) -> Result<Response, AppError> {
+    if state.store.org_by_handle(handle)?.is_some() {
+        return Err(signup_conflict(SignupConflict::HandleTaken));
+    }
+    let now = state.clock.now();
+    let mut owner = new_user(state, email.clone(), name, keys, now).await?;
+    let per_day = state.config.rate_limits.signup_mails_per_address_per_day;
+    let may_mail = state
+        .store
+        .take_signup_mail(&address_key(state, &email), now, per_day)?;
+    let sent = if state.store.user_by_email(&email)?.is_some() {
+        if may_mail {
+            Some(mailer.send_signup_taken(&email).await)
+        } else {
+            None
+        }
+    } else {
+        let org = OrgRecord {
+            id: Id::generate(&mut OsRng),
+            name: checked_name(&new_org.name, "the organisation's name")?,
+            handle: handle.to_owned(),
+            status: OrgStatus::Pending,
+            created_at: now,
+            status_changed_at: now,
+            policy: wire::OrgPolicy::default(),
+            portal_enabled: false,
+            intake: Vec::new(),
+        };
+        owner.org = org.id;
+        let mut token = [0_u8; 32];
+        OsRng.fill_bytes(&mut token);
+        let pending = PendingSignup {
+            org,
+            owner,
+            expires_at: now + i64::from(SIGNUP_CONFIRM_HOURS) * 3600,
+        };
+        state
+            .store
+            .put_pending_signup(&session::hash_token(&token), &pending)?;
+        if may_mail {
+            Some(
+                mailer
+                    .send_signup_confirmation(
+                        &email,
+                        &pending.org.name,
+                        handle,
+                        &shared::encoding::encode(&token),
+                    )
+                    .await,
+            )
+        } else {
+            None
+        }
+    };
+    match sent {
+        Some(Err(error)) => return Err(AppError::MailUnavailable(error)),
+        Some(Ok(())) => {}
+        None => tracing::info!("a sign-up mail was not sent: the address had its mails for today"),
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(wire::SignupPending {
+            email,
+            valid_hours: SIGNUP_CONFIRM_HOURS,
+        }),
+    )
+        .into_response())
+}
+
+/// The key under which mails to an address are counted: a keyed hash, so the relay's data
+/// does not list every address someone typed into the sign-up form.
+fn address_key(state: &AppState, email: &str) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.store.server_secret())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(b"sealpost/v1/signup-mail");
+    mac.update(email.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// `POST /api/auth/signup/confirm`: the link mailed by `signup_by_mail` creates the
+/// organisation and its owner; the owner then logs in with the password they chose.
+pub async fn confirm_signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<wire::SignupConfirmRequest>,
+) -> Result<Json<wire::SignupConfirmed>, AppError> {
+    let invalid = || {
+        AppError::Conflict(
+            "this confirmation link is not valid: it was used already, it expired (after 24 hours) \
+             or it is incomplete; sign up again"
+                .to_owned(),
+        )
+    };
+    let token_hash = invite_token_hash(&request.token).ok_or_else(invalid)?;
+    let pending = state
+        .store
+        .pending_signup(&token_hash)?
+        .ok_or_else(invalid)?;
+    if pending.expires_at <= state.clock.now() {
+        state.store.remove_pending_signup(&token_hash)?;
+        return Err(invalid());
+    }
+    let created = state
+        .store
+        .create_org_with_owner(&pending.org, &pending.owner)?;
+    // Used or refused, a link works once.
+    state.store.remove_pending_signup(&token_hash)?;
+    if let Err(conflict) = created {
+        return Err(match conflict {
+            SignupConflict::EmailTaken => AppError::Conflict(
+                "this address has an account already (this link was used?); log in".to_owned(),
+            ),
+            SignupConflict::HandleTaken => AppError::Conflict(
+                "the organisation handle was taken while this link waited; sign up again with another"
+                    .to_owned(),
+            ),
+        });
+    }
+    audit(
+        &state,
+        Actor::User {
+            id: pending.owner.id,
+            ip,
+        },
+        Some(pending.org.id),
+        "auth.signup",
+        Some(pending.owner.email.clone()),
+        Outcome::Success,
+    )?;
+    Ok(Json(wire::SignupConfirmed {
+        email: pending.owner.email,
+        organisation: pending.org.name,
+    }))
 }
 
 fn create_organisation(

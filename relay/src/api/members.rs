@@ -41,7 +41,11 @@ pub async fn create_invite(
         ));
     }
     let email = normalize_email(&request.email)?;
-    if state.store.user_by_email(&email)?.is_some() {
+    // Without mail the token is handed to the inviter, who could use it to learn whether the
+    // address has an account anyway; with mail, an address that has one is told instead and
+    // the answer is the same as for any other address.
+    let taken = state.store.user_by_email(&email)?.is_some();
+    if taken && state.mailer.is_none() {
         return Err(AppError::Conflict(
             "this address already has an account".to_owned(),
         ));
@@ -70,24 +74,17 @@ pub async fn create_invite(
     let token_text = shared::encoding::encode(&token);
     let emailed = match &state.mailer {
         Some(mailer) => {
-            let sent = mailer
-                .send_invite(
-                    &email,
-                    &crate::mail::Invitation {
-                        organisation: &session.org.name,
-                        handle: &session.org.handle,
-                        inviter: &session.user.name,
-                        inviter_email: &session.user.email,
-                    },
-                    &token_text,
-                )
-                .await;
-            if let Err(error) = &sent {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "an invitation could not be mailed"
-                );
-            }
+            let invitation = crate::mail::Invitation {
+                organisation: &session.org.name,
+                handle: &session.org.handle,
+                inviter: &session.user.name,
+                inviter_email: &session.user.email,
+            };
+            let sent = if taken {
+                mailer.send_invite_taken(&email, &invitation).await
+            } else {
+                mailer.send_invite(&email, &invitation, &token_text).await
+            };
             let outcome = if sent.is_ok() {
                 Outcome::Success
             } else {
@@ -104,7 +101,12 @@ pub async fn create_invite(
                 Some(email.clone()),
                 outcome,
             )?;
-            sent.is_ok()
+            if let Err(error) = sent {
+                // Its token went nowhere: the invitation is withdrawn, and the inviter told.
+                state.store.revoke_invite(session.org.id, invite.id)?;
+                return Err(AppError::MailUnavailable(error));
+            }
+            true
         }
         None => false,
     };
@@ -120,7 +122,8 @@ pub async fn create_invite(
         Outcome::Success,
     )?;
     let mut view = invite_view(&invite);
-    view.token = Some(token_text);
+    // A mailed token goes only to the address: whoever else holds it could claim the address.
+    view.token = state.mailer.is_none().then_some(token_text);
     view.emailed = emailed;
     Ok((StatusCode::CREATED, Json(view)))
 }

@@ -46,6 +46,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(auth::signup).route_layer(limited!(rate_limit::signup)),
         )
         .route(
+            "/auth/signup/confirm",
+            post(auth::confirm_signup).route_layer(limited!(rate_limit::signup)),
+        )
+        .route(
             "/auth/login",
             post(auth::login).route_layer(limited!(rate_limit::login)),
         )

@@ -27,6 +27,37 @@ const ORG_HANDLES: &str = "org_handles";
 const USER_EMAILS: &str = "user_emails";
 const SESSIONS_BY_USER: &str = "sessions_by_user";
 const MFA_TICKETS: &str = "mfa_tickets";
+const PENDING_SIGNUPS: &str = "pending_signups";
+const SIGNUP_MAIL_DAYS: &str = "signup_mail_days";
+
+/// A sign-up waiting for its address to be confirmed (when the relay sends mail): the
+/// organisation and owner it will create, stored under the SHA-256 of the token mailed to the
+/// address. Nothing exists for the address until the token comes back; an unconfirmed sign-up
+/// is forgotten after `expires_at`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PendingSignup {
+    pub org: OrgRecord,
+    pub owner: UserRecord,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for PendingSignup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSignup")
+            .field("org", &self.org.handle)
+            .field("owner", &self.owner)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// How many sign-up mails one address was sent on one UTC day (keyed by a keyed hash of the
+/// address, never the address).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct SignupMailDay {
+    day: i64,
+    count: u32,
+}
 
 /// An organisation as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,6 +288,84 @@ impl Store {
             return Ok(Some(SignupConflict::HandleTaken));
         }
         Ok(None)
+    }
+
+    /// Keeps a sign-up until its address confirms it.
+    pub fn put_pending_signup(
+        &self,
+        token_hash: &[u8; 32],
+        pending: &PendingSignup,
+    ) -> anyhow::Result<()> {
+        self.tree(PENDING_SIGNUPS)?
+            .insert(token_hash, encode(pending)?)?;
+        Ok(())
+    }
+
+    pub fn pending_signup(&self, token_hash: &[u8; 32]) -> anyhow::Result<Option<PendingSignup>> {
+        self.tree(PENDING_SIGNUPS)?
+            .get(token_hash)?
+            .map(|bytes| decode(&bytes, "pending sign-up"))
+            .transpose()
+    }
+
+    pub fn remove_pending_signup(&self, token_hash: &[u8; 32]) -> anyhow::Result<()> {
+        self.tree(PENDING_SIGNUPS)?.remove(token_hash)?;
+        Ok(())
+    }
+
+    /// Counts one sign-up mail to the address whose keyed hash is `address_key`; false (and
+    /// nothing counted) once `per_day` were sent today (UTC). Counted on disk.
+    pub fn take_signup_mail(
+        &self,
+        address_key: &[u8; 32],
+        now: i64,
+        per_day: u32,
+    ) -> anyhow::Result<bool> {
+        let day = now.div_euclid(86_400);
+        let (taken, _) = self.upsert_record(
+            SIGNUP_MAIL_DAYS,
+            address_key,
+            "sign-up mail count",
+            |record: &mut SignupMailDay| {
+                if record.day != day {
+                    *record = SignupMailDay { day, count: 0 };
+                }
+                if record.count >= per_day {
+                    return false;
+                }
+                record.count += 1;
+                true
+            },
+            |_| false,
+        )?;
+        Ok(taken)
+    }
+
+    /// Forgets sign-ups not confirmed by `now` and mail counts of past days; how many sign-ups.
+    pub fn forget_expired_signups(&self, now: i64) -> anyhow::Result<usize> {
+        let mut forgotten = 0;
+        for item in self.tree(PENDING_SIGNUPS)?.iter() {
+            let (key, _) = item?;
+            if self.delete_record_if(
+                PENDING_SIGNUPS,
+                &key,
+                "pending sign-up",
+                |p: &PendingSignup| p.expires_at <= now,
+            )? {
+                forgotten += 1;
+            }
+        }
+        let today = now.div_euclid(86_400);
+        for item in self.tree(SIGNUP_MAIL_DAYS)?.iter() {
+            let (key, _) = item?;
+            self.delete_record_if(
+                SIGNUP_MAIL_DAYS,
+                &key,
+                "sign-up mail count",
+                |d: &SignupMailDay| d.day < today,
+            )?;
+        }
+        Ok(forgotten)
     }
 
     pub fn org(&self, id: Id) -> anyhow::Result<Option<OrgRecord>> {

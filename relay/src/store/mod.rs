@@ -16,7 +16,8 @@ mod retention;
 mod sends;
 
 pub use accounts::{
-    MfaState, MfaTicket, OrgRecord, SessionRecord, SessionRefused, SignupConflict, UserRecord,
+    MfaState, MfaTicket, OrgRecord, PendingSignup, SessionRecord, SessionRefused, SignupConflict,
+    UserRecord,
 };
 pub use audit::REPEAT_WINDOW_SECONDS;
 pub use blobs::{DocumentKeys, LinkKeys};
