@@ -9,6 +9,7 @@ pub mod authz;
 pub mod clock;
 mod commit;
 pub mod config;
+mod edge_errors;
 pub mod guard;
 pub mod hashing;
 pub mod logging;

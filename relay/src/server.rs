@@ -8,7 +8,8 @@
 //! is not offered: browsers speak it only over TLS, and its pings would keep an idle
 //! connection's slot for ever. On shutdown the listener closes at once, requests in flight get
 //! `shutdown_grace_seconds` to finish, and whatever is still open then is closed: nothing a
-//! client does can hold the relay up. It knows nothing of routes; `app` is the router.
+//! client does can hold the relay up. It knows nothing of routes; `app` is the router. What
+//! hyper answers by itself (a request it cannot parse) gets the JSON error shape (`edge_errors`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -80,7 +81,10 @@ pub async fn run(
             router.clone().oneshot(request.map(axum::body::Body::new))
         });
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(
+                TokioIo::new(crate::edge_errors::JsonEdgeErrors::new(stream)),
+                service,
+            )
             .into_owned();
         let connection = graceful.watch(connection);
         tasks.spawn(async move {

@@ -9,12 +9,14 @@
 //! - `storage`: strangers' uploads never stop a firm's own sending, chunks written after a
 //!   revoke do not outlive it, shredded key material is in no file of the data directory,
 //!   and a full disk answers 507 without spending an open.
+//! - `review`: the security review's findings (issue 13), each exploit scripted.
 //!
 //! One binary (one link step on two cores), one harness: `tests`'s `TestRelay` in-process,
 //! `RelayProcess` for the real binary, and the helpers below.
 
 mod crash;
 mod edge;
+mod review;
 mod stale;
 mod storage;
 
