@@ -74,7 +74,7 @@ pub enum Joining {
 #[derive(Debug)]
 pub enum SignedUp {
     /// Logged in, with the new private key.
-    LoggedIn(Box<AuthorizedApi>, UserPrivateKey),
+    LoggedIn(Box<AuthorizedApi>, Box<UserPrivateKey>),
     /// The address must confirm first (a link was mailed); nothing exists yet.
     ConfirmByMail(wire::SignupPending),
 }
@@ -123,7 +123,7 @@ pub async fn sign_up(
     })
     .await?;
     Ok(match outcome {
-        api::SignupOutcome::LoggedIn(api) => SignedUp::LoggedIn(api, private_key),
+        api::SignupOutcome::LoggedIn(api) => SignedUp::LoggedIn(api, Box::new(private_key)),
         api::SignupOutcome::ConfirmByMail(pending) => SignedUp::ConfirmByMail(pending),
     })
 }

@@ -64,7 +64,7 @@ pub fn Join() -> impl IntoView {
                 Ok(SignedUp::LoggedIn(api, key)) => {
                     first.set_value("");
                     second.set_value("");
-                    auth.set(*api, Some(key));
+                    auth.set(*api, Some(*key));
                     navigate(Page::Dashboard.path(), Default::default());
                 }
                 // An invitation's address was confirmed by the invitation itself.

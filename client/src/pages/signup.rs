@@ -53,7 +53,7 @@ pub fn Signup() -> impl IntoView {
                 Ok(SignedUp::LoggedIn(api, key)) => {
                     password_input.set_value("");
                     confirmation_input.set_value("");
-                    auth.set(*api, Some(key));
+                    auth.set(*api, Some(*key));
                     navigate(Page::Dashboard.path(), Default::default());
                 }
                 Ok(SignedUp::ConfirmByMail(answer)) => {
