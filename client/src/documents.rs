@@ -141,7 +141,7 @@ pub fn pinned_for(
 ) -> impl FnOnce(&[wire::KeyHolder]) -> Result<Vec<(Id, UserPublicKey)>, KeyWarning> + use<> {
     let session = api.session();
     let (me, own) = (session.user.id, session.keys.public_key.clone());
-    move |holders| pins::check_and_pin(me, &own, holders)
+    move |holders| pins::check(me, &own, holders)
 }
 
 /// A document opened by one of its readers: its key and manifest.

@@ -45,6 +45,20 @@ pub async fn verified_sender(
     Ok(())
 }
 
+/// Answers the stop a browser makes before it first encrypts to readers it does not know: waits
+/// until the page lists them (each address in `listed` among them, with fingerprints) and
+/// confirms, as a user does after comparing the fingerprints.
+pub async fn confirm_readers(page: &Session, listed: &[&str]) -> anyhow::Result<()> {
+    page.wait_for_text("[data-testid=key-warning]", "Nothing was sent")
+        .await?;
+    for address in listed {
+        page.wait_for_text("[data-testid=readers]", address).await?;
+    }
+    page.find("[data-testid=reader-fingerprint]").await?;
+    page.click("[data-testid=accept-keys]").await?;
+    Ok(())
+}
+
 /// A unique marker, so a search cannot hit anything but what this test wrote.
 pub fn marker(label: &str) -> String {
     format!("{label}-{}", Id::generate(&mut OsRng))

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use serde_json::Value;
 use shared::ids::Id;
 use shared::wire::{self, Role};
-use tests::flows::{log_in, marker, operator_finds, visit};
+use tests::flows::{confirm_readers, log_in, marker, operator_finds, visit};
 use tests::native::{KeyPair, NativeClient};
 use tests::proxy::{TamperingProxy, substitute_keys};
 use tests::{Browser, Session, StripeStandIn, TestRelay};
@@ -99,6 +99,9 @@ async fn a_request_with_an_authorisation_is_answered_behind_an_invoice_and_paid_
         .wait_for_text("[data-testid=chosen-files]", &consent_name)
         .await?;
     doctor.click("form.composer button[type=submit]").await?;
+    // First contact: the clinic's readers of the answer, then the firm's of the authorisation.
+    confirm_readers(&doctor, &["clinic@example.com"]).await?;
+    confirm_readers(&doctor, &["lawfirm@example.com"]).await?;
     doctor.find("[data-testid=request-made]").await?;
 
     // The provider reads the authorisation and answers with an invoice.
@@ -127,6 +130,7 @@ async fn a_request_with_an_authorisation_is_answered_behind_an_invoice_and_paid_
         .await?;
     firm.click("[data-testid=answer-form] button[type=submit]")
         .await?;
+    confirm_readers(&firm, &["clinic@example.com"]).await?;
     firm.find("[data-testid=answer-done]").await?;
 
     // The requester pays by card and, back from the processor, unlocks and reads.
@@ -222,6 +226,7 @@ async fn a_request_link_refuses_substituted_keys_and_takes_the_right_ones() -> a
         .await?;
     set_date(&doctor, "input[name=due]", &in_a_week()).await?;
     doctor.click("form.composer button[type=submit]").await?;
+    confirm_readers(&doctor, &["clinic@example.com"]).await?;
     let link = doctor
         .find("[data-testid=request-link]")
         .await?
@@ -444,6 +449,8 @@ async fn a_chart_transfer_reaches_the_other_firm_and_a_changed_key_stops_the_nex
         }
     };
     send_transfer(chart.clone()).await?;
+    // First contact with the firm: its readers are listed with fingerprints and confirmed.
+    confirm_readers(&doctor, &["lawfirm@example.com", "intake@example.com"]).await?;
     doctor.find("[data-testid=transfer-done]").await?;
 
     let reader = browser.session().await?;
@@ -468,14 +475,21 @@ async fn a_chart_transfer_reaches_the_other_firm_and_a_changed_key_stops_the_nex
         "the sender's owner reads the copy"
     );
 
-    // The firm owner's key "changes" (a relay serving another key): the next transfer stops.
+    // A relay presents another key for the firm's owner under a new user id (pins by id would
+    // take it for a new person): the browser pins by handle and address, so it stops.
     let swapped = shared::encoding::encode(&KeyPair::Alice.public_spki()?);
     let firm_owner = firm.id()?.to_string();
+    let new_id = Id::generate(&mut shared::crypto::OsRng).to_string();
     proxy.tamper(Box::new(move |_path: &str, body: &mut Value| {
-        substitute_keys(body, std::slice::from_ref(&firm_owner), &swapped);
+        for_each_reader(body, &mut |reader| {
+            if reader["user"] == firm_owner.as_str() {
+                reader["user"] = Value::String(new_id.clone());
+                reader["public_key"] = Value::String(swapped.clone());
+            }
+        });
     }));
     let (second, _, _) = file_in(folder.path(), "second-chart")?;
-    send_transfer(second).await?;
+    send_transfer(second.clone()).await?;
     doctor
         .wait_for_text(
             "[data-testid=key-warning]",
@@ -484,6 +498,29 @@ async fn a_chart_transfer_reaches_the_other_firm_and_a_changed_key_stops_the_nex
         .await?;
     doctor
         .wait_for_text("[data-testid=key-warning]", "Owner of lawfirm")
+        .await?;
+
+    // A relay adds a reader of its own to the firm's: the browser stops for the new reader.
+    let extra_key = shared::encoding::encode(&KeyPair::Alice.public_spki()?);
+    proxy.tamper(Box::new(move |_path: &str, body: &mut Value| {
+        let extra = serde_json::json!({
+            "user": Id::generate(&mut shared::crypto::OsRng).to_string(),
+            "name": "Eve Reader",
+            "email": "eve@example.com",
+            "organisation": "Firm lawfirm",
+            "handle": "lawfirm",
+            "role": "member",
+            "intake": true,
+            "public_key": extra_key,
+        });
+        add_reader(body, &extra);
+    }));
+    send_transfer(second).await?;
+    doctor
+        .wait_for_text("[data-testid=key-warning]", "new reader(s)")
+        .await?;
+    doctor
+        .wait_for_text("[data-testid=readers]", "eve@example.com")
         .await?;
     let done = doctor
         .eval("return document.querySelectorAll('[data-testid=transfer-done]').length;")
@@ -499,4 +536,48 @@ async fn a_chart_transfer_reaches_the_other_firm_and_a_changed_key_stops_the_nex
         "only the first transfer arrived"
     );
     Ok(())
+}
+
+/// Calls `change` on every reader (an object with `user` and `public_key`) in `value`.
+fn for_each_reader(value: &mut Value, change: &mut dyn FnMut(&mut Value)) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("user") && map.contains_key("public_key") {
+                change(value);
+                return;
+            }
+            for child in map.values_mut() {
+                for_each_reader(child, change);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                for_each_reader(item, change);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Adds `extra` to every `readers` list in `value`.
+fn add_reader(value: &mut Value, extra: &Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "readers"
+                    && let Value::Array(readers) = child
+                {
+                    readers.push(extra.clone());
+                } else {
+                    add_reader(child, extra);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                add_reader(item, extra);
+            }
+        }
+        _ => {}
+    }
 }

@@ -81,7 +81,14 @@ fn Home() -> impl IntoView {
                         <dt>"You"</dt>
                         <dd>{session.user.email.clone()} " · " {role_text(session.user.role)}</dd>
                         <dt>"Your key fingerprint"</dt>
-                        <dd><code data-testid="fingerprint">{fingerprint}</code></dd>
+                        <dd>
+                            <code data-testid="fingerprint">{fingerprint.clone()}</code>
+                            <details>
+                                <summary>"Show as a QR code"</summary>
+                                <img class="qr" src=crate::components::qr::data_uri(&format!("sealpost key {}/{} {fingerprint}", session.organisation.handle, session.user.email)) alt="QR code of your organisation handle, address and key fingerprint" width="200" height="200" />
+                                <p class="muted">"Correspondents compare this with what their browser shows before it first encrypts to you."</p>
+                            </details>
+                        </dd>
                     </dl>
                     <p class="links">
                         <A href=Page::Send.path()>"Send documents"</A>

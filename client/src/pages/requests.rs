@@ -138,7 +138,7 @@ fn NewRequest(on_created: Callback<()>) -> impl IntoView {
         let session = api.session().clone();
         let me = session.user.id;
         let own = session.keys.public_key.clone();
-        let answers_to = match pins::check_and_pin(me, &own, &state.created.readers) {
+        let answers_to = match pins::check(me, &own, &state.created.readers) {
             Ok(keys) => keys,
             Err(stop) => {
                 warning.set(Some(stop));
@@ -147,7 +147,7 @@ fn NewRequest(on_created: Callback<()>) -> impl IntoView {
             }
         };
         let authorization_readers = match &state.created.authorization {
-            Some(slot) => match pins::check_and_pin(me, &own, &slot.readers) {
+            Some(slot) => match pins::check(me, &own, &slot.readers) {
                 Ok(keys) => Some((slot.clone(), keys)),
                 Err(stop) => {
                     warning.set(Some(stop));

@@ -187,7 +187,9 @@ pub fn key_holder(state: &AppState, user: &UserRecord) -> Result<wire::KeyHolder
     Ok(wire::KeyHolder {
         user: user.id,
         name: user.name.clone(),
+        email: user.email.clone(),
         organisation: org.name.clone(),
+        handle: org.handle.clone(),
         role: user.role,
         intake: org.intake.contains(&user.id),
         public_key: user.public_key.clone(),

@@ -14,12 +14,18 @@ use crate::ids::Id;
 /// Longest request description, in characters.
 pub const MAX_REQUEST_DESCRIPTION_CHARS: usize = 2000;
 
-/// A key the browser must encrypt to: whose it is and the SPKI bytes.
+/// A key the browser must encrypt to: whose it is and the SPKI bytes. Browsers pin keys by
+/// `handle` and `email` (an identity the relay cannot mint without a new reader showing), not
+/// by `user`, which the relay chooses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyHolder {
     pub user: Id,
     pub name: String,
+    /// The holder's address.
+    pub email: String,
     pub organisation: String,
+    /// The organisation's handle.
+    pub handle: String,
     pub role: Role,
     /// Whether the user is one of the organisation's intake users.
     #[serde(default)]
