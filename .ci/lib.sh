@@ -113,11 +113,65 @@ ensure_build_tools() {
   ensure_trunk
 }
 
+# Paths of this machine never reach the bundle: the same commit builds the same bytes wherever it
+# is checked out (`check_reproducible_client`). RUSTFLAGS with Trunk's --target applies to the
+# wasm crates only, not to build scripts.
+client_rustflags() {
+  printf -- '--remap-path-prefix=%s=/cargo --remap-path-prefix=%s=/sealpost' \
+    "${CARGO_HOME:-$HOME/.cargo}" "$1"
+}
+
 build_client() {
   step "Building the client with Trunk (release, wasm-opt -Oz) into target/dist"
-  trunk build --release --config "$ROOT/Trunk.toml"
+  RUSTFLAGS="$(client_rustflags "$ROOT")" trunk build --release --config "$ROOT/Trunk.toml"
   local wasm
   for wasm in "$ROOT"/target/dist/*_bg.wasm; do
     printf '%s: %s bytes (%s gzip)\n' "$(basename "$wasm")" "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)"
   done
+}
+
+# Builds the client a second time from a copy of the checkout in another folder, with its own
+# target folder (every wasm crate compiled again), and compares the digest with target/dist's:
+# a firm that builds a release itself gets the bytes its relay should serve (SECURITY.md).
+check_reproducible_client() {
+  step "the client again from a copy elsewhere: the same bytes (reproducible build)"
+  local copy first second
+  copy=$(mktemp -d /tmp/sealpost-repro.XXXXXX)
+  # Every file of the checkout but the fuzzing corpora (their own workspaces, not in the bundle).
+  (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard -- . ':(exclude)*/fuzz/**' |
+    xargs -0 cp --parents -t "$copy")
+  (cd "$copy" && CARGO_TARGET_DIR="$copy/target" RUSTFLAGS="$(client_rustflags "$copy")" \
+    trunk build --release --config "$copy/Trunk.toml" >/dev/null)
+  first=$(python3 "$ROOT/.ci/client-digest" --dist "$ROOT/target/dist")
+  second=$(python3 "$ROOT/.ci/client-digest" --dist "$copy/target/dist")
+  if [ "$first" != "$second" ]; then
+    echo "error: the client is not reproducible: $first here, $second from $copy" >&2
+    (cd "$ROOT/target/dist" && find . -type f -exec sha256sum {} + | sort -k2) >"$copy/first.txt"
+    (cd "$copy/target/dist" && find . -type f -exec sha256sum {} + | sort -k2) >"$copy/second.txt"
+    diff "$copy/first.txt" "$copy/second.txt" >&2 || true
+    exit 1
+  fi
+  echo "client digest: $first (the same from $copy)"
+  rm -rf "$copy"
+}
+
+# Starts the relay binary of the test build on a free port and checks what it serves with
+# `.ci/client-digest` against target/dist's digest.
+check_served_client() {
+  local data port pid expected
+  data=$(mktemp -d /tmp/sealpost-served.XXXXXX)
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$RELAY_BIN" --listen "127.0.0.1:$port" --data-dir "$data" >"$data/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/api/health', timeout=1)" \
+      2>/dev/null && break
+    sleep 0.1
+  done
+  expected=$(python3 "$ROOT/.ci/client-digest" --dist "$ROOT/target/dist")
+  if ! python3 "$ROOT/.ci/client-digest" "http://127.0.0.1:$port" "$expected"; then
+    kill "$pid"; cat "$data/log" >&2; exit 1
+  fi
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$data"
 }

@@ -28,15 +28,18 @@ fn main() {
     files.sort();
 
     let mut bundle = Sha256::new();
+    let mut files_list = String::new();
     let mut table = String::from("pub static ASSETS: &[Asset] = &[\n");
     for (route, path) in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let bytes = std::fs::read(path).expect("read a dist file");
         let digest = Sha256::digest(&bytes);
-        if route.ends_with(".js") || route.ends_with(".wasm") || route == "/index.html" {
-            bundle.update(route.as_bytes());
-            bundle.update(digest);
-        }
+        // Every file counts: scripts and WebAssembly, but also the page, its styles and the
+        // manifest, which could change what the app shows. `.ci/client-digest` computes the
+        // same from a `dist` folder or from what a running relay serves.
+        bundle.update(route.as_bytes());
+        bundle.update(digest);
+        let _ = writeln!(files_list, "{}  {route}", hex(&digest));
         let etag: String = digest.iter().take(12).fold(String::new(), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
@@ -60,9 +63,17 @@ fn main() {
         })
     };
     writeln!(table, "pub const CLIENT_SHA256: &str = {bundle_hex:?};").expect("write");
+    writeln!(table, "pub const CLIENT_FILES: &str = {files_list:?};").expect("write");
 
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("assets.rs");
     std::fs::write(out, table).expect("write assets.rs");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {

@@ -65,6 +65,20 @@ async fn serve(method: Method, uri: axum::http::Uri, headers: HeaderMap) -> Resp
     respond(asset, &headers, method == Method::HEAD)
 }
 
+/// `GET /.well-known/sealpost-client.sha256`: every embedded file's SHA-256 and route, one per
+/// line (`sha256sum`'s format), so anyone can fetch each file and check what this relay serves
+/// against a build of the same release (`.ci/client-digest`).
+pub async fn client_files() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        CLIENT_FILES,
+    )
+        .into_response()
+}
+
 fn find(path: &str) -> Option<&'static Asset> {
     let path = if path == "/" { "/index.html" } else { path };
     ASSETS.iter().find(|asset| asset.path == path)
@@ -112,6 +126,24 @@ fn respond(asset: &'static Asset, request_headers: &HeaderMap, head_only: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_digest_covers_every_embedded_file_as_listed() {
+        use sha2::{Digest as _, Sha256};
+        let mut bundle = Sha256::new();
+        let lines: Vec<&str> = CLIENT_FILES.lines().collect();
+        assert_eq!(lines.len(), ASSETS.len());
+        for (line, asset) in lines.iter().zip(ASSETS) {
+            let (hash, route) = line.split_once("  ").expect("hash and route");
+            assert_eq!(route, asset.path);
+            assert_eq!(hash, hex::encode(Sha256::digest(asset.bytes)));
+            bundle.update(route.as_bytes());
+            bundle.update(Sha256::digest(asset.bytes));
+        }
+        if !ASSETS.is_empty() {
+            assert_eq!(hex::encode(bundle.finalize()), CLIENT_SHA256);
+        }
+    }
 
     #[test]
     fn files_and_routes_are_told_apart() {

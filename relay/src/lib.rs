@@ -111,13 +111,20 @@ pub fn app(state: AppState) -> Router {
             "/.well-known/security.txt",
             axum::routing::get(security::security_txt),
         )
+        .route(
+            "/.well-known/sealpost-client.sha256",
+            axum::routing::get(assets::client_files),
+        )
         .merge(assets::router())
         .layer(axum::middleware::map_response(security::headers))
         .layer(security::trace_layer())
         .with_state(state)
 }
 
-/// SHA-256 of the embedded client bundle (hex), empty when the relay was built without one.
+/// SHA-256 of the embedded client bundle (hex), empty when the relay was built without one:
+/// over every file, in route order, its route's bytes followed by its own SHA-256 (the files
+/// and their hashes are served at `/.well-known/sealpost-client.sha256`; `.ci/client-digest`
+/// checks a relay against a published value).
 pub fn client_sha256() -> &'static str {
     assets::CLIENT_SHA256
 }
