@@ -1007,8 +1007,8 @@ async fn with_mail_configured_providers_are_reminded_and_readers_told() -> anyho
         0,
         "at most once a day"
     );
-    // Four invitations, then three reminders.
-    sink.message(7).await?;
+    // Two sign-up confirmations and four invitations, then three reminders.
+    sink.message(9).await?;
     // Undo quoted-printable's soft line breaks.
     let mails: Vec<String> = sink
         .messages()
@@ -1057,7 +1057,7 @@ async fn with_mail_configured_providers_are_reminded_and_readers_told() -> anyho
         .clinic_user
         .upload_document(&created, &chart, None)
         .await?;
-    sink.message(10).await?;
+    sink.message(12).await?;
     let notices: Vec<String> = sink
         .messages()
         .into_iter()
