@@ -10,9 +10,6 @@
 //! keys are an HMAC of the address, so unknown addresses are throttled exactly like known ones
 //! and the answers reveal nobody.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use crate::api::network_of;
 use crate::audit::{Actor, AuditEvent, Outcome};
 use crate::config::BruteForceConfig;
@@ -246,9 +243,5 @@ impl Guard<'_> {
 
 /// The key an address is counted under: HMAC(server secret, address).
 pub fn account_key(secret: &[u8; 32], email: &str) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(b"sealpost/v1/guard-account");
-    mac.update(email.as_bytes());
-    mac.finalize().into_bytes().into()
+    crate::hashing::keyed(secret, b"sealpost/v1/guard-account", email)
 }

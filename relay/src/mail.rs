@@ -78,15 +78,9 @@ impl Mailer {
     }
 
     /// Sends the link that confirms a sign-up (`<public_url>/confirm#<token>`).
-    pub async fn send_signup_confirmation(
-        &self,
-        to: &str,
-        organisation: &str,
-        handle: &str,
-        token: &str,
-    ) -> anyhow::Result<()> {
+    pub async fn send_signup_confirmation(&self, to: &str, token: &str) -> anyhow::Result<()> {
         let link = format!("{}/confirm#{token}", self.public_url);
-        let (subject, body) = signup_confirmation_text(organisation, handle, &link);
+        let (subject, body) = signup_confirmation_text(&link);
         self.send_text(to, &subject, body).await
     }
 
@@ -183,58 +177,59 @@ pub fn quoted(text: &str) -> String {
 impl Invitation<'_> {
     /// The subject and body.
     pub fn text(&self, link: &str) -> (String, String) {
-        let subject = "An invitation to an organisation on Sealpost".to_owned();
         let body = format!(
-            "{inviter} <{email}> invites you to join the organisation {organisation} \
-             (handle: {handle}) on Sealpost, where documents are end-to-end encrypted: only the \
-             people they are meant for can read them.\n\n\
-             The names in quotes were typed by that organisation's members; Sealpost does not \
-             vouch for them. The relay's operator verified the organisation before it could \
-             invite anyone.\n\n\
+            "{who} invites you to join it on Sealpost, where documents are end-to-end \
+             encrypted: only the people they are meant for can read them.\n\n{vouch} The \
+             relay's operator verified the organisation before it could invite anyone.\n\n\
              Open this link within a week to create your account:\n{link}\n\n\
              If you did not expect this, ignore this message.",
-            inviter = quoted(self.inviter),
-            email = self.inviter_email,
-            organisation = quoted(self.organisation),
-            handle = self.handle,
+            who = self.who(),
+            vouch = Self::VOUCH,
         );
-        (subject, body)
+        (Self::SUBJECT.to_owned(), body)
     }
-}
 
-impl Invitation<'_> {
     /// The subject and body of the notice sent instead of an invitation to an address that
     /// already has an account.
     pub fn taken_text(&self, public_url: &str) -> (String, String) {
-        let subject = "An invitation to an organisation on Sealpost".to_owned();
         let body = format!(
-            "{inviter} <{email}> invited this address to join the organisation {organisation} \
-             (handle: {handle}) on Sealpost. This address already has a Sealpost account on this \
-             relay, and an address belongs to one organisation, so no invitation link was sent.\n\n\
-             The names in quotes were typed by that organisation's members; Sealpost does not \
-             vouch for them. If you want to join, ask them to invite another of your addresses. \
-             Your account is unchanged: {public_url}/login\n\n\
+            "{who} invited this address to join it on Sealpost. This address already has a \
+             Sealpost account on this relay, and an address belongs to one organisation, so no \
+             invitation link was sent.\n\n{vouch} If you want to join, ask them to invite \
+             another of your addresses. Your account is unchanged: {public_url}/login\n\n\
              If you did not expect this, ignore this message.",
+            who = self.who(),
+            vouch = Self::VOUCH,
+        );
+        (Self::SUBJECT.to_owned(), body)
+    }
+
+    const SUBJECT: &'static str = "An invitation to an organisation on Sealpost";
+    const VOUCH: &'static str = "The names in quotes were typed by that organisation's members; \
+        Sealpost does not vouch for them.";
+
+    /// Who invites, with every member-typed name quoted.
+    fn who(&self) -> String {
+        format!(
+            "{inviter} <{email}> of the organisation {organisation} (handle: {handle})",
             inviter = quoted(self.inviter),
             email = self.inviter_email,
             organisation = quoted(self.organisation),
             handle = self.handle,
-        );
-        (subject, body)
+        )
     }
 }
 
-/// The subject and body of a sign-up's confirmation mail.
-pub fn signup_confirmation_text(organisation: &str, handle: &str, link: &str) -> (String, String) {
+/// The subject and body of a sign-up's confirmation mail. It repeats nothing typed on the
+/// sign-up form (anyone can type any address there), so the relay carries no stranger's words.
+pub fn signup_confirmation_text(link: &str) -> (String, String) {
     let subject = "Confirm your address to create your Sealpost account".to_owned();
     let body = format!(
-        "Someone, we hope you, asked to create a Sealpost account with this address, as the \
-         owner of a new organisation {organisation} (handle: {handle}). The name in quotes was \
-         typed on the sign-up form; Sealpost does not vouch for it.\n\n\
-         Open this link within 24 hours to create the account, then log in with the password \
-         you chose:\n{link}\n\n\
-         If it was not you, ignore this message: nothing is created without the link.",
-        organisation = quoted(organisation),
+        "Someone, we hope you, asked to create a Sealpost account and organisation with this \
+         address.\n\n\
+         Open this link within 24 hours to create them, then log in with the password you \
+         chose:\n{link}\n\n\
+         If it was not you, ignore this message: nothing is created without the link."
     );
     (subject, body)
 }
@@ -267,7 +262,7 @@ mod tests {
         assert_eq!(subject, "An invitation to an organisation on Sealpost");
         assert!(
             body.starts_with(
-                "\u{201c}IT moc.live Desk click https://evil.example\u{201d} <it@acme.example> invites you"
+                "\u{201c}IT moc.live Desk click https://evil.example\u{201d} <it@acme.example> of the organisation"
             ),
             "{body}"
         );
@@ -282,6 +277,15 @@ mod tests {
                 .any(|line| line.starts_with("Bcc:") || line.starts_with("Your account")),
             "no member-typed text starts a line: {body}"
         );
+        let (_, taken) = invitation.taken_text("https://relay.example");
+        assert!(taken.contains(
+            "\u{201c}Acme Bank Bcc: victim@example.com Your account is locked\u{201d} (handle: acme)"
+        ));
+        assert!(
+            !taken.contains("/join#"),
+            "no link for an address that has an account"
+        );
+        assert!(body.contains("invites you to join it") && taken.contains("invited this address"));
         let long = "x".repeat(500);
         assert_eq!(quoted(&long).chars().count(), MAX_QUOTED_CHARS + 3);
     }

@@ -7,9 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, Mac};
 use rand_core::RngCore as _;
-use sha2::Sha256;
 use shared::crypto::kdf::KdfParams;
 use shared::crypto::{OsRng, UserPublicKey};
 use shared::ids::Id;
@@ -19,6 +17,7 @@ use subtle::ConstantTimeEq as _;
 use super::json::{ApiJson, ClientIp};
 use crate::audit::{Actor, AuditEvent, Outcome};
 use crate::guard::{self, Guard, Refusal};
+use crate::hashing::keyed;
 use crate::session::{self, Session};
 use crate::store::{JoinConflict, OrgRecord, PendingSignup, SignupConflict, Updated, UserRecord};
 use crate::{AppError, AppState};
@@ -208,12 +207,7 @@ async fn signup_by_mail(
         if may_mail {
             Some(
                 mailer
-                    .send_signup_confirmation(
-                        &email,
-                        &pending.org.name,
-                        handle,
-                        &shared::encoding::encode(&token),
-                    )
+                    .send_signup_confirmation(&email, &shared::encoding::encode(&token))
                     .await,
             )
         } else {
@@ -238,11 +232,11 @@ async fn signup_by_mail(
 /// The key under which mails to an address are counted: a keyed hash, so the relay's data
 /// does not list every address someone typed into the sign-up form.
 fn address_key(state: &AppState, email: &str) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.store.server_secret())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(b"sealpost/v1/signup-mail");
-    mac.update(email.as_bytes());
-    mac.finalize().into_bytes().into()
+    keyed(
+        state.store.server_secret(),
+        b"sealpost/v1/signup-mail",
+        email,
+    )
 }
 
 /// `POST /api/auth/signup/confirm`: the link mailed by `signup_by_mail` creates the
@@ -746,20 +740,16 @@ fn typed_address(state: &AppState, email: &str, known: bool) -> String {
     if known {
         return email.to_owned();
     }
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.store.server_secret())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(b"sealpost/v1/audit-address");
-    mac.update(email.as_bytes());
-    let digest = mac.finalize().into_bytes();
+    let digest = keyed(
+        state.store.server_secret(),
+        b"sealpost/v1/audit-address",
+        email,
+    );
     format!("unknown address {}", hex::encode(&digest[..8]))
 }
 
 fn fake_salt(secret: &[u8; 32], email: &str) -> [u8; 16] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(b"sealpost/v1/prelogin");
-    mac.update(email.as_bytes());
-    let tag = mac.finalize().into_bytes();
+    let tag = keyed(secret, b"sealpost/v1/prelogin", email);
     let mut salt = [0_u8; 16];
     salt.copy_from_slice(&tag[..16]);
     salt

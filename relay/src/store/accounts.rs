@@ -51,14 +51,6 @@ impl std::fmt::Debug for PendingSignup {
     }
 }
 
-/// How many sign-up mails one address was sent on one UTC day (keyed by a keyed hash of the
-/// address, never the address).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct SignupMailDay {
-    day: i64,
-    count: u32,
-}
-
 /// An organisation as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgRecord {
@@ -313,32 +305,21 @@ impl Store {
         Ok(())
     }
 
-    /// Counts one sign-up mail to the address whose keyed hash is `address_key`; false (and
-    /// nothing counted) once `per_day` were sent today (UTC). Counted on disk.
+    /// Counts one sign-up mail to the address whose keyed hash is `address_key` (never the
+    /// address itself); false (and nothing counted) once `per_day` were sent today (UTC).
     pub fn take_signup_mail(
         &self,
         address_key: &[u8; 32],
         now: i64,
         per_day: u32,
     ) -> anyhow::Result<bool> {
-        let day = now.div_euclid(86_400);
-        let (taken, _) = self.upsert_record(
+        self.take_daily(
             SIGNUP_MAIL_DAYS,
             address_key,
             "sign-up mail count",
-            |record: &mut SignupMailDay| {
-                if record.day != day {
-                    *record = SignupMailDay { day, count: 0 };
-                }
-                if record.count >= per_day {
-                    return false;
-                }
-                record.count += 1;
-                true
-            },
-            |_| false,
-        )?;
-        Ok(taken)
+            now,
+            per_day,
+        )
     }
 
     /// Forgets sign-ups not confirmed by `now` and mail counts of past days; how many sign-ups.
@@ -355,16 +336,7 @@ impl Store {
                 forgotten += 1;
             }
         }
-        let today = now.div_euclid(86_400);
-        for item in self.tree(SIGNUP_MAIL_DAYS)?.iter() {
-            let (key, _) = item?;
-            self.delete_record_if(
-                SIGNUP_MAIL_DAYS,
-                &key,
-                "sign-up mail count",
-                |d: &SignupMailDay| d.day < today,
-            )?;
-        }
+        self.forget_past_days(SIGNUP_MAIL_DAYS, "sign-up mail count", now)?;
         Ok(forgotten)
     }
 

@@ -16,13 +16,6 @@ const USERS: &str = "users";
 const USER_EMAILS: &str = "user_emails";
 const INVITATION_DAYS: &str = "invitation_days";
 
-/// How many invitations an organisation created on one UTC day (one record per organisation).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct InvitationDay {
-    day: i64,
-    count: u32,
-}
-
 /// A pending invitation as stored (keyed by the hash of its token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteRecord {
@@ -50,24 +43,13 @@ impl Store {
     /// Takes one of `org`'s `per_day` invitations for the UTC day of `now` (a compare-and-swap
     /// on disk, so parallel requests and restarts cannot exceed it); false when none is left.
     pub fn take_invitation(&self, org: Id, now: i64, per_day: u32) -> anyhow::Result<bool> {
-        let day = now.div_euclid(86_400);
-        let (taken, _) = self.upsert_record(
+        self.take_daily(
             INVITATION_DAYS,
             org.as_bytes(),
             "invitation count",
-            |record: &mut InvitationDay| {
-                if record.day != day {
-                    *record = InvitationDay { day, count: 0 };
-                }
-                if record.count >= per_day {
-                    return false;
-                }
-                record.count += 1;
-                true
-            },
-            |_| false,
-        )?;
-        Ok(taken)
+            now,
+            per_day,
+        )
     }
 
     pub fn create_invite(

@@ -263,3 +263,53 @@ impl Store {
         }
     }
 }
+
+/// How many of something one key was granted on one UTC day (`take_daily`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct DayCount {
+    day: i64,
+    count: u32,
+}
+
+impl Store {
+    /// Grants one of `key`'s `per_day` in `tree` for the UTC day of `now`: a compare-and-swap on
+    /// disk, so parallel requests and restarts cannot exceed it; false (nothing counted) when
+    /// none is left.
+    pub(super) fn take_daily(
+        &self,
+        tree: &str,
+        key: &[u8],
+        what: &str,
+        now: i64,
+        per_day: u32,
+    ) -> anyhow::Result<bool> {
+        let day = now.div_euclid(86_400);
+        let (taken, _) = self.upsert_record(
+            tree,
+            key,
+            what,
+            |record: &mut DayCount| {
+                if record.day != day {
+                    *record = DayCount { day, count: 0 };
+                }
+                if record.count >= per_day {
+                    return false;
+                }
+                record.count += 1;
+                true
+            },
+            |_| false,
+        )?;
+        Ok(taken)
+    }
+
+    /// Forgets the counts of `tree` from days before `now`'s.
+    pub(super) fn forget_past_days(&self, tree: &str, what: &str, now: i64) -> anyhow::Result<()> {
+        let today = now.div_euclid(86_400);
+        for item in self.tree(tree)?.iter() {
+            let (key, _) = item?;
+            self.delete_record_if(tree, &key, what, |count: &DayCount| count.day < today)?;
+        }
+        Ok(())
+    }
+}
