@@ -28,6 +28,13 @@ mod server;
 pub mod session;
 pub mod totp;
 
+/// Decoders of untrusted input that are private to the API, reachable for the fuzz targets in
+/// `relay/fuzz` (not an interface).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::api::csp_report::CspReport;
+}
+
 use std::future::Future;
 use std::sync::Arc;
 

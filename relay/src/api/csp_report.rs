@@ -33,19 +33,66 @@ struct Report {
 pub async fn post(request: Request) -> Result<StatusCode, AppError> {
     let bytes = read_body(request, MAX_BODY_BYTES).await?;
     let envelope: ReportEnvelope = parse_json(&bytes)?;
+    let (directive, blocked) = summary(&envelope.report);
     tracing::warn!(
-        directive = %truncate(
-            if envelope.report.violated_directive.is_empty() {
-                &envelope.report.effective_directive
-            } else {
-                &envelope.report.violated_directive
-            },
-            64
-        ),
-        blocked = %origin_only(&envelope.report.blocked_uri),
+        directive = %directive,
+        blocked = %blocked,
         "content security policy violation reported"
     );
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What is logged of a report: the violated (else the effective) directive, at most 64
+/// characters, and the blocked source's origin.
+fn summary(report: &Report) -> (&str, &str) {
+    let directive = if report.violated_directive.is_empty() {
+        &report.effective_directive
+    } else {
+        &report.violated_directive
+    };
+    (truncate(directive, 64), origin_only(&report.blocked_uri))
+}
+
+/// A CSP violation report as `post` decodes it, with what it logs of it: for the fuzz target
+/// `csp_report` (in `relay/fuzz`, through `relay::fuzzing`).
+#[derive(Debug, Clone)]
+pub struct CspReport {
+    pub violated_directive: String,
+    pub effective_directive: String,
+    pub blocked_uri: String,
+    /// The directive as logged.
+    pub logged_directive: String,
+    /// The blocked source as logged (its origin).
+    pub logged_blocked: String,
+}
+
+impl CspReport {
+    /// Decodes a report body as `post` does.
+    pub fn parse(bytes: &[u8]) -> Result<Self, AppError> {
+        let envelope: ReportEnvelope = parse_json(bytes)?;
+        let (directive, blocked) = summary(&envelope.report);
+        let (logged_directive, logged_blocked) = (directive.to_owned(), blocked.to_owned());
+        let Report {
+            violated_directive,
+            effective_directive,
+            blocked_uri,
+        } = envelope.report;
+        Ok(Self {
+            violated_directive,
+            effective_directive,
+            blocked_uri,
+            logged_directive,
+            logged_blocked,
+        })
+    }
+
+    pub fn truncate(text: &str, max: usize) -> &str {
+        truncate(text, max)
+    }
+
+    pub fn origin_only(uri: &str) -> &str {
+        origin_only(uri)
+    }
 }
 
 fn truncate(text: &str, max: usize) -> &str {

@@ -3,7 +3,7 @@
 
 mod auth;
 mod chunks;
-mod csp_report;
+pub(crate) mod csp_report;
 mod documents;
 mod health;
 mod json;
