@@ -60,7 +60,7 @@ pub async fn signup(
         }
         (None, Some(token)) => {
             let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
-            let token_hash = invite_token_hash(token).ok_or_else(invalid)?;
+            let token_hash = token_hash_of(token).ok_or_else(invalid)?;
             let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
             if invite.expires_at <= state.clock.now() {
                 return Err(invalid());
@@ -182,17 +182,7 @@ async fn signup_by_mail(
             None
         }
     } else {
-        let org = OrgRecord {
-            id: Id::generate(&mut OsRng),
-            name: checked_name(&new_org.name, "the organisation's name")?,
-            handle: handle.to_owned(),
-            status: OrgStatus::Pending,
-            created_at: now,
-            status_changed_at: now,
-            policy: wire::OrgPolicy::default(),
-            portal_enabled: false,
-            intake: Vec::new(),
-        };
+        let org = new_organisation(new_org, now)?;
         owner.org = org.id;
         let mut token = [0_u8; 32];
         OsRng.fill_bytes(&mut token);
@@ -253,7 +243,7 @@ pub async fn confirm_signup(
                 .to_owned(),
         )
     };
-    let token_hash = invite_token_hash(&request.token).ok_or_else(invalid)?;
+    let token_hash = token_hash_of(&request.token).ok_or_else(invalid)?;
     let pending = state
         .store
         .pending_signup(&token_hash)?
@@ -295,13 +285,9 @@ pub async fn confirm_signup(
     }))
 }
 
-fn create_organisation(
-    state: &AppState,
-    new_org: &wire::NewOrganisation,
-    owner: &mut UserRecord,
-    now: i64,
-) -> Result<OrgRecord, AppError> {
-    let org = OrgRecord {
+/// A new organisation as a sign-up makes it: pending, default policy, no portal.
+fn new_organisation(new_org: &wire::NewOrganisation, now: i64) -> Result<OrgRecord, AppError> {
+    Ok(OrgRecord {
         id: Id::generate(&mut OsRng),
         name: checked_name(&new_org.name, "the organisation's name")?,
         handle: checked_handle(&new_org.handle)?,
@@ -311,7 +297,16 @@ fn create_organisation(
         policy: wire::OrgPolicy::default(),
         portal_enabled: false,
         intake: Vec::new(),
-    };
+    })
+}
+
+fn create_organisation(
+    state: &AppState,
+    new_org: &wire::NewOrganisation,
+    owner: &mut UserRecord,
+    now: i64,
+) -> Result<OrgRecord, AppError> {
+    let org = new_organisation(new_org, now)?;
     owner.org = org.id;
     owner.role = Role::Owner;
     if let Err(conflict) = state.store.create_org_with_owner(&org, owner)? {
@@ -336,7 +331,7 @@ fn join_organisation(
     now: i64,
 ) -> Result<OrgRecord, AppError> {
     let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
-    let token_hash = invite_token_hash(token).ok_or_else(invalid)?;
+    let token_hash = token_hash_of(token).ok_or_else(invalid)?;
     let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
     user.org = invite.org;
     user.role = invite.role;
@@ -349,8 +344,9 @@ fn join_organisation(
     })
 }
 
-/// The stored key of an invite token (`None` if it is not a token at all).
-pub(crate) fn invite_token_hash(token: &str) -> Option<[u8; 32]> {
+/// The stored key of an invitation's or a sign-up confirmation's token (`None` if it is not
+/// a token at all).
+pub(crate) fn token_hash_of(token: &str) -> Option<[u8; 32]> {
     let bytes = shared::encoding::decode(token.trim().trim_start_matches('#')).ok()?;
     (bytes.len() == 32).then(|| session::hash_token(&bytes))
 }
@@ -361,7 +357,7 @@ pub async fn invite_lookup(
     ApiJson(request): ApiJson<wire::InviteLookupRequest>,
 ) -> Result<Json<wire::InviteLookupResponse>, AppError> {
     let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
-    let token_hash = invite_token_hash(&request.token).ok_or_else(invalid)?;
+    let token_hash = token_hash_of(&request.token).ok_or_else(invalid)?;
     let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
     if invite.expires_at <= state.clock.now() {
         return Err(invalid());
