@@ -22,6 +22,8 @@ use crate::CHROMIUM_FLAGS;
 
 /// How long a test waits for something to appear before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);
+/// How long a downloads folder must stay unchanged before its files count as finished.
+const SETTLED: Duration = Duration::from_millis(400);
 
 /// A running chromedriver and the profiles of the browsers it started.
 #[derive(Debug)]
@@ -260,17 +262,30 @@ impl Session {
     /// their paths, sorted.
     pub async fn wait_for_downloads(&self, count: usize) -> anyhow::Result<Vec<PathBuf>> {
         let deadline = Instant::now() + WAIT;
+        // Chromium reserves a download's final name with an empty file before it writes the
+        // `.crdownload` beside it, so a listing is trusted only once it has stayed the same
+        // (names and lengths, nothing partial) for a while.
+        let mut last: Option<(Vec<(PathBuf, u64)>, Instant)> = None;
         loop {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&self.downloads)?
-                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            let mut files: Vec<(PathBuf, u64)> = std::fs::read_dir(&self.downloads)?
+                .filter_map(|entry| entry.ok())
+                .map(|entry| {
+                    let length = entry.metadata().map_or(0, |meta| meta.len());
+                    (entry.path(), length)
+                })
                 .collect();
             files.sort();
-            let partial = files.iter().any(|path| {
+            let partial = files.iter().any(|(path, _)| {
                 path.extension()
                     .is_some_and(|extension| extension == "crdownload" || extension == "tmp")
             });
-            if files.len() >= count && !partial {
-                return Ok(files);
+            let ready = files.len() >= count && !partial;
+            match &last {
+                Some((seen, since)) if ready && *seen == files && since.elapsed() >= SETTLED => {
+                    return Ok(files.into_iter().map(|(path, _)| path).collect());
+                }
+                Some((seen, _)) if *seen == files => {}
+                _ => last = Some((files.clone(), Instant::now())),
             }
             if Instant::now() > deadline {
                 bail!("expected {count} finished downloads, found {files:?}");
