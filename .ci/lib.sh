@@ -5,17 +5,15 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
-TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132.0.0
 CARGO_DENY_VERSION=0.20.2
 export PATH="$TOOLS/bin:$TOOLS/node_modules/.bin:$PATH"
-export TRUNK_SKIP_VERSION_CHECK=true
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 cd "$ROOT"
 
 # Tools are built for this machine's own use, not for shipping: no LTO, parallel codegen and
-# light optimisation. Trunk's and cargo-deny's manifests ask for fat LTO with one codegen unit,
-# which cost about 10 of CI's minutes on two cores for tools whose speed does not matter here.
+# light optimisation. cargo-deny's manifest asks for fat LTO with one codegen unit, which cost
+# minutes of CI's time on two cores for a tool whose speed does not matter here.
 tool_build() {
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false \
@@ -36,15 +34,6 @@ ensure_rust() {
   rustup target add wasm32-unknown-unknown
   rustup component add rustfmt clippy
   cargo --version
-}
-
-ensure_trunk() {
-  if have trunk && [ "$(trunk --version 2>/dev/null)" = "trunk $TRUNK_VERSION" ]; then
-    step "Trunk $TRUNK_VERSION: present"
-    return
-  fi
-  step "Trunk $TRUNK_VERSION: installing into .tools (cargo install --locked, about 4 minutes)"
-  tool_build cargo install trunk --version "$TRUNK_VERSION" --locked --root "$TOOLS"
 }
 
 ensure_wasm_bindgen() {
@@ -110,11 +99,10 @@ ensure_build_tools() {
   cargo fetch --locked
   ensure_wasm_bindgen
   ensure_wasm_opt
-  ensure_trunk
 }
 
 # Paths of this machine never reach the bundle: the same commit builds the same bytes wherever it
-# is checked out (`check_reproducible_client`). RUSTFLAGS with Trunk's --target applies to the
+# is checked out (`check_reproducible_client`). RUSTFLAGS with cargo's --target applies to the
 # wasm crates only, not to build scripts.
 client_rustflags() {
   printf -- '--remap-path-prefix=%s=/cargo --remap-path-prefix=%s=/sealpost' \
@@ -122,12 +110,9 @@ client_rustflags() {
 }
 
 build_client() {
-  step "Building the client with Trunk (release, wasm-opt -Oz) into target/dist"
-  RUSTFLAGS="$(client_rustflags "$ROOT")" trunk build --release --config "$ROOT/Trunk.toml"
-  local wasm
-  for wasm in "$ROOT"/target/dist/*_bg.wasm; do
-    printf '%s: %s bytes (%s gzip)\n' "$(basename "$wasm")" "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)"
-  done
+  step "Building the client (.ci/build-client: release, wasm-bindgen, wasm-opt -Oz) into target/dist"
+  RUSTFLAGS="$(client_rustflags "$ROOT")" python3 "$ROOT/.ci/build-client" --root "$ROOT" \
+    --target-dir "$ROOT/target"
 }
 
 # Builds the client a second time from a copy of the checkout in another folder, with its own
@@ -140,8 +125,8 @@ check_reproducible_client() {
   # Every file of the checkout but the fuzzing corpora (their own workspaces, not in the bundle).
   (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard -- . ':(exclude)*/fuzz/**' |
     xargs -0 cp --parents -t "$copy")
-  (cd "$copy" && CARGO_TARGET_DIR="$copy/target" RUSTFLAGS="$(client_rustflags "$copy")" \
-    trunk build --release --config "$copy/Trunk.toml" >/dev/null)
+  (cd "$copy" && RUSTFLAGS="$(client_rustflags "$copy")" \
+    python3 "$copy/.ci/build-client" --root "$copy" --target-dir "$copy/target" >/dev/null)
   first=$(python3 "$ROOT/.ci/client-digest" --dist "$ROOT/target/dist")
   second=$(python3 "$ROOT/.ci/client-digest" --dist "$copy/target/dist")
   if [ "$first" != "$second" ]; then

@@ -1,7 +1,7 @@
-//! Embeds the built client (Trunk's `dist` folder) into the relay binary, so that one binary
+//! Embeds the built client (the `dist` folder `.ci/build-client` writes) into the relay binary, so that one binary
 //! serves the app and the API. It writes `assets.rs` into `OUT_DIR`: a static table of every
 //! file with its bytes (`include_bytes!`), content type, caching class and strong ETag.
-//! It does not build the client: the run and test scripts run Trunk first. Without a `dist`
+//! It does not build the client: the run and test scripts run `.ci/build-client` first. Without a `dist`
 //! folder the table is empty and the relay serves the API alone (a warning says so).
 
 use sha2::{Digest, Sha256};
@@ -91,9 +91,9 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
     }
 }
 
-/// Trunk names hashed outputs `name-<hash>.ext` (and `name-<hash>_bg.wasm`), the hash being a
-/// 64-bit value in lowercase hex without leading zeros: up to 16 digits, fewer when it starts
-/// with zeros (8 or more except with probability 2^-32).
+/// `.ci/build-client` names hashed outputs `name-<hash>.ext` (and `name-<hash>_bg.wasm`), the
+/// hash being 16 lowercase hex digits (8 to 16 are accepted, as Trunk, which built the client
+/// before, wrote them).
 fn is_hashed(route: &str) -> bool {
     let file = route.rsplit('/').next().unwrap_or(route);
     let stem = file.split('.').next().unwrap_or(file);

@@ -1,5 +1,5 @@
-//! Serves the client that `build.rs` embedded into the binary: hashed files (Trunk's
-//! `name-<hash>.ext`) with a year of immutable caching, everything else (`index.html`, the web
+//! Serves the client that `build.rs` embedded into the binary: hashed files
+//! (`name-<hash>.ext`) with a year of immutable caching, everything else (`index.html`, the web
 //! manifest, the boot script) with `no-cache` and a strong ETag. Client routes such as
 //! `/l/<id>` fall back to `index.html`; a missing file with an extension is a plain 404, and
 //! nothing under `/api/` ever reaches this module.

@@ -9,8 +9,8 @@ use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, MakeSpan, TraceLaye
 use tracing::{Level, Span};
 
 /// The Content-Security-Policy of every response. `'wasm-unsafe-eval'` lets the page compile
-/// WebAssembly; there is no `'unsafe-inline'` and no inline script anywhere (Trunk's loader is
-/// replaced by `client/boot.js`, see Trunk.toml).
+/// WebAssembly; there is no `'unsafe-inline'` and no inline script anywhere (the app starts
+/// from `client/boot.js`).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
      script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; \

@@ -15,7 +15,7 @@ use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-/// Where Trunk puts the worker's loader (workers keep unhashed names).
+/// Where `.ci/build-client` puts the worker's loader (workers keep unhashed names).
 const WORKER_URL: &str = "/argon2_worker_loader.js";
 /// A worker that has not answered by then is given up on (and the page derives itself).
 const WORKER_TIMEOUT_MS: i32 = 30_000;
