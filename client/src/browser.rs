@@ -94,6 +94,12 @@ pub fn format_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A size the relay reports: files are padded before upload (PROTOCOL.md, manifest version
+/// 2), so the relay knows only an upper bound of their size.
+pub fn format_stored_bytes(bytes: u64) -> String {
+    format!("up to {}", format_bytes(bytes))
+}
+
 /// A date and time in the reader's own locale, from Unix seconds.
 pub fn format_time(unix_seconds: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(

@@ -31,12 +31,14 @@ impl std::fmt::Debug for Contents {
 }
 
 impl Contents {
-    /// Each file's size, for the reservation.
+    /// Each file's size, for people and progress.
     pub fn sizes(&self) -> Vec<u64> {
-        self.files
-            .iter()
-            .map(|file| file.size().max(0.0) as u64)
-            .collect()
+        self.files.iter().map(send::file_size).collect()
+    }
+
+    /// Each file's padded stream size, for the reservation.
+    pub fn stream_sizes(&self) -> Vec<u64> {
+        self.files.iter().map(send::stream_size).collect()
     }
 }
 
@@ -62,7 +64,7 @@ pub async fn provide(
             mime => mime,
         };
         entries.push(
-            ManifestFile::new(file.name(), mime, file.size().max(0.0) as u64, &mut OsRng)
+            ManifestFile::new(file.name(), mime, send::file_size(file), &mut OsRng)
                 .map_err(|error| SendError::Invalid(error.to_string()))?,
         );
     }

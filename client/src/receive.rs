@@ -183,12 +183,22 @@ async fn decrypt_into(
                 file.name
             ))
         }
+        WebStreamError::Stream(StreamError::BadPadding { index }) => {
+            ReceiveError::Integrity(format!(
+                "part {} of “{}” holds bytes past the end of the file: it was not made as Sealpost makes files",
+                index + 1,
+                file.name
+            ))
+        }
         other => ReceiveError::Integrity(other.to_string()),
     };
-    let mut decryptor =
-        WebChunkDecryptor::new(&key.file_key(file_index), &file.nonce_prefix, file.size)
-            .await
-            .map_err(integrity)?;
+    let mut decryptor = WebChunkDecryptor::new(
+        &key.file_key(file_index),
+        &file.nonce_prefix,
+        file.stream_size(),
+    )
+    .await
+    .map_err(integrity)?;
     // A few chunks download (each as its own task) while the oldest is decrypted and written.
     let mut pending = VecDeque::new();
     let mut next = 0;
@@ -203,9 +213,20 @@ async fn decrypt_into(
         let sealed = oldest
             .await
             .map_err(|_| ReceiveError::Save("the download was interrupted".to_owned()))??;
+        let index = decryptor.next_index();
         let plain = decryptor.decrypt_next(&sealed).await.map_err(integrity)?;
-        done += u64::from(plain.length());
-        sink.write(plain).await?;
+        // The stream is the file and then zeros up to its padded size: only the file is
+        // written, and the padding must be zeros.
+        let keep = u32::try_from(file.content_len(index)).unwrap_or(u32::MAX);
+        if plain.length() > keep {
+            file.strip_padding(index, &plain.to_vec())
+                .map_err(|error| integrity(error.into()))?;
+        }
+        let content = plain.subarray(0, keep.min(plain.length()));
+        done += u64::from(content.length());
+        if content.length() > 0 {
+            sink.write(content).await?;
+        }
         progress(done);
     }
     decryptor.finish().map_err(integrity)

@@ -150,7 +150,11 @@ pub async fn send(
     let total: u64 = manifest.files.iter().map(|file| file.size).sum();
     let created = api
         .create_send(&wire::CreateSendRequest {
-            files: manifest.files.iter().map(|file| file.size).collect(),
+            files: manifest
+                .files
+                .iter()
+                .map(ManifestFile::stream_size)
+                .collect(),
             expires_in_seconds: outgoing.expires_in_seconds,
             max_opens: outgoing.max_opens,
             recipient_email: outgoing.recipient_email.clone(),
@@ -228,10 +232,11 @@ pub enum Destination {
     Document { id: Id, auth: api::UploadAuth },
 }
 
-/// Reads each file slice by slice, encrypts each 1 MiB chunk through WebCrypto under its
-/// file key and uploads it to `destination`, several in flight, retrying a failed chunk; only a
-/// few chunks are held at once, whatever the file size. Reports plaintext bytes stored; answers
-/// the total.
+/// Reads each file slice by slice, pads it with zeros to its stream size (PROTOCOL.md, manifest
+/// version 2), encrypts each 1 MiB chunk through WebCrypto under its file key and uploads it to
+/// `destination`, several in flight, retrying a failed chunk; only a few chunks are held at
+/// once, whatever the file size. Reports bytes of the files stored (padding not counted);
+/// answers the total.
 pub async fn upload_files(
     files: &[web_sys::File],
     entries: &[ManifestFile],
@@ -248,7 +253,7 @@ pub async fn upload_files(
         let mut encryptor = WebChunkEncryptor::new(
             &bundle_key.file_key(file_index),
             &entry.nonce_prefix,
-            entry.size,
+            entry.stream_size(),
         )
         .await
         .map_err(|error| SendError::Crypto(error.to_string()))?;
@@ -258,8 +263,14 @@ pub async fn upload_files(
         while !encryptor.is_finished() {
             while next_read < layout.chunk_count() && reads.len() < READ_AHEAD {
                 let start = u64::from(next_read) * shared::crypto::CHUNK_SIZE as u64;
+                let content = entry.content_len(next_read) as u64;
                 let length = layout.plaintext_len(next_read) as u64;
-                reads.push_back(browser::eager(read_slice(file.clone(), start, length)));
+                reads.push_back(browser::eager(read_padded(
+                    file.clone(),
+                    start,
+                    content,
+                    length,
+                )));
                 next_read += 1;
             }
             let chunk = encryptor.next_index();
@@ -271,7 +282,7 @@ pub async fn upload_files(
                 .encrypt_next(&plain)
                 .await
                 .map_err(|error| SendError::Crypto(error.to_string()))?;
-            let length = u64::from(plain.length());
+            let length = entry.content_len(chunk) as u64;
             uploads.push_back(browser::eager(upload(
                 destination.clone(),
                 file_index,
@@ -294,8 +305,8 @@ pub async fn upload_files(
     Ok(done)
 }
 
-/// Uploads one sealed chunk, retrying what may be passing trouble; answers the plaintext
-/// bytes it carried.
+/// Uploads one sealed chunk, retrying what may be passing trouble; answers the bytes of the
+/// file it carried.
 async fn upload(
     destination: Destination,
     file: u32,
@@ -322,6 +333,25 @@ async fn upload(
     }
 }
 
+/// `content` bytes of `file` from `start`, followed by zeros up to `length` bytes (the chunk's
+/// plaintext; a chunk wholly past the end of the file is all zeros and reads nothing).
+async fn read_padded(
+    file: web_sys::File,
+    start: u64,
+    content: u64,
+    length: u64,
+) -> Result<Uint8Array, SendError> {
+    if content == length {
+        return read_slice(file, start, length).await;
+    }
+    let failed = || SendError::Read(file.name());
+    let padded = Uint8Array::new_with_length(u32::try_from(length).map_err(|_| failed())?);
+    if content > 0 {
+        padded.set(&read_slice(file, start, content).await?.into(), 0);
+    }
+    Ok(padded)
+}
+
 /// `length` bytes of `file` from `start`, read into JavaScript memory.
 async fn read_slice(file: web_sys::File, start: u64, length: u64) -> Result<Uint8Array, SendError> {
     let failed = || SendError::Read(file.name());
@@ -338,9 +368,14 @@ async fn read_slice(file: web_sys::File, start: u64, length: u64) -> Result<Uint
     Ok(bytes)
 }
 
-fn file_size(file: &web_sys::File) -> u64 {
+pub fn file_size(file: &web_sys::File) -> u64 {
     // File sizes are whole numbers of bytes, far below 2^53.
     file.size().max(0.0) as u64
+}
+
+/// What a reservation declares for `file`: the bytes its padded stream carries.
+pub fn stream_size(file: &web_sys::File) -> u64 {
+    shared::crypto::padded_size(file_size(file))
 }
 
 impl std::fmt::Debug for Outgoing {

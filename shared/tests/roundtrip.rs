@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use shared::crypto::{
     BundleKey, CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, Manifest, ManifestFile, NoncePrefix,
-    OsRng, SealedChunk, StreamError, StreamLayout,
+    OsRng, SealedChunk, StreamError, StreamLayout, padded_size, padme,
 };
 
 /// Sizes that matter: around 0, around one chunk, around two chunks, and a few arbitrary ones.
@@ -75,6 +75,43 @@ proptest! {
     }
 
     #[test]
+    fn padded_files_round_trip_and_show_only_their_bucket(size in interesting_size(), seed in any::<u8>()) {
+        let content: Vec<u8> = (0..size).map(|i| (i as u8).wrapping_mul(29) ^ seed).collect();
+        let key = BundleKey::generate(&mut OsRng);
+        let entry = ManifestFile::new("f".to_owned(), "x/y".to_owned(), size as u64, &mut OsRng)
+            .expect("entry");
+        let file_key = key.file_key(0);
+        let mut encryptor = ChunkEncryptor::new(&file_key, &entry.nonce_prefix, entry.stream_size())
+            .expect("encryptor");
+        let mut decryptor = ChunkDecryptor::new(&file_key, &entry.nonce_prefix, entry.stream_size())
+            .expect("decryptor");
+        let mut sealed_total = 0;
+        let mut back = Vec::new();
+        for index in 0..entry.chunks {
+            let start = (index as usize * CHUNK_SIZE).min(size);
+            let piece = &content[start..start + entry.content_len(index)];
+            let sealed = encryptor.encrypt_next(&entry.pad_chunk(index, piece).expect("pads")).expect("encrypts");
+            sealed_total += sealed.len() as u64;
+            let plain = decryptor.decrypt_next(&sealed).expect("decrypts");
+            back.extend_from_slice(entry.strip_padding(index, plain.as_bytes()).expect("zeros"));
+        }
+        decryptor.finish().expect("complete");
+        prop_assert_eq!(back, content);
+        // What the relay sees is a function of the padded size alone.
+        let layout = StreamLayout::for_size(padded_size(size as u64)).expect("layout");
+        prop_assert_eq!(sealed_total, layout.sealed_size());
+    }
+
+    #[test]
+    fn padding_is_monotone_and_a_bucket_pads_to_itself(a in any::<u64>(), b in any::<u64>()) {
+        let (small, large) = (a.min(b), a.max(b));
+        prop_assert!(padded_size(small) <= padded_size(large));
+        prop_assert!(padded_size(small) >= small);
+        let bucket = padded_size(small);
+        prop_assert_eq!(padme(bucket), bucket);
+    }
+
+    #[test]
     fn any_flipped_bit_is_detected(
         size in 0..2 * CHUNK_SIZE + 10,
         position in any::<prop::sample::Index>(),
@@ -117,6 +154,10 @@ proptest! {
         let manifest = Manifest::new(files, note);
         let key = BundleKey::generate(&mut OsRng);
         let sealed = manifest.seal(&key, &mut OsRng).expect("seals");
+        // The sealed length is a Padmé bucket of at least 1 KiB (plus nonce and tag).
+        let json = sealed.len() as u64 - 28;
+        prop_assert!(json >= 1024);
+        prop_assert_eq!(padme(json), json);
         prop_assert_eq!(Manifest::open(&key, &sealed).expect("opens"), manifest);
     }
 

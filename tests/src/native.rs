@@ -12,7 +12,7 @@ use shared::crypto::kdf::{KdfParams, link_keys_from_otp_key};
 use shared::crypto::{
     BundleKey, CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, LinkKeys, LinkSecret, Manifest,
     ManifestFile, OsRng, OtpKey, Passphrase, SealedChunk, UserPrivateKey, derive_link_keys,
-    derive_master_key,
+    derive_master_key, padded_size,
 };
 use shared::ids::Id;
 use shared::wire;
@@ -501,7 +501,7 @@ impl NativeClient {
             .post(
                 "/api/sends",
                 Some(&wire::CreateSendRequest {
-                    files: files.iter().map(|bytes| bytes.len() as u64).collect(),
+                    files: entries.iter().map(ManifestFile::stream_size).collect(),
                     expires_in_seconds: 86_400,
                     max_opens,
                     recipient_email: None,
@@ -643,9 +643,12 @@ impl Outgoing {
         }
     }
 
-    /// Each file's plaintext size, as reservations declare them.
+    /// Each file's padded stream size, as reservations declare them.
     pub fn sizes(&self) -> Vec<u64> {
-        self.files.iter().map(|bytes| bytes.len() as u64).collect()
+        self.files
+            .iter()
+            .map(|bytes| padded_size(bytes.len() as u64))
+            .collect()
     }
 }
 
@@ -751,8 +754,8 @@ impl NativeClient {
             .await
     }
 
-    /// Encrypts each file under its file key and `PUT`s its chunks to
-    /// `<prefix>/files/{f}/chunks/{n}`; the relay's answer if it refused one.
+    /// Pads each file to its stream size, encrypts it under its file key and `PUT`s its chunks
+    /// to `<prefix>/files/{f}/chunks/{n}`; the relay's answer if it refused one.
     async fn upload_chunks(
         &self,
         prefix: &str,
@@ -763,14 +766,16 @@ impl NativeClient {
     ) -> anyhow::Result<Option<Answer>> {
         for (index, (bytes, entry)) in files.iter().zip(entries).enumerate() {
             let file = u32::try_from(index)?;
-            let mut encryptor =
-                ChunkEncryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
-            let mut start = 0;
+            let mut encryptor = ChunkEncryptor::new(
+                &key.file_key(file),
+                &entry.nonce_prefix,
+                entry.stream_size(),
+            )?;
             while !encryptor.is_finished() {
                 let chunk = encryptor.next_index();
-                let end = (start + CHUNK_SIZE).min(bytes.len());
-                let sealed = encryptor.encrypt_next(&bytes[start..end])?;
-                start = end;
+                let start = (chunk as usize * CHUNK_SIZE).min(bytes.len());
+                let content = &bytes[start..start + entry.content_len(chunk)];
+                let sealed = encryptor.encrypt_next(&entry.pad_chunk(chunk, content)?)?;
                 let request = self
                     .http
                     .put(format!("{}{prefix}/files/{file}/chunks/{chunk}", self.base))
@@ -796,8 +801,11 @@ impl NativeClient {
         let mut files = Vec::new();
         for (index, entry) in manifest.files.iter().enumerate() {
             let file = u32::try_from(index)?;
-            let mut decryptor =
-                ChunkDecryptor::new(&key.file_key(file), &entry.nonce_prefix, entry.size)?;
+            let mut decryptor = ChunkDecryptor::new(
+                &key.file_key(file),
+                &entry.nonce_prefix,
+                entry.stream_size(),
+            )?;
             let mut plaintext = Vec::new();
             for chunk in 0..entry.chunks {
                 let request = self
@@ -810,7 +818,7 @@ impl NativeClient {
                     .bytes()
                     .await?;
                 let opened = decryptor.decrypt_next(&SealedChunk::from_bytes(bytes.to_vec()))?;
-                plaintext.extend_from_slice(opened.as_bytes());
+                plaintext.extend_from_slice(entry.strip_padding(chunk, opened.as_bytes())?);
             }
             decryptor.finish()?;
             files.push(plaintext);

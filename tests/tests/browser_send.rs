@@ -28,7 +28,8 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
     let big = folder.path().join(&big_name);
     let xss = folder.path().join(XSS_NAME);
     std::fs::write(&empty, b"")?;
-    let mut big_bytes = vec![0_u8; 10 * 1024 * 1024];
+    // 10 MiB and 1000 bytes: padded to 10 MiB + 256 KiB, so the relay never sees the 1000.
+    let mut big_bytes = vec![0_u8; 10 * 1024 * 1024 + 1000];
     rand_core::RngCore::fill_bytes(&mut OsRng, &mut big_bytes);
     for offset in [0, 5 * 1024 * 1024, big_bytes.len() - content_marker.len()] {
         big_bytes[offset..offset + content_marker.len()].copy_from_slice(content_marker.as_bytes());
@@ -54,6 +55,23 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
         .context("the link has a fragment")?
         .to_owned();
 
+    // What the relay holds shows size buckets only (PROTOCOL.md "Padding"): the empty file and
+    // the short PDF are one 4 KiB chunk each, the big file ends in a 256 KiB chunk.
+    let id = link
+        .split("/l/")
+        .nth(1)
+        .and_then(|rest| rest.split('#').next())
+        .context("link id")?;
+    let mut stored = stored_chunk_lengths(relay.data_dir(), id)?;
+    stored.sort();
+    let mut expected_lengths = vec![
+        (0, 0, 4096 + 16),
+        (2, 0, 4096 + 16),
+        (1, 10, 256 * 1024 + 16),
+    ];
+    expected_lengths.extend((0..10).map(|chunk| (1, chunk, 1024 * 1024 + 16)));
+    expected_lengths.sort();
+    assert_eq!(stored, expected_lengths, "chunk lengths on disk");
     let recipient = browser.session().await?;
     open_with(&recipient, &link, &otp).await?;
     recipient.find("[data-testid=opened]").await?;
@@ -135,11 +153,6 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
     );
     assert!(hits.is_empty(), "the operator could read: {hits:#?}");
     // The scan can see: the link's id (public) is in the store and the log.
-    let id = link
-        .split("/l/")
-        .nth(1)
-        .and_then(|rest| rest.split('#').next())
-        .context("link id")?;
     let seen = operator_finds(data.path(), &[("link id", id.as_bytes().to_vec())]);
     assert!(
         seen.len() >= 2,
@@ -321,4 +334,34 @@ async fn a_flipped_bit_on_disk_is_an_integrity_error_not_a_corrupt_file() -> any
         "no receipt for a failed file"
     );
     Ok(())
+}
+
+/// `(file, chunk, bytes)` of every chunk the relay keeps for bundle `id` (files named
+/// `<file>-<chunk>` in a folder named after the bundle, wherever the store puts it).
+fn stored_chunk_lengths(data: &std::path::Path, id: &str) -> anyhow::Result<Vec<(u32, u32, u64)>> {
+    let mut found = Vec::new();
+    let mut folders = vec![data.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if folder.file_name().is_some_and(|name| name == id)
+                && let Some((file, chunk)) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| name.split_once('-'))
+                    .and_then(|(file, chunk)| Some((file.parse().ok()?, chunk.parse().ok()?)))
+            {
+                found.push((file, chunk, entry.metadata()?.len()));
+            }
+        }
+    }
+    anyhow::ensure!(
+        !found.is_empty(),
+        "no chunks of {id} under {}",
+        data.display()
+    );
+    Ok(found)
 }

@@ -103,6 +103,11 @@ impl WebChunkDecryptor {
         self.cursor.layout()
     }
 
+    /// Index of the chunk `decrypt_next` expects.
+    pub fn next_index(&self) -> u32 {
+        self.cursor.next_index()
+    }
+
     /// Decrypts the next chunk; an altered, reordered or foreign chunk is
     /// `StreamError::Tampered`, and the decryptor stays at that chunk.
     pub async fn decrypt_next(

@@ -14,7 +14,7 @@ use shared::wire::{DocumentKind, DocumentStatus, DocumentView, InvoiceStatus};
 
 use crate::api;
 use crate::auth::use_auth;
-use crate::browser::{self, format_bytes, format_time};
+use crate::browser::{self, format_bytes, format_stored_bytes, format_time};
 use crate::components::invoice::InvoiceBox;
 use crate::documents::{self, OpenedDocument};
 use crate::receive::{self, ChunkSource, SaveTo};
@@ -162,7 +162,7 @@ pub fn Document() -> impl IntoView {
                             <dt>"What"</dt><dd>{kind_text(view.kind)}</dd>
                             <dt>"From"</dt><dd>{view.from.clone()} {view.uploaded_by.clone().map(|name| format!(" ({name})"))}</dd>
                             <dt>"For"</dt><dd>{view.organisation.clone()}</dd>
-                            <dt>"Contents"</dt><dd>{format!("{} file(s), {}", view.files, format_bytes(view.size))}</dd>
+                            <dt>"Contents"</dt><dd>{format!("{} file(s), {}", view.files, format_stored_bytes(view.size))}</dd>
                             <dt>"Status"</dt><dd data-testid="document-status">{status_text(view.status)}</dd>
                             <dt>"Expires"</dt><dd>{format_time(view.expires_at)}</dd>
                             <dt>"Readable by"</dt><dd data-testid="document-readers">{readers.clone()}</dd>

@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use shared::wire::{DocumentKind, DocumentStatus, DocumentView};
 
 use crate::auth::use_auth;
-use crate::browser::{format_bytes, format_time};
+use crate::browser::{format_stored_bytes, format_time};
 use crate::pages::document::{kind_text, status_text};
 use crate::routes::{self, Page};
 
@@ -81,7 +81,7 @@ pub fn Inbox() -> impl IntoView {
                                         <td>{document.from.clone()}</td>
                                         <td>{document.organisation.clone()}</td>
                                         <td>{format_time(document.created_at)}</td>
-                                        <td>{format!("{} · {}", document.files, format_bytes(document.size))}</td>
+                                        <td>{format!("{} · {}", document.files, format_stored_bytes(document.size))}</td>
                                         <td data-testid="document-row-status">{status_text(document.status)}</td>
                                     </tr>
                                 }).collect_view()}

@@ -18,7 +18,7 @@ use shared::ids::Id;
 use shared::wire::{InvoiceStatus, LinkInfo};
 
 use crate::api;
-use crate::browser::{self, format_bytes, format_time};
+use crate::browser::{self, format_bytes, format_stored_bytes, format_time};
 use crate::components::invoice::InvoiceBox;
 use crate::receive::{self, Opened, SaveTo};
 
@@ -218,7 +218,7 @@ pub fn Link() -> impl IntoView {
                             }}
                         </dd>
                         <dt>"Contents"</dt>
-                        <dd>{format!("{} file(s), {}", details.files, format_bytes(details.size))}</dd>
+                        <dd>{format!("{} file(s), {}", details.files, format_stored_bytes(details.size))}</dd>
                         <dt>"Expires"</dt>
                         <dd>{format_time(details.expires_at)}</dd>
                         <dt>"Opens left"</dt>

@@ -78,7 +78,7 @@ pub fn Portal() -> impl IntoView {
         error.set(None);
         spawn_local(async move {
             let request = wire::NewDocumentRequest {
-                files: contents.sizes(),
+                files: contents.stream_sizes(),
             };
             let created = match api::portal_drop(&handle, &request).await {
                 Ok(created) => created,

@@ -13,7 +13,7 @@ use shared::money::{Currency, format_amount, parse_amount};
 use shared::wire::{self, RequestStatus, RequestView};
 
 use crate::auth::use_auth;
-use crate::browser::{format_bytes, format_time};
+use crate::browser::{format_stored_bytes, format_time};
 use crate::components::file_picker::FilePicker;
 use crate::components::invoice::status_text as invoice_status;
 use crate::components::key_warning::KeyWarningBox;
@@ -74,7 +74,7 @@ pub fn Request() -> impl IntoView {
                         </dl>
                         {view.authorization.clone().map(|document| view! {
                             <p data-testid="authorization">"Authorisation: "
-                                <A href=routes::document(document.id)>{format!("{} file(s), {}", document.files, format_bytes(document.size))}</A>
+                                <A href=routes::document(document.id)>{format!("{} file(s), {}", document.files, format_stored_bytes(document.size))}</A>
                                 {if document.readable { "" } else { " 🔒" }}
                             </p>
                         })}
@@ -86,7 +86,7 @@ pub fn Request() -> impl IntoView {
                                 <ul data-testid="fulfilments">
                                     {view.fulfilments.iter().map(|document| view! {
                                         <li>
-                                            <A href=routes::document(document.id)>{format!("{} file(s), {}, {}", document.files, format_bytes(document.size), format_time(document.created_at))}</A>
+                                            <A href=routes::document(document.id)>{format!("{} file(s), {}, {}", document.files, format_stored_bytes(document.size), format_time(document.created_at))}</A>
                                             " from " {document.from.clone()}
                                             {if document.readable { String::new() } else { " 🔒".to_owned() }}
                                             {document.invoice.clone().map(|invoice| format!(" · {} · {}", format_amount(invoice.amount_minor, invoice.currency), invoice_status(invoice.status)))}
@@ -165,12 +165,8 @@ fn Answer(id: Id, on_done: Callback<()>) -> impl IntoView {
         let Some(api) = auth.api.get_untracked() else {
             return;
         };
-        let sizes: Vec<u64> = files.with_untracked(|files| {
-            files
-                .iter()
-                .map(|file| file.size().max(0.0) as u64)
-                .collect()
-        });
+        let sizes: Vec<u64> =
+            files.with_untracked(|files| files.iter().map(crate::send::stream_size).collect());
         if sizes.is_empty() {
             error.set(Some("choose at least one file".to_owned()));
             return;

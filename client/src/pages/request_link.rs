@@ -132,7 +132,7 @@ pub fn RequestLink() -> impl IntoView {
         error.set(None);
         spawn_local(async move {
             let fulfilment = wire::FulfilRequest {
-                files: contents.sizes(),
+                files: contents.stream_sizes(),
                 invoice: None,
             };
             let created = match api::fulfil_by_link(id, &keys.token, &fulfilment).await {

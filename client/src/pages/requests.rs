@@ -221,7 +221,7 @@ fn NewRequest(on_created: Callback<()>) -> impl IntoView {
         let authorization = Some(files.with_untracked(|files| {
             files
                 .iter()
-                .map(|file| file.size().max(0.0) as u64)
+                .map(crate::send::stream_size)
                 .collect::<Vec<_>>()
         }))
         .filter(|sizes| !sizes.is_empty());

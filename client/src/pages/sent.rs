@@ -10,7 +10,7 @@ use shared::money::format_amount;
 use shared::wire::{InvoiceStatus, SendStatus, SendView};
 
 use crate::auth::use_auth;
-use crate::browser::{format_bytes, format_time};
+use crate::browser::{format_stored_bytes, format_time};
 use crate::components::invoice::status_text as invoice_status;
 use crate::components::mark_paid::MarkPaid;
 use crate::routes::Page;
@@ -63,7 +63,7 @@ pub fn Sent() -> impl IntoView {
                                     <tr data-send=id.to_string()>
                                         <td>{format_time(send.created_at)}</td>
                                         <td>{send.recipient_email.clone().unwrap_or_else(|| "—".to_owned())}</td>
-                                        <td>{format!("{} · {}", send.files, format_bytes(send.size))}</td>
+                                        <td>{format!("{} · {}", send.files, format_stored_bytes(send.size))}</td>
                                         <td data-testid="send-status" class=status_class(send.status)>{status_text(send.status)}</td>
                                         <td data-testid="send-payment">
                                             {send.invoice.clone().map(|invoice| {

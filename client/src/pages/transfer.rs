@@ -81,7 +81,7 @@ pub fn Transfer() -> impl IntoView {
         }
         let request = wire::TransferRequest {
             to: to.get_untracked().trim().to_owned(),
-            files: contents.sizes(),
+            files: contents.stream_sizes(),
         };
         busy.set(true);
         error.set(None);

@@ -20,7 +20,7 @@ pub use keys::{
     Passphrase, ReceiptKey, RequestSecret, WrapKey,
 };
 pub use link::LinkVerifier;
-pub use manifest::{Manifest, ManifestError, ManifestFile};
+pub use manifest::{MANIFEST_V1, MANIFEST_VERSION, Manifest, ManifestError, ManifestFile};
 pub use public_key::{Fingerprint, KeyError, UnwrapError, UserPrivateKey, UserPublicKey};
 pub use request::{RequestFragment, RequestKeys, derive_request_keys};
 pub use sealed::{
@@ -28,8 +28,8 @@ pub use sealed::{
     UserWrappedKey,
 };
 pub use stream::{
-    CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, NoncePrefix, StreamCursor, StreamError,
-    StreamLayout,
+    CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, NoncePrefix, PADDING_FLOOR, StreamCursor,
+    StreamError, StreamLayout, padded_size, padme,
 };
 
 /// The operating system's (or browser's) cryptographic random source.

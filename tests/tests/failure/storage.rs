@@ -268,23 +268,18 @@ async fn shredded_key_material_is_in_no_file_of_the_data_directory() -> anyhow::
     let destroyed = owner.send_files_with_otp(&files, 1, None, &otp).await?;
     let revoked = owner.send_files_with_otp(&files, 1, None, &otp).await?;
     let expired = owner.send_files_with_otp(&files, 1, None, &otp).await?;
+    let chart = Outgoing::new(vec![vec![1_u8; 20], vec![2_u8; 30]]);
     let transfer: wire::DocumentCreated = owner
         .post(
             "/api/transfers",
             Some(&wire::TransferRequest {
                 to: "shred-other".to_owned(),
-                files: vec![20, 30],
+                files: chart.sizes(),
             }),
         )
         .await?
         .ok()?;
-    let uploaded = owner
-        .upload_document(
-            &transfer,
-            &Outgoing::new(vec![vec![1_u8; 20], vec![2_u8; 30]]),
-            None,
-        )
-        .await?;
+    let uploaded = owner.upload_document(&transfer, &chart, None).await?;
     assert_eq!(uploaded.status, 200, "{uploaded:?}");
     drop(other);
 

@@ -13,8 +13,9 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use super::rng::FixedRng;
 use super::unhex;
 use crate::crypto::{
-    BundleKey, ChunkDecryptor, ChunkEncryptor, KdfParams, LinkSecret, Manifest, ManifestFile,
-    Passphrase, derive_link_keys, derive_master_key,
+    BundleKey, CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, KdfParams, LinkSecret, MANIFEST_V1,
+    MANIFEST_VERSION, Manifest, ManifestFile, Passphrase, derive_link_keys, derive_master_key,
+    padded_size, padme,
 };
 use crate::ids::Id;
 
@@ -59,38 +60,61 @@ fn golden_key_schedule() {
     );
 }
 
-#[test]
-fn golden_bundle_encrypts_to_the_committed_bytes_and_back() {
+/// What the golden bundle encrypts to, in manifest `version`.
+struct GoldenBundle {
+    /// Up to 21 bytes of each file's first sealed chunk, hex.
+    first_chunks: Vec<String>,
+    /// SHA-256 of every sealed chunk in order, hex.
+    all_chunks: String,
+    /// SHA-256 of the sealed manifest, hex.
+    sealed_manifest: String,
+    /// Length of the sealed manifest.
+    sealed_manifest_len: usize,
+    /// Each file's chunk count.
+    chunks: Vec<u32>,
+}
+
+fn golden_bundle(version: u32) -> GoldenBundle {
     let k = golden_bundle_key();
     let mut rng = FixedRng::new(0x5e);
     let mut entries = Vec::new();
     let mut all_chunks = Sha256::new();
     let mut first_chunks = Vec::new();
     for (index, (name, mime, content)) in golden_files().into_iter().enumerate() {
-        let entry = ManifestFile::new(
+        let mut entry = ManifestFile::new(
             name.to_owned(),
             mime.to_owned(),
             content.len() as u64,
             &mut rng,
         )
         .expect("entry");
+        if version == MANIFEST_V1 {
+            entry.stream_size = None;
+            entry.chunks = entry.layout().expect("layout").chunk_count();
+        }
         let file_key = k.file_key(u32::try_from(index).expect("small"));
         let mut encryptor =
-            ChunkEncryptor::new(&file_key, &entry.nonce_prefix, entry.size).expect("encryptor");
+            ChunkEncryptor::new(&file_key, &entry.nonce_prefix, entry.stream_size())
+                .expect("encryptor");
         let mut decryptor =
-            ChunkDecryptor::new(&file_key, &entry.nonce_prefix, entry.size).expect("decryptor");
+            ChunkDecryptor::new(&file_key, &entry.nonce_prefix, entry.stream_size())
+                .expect("decryptor");
         let mut recovered = Vec::new();
-        for piece in content_chunks(&content) {
-            let sealed = encryptor.encrypt_next(piece).expect("encrypts");
+        for chunk in 0..entry.chunks {
+            let start = chunk as usize * CHUNK_SIZE;
+            let piece = &content[start.min(content.len())..][..entry.content_len(chunk)];
+            let sealed = encryptor
+                .encrypt_next(&entry.pad_chunk(chunk, piece).expect("pads"))
+                .expect("encrypts");
             all_chunks.update(sealed.as_bytes());
             if first_chunks.len() == index {
                 first_chunks.push(hex_of(&sealed.as_bytes()[..sealed.len().min(21)]));
             }
+            let plain = decryptor.decrypt_next(&sealed).expect("decrypts");
             recovered.extend_from_slice(
-                decryptor
-                    .decrypt_next(&sealed)
-                    .expect("decrypts")
-                    .as_bytes(),
+                entry
+                    .strip_padding(chunk, plain.as_bytes())
+                    .expect("zero padding"),
             );
         }
         assert!(encryptor.is_finished());
@@ -98,33 +122,87 @@ fn golden_bundle_encrypts_to_the_committed_bytes_and_back() {
         assert_eq!(recovered, content);
         entries.push(entry);
     }
-    let manifest = Manifest::new(entries, Some("golden note".to_owned()));
+    let mut manifest = Manifest::new(entries, Some("golden note".to_owned()));
+    manifest.version = version;
     let sealed_manifest = manifest.seal(&k, &mut rng).expect("seals");
     assert_eq!(
         Manifest::open(&k, &sealed_manifest).expect("opens"),
         manifest
     );
+    GoldenBundle {
+        first_chunks,
+        all_chunks: hex_of(&all_chunks.finalize()),
+        sealed_manifest: hex_of(&Sha256::digest(sealed_manifest.as_bytes())),
+        sealed_manifest_len: sealed_manifest.len(),
+        chunks: manifest.files.iter().map(|file| file.chunks).collect(),
+    }
+}
 
-    assert_eq!(first_chunks[0], "495f9adcd9f99cab2adfc0633cd09a5c");
+/// Version 1 (unpadded) bundles were published before padding: their bytes never change, and
+/// they still open.
+#[test]
+fn golden_version_1_bundle_encrypts_to_the_committed_bytes_and_back() {
+    let bundle = golden_bundle(MANIFEST_V1);
+    assert_eq!(bundle.first_chunks[0], "495f9adcd9f99cab2adfc0633cd09a5c");
     assert_eq!(
-        first_chunks[1],
+        bundle.first_chunks[1],
         "969168203d9751a96a815107d2463e4532cf59b7b2"
     );
     assert_eq!(
-        hex_of(&all_chunks.finalize()),
+        bundle.all_chunks,
         "cd38ba42c9b6b248519dab7396509c3f97e8d7e0c4612ff2685a38ff7ab30ba7"
     );
     assert_eq!(
-        hex_of(&Sha256::digest(sealed_manifest.as_bytes())),
+        bundle.sealed_manifest,
         "477a67515f0d64c16e8724c3eaf889660de80cf7264a89a64c7578c8b7fded03"
     );
+    assert_eq!(bundle.chunks, [1, 1, 2]);
 }
 
-fn content_chunks(content: &[u8]) -> Vec<&[u8]> {
-    if content.is_empty() {
-        return vec![&[]];
+/// Version 2 pads: the empty file and "hello" become one 4 KiB chunk each, 1 MiB + 1 bytes
+/// becomes 1 MiB + 32 KiB (two chunks), and the manifest JSON is padded to 1 KiB.
+#[test]
+fn golden_version_2_bundle_encrypts_to_the_committed_bytes_and_back() {
+    let bundle = golden_bundle(MANIFEST_VERSION);
+    assert_eq!(
+        bundle.first_chunks[0],
+        "0d0ba64e5bcf44c17d1e314b2d412743ce5860d98c"
+    );
+    // The same key stream as version 1 for "hello"; zeros follow.
+    assert_eq!(
+        bundle.first_chunks[1],
+        "969168203d57da47f545c0dcd521d641416fd8a3e4"
+    );
+    assert_eq!(
+        bundle.all_chunks,
+        "63cc85376400e123bb8b5fec0bec90e02aa71347e65d6f443483b5bfaf6c1ede"
+    );
+    assert_eq!(
+        bundle.sealed_manifest,
+        "1b523031d971ae463d664755c203aee8e906dd078c20932895df8dad4d5d7024"
+    );
+    assert_eq!(bundle.sealed_manifest_len, 12 + 1024 + 16);
+    assert_eq!(bundle.chunks, [1, 1, 2]);
+}
+
+#[test]
+fn padme_rounds_to_the_published_buckets() {
+    assert_eq!(padded_size(0), 4096);
+    assert_eq!(padded_size(4096), 4096);
+    assert_eq!(padded_size(4097), 4096 + 256);
+    assert_eq!(padded_size(100_000), 100_352);
+    assert_eq!(padded_size((1 << 20) + 1), (1 << 20) + (32 << 10));
+    assert_eq!(padded_size(1_000_000_000), 1_006_632_960);
+    assert_eq!(padded_size(5 << 30), 5 << 30);
+    assert_eq!(padded_size(u64::MAX - 1), u64::MAX);
+    for size in [4097_u64, 65_535, 1 << 20, (1 << 32) - 1, 1 << 40] {
+        let padded = padded_size(size);
+        assert!(
+            padded >= size && padded - size <= size / 16,
+            "{size} → {padded}"
+        );
+        assert_eq!(padme(padded), padded, "a bucket is its own bucket");
     }
-    content.chunks(crate::crypto::CHUNK_SIZE).collect()
 }
 
 const LINK_SECRET: [u8; 32] = [0x11; 32];

@@ -271,6 +271,58 @@ fn an_inconsistent_manifest_is_refused_even_when_authentic() {
 }
 
 #[test]
+fn a_manifest_whose_stream_size_is_not_its_versions_is_refused() {
+    let mut rng = FixedRng::new(5);
+    let bundle = BundleKey::generate(&mut rng);
+    let good = golden_manifest(&mut rng);
+    assert_eq!(good.files[0].stream_size, Some(4096));
+    let mut unpadded = good.clone();
+    unpadded.files[0].stream_size = None;
+    let mut wrong_bucket = good.clone();
+    wrong_bucket.files[0].stream_size = Some(8192);
+    let mut padded_v1 = good.clone();
+    padded_v1.version = crate::crypto::MANIFEST_V1;
+    for manifest in [unpadded, wrong_bucket, padded_v1] {
+        assert!(matches!(
+            manifest.seal(&bundle, &mut rng),
+            Err(ManifestError::Invalid(_))
+        ));
+    }
+    let mut version_1 = good;
+    version_1.version = crate::crypto::MANIFEST_V1;
+    version_1.files[0].stream_size = None;
+    let sealed = version_1.seal(&bundle, &mut rng).expect("seals");
+    assert_eq!(Manifest::open(&bundle, &sealed), Ok(version_1));
+}
+
+#[test]
+fn padding_that_is_not_zeros_is_refused_after_decryption() {
+    let mut rng = FixedRng::new(6);
+    let bundle = BundleKey::generate(&mut rng);
+    let entry = golden_manifest(&mut rng).files.remove(0);
+    let key = bundle.file_key(0);
+    let mut plaintext = entry.pad_chunk(0, b"hello").expect("pads").to_vec();
+    assert_eq!(plaintext.len(), 4096);
+    assert!(matches!(
+        entry.pad_chunk(0, b"hell"),
+        Err(StreamError::WrongPlaintextLength { expected: 5, .. })
+    ));
+    plaintext[4000] = 1;
+    let mut encryptor =
+        ChunkEncryptor::new(&key, &entry.nonce_prefix, entry.stream_size()).expect("encryptor");
+    let sealed = encryptor.encrypt_next(&plaintext).expect("encrypts");
+    let mut decryptor =
+        ChunkDecryptor::new(&key, &entry.nonce_prefix, entry.stream_size()).expect("decryptor");
+    let opened = decryptor.decrypt_next(&sealed).expect("authentic");
+    assert_eq!(
+        entry.strip_padding(0, opened.as_bytes()),
+        Err(StreamError::BadPadding { index: 0 })
+    );
+    plaintext[4000] = 0;
+    assert_eq!(entry.strip_padding(0, &plaintext), Ok(&b"hello"[..]));
+}
+
+#[test]
 fn a_wrong_otp_or_link_secret_opens_nothing() {
     let mut rng = FixedRng::new(4);
     let bundle = BundleKey::generate(&mut rng);
