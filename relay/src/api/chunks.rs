@@ -16,7 +16,8 @@ use shared::ids::Id;
 use super::read_body;
 use crate::{AppError, AppState};
 
-/// The ciphertext size of a bundle of files of these plaintext sizes (1 to `MAX_FILES`).
+/// The ciphertext size of a bundle of files of these stream (padded plaintext) sizes (1 to
+/// `MAX_FILES`).
 pub fn sealed_size(files: &[u64]) -> Result<u64, AppError> {
     if files.is_empty() || files.len() > MAX_FILES {
         return Err(AppError::Invalid(format!(

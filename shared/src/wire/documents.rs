@@ -122,6 +122,7 @@ pub struct DocumentView {
     pub created_at: i64,
     pub expires_at: i64,
     pub files: u32,
+    /// Total stream size in bytes (the files padded: an upper bound of their size).
     pub size: u64,
     pub readable: bool,
     /// Reader names, for the lock's explanation.

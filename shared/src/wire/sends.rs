@@ -14,8 +14,8 @@ use crate::ids::Id;
 /// `POST /api/sends`: reserve room for a bundle and get its id (which is also the link id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateSendRequest {
-    /// Plaintext size of each file, in manifest order; the relay derives each file's chunk
-    /// schedule from it (PROTOCOL.md "Documents").
+    /// Stream size of each file (its padded size, PROTOCOL.md "Padding"), in manifest order;
+    /// the relay derives each file's chunk schedule from it.
     pub files: Vec<u64>,
     /// Seconds from now until the link expires (1 hour to the organisation's maximum).
     pub expires_in_seconds: i64,
@@ -75,7 +75,7 @@ pub struct SendView {
     pub attempts: u32,
     pub max_attempts: u32,
     pub files: u32,
-    /// Total plaintext size in bytes.
+    /// Total stream size in bytes (the files padded: an upper bound of their size).
     pub size: u64,
     #[serde(default)]
     pub recipient_email: Option<String>,
