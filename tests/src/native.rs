@@ -663,6 +663,23 @@ impl NativeClient {
         outgoing: &Outgoing,
         link_key: Option<&shared::crypto::LinkKey>,
     ) -> anyhow::Result<Answer> {
+        match self
+            .upload_document_chunks(created, outgoing, link_key)
+            .await?
+        {
+            Ok(finalize) => self.finalize_document(created, &finalize).await,
+            Err(refusal) => Ok(refusal),
+        }
+    }
+
+    /// `upload_document` up to its finalize: the finalize's body once every chunk is stored,
+    /// or the relay's refusal of a chunk.
+    pub async fn upload_document_chunks(
+        &self,
+        created: &wire::DocumentCreated,
+        outgoing: &Outgoing,
+        link_key: Option<&shared::crypto::LinkKey>,
+    ) -> anyhow::Result<Result<wire::FinalizeDocumentRequest, Answer>> {
         let key = BundleKey::generate(&mut OsRng);
         let mut entries = Vec::new();
         for (bytes, name) in outgoing.files.iter().zip(&outgoing.names) {
@@ -680,7 +697,7 @@ impl NativeClient {
             })
             .await?
         {
-            return Ok(refusal);
+            return Ok(Err(refusal));
         }
         let mut readers = Vec::new();
         for holder in &created.readers {
@@ -691,18 +708,26 @@ impl NativeClient {
             });
         }
         let manifest = Manifest::new(entries, outgoing.note.clone()).seal(&key, &mut OsRng)?;
-        let body = wire::FinalizeDocumentRequest {
+        Ok(Ok(wire::FinalizeDocumentRequest {
             readers,
             manifest,
             link_wrapped_key: link_key.map(|link_key| link_key.wrap(&key, &mut OsRng)),
-        };
+        }))
+    }
+
+    /// `POST /api/documents/{id}/finalize` with `body`, as the document's uploader.
+    pub async fn finalize_document(
+        &self,
+        created: &wire::DocumentCreated,
+        body: &wire::FinalizeDocumentRequest,
+    ) -> anyhow::Result<Answer> {
         let request = self
             .http
             .post(format!(
                 "{}/api/documents/{}/finalize",
                 self.base, created.id
             ))
-            .json(&body);
+            .json(body);
         answer(self.upload_auth(request, created).send().await?).await
     }
 

@@ -1,10 +1,10 @@
 //! Requests, the portal and chart transfers through the relay's HTTP API, with two (or three)
 //! organisations and real keys: who the relay makes the browser encrypt to, who may read
 //! (limited viewing: an admin of the same organisation gets 403 and the metadata), paid
-//! fulfilment, requests by link with the upload token and the key-set digest, portal rate and
-//! size limits, revocation, expiry with its deletion, bad input, and the curious operator who
-//! finds no content, no name, no note and no request secret anywhere in the data directory or
-//! the logs.
+//! fulfilment, requests by link with the upload token and the key-set digest (answered once,
+//! then refusing uploads), portal rate and size limits, revocation, expiry with its deletion,
+//! bad input, and the curious operator who finds no content, no name, no note and no request
+//! secret anywhere in the data directory or the logs.
 
 use std::time::Duration;
 
@@ -479,6 +479,106 @@ async fn a_request_by_link_is_answered_without_an_account() -> anyhow::Result<()
         ],
     );
     assert!(hits.is_empty(), "the operator could read: {hits:#?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_by_link_takes_one_answer_and_then_refuses_uploads() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let clinic =
+        NativeClient::verified_owner_with(&relay.url, relay.data_dir(), "clinic", KeyPair::Alice)
+            .await?;
+    let secret = RequestSecret::generate(&mut OsRng);
+    let keys = shared::crypto::derive_request_keys(&secret);
+    let token = keys.upload_token();
+    let created: wire::CreateRequestResponse = clinic
+        .post(
+            "/api/requests",
+            Some(&wire::CreateRequestRequest {
+                target: wire::RequestTarget::Link {
+                    upload_verifier: keys.upload_verifier(),
+                    provider_email: None,
+                },
+                description: "Your signed intake form".to_owned(),
+                due_at: in_days(3),
+                authorization: None,
+            }),
+        )
+        .await?
+        .ok()?;
+    let provider = NativeClient::anonymous(&relay.url);
+    let fulfil = format!("/api/requests/{}/fulfil", created.id);
+    let form = Outgoing::new(vec![bytes_with(&marker("FORM"), 5000)]);
+    let answer = wire::FulfilRequest {
+        files: form.sizes(),
+        invoice: None,
+    };
+    let by_link = [("X-Upload-Token", token.as_str())];
+    // Three tabs (or three people holding the link) reserve before any of them finishes.
+    let mut reserved = Vec::new();
+    for _ in 0..3 {
+        let created: wire::DocumentCreated =
+            provider.post_with(&fulfil, &answer, &by_link).await?.ok()?;
+        reserved.push(created);
+    }
+    let [first, second, third] = &reserved[..] else {
+        anyhow::bail!("three reservations");
+    };
+    let second_finalize = provider
+        .upload_document_chunks(second, &form, None)
+        .await?
+        .map_err(|refusal| anyhow::anyhow!("{refusal:?}"))?;
+
+    let done = provider.upload_document(first, &form, None).await?;
+    assert_eq!(done.status, 200, "{done:?}");
+    // The second had every chunk stored already: its finalize is what is refused.
+    let late = provider.finalize_document(second, &second_finalize).await?;
+    assert_eq!((late.status, late.code()), (410, "fulfilled"), "{late:?}");
+    // The third is refused at its first chunk, a new reservation at once.
+    let refused = provider.upload_document(third, &form, None).await?;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (410, "fulfilled"),
+        "{refused:?}"
+    );
+    let again = provider.post_with(&fulfil, &answer, &by_link).await?;
+    assert_eq!(
+        (again.status, again.code()),
+        (410, "fulfilled"),
+        "{again:?}"
+    );
+    assert!(
+        again.body["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("already been answered")),
+        "{again:?}"
+    );
+
+    // Both sides see one answer: the first.
+    let seen: wire::LinkRequestView = provider
+        .get_with(&format!("/api/requests/{}/link", created.id), &by_link)
+        .await?
+        .ok()?;
+    assert_eq!(seen.status, RequestStatus::Fulfilled);
+    let view: wire::RequestView = clinic
+        .get(&format!("/api/requests/{}", created.id))
+        .await?
+        .ok()?;
+    assert_eq!(view.status, RequestStatus::Fulfilled);
+    let answers: Vec<Id> = view
+        .fulfilments
+        .iter()
+        .map(|document| document.id)
+        .collect();
+    assert_eq!(answers, vec![first.id]);
+    assert_eq!(
+        clinic
+            .read_document(first.id)
+            .await?
+            .map_err(|refusal| anyhow::anyhow!("{refusal:?}"))?
+            .files,
+        form.files
+    );
     Ok(())
 }
 

@@ -242,6 +242,7 @@ pub async fn put_chunk(
             "this document is already finalized or ended; its chunks cannot change".to_owned(),
         ));
     }
+    super::requests::refuse_if_answered(&state, &document)?;
     let expected = super::chunks::sealed_len(&document.files, file, chunk)?;
     let body = super::chunks::read_chunk(request, expected, file, chunk).await?;
     // A bundle that ended while the chunk was arriving keeps nothing of it (its folder may
@@ -328,8 +329,10 @@ pub async fn finalize(
         return Err(already());
     }
     super::chunks::all_stored(&state, document.id, &document.files).await?;
+    // A request by link takes one answer: this upload takes it now, or is refused.
+    super::requests::take_answer(&state, &document)?;
     // The key material goes into the bundle folder (durably) before anyone can read it.
-    state
+    let stored = state
         .store
         .put_document_keys(
             id,
@@ -339,7 +342,11 @@ pub async fn finalize(
                 link_wrapped_key: request.link_wrapped_key.clone(),
             },
         )
-        .await?;
+        .await;
+    if let Err(error) = stored {
+        super::requests::release_answer(&state, &document)?;
+        return Err(error.into());
+    }
     let now = state.clock.now();
     let (finalized, document) = state
         .store
@@ -353,6 +360,7 @@ pub async fn finalize(
         })?
         .ok_or(AppError::NotFound)?;
     if !finalized {
+        super::requests::release_answer(&state, &document)?;
         if !matches!(
             document.state,
             DocumentStatus::Uploading | DocumentStatus::Ready

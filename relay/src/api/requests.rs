@@ -5,6 +5,9 @@
 //! invoice. Both sides see the request's status (open, fulfilled, overdue, closed). A provider by
 //! link proves they hold the link with the upload token derived from its secret; the relay
 //! keeps only that token's hash and never sees the secret or the expected key-set digest.
+//! A request by link takes one answer (whoever holds the link could otherwise keep adding
+//! files): the first upload to finish takes it with a compare-and-swap on the request, and
+//! every later reservation, chunk or finalize is refused with 410 `fulfilled`.
 
 use axum::Json;
 use axum::extract::State;
@@ -147,6 +150,7 @@ pub async fn create(
         authorization: authorization.as_ref().map(|created| created.id),
         fulfilments: Vec::new(),
         reminded_at: None,
+        answered_by: None,
     };
     state.store.save_request(&record)?;
     super::auth::audit(
@@ -285,6 +289,11 @@ pub async fn fulfil(
             code: "closed",
             message: "the requester closed this request; it takes no more documents",
         });
+    }
+    if request.target_org().is_none()
+        && matches!(answer_for(&state, &request, None)?, Answer::Answered)
+    {
+        return Err(answered());
     }
     if matches!(
         requester_org.status,
@@ -501,15 +510,8 @@ pub fn status(state: &AppState, request: &RequestRecord) -> Result<RequestStatus
     if request.closed_at.is_some() {
         return Ok(RequestStatus::Closed);
     }
-    for id in &request.fulfilments {
-        if let Some(document) = state.store.document(*id)?
-            && matches!(
-                document.state,
-                DocumentStatus::Ready | DocumentStatus::Expired
-            )
-        {
-            return Ok(RequestStatus::Fulfilled);
-        }
+    if finished_answer(state, request, None)? {
+        return Ok(RequestStatus::Fulfilled);
     }
     if state.clock.now() > request.due_at {
         return Ok(RequestStatus::Overdue);
@@ -564,6 +566,148 @@ async fn view(
         authorization,
         fulfilments,
     })
+}
+
+/// Refuses a chunk of `document` if it answers a request by link that another upload answered
+/// already (410 `fulfilled`), or is answering right now (409).
+pub fn refuse_if_answered(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
+    let Some(request) = link_request_of(state, document)? else {
+        return Ok(());
+    };
+    match answer_for(state, &request, Some(document.id))? {
+        Answer::Open => Ok(()),
+        Answer::Finishing => Err(finishing()),
+        Answer::Answered => Err(answered()),
+    }
+}
+
+/// At the finalize of `document`, just before it becomes readable: if it answers a request by
+/// link, it takes the request's one answer with a compare-and-swap on the request (so of two
+/// uploads finishing at once, one answers and the other is refused), or is refused as
+/// `refuse_if_answered` says. Requests to an organisation take any number of answers.
+pub fn take_answer(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
+    loop {
+        let Some(request) = link_request_of(state, document)? else {
+            return Ok(());
+        };
+        match answer_for(state, &request, Some(document.id))? {
+            Answer::Open => {}
+            Answer::Finishing => return Err(finishing()),
+            Answer::Answered => return Err(answered()),
+        }
+        let seen = request.answered_by;
+        let (taken, _) = state
+            .store
+            .update_request(request.id, |request| {
+                let unchanged = request.answered_by == seen;
+                if unchanged {
+                    request.answered_by = Some(document.id);
+                }
+                unchanged
+            })?
+            .ok_or(AppError::NotFound)?;
+        if taken {
+            return Ok(());
+        }
+        // Another upload took it between the look and the swap: look again.
+    }
+}
+
+/// Gives back the answer `document` took, when its finalize did not make it readable after all.
+pub fn release_answer(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
+    let Some(id) = document.request else {
+        return Ok(());
+    };
+    state.store.update_request(id, |request| {
+        if request.answered_by == Some(document.id) {
+            request.answered_by = None;
+        }
+    })?;
+    Ok(())
+}
+
+/// Where a request by link stands for one more answer.
+enum Answer {
+    /// Nobody answered: an upload may.
+    Open,
+    /// Another upload took the answer and is being finalized.
+    Finishing,
+    /// Another upload answered it.
+    Answered,
+}
+
+/// Where `request` stands for an upload of `mine` (`None`: one not reserved yet).
+fn answer_for(
+    state: &AppState,
+    request: &RequestRecord,
+    mine: Option<Id>,
+) -> Result<Answer, AppError> {
+    if let Some(holder) = request.answered_by.filter(|holder| Some(*holder) != mine) {
+        match state.store.document(holder)?.map(|document| document.state) {
+            Some(DocumentStatus::Ready | DocumentStatus::Expired) => return Ok(Answer::Answered),
+            Some(DocumentStatus::Uploading) => return Ok(Answer::Finishing),
+            // Its answer was withdrawn, or its upload abandoned: the answer is free again.
+            Some(DocumentStatus::Revoked) | None => {}
+        }
+    }
+    // Answers finished before requests recorded who answered them.
+    if finished_answer(state, request, mine)? {
+        return Ok(Answer::Answered);
+    }
+    Ok(Answer::Open)
+}
+
+/// Whether a fulfilment of `request` other than `except` finished uploading.
+fn finished_answer(
+    state: &AppState,
+    request: &RequestRecord,
+    except: Option<Id>,
+) -> Result<bool, AppError> {
+    for id in &request.fulfilments {
+        if Some(*id) == except {
+            continue;
+        }
+        if let Some(document) = state.store.document(*id)?
+            && matches!(
+                document.state,
+                DocumentStatus::Ready | DocumentStatus::Expired
+            )
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The request by link that `document` would answer, if it is a fulfilment of one.
+fn link_request_of(
+    state: &AppState,
+    document: &DocumentRecord,
+) -> Result<Option<RequestRecord>, AppError> {
+    if document.kind != DocumentKind::Fulfilment {
+        return Ok(None);
+    }
+    let Some(id) = document.request else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .request(id)?
+        .filter(|request| request.target_org().is_none()))
+}
+
+fn answered() -> AppError {
+    AppError::Gone {
+        code: "fulfilled",
+        message: "this request has already been answered; it takes no more documents",
+    }
+}
+
+fn finishing() -> AppError {
+    AppError::Conflict(
+        "another upload with this request link is being finished right now; if it fails, try again in a few minutes"
+            .to_owned(),
+    )
 }
 
 fn link_token_matches(request: &RequestRecord, headers: &HeaderMap) -> bool {

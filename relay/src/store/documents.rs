@@ -156,6 +156,11 @@ pub struct RequestRecord {
     /// The last reminder mailed.
     #[serde(default)]
     pub reminded_at: Option<i64>,
+    /// For a request by link, which takes one answer: the fulfilment that took it, just before
+    /// it became readable (a compare-and-swap on this record, so two uploads finishing at once
+    /// cannot both answer).
+    #[serde(default)]
+    pub answered_by: Option<Id>,
 }
 
 impl RequestRecord {
