@@ -3,6 +3,9 @@
 //! authorisation; the fragment's digest names the keys answers must be encrypted to, and this
 //! page refuses to encrypt to any other set the relay may serve. The fragment is removed from
 //! the address bar once read (kept in this tab for a reload) and never leaves the browser.
+//! A request takes one answer: once answered (the relay says so) or closed, the page says so
+//! instead of offering the form, and a tab whose upload arrived says that it did, also after a
+//! reload.
 
 use std::rc::Rc;
 
@@ -21,6 +24,10 @@ use crate::documents::{self, Contents, ProvideError};
 use crate::pages::requests::status_text;
 use crate::pins::{self, KeyWarning};
 use crate::receive::{self, ChunkSource, SaveTo};
+use crate::send::SendError;
+
+/// The relay's code for an upload to a request that was answered already.
+const ANSWERED: &str = "fulfilled";
 
 /// What the fragment yields.
 struct LinkKeys {
@@ -33,6 +40,8 @@ pub fn RequestLink() -> impl IntoView {
     let params = use_params_map();
     let id = params.with_untracked(|params| params.get("id").and_then(|id| Id::parse(&id).ok()));
     let kept = id.map(|id| format!("sealpost.request.{id}"));
+    // Set in this tab once its upload arrived.
+    let answered_key = StoredValue::new(id.map(|id| format!("sealpost.request.{id}.answered")));
     let fragment =
         browser::take_fragment().or_else(|| kept.as_deref().and_then(browser::recall_in_tab));
     if let (Some(key), Some(text)) = (&kept, &fragment) {
@@ -52,7 +61,9 @@ pub fn RequestLink() -> impl IntoView {
     let busy = RwSignal::new(false);
     let progress = RwSignal::new(None::<(u64, u64)>);
     let error = RwSignal::new(None::<String>);
-    let done = RwSignal::new(false);
+    let done = RwSignal::new(
+        answered_key.with_value(|key| key.as_deref().and_then(browser::recall_in_tab).is_some()),
+    );
     let authorization = RwSignal::new_local(None::<Rc<(Id, BundleKey, Manifest)>>);
 
     spawn_local(async move {
@@ -139,6 +150,9 @@ pub fn RequestLink() -> impl IntoView {
                 Ok(created) => created,
                 Err(failure) => {
                     busy.set(false);
+                    if failure.code() == Some(ANSWERED) {
+                        mark_answered(request);
+                    }
                     error.set(Some(failure.to_string()));
                     return;
                 }
@@ -158,9 +172,21 @@ pub fn RequestLink() -> impl IntoView {
             match outcome {
                 Ok(_) => {
                     files.set(Vec::new());
+                    note.set(String::new());
+                    answered_key.with_value(|key| {
+                        if let Some(key) = key {
+                            browser::remember_in_tab(key, "1");
+                        }
+                    });
                     done.set(true);
                 }
                 Err(ProvideError::Keys(stop)) => warning.set(Some(stop)),
+                Err(ProvideError::Send(SendError::Api(failure)))
+                    if failure.code() == Some(ANSWERED) =>
+                {
+                    mark_answered(request);
+                    error.set(Some(failure.to_string()));
+                }
                 Err(failure) => error.set(Some(failure.to_string())),
             }
         });
@@ -173,8 +199,10 @@ pub fn RequestLink() -> impl IntoView {
                 None => view! { <p class="muted">"Looking up this request…"</p> }.into_any(),
                 Some(Err(problem)) => view! { <p class="status-error" role="alert" data-testid="request-link-error">{problem}</p> }.into_any(),
                 Some(Ok(view)) => {
-                    let open = view.status != RequestStatus::Closed;
+                    let status = view.status;
+                    let open = matches!(status, RequestStatus::Open | RequestStatus::Overdue);
                     let has_authorization = view.authorization.is_some();
+                    let organisation = view.organisation.clone();
                     view! {
                         <dl class="facts" data-testid="request-facts">
                             <dt>"From"</dt>
@@ -186,11 +214,21 @@ pub fn RequestLink() -> impl IntoView {
                                 }}</dd>
                             <dt>"Asks for"</dt><dd class="note" data-testid="request-description">{view.description.clone()}</dd>
                             <dt>"Due"</dt><dd>{format_time(view.due_at)}</dd>
-                            <dt>"Status"</dt><dd>{status_text(view.status)}</dd>
+                            <dt>"Status"</dt><dd data-testid="request-status">{status_text(view.status)}</dd>
                             <dt>"Encrypted to"</dt><dd>{view.readers.iter().map(|holder| holder.name.clone()).collect::<Vec<_>>().join(", ")}</dd>
                         </dl>
                         <Show when=move || has_authorization>
                             <button type="button" class="secondary" data-testid="open-authorization" on:click=open_authorization>"Open the authorisation they attached"</button>
+                        </Show>
+                        <Show when=move || status == RequestStatus::Fulfilled && !done.get()>
+                            <p class="banner banner-ok" role="status" data-testid="request-answered">
+                                "This request has already been answered: documents were uploaded with this link, so it takes no more. If something is missing, ask " {organisation.clone()} " for a new request."
+                            </p>
+                        </Show>
+                        <Show when=move || status == RequestStatus::Closed && !done.get()>
+                            <p class="banner banner-warn" role="status" data-testid="request-closed">
+                                "The requester closed this request; it takes no more uploads."
+                            </p>
                         </Show>
                         <Show when=move || open && warning.with(Option::is_none) && !done.get()>
                             <form class="composer" data-testid="provide-form" on:submit=submit>
@@ -223,11 +261,21 @@ pub fn RequestLink() -> impl IntoView {
                 </div>
             })}
             <Show when=move || done.get()>
-                <p class="banner banner-ok" data-testid="provide-done">"Encrypted and uploaded. Only the people who asked can read it."</p>
+                <p class="banner banner-ok" role="status" data-testid="provide-done">"Your upload arrived, encrypted: only the people who asked can read it. This request is answered; nothing more is needed."</p>
             </Show>
             <Show when=move || error.get().is_some()>
                 <p class="status-error" role="alert" data-testid="provide-error">{move || error.get().unwrap_or_default()}</p>
             </Show>
         </section>
     }
+}
+
+/// The relay said the request was answered meanwhile (from another tab or by someone else
+/// holding the link): the page stops offering the form.
+fn mark_answered(request: RwSignal<Option<Result<LinkRequestView, String>>>) {
+    request.update(|request| {
+        if let Some(Ok(view)) = request {
+            view.status = RequestStatus::Fulfilled;
+        }
+    });
 }
