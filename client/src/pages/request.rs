@@ -2,7 +2,8 @@
 //! where it stands; its authorisation and the documents that answer it (each opens on its own
 //! page, for its readers). The requester closes it; the organisation asked answers it with
 //! files encrypted to the requester and the requester's owner (keys checked against this
-//! browser's pins), optionally asking for payment first.
+//! browser's pins), optionally asking for payment first. A finished answer replaces its form
+//! (a second click cannot upload it twice); "Upload more" starts an empty one.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -150,7 +151,14 @@ fn Answer(id: Id, on_done: Callback<()>) -> impl IntoView {
             busy.set(false);
             match outcome {
                 Ok(_) => {
+                    // Uploaded: nothing of it stays in the form to be sent again.
                     files.set(Vec::new());
+                    note.set(String::new());
+                    charge.set(false);
+                    amount.set(String::new());
+                    currency.set("EUR".to_owned());
+                    description.set(String::new());
+                    reservation.set(None);
                     done.set(true);
                     on_done.run(());
                 }
@@ -218,25 +226,28 @@ fn Answer(id: Id, on_done: Callback<()>) -> impl IntoView {
     view! {
         <h2>"Answer this request"</h2>
         <p class="muted">"What you upload is encrypted to the requester and their organisation's owner only."</p>
-        <form class="composer" data-testid="answer-form" on:submit=submit>
-            <FilePicker files=files name="answer-files" />
-            <label>"Note (optional, encrypted)" <textarea name="answer-note" rows="2" bind:value=note></textarea></label>
-            <label class="checkbox"><input type="checkbox" name="answer-charge" on:change=move |event| charge.set(event_target_checked(&event)) />"Ask for payment before they can open it"</label>
-            <Show when=move || charge.get()>
-                <fieldset class="inline-form">
-                    <label>"Amount" <input type="text" name="answer-amount" inputmode="decimal" bind:value=amount /></label>
-                    <label>"Currency" <input type="text" name="answer-currency" maxlength="3" size="4" bind:value=currency /></label>
-                    <label>"For (not encrypted: the relay's operator can read it)" <input type="text" name="answer-invoice-description" maxlength="200" bind:value=description /></label>
-                </fieldset>
-            </Show>
-            <button type="submit" disabled=move || busy.get()>"Encrypt and upload"</button>
-        </form>
+        <Show when=move || !done.get()>
+            <form class="composer" data-testid="answer-form" on:submit=submit>
+                <FilePicker files=files name="answer-files" />
+                <label>"Note (optional, encrypted)" <textarea name="answer-note" rows="2" bind:value=note></textarea></label>
+                <label class="checkbox"><input type="checkbox" name="answer-charge" prop:checked=move || charge.get() on:change=move |event| charge.set(event_target_checked(&event)) />"Ask for payment before they can open it"</label>
+                <Show when=move || charge.get()>
+                    <fieldset class="inline-form">
+                        <label>"Amount" <input type="text" name="answer-amount" inputmode="decimal" bind:value=amount /></label>
+                        <label>"Currency" <input type="text" name="answer-currency" maxlength="3" size="4" bind:value=currency /></label>
+                        <label>"For (not encrypted: the relay's operator can read it)" <input type="text" name="answer-invoice-description" maxlength="200" bind:value=description /></label>
+                    </fieldset>
+                </Show>
+                <button type="submit" disabled=move || busy.get()>"Encrypt and upload"</button>
+            </form>
+        </Show>
         {move || warning.get().map(|stop| view! {
             <KeyWarningBox warning=stop me=auth.api.get_untracked().map(|api| api.session().user.id)
                 on_accept=Callback::new(move |()| fill()) />
         })}
         <Show when=move || done.get()>
             <p class="banner banner-ok" data-testid="answer-done">"Uploaded. The requester can open it now."</p>
+            <button type="button" class="secondary" data-testid="answer-more" on:click=move |_| { error.set(None); done.set(false); }>"Upload more for this request"</button>
         </Show>
         <Show when=move || error.get().is_some()>
             <p class="status-error" role="alert" data-testid="answer-error">{move || error.get().unwrap_or_default()}</p>

@@ -4,7 +4,7 @@
 //! and optionally an authorisation document (e.g. a signed consent) encrypted for the provider.
 //! A request by link gets a fresh secret in this browser: its fragment carries the secret and
 //! the digest of the keys answers must be encrypted to; the relay gets only the upload token's
-//! hash.
+//! hash. Once a request is made its form is emptied, so a second click cannot ask twice.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -202,6 +202,11 @@ fn NewRequest(on_created: Callback<()>) -> impl IntoView {
                 )));
             }
             busy.set(false);
+            // Made: nothing of it stays in the form to be sent again.
+            handle.set(String::new());
+            email.set(String::new());
+            description.set(String::new());
+            due.set(String::new());
             files.set(Vec::new());
             pending.set(None);
             made.set(Some(state.created.id));
