@@ -378,7 +378,9 @@ async fn a_portal_drop_reaches_the_intake_user_and_an_admin_sees_only_a_lock() -
     let admin = browser.session().await?;
     log_in(&admin, &relay.url, "firmadmin@example.com").await?;
     visit(&admin, "/app/inbox").await?;
-    admin.wait_for_text("[data-testid=documents]", "🔒").await?;
+    admin
+        .wait_for_text("[data-testid=documents]", "Limited viewing")
+        .await?;
     admin.click("[data-testid=documents] a").await?;
     admin
         .wait_for_text("[data-testid=locked]", "Limited viewing")

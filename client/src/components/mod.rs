@@ -6,6 +6,7 @@ pub mod footer;
 pub mod header;
 pub mod invoice;
 pub mod key_warning;
+pub mod limited;
 pub mod mark_paid;
 pub mod mfa;
 pub mod qr;

@@ -169,7 +169,7 @@ pub fn Document() -> impl IntoView {
                         </dl>
                         {(!view.readable).then(|| view! {
                             <p class="banner banner-warn" data-testid="locked">
-                                "🔒 Limited viewing: only " {readers.clone()} " can read this document. You see its details only."
+                                <span aria-hidden="true">"🔒 "</span>"Limited viewing: only " {readers.clone()} " can read this document. You see its details only."
                             </p>
                         })}
                         {view.invoice.clone().filter(|_| view.readable).map(|invoice| view! {

@@ -1,6 +1,7 @@
 //! The inbox and sent box, `/app/inbox`: everything the organisation received (request
 //! answers, authorisations asked of it, portal uploads, chart transfers) or provided, with
-//! filters by kind, status and "readable by me"; what the viewer may not read shows a lock.
+//! filters by kind, status and "readable by me"; what the viewer may not read says "Limited
+//! viewing".
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,6 +10,7 @@ use shared::wire::{DocumentKind, DocumentStatus, DocumentView};
 
 use crate::auth::use_auth;
 use crate::browser::{format_stored_bytes, format_time};
+use crate::components::limited::LimitedViewing;
 use crate::pages::document::{kind_text, status_text};
 use crate::routes::{self, Page};
 
@@ -76,7 +78,7 @@ pub fn Inbox() -> impl IntoView {
                             <tbody>
                                 {rows.into_iter().map(|document| view! {
                                     <tr data-document=document.id.to_string()>
-                                        <td>{if document.readable { "" } else { "🔒" }}</td>
+                                        <td>{(!document.readable).then(|| view! { <LimitedViewing /> })}</td>
                                         <td><A href=routes::document(document.id)>{kind_text(document.kind)}</A></td>
                                         <td>{document.from.clone()}</td>
                                         <td>{document.organisation.clone()}</td>

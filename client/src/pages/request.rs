@@ -18,6 +18,7 @@ use crate::browser::{format_stored_bytes, format_time};
 use crate::components::file_picker::FilePicker;
 use crate::components::invoice::status_text as invoice_status;
 use crate::components::key_warning::KeyWarningBox;
+use crate::components::limited::LimitedViewing;
 use crate::documents::{self, Contents, ProvideError};
 use crate::pages::requests::status_text;
 use crate::pins::KeyWarning;
@@ -76,7 +77,7 @@ pub fn Request() -> impl IntoView {
                         {view.authorization.clone().map(|document| view! {
                             <p data-testid="authorization">"Authorisation: "
                                 <A href=routes::document(document.id)>{format!("{} file(s), {}", document.files, format_stored_bytes(document.size))}</A>
-                                {if document.readable { "" } else { " 🔒" }}
+                                {(!document.readable).then(|| view! { " " <LimitedViewing /> })}
                             </p>
                         })}
                         <h2>"Answers"</h2>
@@ -89,7 +90,7 @@ pub fn Request() -> impl IntoView {
                                         <li>
                                             <A href=routes::document(document.id)>{format!("{} file(s), {}, {}", document.files, format_stored_bytes(document.size), format_time(document.created_at))}</A>
                                             " from " {document.from.clone()}
-                                            {if document.readable { String::new() } else { " 🔒".to_owned() }}
+                                            {(!document.readable).then(|| view! { " · " <LimitedViewing /> })}
                                             {document.invoice.clone().map(|invoice| format!(" · {} · {}", format_amount(invoice.amount_minor, invoice.currency), invoice_status(invoice.status)))}
                                         </li>
                                     }).collect_view()}
