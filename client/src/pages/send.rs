@@ -3,7 +3,8 @@
 //! It encrypts and uploads with a progress bar, then shows the link (copy button, QR code) and
 //! reminds the sender to pass the OTP by another channel. Names are shown as text only.
 //! Optionally it attaches an invoice (the paywall): amount, currency and description; the
-//! recipient can decrypt nothing until it is paid.
+//! recipient can decrypt nothing until it is paid. Links expire after a week unless the sender
+//! picks otherwise (up to the organisation's maximum).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -19,6 +20,9 @@ use crate::send::{self, MIN_OTP_CHARS, Outgoing, Progress};
 
 /// Expiry choices, in days (the organisation's maximum is always offered as well).
 const EXPIRY_DAYS: [u32; 4] = [1, 7, 30, 90];
+/// The expiry chosen until the sender picks another, in days (shorter if the organisation's
+/// maximum is).
+const DEFAULT_EXPIRY_DAYS: u32 = 7;
 /// Currencies offered first for invoices (any ISO code may be typed).
 const CURRENCIES: [&str; 8] = ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK"];
 
@@ -48,7 +52,8 @@ fn Composer() -> impl IntoView {
     let note = RwSignal::new(String::new());
     let recipient = RwSignal::new(String::new());
     let otp = RwSignal::new(send::generate_otp());
-    let expiry = RwSignal::new(String::new());
+    // `None` until the sender picks an expiry: then the default.
+    let expiry = RwSignal::new(None::<u32>);
     let opens = RwSignal::new("1".to_owned());
     let charge = RwSignal::new(false);
     let amount = RwSignal::new(String::new());
@@ -65,10 +70,11 @@ fn Composer() -> impl IntoView {
         let Some(api) = auth.api.get_untracked() else {
             return;
         };
-        let days = expiry
-            .get_untracked()
-            .parse::<i64>()
-            .unwrap_or_else(|_| i64::from(max_days.get_untracked()));
+        let days = i64::from(
+            expiry
+                .get_untracked()
+                .unwrap_or_else(|| default_expiry(max_days.get_untracked())),
+        );
         let expires_in_seconds = if days == 0 { 3600 } else { days * 86_400 };
         let invoice = if charge.get_untracked() {
             match invoice_terms(
@@ -143,14 +149,15 @@ fn Composer() -> impl IntoView {
                     <p class="strength" data-testid="otp-strength">{move || strength(&otp.get())}</p>
                     <div class="inline-form">
                         <label>"Expires after"
-                            <select name="expiry" on:change=move |event| expiry.set(event_target_value(&event))>
+                            <select name="expiry" on:change=move |event| expiry.set(event_target_value(&event).parse().ok())>
                                 {move || {
                                     let max = max_days.get();
+                                    let chosen = expiry.get_untracked().unwrap_or_else(|| default_expiry(max));
                                     let mut options = vec![(0_u32, "1 hour".to_owned())];
                                     options.extend(EXPIRY_DAYS.iter().filter(|days| **days < max).map(|days| (*days, days_text(*days))));
                                     options.push((max, days_text(max)));
                                     options.into_iter().map(|(days, text)| view! {
-                                        <option value=days.to_string() selected=days == max>{text}</option>
+                                        <option value=days.to_string() selected=days == chosen>{text}</option>
                                     }).collect_view()
                                 }}
                             </select>
@@ -233,6 +240,11 @@ fn invoice_terms(
         currency,
         description: description.to_owned(),
     })
+}
+
+/// The expiry offered first: a week, or the organisation's maximum if that is shorter.
+fn default_expiry(max_days: u32) -> u32 {
+    DEFAULT_EXPIRY_DAYS.min(max_days)
 }
 
 fn days_text(days: u32) -> String {
