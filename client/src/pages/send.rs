@@ -4,7 +4,8 @@
 //! reminds the sender to pass the OTP by another channel. Names are shown as text only.
 //! Optionally it attaches an invoice (the paywall): amount, currency and description; the
 //! recipient can decrypt nothing until it is paid. Links expire after a week unless the sender
-//! picks otherwise (up to the organisation's maximum).
+//! picks otherwise (up to the organisation's maximum); "Send something else" starts from an
+//! empty form, so nothing of one client's send can ride along with the next.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -64,6 +65,24 @@ fn Composer() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let result = RwSignal::new(None::<(String, i64)>);
     let copied = RwSignal::new(false);
+
+    // Every field back to how a fresh page has it.
+    let start_over = move |_| {
+        files.set(Vec::new());
+        note.set(String::new());
+        recipient.set(String::new());
+        otp.set(send::generate_otp());
+        expiry.set(None);
+        opens.set("1".to_owned());
+        charge.set(false);
+        amount.set(String::new());
+        currency.set("EUR".to_owned());
+        description.set(String::new());
+        progress.set(None);
+        error.set(None);
+        copied.set(false);
+        result.set(None);
+    };
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -216,7 +235,7 @@ fn Composer() -> impl IntoView {
                         "Pass the one-time password by another channel (a phone call, a text message), never together with the link. "
                         {format!("The link expires {}.", format_time(expires_at))}
                     </p>
-                    <button type="button" class="secondary" on:click=move |_| { result.set(None); progress.set(None); copied.set(false); }>"Send something else"</button>
+                    <button type="button" class="secondary" data-testid="send-another" on:click=start_over>"Send something else"</button>
                 </div>
             })}
         </section>
