@@ -11,4 +11,5 @@ pub mod mark_paid;
 pub mod mfa;
 pub mod qr;
 pub mod relay_status;
+pub mod standing;
 pub mod unlock;

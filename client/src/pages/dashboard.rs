@@ -1,5 +1,6 @@
 //! The signed-in home: who you are, your organisation's standing with the operator (and what it
-//! means you can do), your key's fingerprint to compare with correspondents, unlocking after a
+//! means you can do; looked at again every few seconds while pending, so the verification shows
+//! without a reload), your key's fingerprint to compare with correspondents, unlocking after a
 //! reload, and logging out here or everywhere.
 
 use leptos::prelude::*;
@@ -38,6 +39,8 @@ fn Home() -> impl IntoView {
     let navigate = use_navigate();
     let session = move || auth.api.get().map(|api| api.session().clone());
     let error = RwSignal::new(None::<String>);
+    // The operator's verification shows up here without a reload.
+    crate::components::standing::poll_while_pending(auth);
 
     let log_out = move |everywhere: bool| {
         let navigate = navigate.clone();

@@ -4,7 +4,8 @@
 //! and optionally an authorisation document (e.g. a signed consent) encrypted for the provider.
 //! A request by link gets a fresh secret in this browser: its fragment carries the secret and
 //! the digest of the keys answers must be encrypted to; the relay gets only the upload token's
-//! hash. Once a request is made its form is emptied, so a second click cannot ask twice.
+//! hash. Once a request is made its form is emptied, so a second click cannot ask twice; an
+//! organisation that may not request sees why, with the form disabled.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -19,6 +20,7 @@ use crate::auth::use_auth;
 use crate::browser::format_time;
 use crate::components::file_picker::FilePicker;
 use crate::components::key_warning::KeyWarningBox;
+use crate::components::standing::{StandingNotice, may_send};
 use crate::documents::{self, Contents};
 use crate::pins::{self, KeyWarning};
 use crate::routes;
@@ -129,6 +131,7 @@ fn NewRequest(on_created: Callback<()>) -> impl IntoView {
     let pending = RwSignal::new_local(None::<Pending>);
     let link = RwSignal::new(None::<String>);
     let made = RwSignal::new(None::<shared::ids::Id>);
+    let allowed = Memo::new(move |_| may_send(auth));
 
     // Checks the keys, uploads the authorisation (if any) and, for a link, builds it.
     let finish = move || {
@@ -278,24 +281,27 @@ fn NewRequest(on_created: Callback<()>) -> impl IntoView {
     view! {
         <details class="settings" open>
             <summary>"Ask for documents"</summary>
+            <StandingNotice action="request documents" />
             <form class="composer" on:submit=submit>
-                <fieldset class="inline-form">
-                    <label class="checkbox"><input type="radio" name="target-kind" value="organisation" prop:checked=move || !by_link.get() on:change=move |_| by_link.set(false) />"another organisation on this relay"</label>
-                    <label class="checkbox"><input type="radio" name="target-kind" value="link" prop:checked=move || by_link.get() on:change=move |_| by_link.set(true) />"anyone, by a link I pass on"</label>
+                <fieldset class="form-body" disabled=move || !allowed.get()>
+                    <fieldset class="inline-form">
+                        <label class="checkbox"><input type="radio" name="target-kind" value="organisation" prop:checked=move || !by_link.get() on:change=move |_| by_link.set(false) />"another organisation on this relay"</label>
+                        <label class="checkbox"><input type="radio" name="target-kind" value="link" prop:checked=move || by_link.get() on:change=move |_| by_link.set(true) />"anyone, by a link I pass on"</label>
+                    </fieldset>
+                    <Show when=move || !by_link.get()>
+                        <label>"Their handle" <input type="text" name="handle" autocomplete="off" bind:value=handle /></label>
+                    </Show>
+                    <Show when=move || by_link.get()>
+                        <label>"Their e-mail, for reminders (optional; the relay's operator can read it; reminders carry no link and no description)" <input type="email" name="provider-email" autocomplete="off" bind:value=email /></label>
+                    </Show>
+                    <label>"What you need (not encrypted: the provider and the relay's operator can read it)"
+                        <textarea name="description" rows="3" maxlength="2000" required bind:value=description></textarea>
+                    </label>
+                    <label>"Due" <input type="date" name="due" required bind:value=due /></label>
+                    <p class="muted">"Authorisation for the provider (optional, e.g. a signed consent; encrypted for them):"</p>
+                    <FilePicker files=files name="authorization" />
+                    <button type="submit" disabled=move || busy.get() || !allowed.get()>"Send the request"</button>
                 </fieldset>
-                <Show when=move || !by_link.get()>
-                    <label>"Their handle" <input type="text" name="handle" autocomplete="off" bind:value=handle /></label>
-                </Show>
-                <Show when=move || by_link.get()>
-                    <label>"Their e-mail, for reminders (optional; the relay's operator can read it; reminders carry no link and no description)" <input type="email" name="provider-email" autocomplete="off" bind:value=email /></label>
-                </Show>
-                <label>"What you need (not encrypted: the provider and the relay's operator can read it)"
-                    <textarea name="description" rows="3" maxlength="2000" required bind:value=description></textarea>
-                </label>
-                <label>"Due" <input type="date" name="due" required bind:value=due /></label>
-                <p class="muted">"Authorisation for the provider (optional, e.g. a signed consent; encrypted for them):"</p>
-                <FilePicker files=files name="authorization" />
-                <button type="submit" disabled=move || busy.get()>"Send the request"</button>
             </form>
             {move || warning.get().map(|stop| view! {
                 <KeyWarningBox warning=stop me=auth.api.get_untracked().map(|api| api.session().user.id)

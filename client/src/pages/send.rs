@@ -5,7 +5,8 @@
 //! Optionally it attaches an invoice (the paywall): amount, currency and description; the
 //! recipient can decrypt nothing until it is paid. Links expire after a week unless the sender
 //! picks otherwise (up to the organisation's maximum); "Send something else" starts from an
-//! empty form, so nothing of one client's send can ride along with the next.
+//! empty form, so nothing of one client's send can ride along with the next. An organisation
+//! that may not send sees why before it picks files, with the form disabled.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -16,6 +17,7 @@ use shared::money::{Currency, parse_amount};
 use crate::auth::use_auth;
 use crate::browser::{format_bytes, format_time};
 use crate::components::file_picker::FilePicker;
+use crate::components::standing::{StandingNotice, may_send};
 use crate::routes::Page;
 use crate::send::{self, MIN_OTP_CHARS, Outgoing, Progress};
 
@@ -65,6 +67,7 @@ fn Composer() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let result = RwSignal::new(None::<(String, i64)>);
     let copied = RwSignal::new(false);
+    let allowed = Memo::new(move |_| may_send(auth));
 
     // Every field back to how a fresh page has it.
     let start_over = move |_| {
@@ -148,65 +151,68 @@ fn Composer() -> impl IntoView {
     view! {
         <section class="composer">
             <h1>"Secure Send"</h1>
+            <StandingNotice action="send documents" />
             <Show when=move || result.get().is_none()>
                 <form on:submit=submit>
-                    <FilePicker files=files />
-                    <label>"Note for the recipient (optional, encrypted)"
-                        <textarea name="note" rows="3" maxlength="10000" bind:value=note></textarea>
-                    </label>
-                    <label>"Recipient's e-mail (optional, for your Sent list)"
-                        <input type="email" name="recipient" autocomplete="off" bind:value=recipient />
-                    </label>
-                    <label>{format!("One-time password (at least {MIN_OTP_CHARS} characters)")}
-                        <input type="text" name="otp" required minlength=MIN_OTP_CHARS.to_string() autocomplete="off" spellcheck="false" bind:value=otp />
-                    </label>
-                    <p class="muted" data-testid="otp-advice">
-                        "A random password is filled in. Keep it, or type your own; give it to the recipient by another channel (phone, text message), never with the link. A long random one also holds if the relay's database is ever stolen together with the link, where a short one can be found by trying."
-                        " "
-                        <button type="button" class="link-button" data-testid="otp-new" on:click=move |_| otp.set(send::generate_otp())>"Another one"</button>
-                    </p>
-                    <p class="strength" data-testid="otp-strength">{move || strength(&otp.get())}</p>
-                    <div class="inline-form">
-                        <label>"Expires after"
-                            <select name="expiry" on:change=move |event| expiry.set(event_target_value(&event).parse().ok())>
-                                {move || {
-                                    let max = max_days.get();
-                                    let chosen = expiry.get_untracked().unwrap_or_else(|| default_expiry(max));
-                                    let mut options = vec![(0_u32, "1 hour".to_owned())];
-                                    options.extend(EXPIRY_DAYS.iter().filter(|days| **days < max).map(|days| (*days, days_text(*days))));
-                                    options.push((max, days_text(max)));
-                                    options.into_iter().map(|(days, text)| view! {
-                                        <option value=days.to_string() selected=days == chosen>{text}</option>
-                                    }).collect_view()
-                                }}
-                            </select>
+                    <fieldset class="form-body" disabled=move || !allowed.get()>
+                        <FilePicker files=files />
+                        <label>"Note for the recipient (optional, encrypted)"
+                            <textarea name="note" rows="3" maxlength="10000" bind:value=note></textarea>
                         </label>
-                        <label>"Opens allowed"
-                            <input type="number" name="opens" min="1" max="100" bind:value=opens />
+                        <label>"Recipient's e-mail (optional, for your Sent list)"
+                            <input type="email" name="recipient" autocomplete="off" bind:value=recipient />
                         </label>
-                    </div>
-                    <label class="checkbox">
-                        <input type="checkbox" name="charge" prop:checked=move || charge.get()
-                            on:change=move |event| charge.set(event_target_checked(&event)) />
-                        "Ask for payment before the documents can be opened"
-                    </label>
-                    <Show when=move || charge.get()>
-                        <fieldset class="inline-form" data-testid="invoice-fields">
-                            <label>"Amount"
-                                <input type="text" name="amount" inputmode="decimal" placeholder="120.00" autocomplete="off" bind:value=amount />
+                        <label>{format!("One-time password (at least {MIN_OTP_CHARS} characters)")}
+                            <input type="text" name="otp" required minlength=MIN_OTP_CHARS.to_string() autocomplete="off" spellcheck="false" bind:value=otp />
+                        </label>
+                        <p class="muted" data-testid="otp-advice">
+                            "A random password is filled in. Keep it, or type your own; give it to the recipient by another channel (phone, text message), never with the link. A long random one also holds if the relay's database is ever stolen together with the link, where a short one can be found by trying."
+                            " "
+                            <button type="button" class="link-button" data-testid="otp-new" on:click=move |_| otp.set(send::generate_otp())>"Another one"</button>
+                        </p>
+                        <p class="strength" data-testid="otp-strength">{move || strength(&otp.get())}</p>
+                        <div class="inline-form">
+                            <label>"Expires after"
+                                <select name="expiry" on:change=move |event| expiry.set(event_target_value(&event).parse().ok())>
+                                    {move || {
+                                        let max = max_days.get();
+                                        let chosen = expiry.get_untracked().unwrap_or_else(|| default_expiry(max));
+                                        let mut options = vec![(0_u32, "1 hour".to_owned())];
+                                        options.extend(EXPIRY_DAYS.iter().filter(|days| **days < max).map(|days| (*days, days_text(*days))));
+                                        options.push((max, days_text(max)));
+                                        options.into_iter().map(|(days, text)| view! {
+                                            <option value=days.to_string() selected=days == chosen>{text}</option>
+                                        }).collect_view()
+                                    }}
+                                </select>
                             </label>
-                            <label>"Currency"
-                                <input type="text" name="currency" list="currencies" maxlength="3" size="4" autocomplete="off" bind:value=currency />
-                                <datalist id="currencies">
-                                    {CURRENCIES.iter().map(|code| view! { <option value=*code></option> }).collect_view()}
-                                </datalist>
+                            <label>"Opens allowed"
+                                <input type="number" name="opens" min="1" max="100" bind:value=opens />
                             </label>
-                            <label>"What it is for (not encrypted: the recipient, the card processor and the relay's operator can read it)"
-                                <input type="text" name="invoice-description" maxlength="200" bind:value=description />
-                            </label>
-                        </fieldset>
-                    </Show>
-                    <button type="submit" disabled=move || busy.get()>"Encrypt and send"</button>
+                        </div>
+                        <label class="checkbox">
+                            <input type="checkbox" name="charge" prop:checked=move || charge.get()
+                                on:change=move |event| charge.set(event_target_checked(&event)) />
+                            "Ask for payment before the documents can be opened"
+                        </label>
+                        <Show when=move || charge.get()>
+                            <fieldset class="inline-form" data-testid="invoice-fields">
+                                <label>"Amount"
+                                    <input type="text" name="amount" inputmode="decimal" placeholder="120.00" autocomplete="off" bind:value=amount />
+                                </label>
+                                <label>"Currency"
+                                    <input type="text" name="currency" list="currencies" maxlength="3" size="4" autocomplete="off" bind:value=currency />
+                                    <datalist id="currencies">
+                                        {CURRENCIES.iter().map(|code| view! { <option value=*code></option> }).collect_view()}
+                                    </datalist>
+                                </label>
+                                <label>"What it is for (not encrypted: the recipient, the card processor and the relay's operator can read it)"
+                                    <input type="text" name="invoice-description" maxlength="200" bind:value=description />
+                                </label>
+                            </fieldset>
+                        </Show>
+                        <button type="submit" disabled=move || busy.get() || !allowed.get()>"Encrypt and send"</button>
+                    </fieldset>
                 </form>
             </Show>
             <Show when=move || busy.get() || (progress.get().is_some() && result.get().is_none() && error.get().is_none())>

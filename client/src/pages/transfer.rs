@@ -2,7 +2,7 @@
 //! handle. The relay names the readers (the receiving owner and intake users, and you and your
 //! owner for your copy); their keys are checked against the fingerprints this browser pinned
 //! before (a changed key stops the transfer with a warning), and the files are encrypted to
-//! exactly them.
+//! exactly them. An organisation that may not send sees why, with the form disabled.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,6 +13,7 @@ use crate::auth::use_auth;
 use crate::browser::format_bytes;
 use crate::components::file_picker::FilePicker;
 use crate::components::key_warning::KeyWarningBox;
+use crate::components::standing::{StandingNotice, may_send};
 use crate::documents::{self, Contents, ProvideError};
 use crate::pins::KeyWarning;
 use crate::routes::{self, Page};
@@ -29,6 +30,7 @@ pub fn Transfer() -> impl IntoView {
     let warning = RwSignal::new(None::<KeyWarning>);
     let reservation = RwSignal::new(None::<wire::DocumentCreated>);
     let done = RwSignal::new(None::<wire::DocumentView>);
+    let allowed = Memo::new(move |_| may_send(auth));
 
     // Encrypts into the reserved transfer once its keys pass the check.
     let fill = move || {
@@ -103,6 +105,7 @@ pub fn Transfer() -> impl IntoView {
         <section class="composer">
             <h1>"Chart transfer"</h1>
             <p class="muted">"Send documents to another organisation on this relay. Only its owner and intake users can read them, and you and your owner keep a copy."</p>
+            <StandingNotice action="transfer documents" />
             <Show when=move || done.get().is_none() fallback=move || view! {
                 <p class="banner banner-ok" data-testid="transfer-done">
                     "Encrypted and sent to " {done.get().map(|view| view.organisation).unwrap_or_default()} "."
@@ -110,14 +113,16 @@ pub fn Transfer() -> impl IntoView {
                 <p>{move || done.get().map(|view| view! { <A href=routes::document(view.id)>"Your copy"</A> })} " · " <A href=Page::Inbox.path()>"Sent and received"</A></p>
             }>
                 <form on:submit=submit>
-                    <label>"To (the organisation's handle)"
-                        <input type="text" name="to" required autocomplete="off" bind:value=to />
-                    </label>
-                    <FilePicker files=files />
-                    <label>"Note (optional, encrypted)"
-                        <textarea name="note" rows="3" maxlength="10000" bind:value=note></textarea>
-                    </label>
-                    <button type="submit" disabled=move || busy.get()>"Encrypt and transfer"</button>
+                    <fieldset class="form-body" disabled=move || !allowed.get()>
+                        <label>"To (the organisation's handle)"
+                            <input type="text" name="to" required autocomplete="off" bind:value=to />
+                        </label>
+                        <FilePicker files=files />
+                        <label>"Note (optional, encrypted)"
+                            <textarea name="note" rows="3" maxlength="10000" bind:value=note></textarea>
+                        </label>
+                        <button type="submit" disabled=move || busy.get() || !allowed.get()>"Encrypt and transfer"</button>
+                    </fieldset>
                 </form>
             </Show>
             {move || uploaded.get().map(|(bytes, total)| view! {
