@@ -7,6 +7,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
 BINARYEN_VERSION=132.0.0
 CARGO_DENY_VERSION=0.20.2
+GECKODRIVER_VERSION=0.37.1
 export PATH="$TOOLS/bin:$TOOLS/node_modules/.bin:$PATH"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 cd "$ROOT"
@@ -71,17 +72,44 @@ ensure_wasm_opt() {
   wasm-opt --version
 }
 
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
+}
+
 ensure_chromium() {
   if have chromium && have chromedriver; then
     step "Chromium and chromedriver: present ($(chromium --version 2>/dev/null | head -n 1))"
     return
   fi
   step "Chromium and chromedriver: installing from Debian (apt-get)"
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
+  apt_install chromium chromium-driver
   chromium --version
+}
+
+# The three engines recipients use (TOOLCHAIN.md "Other browser engines"): Chromium, Firefox
+# (Debian's firefox-esr; geckodriver from crates.io, as its releases are on GitHub) and WebKit,
+# Safari's engine (Debian's WebKitWebDriver and MiniBrowser, on a virtual display).
+ensure_browsers() {
+  ensure_chromium
+  local packages=()
+  have firefox-esr || packages+=(firefox-esr)
+  have WebKitWebDriver || packages+=(webkit2gtk-driver)
+  have xvfb-run || packages+=(xvfb)
+  have xauth || packages+=(xauth)
+  if [ ${#packages[@]} -gt 0 ]; then
+    step "Firefox ESR and WebKit: installing ${packages[*]} from Debian (apt-get)"
+    apt_install "${packages[@]}"
+  fi
+  step "Firefox: $(firefox-esr --version 2>/dev/null | head -n 1); WebKit: $(dpkg-query -W -f '${Version}' webkit2gtk-driver 2>/dev/null)"
+  if have geckodriver && geckodriver --version | head -n 1 | grep -q " $GECKODRIVER_VERSION"; then
+    step "geckodriver $GECKODRIVER_VERSION: present"
+    return
+  fi
+  step "geckodriver $GECKODRIVER_VERSION: installing into .tools (cargo install --locked, about 2 minutes)"
+  tool_build cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --root "$TOOLS"
 }
 
 ensure_cargo_deny() {

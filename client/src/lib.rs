@@ -11,10 +11,12 @@ pub mod documents;
 pub mod pins;
 pub mod receive;
 pub mod routes;
+pub mod save_all;
 pub mod send;
 
 mod browser;
 mod components;
+mod download;
 mod export;
 mod pages;
 

@@ -1,10 +1,14 @@
 //! Opening a Secure Send link in the browser (PROTOCOL.md "Links", "Delivery receipts"):
 //! derives the proof from the link secret (the address's fragment) and the OTP, spends one
 //! open, unwraps the bundle key and opens the manifest; then downloads each file chunk by
-//! chunk, decrypts it through WebCrypto and writes it out, straight to a file on disk where
-//! the browser offers the File System Access API, or into a Blob otherwise. A chunk that fails
-//! authentication stops the file with an integrity error and nothing half-decrypted is kept.
-//! Last it answers the relay's receipt challenge.
+//! chunk, decrypts it through WebCrypto (off the main thread, in the engine's crypto threads)
+//! and writes it out: to a file the recipient picks where the browser offers the File System
+//! Access API, otherwise streamed to the browser's downloads through the download service
+//! worker (`download.rs`), and into a Blob only as the last resort for small files. Every file
+//! of a bundle at once is `save_all.rs`. A chunk that fails authentication stops the file with
+//! an integrity error and nothing half-decrypted is kept. A file counts as saved only when its
+//! sink closed without error after exactly the manifest's byte count; the receipt challenge is
+//! answered only when every file is saved.
 
 use std::collections::VecDeque;
 
@@ -18,11 +22,14 @@ use wasm_bindgen_futures::JsFuture;
 use crate::api::{self, ApiError};
 use crate::browser;
 use crate::crypto::stream::{WebChunkDecryptor, WebStreamError};
+use crate::download::{DownloadError, DownloadStream};
 
 /// Tries per chunk download before giving up.
 const CHUNK_TRIES: u32 = 4;
 /// Chunks downloading at once (a few MiB of memory, whatever the file size).
 const PREFETCH: usize = 4;
+/// The largest file assembled in memory when this browser cannot stream a download.
+pub const MEMORY_LIMIT: u64 = 128 * 1024 * 1024;
 
 /// An opened link: the bundle key, the manifest and what the relay handed out with them.
 pub struct Opened {
@@ -58,6 +65,12 @@ pub enum ReceiveError {
     #[error("could not write the file: {0}")]
     Save(String),
     #[error(transparent)]
+    Download(#[from] DownloadError),
+    #[error(
+        "this browser cannot stream a download here (a private window?), and “{0}” is too big to assemble in memory; open the link in a normal window or another browser"
+    )]
+    TooBigForMemory(String),
+    #[error(transparent)]
     Api(#[from] ApiError),
 }
 
@@ -66,7 +79,8 @@ pub enum ReceiveError {
 pub enum SaveTo {
     /// A file the recipient picks, written chunk by chunk (File System Access API).
     Disk,
-    /// A Blob handed to the browser's download.
+    /// The browser's downloads: streamed through the download worker (a Blob for a small
+    /// file where service workers are unavailable).
     Download,
 }
 
@@ -110,6 +124,16 @@ pub enum ChunkSource {
     Document { id: Id, link_token: Option<String> },
 }
 
+impl Opened {
+    /// Where this opening's chunks come from (with its download token).
+    pub fn source(&self) -> ChunkSource {
+        ChunkSource::Link {
+            id: self.id,
+            token: self.token.clone(),
+        }
+    }
+}
+
 /// Downloads, decrypts and saves file `index` of an opened link, reporting plaintext bytes
 /// done.
 pub async fn save(
@@ -118,11 +142,15 @@ pub async fn save(
     to: SaveTo,
     progress: impl Fn(u64),
 ) -> Result<(), ReceiveError> {
-    let source = ChunkSource::Link {
-        id: opened.id,
-        token: opened.token.clone(),
-    };
-    save_file(&opened.key, &opened.manifest, &source, index, to, progress).await
+    save_file(
+        &opened.key,
+        &opened.manifest,
+        &opened.source(),
+        index,
+        to,
+        progress,
+    )
+    .await
 }
 
 /// Downloads, decrypts and saves file `index` of any bundle whose key is known.
@@ -140,14 +168,34 @@ pub async fn save_file(
         .ok_or_else(|| ReceiveError::Save("no such file".to_owned()))?;
     let file_index = u32::try_from(index).map_err(|_| ReceiveError::Save("no such file".into()))?;
     let mut sink = Sink::open(file, to).await?;
-    let outcome = decrypt_into(key, source, file, file_index, &mut sink, progress).await;
+    let outcome = decrypt_into(
+        key,
+        source,
+        file,
+        file_index,
+        async |plain| sink.write(plain).await,
+        progress,
+    )
+    .await
+    .and_then(|written| check_length(file, written));
     match outcome {
-        Ok(()) => sink.finish(file).await,
+        Ok(()) => sink.finish(&file.name, &file.mime).await,
         Err(error) => {
-            sink.abort().await;
+            sink.abort(&error.to_string()).await;
             Err(error)
         }
     }
+}
+
+/// A file is whole only at exactly the size its manifest gives.
+pub(crate) fn check_length(file: &ManifestFile, written: u64) -> Result<(), ReceiveError> {
+    if written == file.size {
+        return Ok(());
+    }
+    Err(ReceiveError::Integrity(format!(
+        "“{}” came out {written} bytes long where its sender's list says {}",
+        file.name, file.size
+    )))
 }
 
 /// Answers the relay's challenge: proof that this browser holds `K`.
@@ -167,14 +215,16 @@ pub async fn confirm_delivery(opened: &Opened) -> Result<(), ReceiveError> {
     Ok(())
 }
 
-async fn decrypt_into(
+/// Downloads and decrypts one file, handing its plaintext (padding removed) to `write` chunk
+/// by chunk; returns the bytes written.
+pub(crate) async fn decrypt_into(
     key: &BundleKey,
     source: &ChunkSource,
     file: &ManifestFile,
     file_index: u32,
-    sink: &mut Sink,
+    mut write: impl AsyncFnMut(Uint8Array) -> Result<(), ReceiveError>,
     progress: impl Fn(u64),
-) -> Result<(), ReceiveError> {
+) -> Result<u64, ReceiveError> {
     let integrity = |error: WebStreamError| match error {
         WebStreamError::Stream(StreamError::Tampered { index }) => {
             ReceiveError::Integrity(format!(
@@ -225,11 +275,12 @@ async fn decrypt_into(
         let content = plain.subarray(0, keep.min(plain.length()));
         done += u64::from(content.length());
         if content.length() > 0 {
-            sink.write(content).await?;
+            write(content).await?;
         }
         progress(done);
     }
-    decryptor.finish().map_err(integrity)
+    decryptor.finish().map_err(integrity)?;
+    Ok(done)
 }
 
 /// One chunk, retrying passing trouble.
@@ -254,16 +305,19 @@ async fn fetch(source: ChunkSource, file: u32, chunk: u32) -> Result<Uint8Array,
 }
 
 /// The destination of one file's plaintext.
-enum Sink {
+pub(crate) enum Sink {
     /// A `FileSystemWritableFileStream`.
     Disk(JsValue),
+    /// The browser's downloads, through the download worker.
+    Stream(DownloadStream),
+    /// A Blob in the making (small files, where nothing can stream).
     Memory(Array),
 }
 
 impl Sink {
     async fn open(file: &ManifestFile, to: SaveTo) -> Result<Self, ReceiveError> {
         if to == SaveTo::Download || !can_save_to_disk() {
-            return Ok(Sink::Memory(Array::new()));
+            return Self::download(&file.name, Some(file.size), file.stream_size()).await;
         }
         let window = web_sys::window().ok_or_else(|| ReceiveError::Save("no window".into()))?;
         let options = Object::new();
@@ -273,15 +327,40 @@ impl Sink {
             &file.name.as_str().into(),
         );
         let handle = call(&window, "showSaveFilePicker", &[options.into()]).await?;
-        let writable = call(&handle, "createWritable", &[]).await?;
+        Self::disk(&handle).await
+    }
+
+    /// The browser's downloads: streamed where the download worker runs, otherwise a Blob
+    /// if the file (at most `bound` bytes) is small enough to hold in memory.
+    pub(crate) async fn download(
+        name: &str,
+        size: Option<u64>,
+        bound: u64,
+    ) -> Result<Self, ReceiveError> {
+        match DownloadStream::start(name, size).await {
+            Ok(stream) => Ok(Sink::Stream(stream)),
+            Err(DownloadError::Unsupported(_) | DownloadError::Bypassed)
+                if bound <= MEMORY_LIMIT =>
+            {
+                Ok(Sink::Memory(Array::new()))
+            }
+            Err(DownloadError::Unsupported(_)) => Err(ReceiveError::TooBigForMemory(name.into())),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// A file on disk by its `FileSystemFileHandle`.
+    pub(crate) async fn disk(handle: &JsValue) -> Result<Self, ReceiveError> {
+        let writable = call(handle, "createWritable", &[]).await?;
         Ok(Sink::Disk(writable))
     }
 
-    async fn write(&mut self, plain: Uint8Array) -> Result<(), ReceiveError> {
+    pub(crate) async fn write(&mut self, plain: Uint8Array) -> Result<(), ReceiveError> {
         match self {
             Sink::Disk(writable) => {
                 call(writable, "write", &[plain.into()]).await?;
             }
+            Sink::Stream(stream) => stream.write(&plain).await?,
             Sink::Memory(parts) => {
                 parts.push(&plain);
             }
@@ -289,28 +368,34 @@ impl Sink {
         Ok(())
     }
 
-    async fn finish(self, file: &ManifestFile) -> Result<(), ReceiveError> {
+    /// Closes the file: `Ok` only when the browser accepted every byte.
+    pub(crate) async fn finish(self, name: &str, mime: &str) -> Result<(), ReceiveError> {
         match self {
             Sink::Disk(writable) => {
                 call(&writable, "close", &[]).await?;
                 Ok(())
             }
-            Sink::Memory(parts) => download_blob(&parts, file),
+            Sink::Stream(stream) => Ok(stream.close().await?),
+            Sink::Memory(parts) => download_blob(&parts, name, mime),
         }
     }
 
     /// Throws away what was written (a partial file is never left behind).
-    async fn abort(self) {
-        if let Sink::Disk(writable) = self {
-            let _ = call(&writable, "abort", &[]).await;
+    pub(crate) async fn abort(self, reason: &str) {
+        match self {
+            Sink::Disk(writable) => {
+                let _ = call(&writable, "abort", &[]).await;
+            }
+            Sink::Stream(stream) => stream.fail(reason),
+            Sink::Memory(_) => {}
         }
     }
 }
 
-fn download_blob(parts: &Array, file: &ManifestFile) -> Result<(), ReceiveError> {
+fn download_blob(parts: &Array, name: &str, mime: &str) -> Result<(), ReceiveError> {
     let failed = |_| ReceiveError::Save("the browser refused to assemble the file".to_owned());
     let options = web_sys::BlobPropertyBag::new();
-    options.set_type(&file.mime);
+    options.set_type(mime);
     let blob =
         web_sys::Blob::new_with_u8_array_sequence_and_options(parts, &options).map_err(failed)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(failed)?;
@@ -322,7 +407,7 @@ fn download_blob(parts: &Array, file: &ManifestFile) -> Result<(), ReceiveError>
         .map_err(failed)?
         .unchecked_into();
     anchor.set_href(&url);
-    anchor.set_download(&file.name);
+    anchor.set_download(name);
     anchor.click();
     // The download has its own reference; release ours after the click is handled.
     let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
@@ -336,7 +421,11 @@ fn download_blob(parts: &Array, file: &ManifestFile) -> Result<(), ReceiveError>
 }
 
 /// Calls `target[method](...args)` and awaits the promise it returns.
-async fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, ReceiveError> {
+pub(crate) async fn call(
+    target: &JsValue,
+    method: &str,
+    args: &[JsValue],
+) -> Result<JsValue, ReceiveError> {
     let failed = |error: JsValue| {
         let message = error
             .dyn_ref::<js_sys::Error>()

@@ -66,3 +66,35 @@ fn api_errors_read_as_sentences_for_people() {
             .contains("could not be reached")
     );
 }
+
+#[wasm_bindgen_test]
+fn names_saved_together_are_flat_and_unique() {
+    let names = client::save_all::unique_names(
+        [
+            "a.pdf",
+            "A.pdf",
+            "a.pdf",
+            "../x/y.txt",
+            "",
+            "..",
+            "c:\\evil\u{7}",
+            "noext",
+            "noext",
+        ]
+        .into_iter(),
+    );
+    assert_eq!(
+        names,
+        [
+            "a.pdf",
+            "A (2).pdf",
+            "a (3).pdf",
+            ".._x_y.txt",
+            "file",
+            "file (2)",
+            "c__evil_",
+            "noext",
+            "noext (2)"
+        ]
+    );
+}

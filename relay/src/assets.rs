@@ -25,6 +25,8 @@ pub struct Asset {
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
+/// The scope of the client's download service worker (`public/download-worker.js`).
+const DOWNLOADS: &str = "/_download/";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
@@ -45,6 +47,15 @@ async fn serve(method: Method, uri: axum::http::Uri, headers: HeaderMap) -> Resp
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return response;
+    }
+    if path.starts_with(DOWNLOADS) {
+        // Answered in the browser by the download worker; reaching the relay means the worker
+        // was not running, and the app must not load into the page's hidden frame.
+        return (
+            StatusCode::NOT_FOUND,
+            "downloads are made in your browser; go back to the page and save the file again\n",
+        )
+            .into_response();
     }
     let asset = match find(path) {
         Some(asset) => asset,

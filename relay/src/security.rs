@@ -10,7 +10,9 @@ use tracing::{Level, Span};
 
 /// The Content-Security-Policy of every response. `'wasm-unsafe-eval'` lets the page compile
 /// WebAssembly; there is no `'unsafe-inline'` and no inline script anywhere (the app starts
-/// from `client/boot.js`).
+/// from `client/boot.js`). `frame-src 'self'` lets the page point a hidden frame at
+/// `/_download/<id>`, which only the browser's download worker answers (a streamed file marked
+/// as an attachment); every page of the relay still refuses to be framed (`frame-ancestors`).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
      script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; \
@@ -19,6 +21,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
      connect-src 'self'; \
      manifest-src 'self'; \
      worker-src 'self'; \
+     frame-src 'self'; \
      form-action 'self'; \
      base-uri 'none'; \
      object-src 'none'; \

@@ -1,8 +1,11 @@
-//! chromedriver and headless Chromium for end-to-end tests. One `Browser` owns one chromedriver
-//! process (in its own process group) and a temporary folder of Chromium profiles; each
-//! `Session` is an independent Chromium with a fresh profile, so a sender and a recipient share
-//! no cookies or storage. Dropping the `Browser` kills the driver's group and then every process
-//! whose command line still names one of its profiles.
+//! Real browsers for end-to-end tests, in three engines: Chromium (chromedriver), Firefox
+//! (geckodriver, `firefox-esr`) and WebKit, Safari's engine (`WebKitWebDriver` and
+//! `MiniBrowser` under `xvfb-run`). Each `Session` is one browser with a fresh profile and its
+//! own driver in its own process group, so a sender and a recipient share no cookies or
+//! storage, and every engine can keep its downloads apart. A session gets exactly what a user's
+//! browser has: a downloads folder (the user's choice of where files go) and nothing else — no
+//! automatic downloads, no granted permissions. Dropping a session kills its driver's group and
+//! then every process whose command line still names its profile or its downloads.
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -24,122 +27,241 @@ use crate::CHROMIUM_FLAGS;
 pub const WAIT: Duration = Duration::from_secs(20);
 /// How long a downloads folder must stay unchanged before its files count as finished.
 const SETTLED: Duration = Duration::from_millis(400);
+/// Where Debian's WebKitGTK keeps its browser.
+const MINIBROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
 
-/// A running chromedriver and the profiles of the browsers it started.
+/// A browser engine the suite drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Chromium,
+    Firefox,
+    WebKit,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 3] = [Engine::Chromium, Engine::Firefox, Engine::WebKit];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "Chromium",
+            Engine::Firefox => "Firefox",
+            Engine::WebKit => "WebKit",
+        }
+    }
+}
+
+/// Profiles and downloads of the sessions of one engine.
 #[derive(Debug)]
 pub struct Browser {
-    driver: Child,
-    webdriver_url: String,
+    engine: Engine,
     profiles: tempfile::TempDir,
     next_profile: AtomicUsize,
 }
 
 impl Browser {
-    /// Starts chromedriver (`$CHROMEDRIVER`, default `/usr/bin/chromedriver`) on a free port.
+    /// Chromium, the engine most tests use.
     pub async fn start() -> anyhow::Result<Self> {
-        let driver_path =
-            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
-        let port = free_port()?;
+        Self::of(Engine::Chromium).await
+    }
+
+    /// Sessions of `engine`.
+    pub async fn of(engine: Engine) -> anyhow::Result<Self> {
         let profiles = tempfile::Builder::new()
             .prefix("sealpost-e2e-profiles-")
             .tempdir()
             .context("while creating the profiles folder")?;
-        let driver = Command::new(&driver_path)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("while starting {driver_path} (install chromium-driver)"))?;
-        let browser = Self {
-            driver,
-            webdriver_url: format!("http://127.0.0.1:{port}"),
+        Ok(Self {
+            engine,
             profiles,
             next_profile: AtomicUsize::new(0),
-        };
-        browser.wait_until_ready().await?;
-        Ok(browser)
+        })
     }
 
-    /// Opens a new, independent headless Chromium with a fresh profile.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Opens a new, independent browser with a fresh profile and its own driver.
     pub async fn session(&self) -> anyhow::Result<Session> {
         let index = self.next_profile.fetch_add(1, Ordering::Relaxed);
         let profile = self.profiles.path().join(format!("profile-{index}"));
         let downloads = self.profiles.path().join(format!("downloads-{index}"));
         std::fs::create_dir_all(&profile)?;
         std::fs::create_dir_all(&downloads)?;
-        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-        let mut args: Vec<String> = CHROMIUM_FLAGS
-            .iter()
-            .map(|flag| (*flag).to_owned())
-            .collect();
-        args.push(format!("--user-data-dir={}", profile.display()));
-        let mut capabilities = Capabilities::new();
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            json!({
-                "binary": chromium,
-                "args": args,
-                "prefs": {
-                    "download.default_directory": downloads,
-                    "download.prompt_for_download": false,
-                    "profile.default_content_setting_values.automatic_downloads": 1,
-                },
-            }),
-        );
-        capabilities.insert("goog:loggingPrefs".to_owned(), json!({ "browser": "ALL" }));
+        let port = free_port()?;
+        let (mut command, capabilities) = match self.engine {
+            Engine::Chromium => chromium(port, &profile, &downloads),
+            Engine::Firefox => firefox(port, &profile, &downloads),
+            Engine::WebKit => webkit(port, &profile, &downloads)?,
+        };
+        // `E2E_DRIVER_LOG=<folder>` keeps each driver's output (with Firefox's console) there.
+        let log = match std::env::var_os("E2E_DRIVER_LOG") {
+            Some(folder) => {
+                let path = PathBuf::from(folder).join(format!("driver-{port}.log"));
+                let file = std::fs::File::create(&path)?;
+                (Stdio::from(file.try_clone()?), Stdio::from(file))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
+        let driver = command
+            .stdin(Stdio::null())
+            .stdout(log.0)
+            .stderr(log.1)
+            .process_group(0)
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "while starting the {} driver (run .ci/test once to install it)",
+                    self.engine.name()
+                )
+            })?;
+        let mut driver = DriverProcess {
+            child: driver,
+            profile: profile.clone(),
+            downloads: downloads.clone(),
+        };
+        let webdriver_url = format!("http://127.0.0.1:{port}");
+        wait_until_ready(&webdriver_url, &mut driver.child).await?;
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
-            .connect(&self.webdriver_url)
+            .connect(&webdriver_url)
             .await
-            .context("while starting a Chromium session")?;
+            .with_context(|| format!("while starting a {} session", self.engine.name()))?;
         Ok(Session {
             client,
+            engine: self.engine,
             profile,
             downloads,
+            driver,
         })
     }
+}
 
-    async fn wait_until_ready(&self) -> anyhow::Result<()> {
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let status = http
-                .get(format!("{}/status", self.webdriver_url))
-                .send()
-                .await;
-            if let Ok(response) = status {
-                let body: Value = response.json().await.unwrap_or_default();
-                if body["value"]["ready"] == json!(true) {
-                    return Ok(());
-                }
+fn chromium(port: u16, profile: &Path, downloads: &Path) -> (Command, Capabilities) {
+    let driver =
+        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+    let mut command = Command::new(driver);
+    command.arg(format!("--port={port}"));
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let mut args: Vec<String> = CHROMIUM_FLAGS
+        .iter()
+        .map(|flag| (*flag).to_owned())
+        .collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    let mut capabilities = Capabilities::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({
+            "binary": chromium,
+            "args": args,
+            // Where downloads go, as a user sets it; Chromium's default is not to ask.
+            "prefs": { "download.default_directory": downloads },
+        }),
+    );
+    capabilities.insert("goog:loggingPrefs".to_owned(), json!({ "browser": "ALL" }));
+    (command, capabilities)
+}
+
+fn firefox(port: u16, profile: &Path, downloads: &Path) -> (Command, Capabilities) {
+    let driver = std::env::var("GECKODRIVER").unwrap_or_else(|_| "geckodriver".to_owned());
+    let mut command = Command::new(driver);
+    command.arg(format!("--port={port}"));
+    let mut capabilities = Capabilities::new();
+    capabilities.insert("browserName".to_owned(), json!("firefox"));
+    capabilities.insert(
+        "moz:firefoxOptions".to_owned(),
+        json!({
+            "binary": std::env::var("FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".to_owned()),
+            "args": ["-headless", "-profile", profile, "-width", "1280", "-height", "900"],
+            // Where downloads go, as a user sets it (Firefox saves without asking by default).
+            "prefs": {
+                "browser.download.dir": downloads,
+                "browser.download.folderList": 2,
+                "devtools.console.stdout.content": std::env::var_os("E2E_DRIVER_LOG").is_some(),
+            },
+        }),
+    );
+    (command, capabilities)
+}
+
+/// WebKit needs a display (`xvfb-run`); it saves downloads in the XDG download folder, which a
+/// per-session `XDG_CONFIG_HOME` points at this session's folder.
+fn webkit(port: u16, profile: &Path, downloads: &Path) -> anyhow::Result<(Command, Capabilities)> {
+    let config = profile.join("config");
+    std::fs::create_dir_all(&config)?;
+    std::fs::write(
+        config.join("user-dirs.dirs"),
+        format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
+    )?;
+    let mut command = Command::new("xvfb-run");
+    command
+        .args(["-a", "-s", "-screen 0 1280x900x24"])
+        .arg(std::env::var("WEBKIT_WEBDRIVER").unwrap_or_else(|_| "WebKitWebDriver".to_owned()))
+        .arg(format!("--port={port}"))
+        .env("XDG_CONFIG_HOME", &config)
+        .env("XDG_DATA_HOME", profile.join("data"))
+        .env("XDG_CACHE_HOME", profile.join("cache"));
+    let mut capabilities = Capabilities::new();
+    capabilities.insert("browserName".to_owned(), json!("MiniBrowser"));
+    capabilities.insert(
+        "webkitgtk:browserOptions".to_owned(),
+        json!({
+            "binary": std::env::var("MINIBROWSER").unwrap_or_else(|_| MINIBROWSER.to_owned()),
+            "args": ["--automation"],
+        }),
+    );
+    Ok((command, capabilities))
+}
+
+async fn wait_until_ready(webdriver_url: &str, driver: &mut Child) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = http.get(format!("{webdriver_url}/status")).send().await;
+        if let Ok(response) = status {
+            let body: Value = response.json().await.unwrap_or_default();
+            if body["value"]["ready"] == json!(true) {
+                return Ok(());
             }
-            if Instant::now() > deadline {
-                bail!("chromedriver did not become ready within {WAIT:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        if let Ok(Some(exit)) = driver.try_wait() {
+            bail!("the WebDriver server exited: {exit}");
+        }
+        if Instant::now() > deadline {
+            bail!("the WebDriver server did not become ready within {WAIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-impl Drop for Browser {
+/// A driver and the browser it started; killed, with everything it left, on drop.
+#[derive(Debug)]
+struct DriverProcess {
+    child: Child,
+    profile: PathBuf,
+    downloads: PathBuf,
+}
+
+impl Drop for DriverProcess {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.driver.id()) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        kill_processes_naming(self.profiles.path());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        kill_processes_naming(&self.profile);
+        kill_processes_naming(&self.downloads);
     }
 }
 
-/// One headless Chromium controlled through WebDriver.
+/// One browser controlled through WebDriver.
 #[derive(Debug)]
 pub struct Session {
     pub client: Client,
+    engine: Engine,
     profile: PathBuf,
     downloads: PathBuf,
+    driver: DriverProcess,
 }
 
 impl Session {
@@ -224,6 +346,55 @@ impl Session {
         }
     }
 
+    /// Waits until the text of the element matching `css` starts with one of `outcomes` (the
+    /// first that matches wins: list "not saved" before "saved"); returns that outcome.
+    pub async fn wait_for_text_among(
+        &self,
+        css: &str,
+        outcomes: &[&'static str],
+    ) -> anyhow::Result<&'static str> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+                && let Some(outcome) = outcomes
+                    .iter()
+                    .find(|outcome| text.trim().starts_with(**outcome))
+            {
+                return Ok(outcome);
+            }
+            if Instant::now() > deadline {
+                let page = self
+                    .eval("return document.body.innerText;")
+                    .await
+                    .unwrap_or_default();
+                bail!("`{css}` never showed one of {outcomes:?} within {WAIT:?}; the page: {page}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Reloads the page as a user does (F5): WebDriver's own refresh is a forced reload in
+    /// Firefox, which sends the page's frames past service workers, as Shift+Reload does.
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        self.eval("window.sealpostBeforeReload = true; setTimeout(() => location.reload(), 0); return null;")
+            .await?;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let fresh = self
+                .eval("return window.sealpostBeforeReload === undefined && document.readyState === 'complete';")
+                .await
+                .unwrap_or_default();
+            if fresh == json!(true) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the page did not reload within {WAIT:?}");
+            }
+        }
+    }
+
     /// Waits until no element matches `css`.
     pub async fn wait_until_gone(&self, css: &str) -> anyhow::Result<()> {
         let deadline = Instant::now() + WAIT;
@@ -241,9 +412,24 @@ impl Session {
         Ok(self.client.execute(script, Vec::new()).await?)
     }
 
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Process ids of this session's driver and everything it started (the browser's
+    /// processes, and for WebKit the virtual display).
+    pub fn processes(&self) -> Vec<i32> {
+        let root = i32::try_from(self.driver.child.id()).unwrap_or(0);
+        descendants(root)
+    }
+
     /// Every console message of level SEVERE since the last call (errors, CSP violations,
-    /// failed loads).
+    /// failed loads). Only chromedriver hands the console over WebDriver: for the other engines
+    /// this is always empty.
     pub async fn console_errors(&self) -> anyhow::Result<Vec<String>> {
+        if self.engine != Engine::Chromium {
+            return Ok(Vec::new());
+        }
         let logs = self.client.issue_cmd(BrowserLog).await?;
         let entries = logs.as_array().cloned().unwrap_or_default();
         Ok(entries
@@ -275,9 +461,13 @@ impl Session {
                 })
                 .collect();
             files.sort();
+            // Chromium's `.crdownload`, Firefox's `.part`, WebKit's `.download`.
             let partial = files.iter().any(|(path, _)| {
-                path.extension()
-                    .is_some_and(|extension| extension == "crdownload" || extension == "tmp")
+                path.extension().is_some_and(|extension| {
+                    ["crdownload", "part", "tmp", "download", "wkdownload"]
+                        .iter()
+                        .any(|partial| extension == *partial)
+                })
             });
             let ready = files.len() >= count && !partial;
             match &last {
@@ -294,7 +484,7 @@ impl Session {
         }
     }
 
-    /// The folder of this session's Chromium profile.
+    /// The folder of this session's browser profile.
     pub fn profile(&self) -> &Path {
         &self.profile
     }
@@ -337,6 +527,38 @@ pub fn processes_naming(needle: &Path) -> Vec<i32> {
                 .unwrap_or(false)
         })
         .collect()
+}
+
+/// `root` and every process below it.
+fn descendants(root: i32) -> Vec<i32> {
+    let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+                .filter_map(|pid| {
+                    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                    // The command name in parentheses may hold spaces: the parent follows it.
+                    let after = stat.rsplit_once(')')?.1;
+                    let parent = after.split_whitespace().nth(1)?.parse().ok()?;
+                    Some((pid, parent))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut found = vec![root];
+    let mut index = 0;
+    while index < found.len() {
+        let parent = found[index];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, of)| *of == parent)
+                .map(|(pid, _)| *pid),
+        );
+        index += 1;
+    }
+    found
 }
 
 fn kill_processes_naming(needle: &Path) {

@@ -169,6 +169,30 @@ pub async fn use_downloads(page: &Session) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The files of a ZIP archive the recipient saved, in order: `(name, bytes)`. Reading checks
+/// each file's CRC-32 and size against the archive's records.
+pub fn unzip(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .with_context(|| format!("{} is not a ZIP archive", path.display()))?;
+    let mut files = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index)?;
+        let name = entry.name()?.into_owned();
+        anyhow::ensure!(
+            entry.compression() == zip::CompressionMethod::Stored,
+            "{name} is compressed"
+        );
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("reading {name} from the archive"))?;
+        files.push((name, bytes));
+    }
+    Ok(files)
+}
+
 /// Every file under `dir`, recursively.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

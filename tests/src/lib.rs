@@ -14,7 +14,7 @@ mod relay;
 pub mod smtp;
 pub mod stripe;
 
-pub use browser::{Browser, Session, processes_naming};
+pub use browser::{Browser, Engine, Session, processes_naming};
 pub use flows::{PASSWORD, verified_sender};
 pub use process::{RelayProcess, relay_binary};
 pub use relay::{TestRelay, log_file};

@@ -1,22 +1,42 @@
-//! Secure Send end to end in real headless Chromium, with a sender and a recipient in two
-//! independent browsers: files encrypted and uploaded by the sender's page arrive byte for
-//! byte in the recipient's downloads; a file name full of HTML stays text; the sender sees
-//! "delivered"; five wrong one-time passwords destroy the link; an expired (manual clock) or
-//! revoked link is refused in words; a bit flipped in a stored chunk is an integrity error and
-//! no file. The curious operator, searching every stored byte and every log line, finds no
-//! content, no name, no note, no OTP and no link secret.
+//! Secure Send end to end in real browsers, with a sender and a recipient in two independent
+//! browsers of the same engine, in Chromium, Firefox and WebKit: files encrypted and uploaded by
+//! the sender's page arrive byte for byte in the recipient's downloads, all of them with one
+//! click (one ZIP archive) and each on its own; a file name full of HTML stays text; the sender
+//! sees "delivered" only after every file was saved. A reload of the recipient's page (the
+//! secret no longer in the address bar) comes back to the same link. Five wrong one-time
+//! passwords destroy the link; an expired (manual clock) or revoked link is refused in words; a
+//! bit flipped in a stored chunk is an integrity error and no file, the other file can still be
+//! saved, and the sender sees the bundle "not delivered". The curious operator, searching every
+//! stored byte and every log line, finds no content, no name, no note, no OTP and no link
+//! secret.
 
 use anyhow::Context as _;
 use shared::crypto::OsRng;
-use tests::flows::{files_under, marker, open_with, operator_finds, use_downloads};
-use tests::{Browser, TestRelay};
+use tests::flows::{files_under, marker, open_with, operator_finds, unzip, use_downloads};
+use tests::{Browser, Engine, TestRelay};
 
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>.pdf";
 
 #[tokio::test(flavor = "multi_thread")]
-async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyhow::Result<()> {
+async fn three_files_arrive_intact_in_chromium() -> anyhow::Result<()> {
+    three_files_arrive_intact_and_the_operator_sees_none_of_them(Engine::Chromium).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_files_arrive_intact_in_firefox() -> anyhow::Result<()> {
+    three_files_arrive_intact_and_the_operator_sees_none_of_them(Engine::Firefox).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_files_arrive_intact_in_webkit() -> anyhow::Result<()> {
+    three_files_arrive_intact_and_the_operator_sees_none_of_them(Engine::WebKit).await
+}
+
+async fn three_files_arrive_intact_and_the_operator_sees_none_of_them(
+    engine: Engine,
+) -> anyhow::Result<()> {
     let relay = TestRelay::start().await?;
-    let browser = Browser::start().await?;
+    let browser = Browser::of(engine).await?;
     let sender = browser.session().await?;
     tests::verified_sender(&sender, &relay.url, relay.data_dir(), "sender").await?;
 
@@ -73,8 +93,21 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
     expected_lengths.sort();
     assert_eq!(stored, expected_lengths, "chunk lengths on disk");
     let recipient = browser.session().await?;
-    open_with(&recipient, &link, &otp).await?;
+    // A reload before the password: the secret left the address bar, the tab kept it.
+    recipient.goto(&link).await?;
+    recipient.find("input[name=otp]").await?;
+    recipient.reload().await?;
+    recipient
+        .wait_for_text("[data-testid=opens-left]", "1")
+        .await
+        .context("after a reload the page knows the link again")?;
+    recipient.fill("input[name=otp]", &otp).await?;
+    recipient.click("form button[type=submit]").await?;
     recipient.find("[data-testid=opened]").await?;
+    recipient
+        .wait_for_text("[data-testid=opens-left]", "0")
+        .await
+        .context("the opening is counted on the page")?;
     // argon2id (64 MiB) ran in its worker: the page's own WASM memory stayed small.
     for (who, page) in [("sender", &sender), ("recipient", &recipient)] {
         let memory = page
@@ -108,24 +141,58 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them() -> anyho
     );
     assert!(recipient.text("[data-testid=note]").await?.contains(&note));
 
+    // Each file can be saved on its own, here the one with the HTML name.
     use_downloads(&recipient).await?;
+    recipient
+        .click("li[data-index='2'] [data-testid=save-file]")
+        .await?;
+    let state = recipient
+        .wait_for_text_among(
+            "li[data-index='2'] [data-testid=file-state]",
+            &["not saved", "saved"],
+        )
+        .await?;
+    if state != "saved" {
+        let body = recipient.eval("return document.body.innerText;").await?;
+        anyhow::bail!("the single file was not saved: {body}");
+    }
+    let downloads = recipient.wait_for_downloads(1).await?;
+    assert_eq!(std::fs::read(&downloads[0])?, pdf_bytes, "{:?}", downloads);
+    // One file of three is no delivery.
+    let delivered = recipient
+        .eval("return document.querySelector('[data-testid=delivered]') !== null;")
+        .await?;
+    assert_eq!(
+        delivered,
+        serde_json::json!(false),
+        "no receipt for one file of three"
+    );
+    recipient
+        .wait_for_text("[data-testid=missing]", "empty.txt")
+        .await?;
+
+    // Then one click saves every file: one ZIP archive in the downloads folder, and the receipt.
     recipient.click("[data-testid=save-all]").await?;
     if recipient.find("[data-testid=delivered]").await.is_err() {
         let body = recipient.eval("return document.body.innerText;").await?;
         let errors = recipient.console_errors().await?;
         anyhow::bail!("not delivered; the page shows {body} and logged {errors:#?}");
     }
-    let downloads = recipient.wait_for_downloads(3).await?;
-    let mut received: Vec<Vec<u8>> = downloads
+    let downloads = recipient.wait_for_downloads(2).await?;
+    let zipped = downloads
         .iter()
-        .map(std::fs::read)
-        .collect::<Result<_, _>>()?;
-    received.sort();
-    let mut expected = vec![Vec::new(), big_bytes.clone(), pdf_bytes.clone()];
-    expected.sort();
+        .find(|path| path.extension().is_some_and(|extension| extension == "zip"))
+        .context("the archive next to the single file")?;
+    let archive = unzip(zipped)?;
+    let expected = vec![
+        ("empty.txt".to_owned(), Vec::new()),
+        (big_name.clone(), big_bytes.clone()),
+        (XSS_NAME.to_owned(), pdf_bytes.clone()),
+    ];
+    let names: Vec<&String> = archive.iter().map(|(name, _)| name).collect();
     assert!(
-        received == expected,
-        "the saved bytes differ from what was sent"
+        archive == expected,
+        "the archive holds other files or other bytes than were sent: {names:?}"
     );
 
     sender.goto(&format!("{}/app/sent", relay.url)).await?;

@@ -2,7 +2,12 @@
 //! the fragment (and removes it from the address bar), shows who sends, whether the operator
 //! verified them, the expiry and the opens and tries left; asks for the one-time password; then
 //! lists the files by name and size (as text, whatever the names contain) and downloads,
-//! decrypts and saves them with progress. Each refusal is said in plain words.
+//! decrypts and saves them with progress: each on its own, or all with one click (into a folder
+//! the recipient picks, or one ZIP archive). The receipt goes to the relay only once every file
+//! is saved; until then the page says which files are missing. Each refusal is said in plain
+//! words. The link secret is kept in this tab's `sessionStorage` from the start, so a reload
+//! comes back to the same link (opening it again needs the one-time password and an open left);
+//! it is forgotten once the files are delivered.
 //! Behind a paywall it shows the invoice first and asks for nothing else until it is paid: a
 //! card payment leaves for the processor's page with the link secret kept in this tab's
 //! `sessionStorage`, and on return the page restores it, waits for the relay to confirm the
@@ -21,6 +26,7 @@ use crate::api;
 use crate::browser::{self, format_bytes, format_stored_bytes, format_time};
 use crate::components::invoice::InvoiceBox;
 use crate::receive::{self, Opened, SaveTo};
+use crate::save_all::{self, FileEvent, SaveAllTo};
 
 /// How long the page waits for a payment's confirmation after returning from checkout.
 const RETURN_POLLS: u32 = 120;
@@ -33,9 +39,13 @@ const IDLE_POLL_MS: i32 = 5000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum FileState {
     Ready,
-    Saving { done: u64 },
+    Saving {
+        done: u64,
+    },
     Saved,
     Failed,
+    /// Decrypted into an archive that was then discarded.
+    NotSaved,
 }
 
 #[component]
@@ -44,8 +54,15 @@ pub fn Link() -> impl IntoView {
     let id = params.with_untracked(|params| params.get("id").and_then(|id| Id::parse(&id).ok()));
     // Read before the address bar is cleaned: `?checkout=` marks a return from paying.
     let checkout = browser::query_param("checkout");
-    let fragment = browser::take_fragment()
-        .or_else(|| id.and_then(|id| browser::recall_in_tab(&kept_key(id))));
+    let fragment = match (browser::take_fragment(), id) {
+        // Out of the address bar, so kept in this tab: a reload comes back to this link.
+        (Some(fragment), Some(id)) => {
+            browser::remember_in_tab(&kept_key(id), &fragment);
+            Some(fragment)
+        }
+        (Some(fragment), None) => Some(fragment),
+        (None, id) => id.and_then(|id| browser::recall_in_tab(&kept_key(id))),
+    };
     let secret = StoredValue::new_local(receive::secret_from_fragment(fragment.as_deref()).ok());
     let waiting = RwSignal::new(
         checkout
@@ -61,6 +78,7 @@ pub fn Link() -> impl IntoView {
     let opened = RwSignal::new_local(None::<Rc<Opened>>);
     let states = RwSignal::new(Vec::<FileState>::new());
     let delivered = RwSignal::new(false);
+    let saving = RwSignal::new(false);
     let to_disk = RwSignal::new(receive::can_save_to_disk());
 
     let load_info = move || {
@@ -145,12 +163,19 @@ pub fn Link() -> impl IntoView {
                 None => Err(receive::ReceiveError::MissingSecret),
             };
             busy.set(None);
+            // Typed once: never left in the field, right or wrong.
+            otp.set(String::new());
             match outcome {
                 Ok(bundle) => {
-                    otp.set(String::new());
-                    browser::forget_in_tab(&kept_key(bundle.id));
                     states.set(vec![FileState::Ready; bundle.manifest.files.len()]);
                     opened.set(Some(Rc::new(bundle)));
+                    // The relay has just counted this opening: show it (asking again would
+                    // only say the link is used up when this was its last open).
+                    info.update(|info| {
+                        if let Some(Ok(details)) = info {
+                            details.opens_left = details.opens_left.saturating_sub(1);
+                        }
+                    });
                 }
                 Err(failure) => {
                     error.set(Some(failure.to_string()));
@@ -163,40 +188,105 @@ pub fn Link() -> impl IntoView {
         });
     };
 
-    let save = move |indices: Vec<usize>| {
+    // The receipt: only when every file is saved, once.
+    let confirm_if_complete = move |bundle: Rc<Opened>| async move {
+        let all_saved =
+            states.with_untracked(|states| states.iter().all(|state| *state == FileState::Saved));
+        if !all_saved || delivered.get_untracked() {
+            return;
+        }
+        match receive::confirm_delivery(&bundle).await {
+            Ok(()) => {
+                delivered.set(true);
+                browser::forget_in_tab(&kept_key(bundle.id));
+            }
+            Err(failure) => error.set(Some(failure.to_string())),
+        }
+    };
+
+    let save_one = move |index: usize| {
         let Some(bundle) = opened.get_untracked() else {
             return;
         };
+        if saving.get_untracked() {
+            return;
+        }
         let to = if to_disk.get_untracked() {
             SaveTo::Disk
         } else {
             SaveTo::Download
         };
         error.set(None);
+        saving.set(true);
         spawn_local(async move {
-            for index in indices {
-                set_state(states, index, FileState::Saving { done: 0 });
-                let outcome = receive::save(&bundle, index, to, |done| {
-                    set_state(states, index, FileState::Saving { done });
-                })
-                .await;
-                match outcome {
-                    Ok(()) => set_state(states, index, FileState::Saved),
-                    Err(failure) => {
-                        set_state(states, index, FileState::Failed);
-                        error.set(Some(failure.to_string()));
-                        return;
-                    }
+            set_state(states, index, FileState::Saving { done: 0 });
+            let outcome = receive::save(&bundle, index, to, |done| {
+                set_state(states, index, FileState::Saving { done });
+            })
+            .await;
+            saving.set(false);
+            match outcome {
+                Ok(()) => set_state(states, index, FileState::Saved),
+                Err(failure) => {
+                    set_state(states, index, FileState::Failed);
+                    error.set(Some(failure.to_string()));
+                    return;
                 }
             }
-            let all_saved = states
-                .with_untracked(|states| states.iter().all(|state| *state == FileState::Saved));
-            if all_saved && !delivered.get_untracked() {
-                match receive::confirm_delivery(&bundle).await {
-                    Ok(()) => delivered.set(true),
-                    Err(failure) => error.set(Some(failure.to_string())),
-                }
+            confirm_if_complete(bundle).await;
+        });
+    };
+
+    let save_everything = move |()| {
+        let Some(bundle) = opened.get_untracked() else {
+            return;
+        };
+        if saving.get_untracked() {
+            return;
+        }
+        if bundle.manifest.files.len() == 1 {
+            save_one(0);
+            return;
+        }
+        let to = if to_disk.get_untracked() && save_all::can_pick_folder() {
+            SaveAllTo::Folder
+        } else {
+            SaveAllTo::Archive
+        };
+        let archive = archive_name(&info.get_untracked());
+        error.set(None);
+        saving.set(true);
+        spawn_local(async move {
+            let outcome = save_all::save_all(
+                &bundle.key,
+                &bundle.manifest,
+                &bundle.source(),
+                to,
+                &archive,
+                |index, event| {
+                    let state = match event {
+                        FileEvent::Progress(done) => FileState::Saving { done },
+                        FileEvent::Saved => FileState::Saved,
+                        FileEvent::Failed => FileState::Failed,
+                        // A file that failed keeps saying so.
+                        FileEvent::Discarded
+                            if states.with_untracked(|states| {
+                                states.get(index) == Some(&FileState::Failed)
+                            }) =>
+                        {
+                            FileState::Failed
+                        }
+                        FileEvent::Discarded => FileState::NotSaved,
+                    };
+                    set_state(states, index, state);
+                },
+            )
+            .await;
+            saving.set(false);
+            if let Err(failure) = outcome {
+                error.set(Some(failure.to_string()));
             }
+            confirm_if_complete(bundle).await;
         });
     };
 
@@ -252,29 +342,38 @@ pub fn Link() -> impl IntoView {
             {move || opened.get().map(|bundle| {
                 let files = bundle.manifest.files.iter().map(|file| (file.name.clone(), file.size)).collect::<Vec<_>>();
                 let count = files.len();
+                let names_for_missing = StoredValue::new(files.iter().map(|(name, _)| name.clone()).collect::<Vec<String>>());
                 let note = bundle.manifest.note.clone();
                 view! {
                     <div class="opened" data-testid="opened">
                         {note.map(|note| view! { <blockquote class="note" data-testid="note">{note}</blockquote> })}
                         <ul class="file-list" data-testid="files">
-                            {files.into_iter().enumerate().map(|(index, (name, size))| view! {
+                            {files.into_iter().enumerate().map(|(index, (name, size))| { let name_for_label = name.clone(); view! {
                                 <li data-index=index.to_string()>
                                     <span class="file-name" data-testid="file-name">{name}</span>
                                     " · " {format_bytes(size)} " "
                                     <span class="file-state" data-testid="file-state">{move || state_text(states.with(|states| states.get(index).cloned()), size)}</span>
-                                    <button type="button" class="link-button" on:click=move |_| save(vec![index])>"Save"</button>
+                                    <button type="button" class="link-button" data-testid="save-file" disabled=move || saving.get() || delivered.get()
+                                        aria-label=format!("Save {name_for_label}") on:click=move |_| save_one(index)>"Save"</button>
                                 </li>
-                            }).collect_view()}
+                            }}).collect_view()}
                         </ul>
                         <Show when=move || receive::can_save_to_disk()>
                             <label class="checkbox">
                                 <input type="checkbox" name="to-disk" prop:checked=move || to_disk.get() on:change=move |event| to_disk.set(event_target_checked(&event)) />
-                                "Save straight to disk as it decrypts (you choose where each file goes)"
+                                "Choose where files go (a folder for all of them, a save dialog for one); otherwise they go to your downloads"
                             </label>
                         </Show>
-                        <button type="button" data-testid="save-all" on:click=move |_| save((0..count).collect())>"Save all"</button>
+                        <button type="button" data-testid="save-all" disabled=move || saving.get() || delivered.get() on:click=move |_| save_everything(())>
+                            {move || save_all_label(count, to_disk.get() && save_all::can_pick_folder())}
+                        </button>
                         <Show when=move || delivered.get()>
-                            <p class="banner banner-ok" data-testid="delivered">"All files saved. The sender has been told they were delivered."</p>
+                            <p class="banner banner-ok" role="status" data-testid="delivered">"Every file is saved. The sender has been told they were delivered."</p>
+                        </Show>
+                        <Show when=move || !delivered.get() && !saving.get() && states.with(|states| partly_saved(states))>
+                            <p class="banner banner-warn" role="status" data-testid="missing">
+                                {move || names_for_missing.with_value(|names| missing_text(names, &states.get()))}
+                            </p>
                         </Show>
                     </div>
                 }
@@ -352,7 +451,48 @@ fn state_text(state: Option<FileState>, size: u64) -> String {
             format!("decrypting… {percent} %")
         }
         Some(FileState::Saved) => "saved".to_owned(),
-        Some(FileState::Failed) => "not saved".to_owned(),
+        Some(FileState::Failed) => "not saved: failed".to_owned(),
+        Some(FileState::NotSaved) => "not saved".to_owned(),
+    }
+}
+
+/// Some file was tried and some file is not saved: time to say which are missing.
+fn partly_saved(states: &[FileState]) -> bool {
+    states.iter().any(|state| *state != FileState::Ready)
+        && states.iter().any(|state| *state != FileState::Saved)
+}
+
+fn save_all_label(count: usize, to_folder: bool) -> &'static str {
+    match (count, to_folder) {
+        (1, _) => "Save",
+        (_, true) => "Save all to a folder…",
+        (_, false) => "Save all (one ZIP file)",
+    }
+}
+
+/// Which files are not saved yet, and what the recipient can do.
+fn missing_text(names: &[String], states: &[FileState]) -> String {
+    let missing: Vec<&str> = names
+        .iter()
+        .zip(states)
+        .filter(|(_, state)| **state != FileState::Saved)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    format!(
+        "Not saved yet: {}. Save them again while this page is open; the sender sees them delivered only when every file is saved.",
+        missing.join(", ")
+    )
+}
+
+/// The archive "Save all" makes: who sent it, and the link, so two archives differ.
+fn archive_name(info: &Option<Result<LinkInfo, String>>) -> String {
+    match info {
+        Some(Ok(details)) => format!(
+            "sealpost-{}-{}.zip",
+            details.organisation_handle,
+            &details.id.to_string()[..8]
+        ),
+        _ => "sealpost-files.zip".to_owned(),
     }
 }
 
