@@ -103,7 +103,8 @@ fn status_text(status: SendStatus) -> &'static str {
     match status {
         SendStatus::Uploading => "uploading",
         SendStatus::Waiting => "waiting",
-        SendStatus::Opened => "opened",
+        // Opened, and no receipt: the recipient has not (yet) saved every file.
+        SendStatus::Opened => "opened, not delivered",
         SendStatus::Delivered => "delivered",
         SendStatus::Destroyed => "destroyed",
         SendStatus::Expired => "expired",
