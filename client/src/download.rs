@@ -172,12 +172,22 @@ impl DownloadStream {
     }
 
     /// Hands `bytes` to the browser once it wants more: this is where a fast decryption waits
-    /// for a slower disk.
+    /// for a slower disk. `bytes` may be detached afterwards (empty): do not read it again.
     pub async fn write(&mut self, bytes: &Uint8Array) -> Result<(), DownloadError> {
         self.wait_for_pull().await?;
-        // A copy of its own, so that transferring it detaches nothing of the caller's.
-        let copy = Uint8Array::new_with_length(bytes.length());
-        copy.set(bytes, 0);
+        // Handed over without a copy when the bytes are a whole buffer of their own (a
+        // decrypted chunk): transferring detaches it, which frees it here at once. Otherwise
+        // (a view into a larger buffer, or the WASM memory) a copy is transferred.
+        let whole = bytes.byte_offset() == 0
+            && bytes.byte_length() == bytes.buffer().byte_length()
+            && !js_sys::Object::is(&bytes.buffer(), &wasm_memory_buffer());
+        let copy = if whole {
+            bytes.clone()
+        } else {
+            let copy = Uint8Array::new_with_length(bytes.length());
+            copy.set(bytes, 0);
+            copy
+        };
         let message = Object::new();
         let _ = Reflect::set(&message, &"type".into(), &"chunk".into());
         let _ = Reflect::set(&message, &"bytes".into(), &copy.buffer());
@@ -311,4 +321,10 @@ async fn active_worker() -> Result<web_sys::ServiceWorker, DownloadError> {
         }
         browser::sleep(25).await;
     }
+}
+
+fn wasm_memory_buffer() -> JsValue {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
 }

@@ -265,6 +265,7 @@ pub(crate) async fn decrypt_into(
             .map_err(|_| ReceiveError::Save("the download was interrupted".to_owned()))??;
         let index = decryptor.next_index();
         let plain = decryptor.decrypt_next(&sealed).await.map_err(integrity)?;
+        browser::release(&sealed);
         // The stream is the file and then zeros up to its padded size: only the file is
         // written, and the padding must be zeros.
         let keep = u32::try_from(file.content_len(index)).unwrap_or(u32::MAX);

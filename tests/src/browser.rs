@@ -461,14 +461,7 @@ impl Session {
                 })
                 .collect();
             files.sort();
-            // Chromium's `.crdownload`, Firefox's `.part`, WebKit's `.download`.
-            let partial = files.iter().any(|(path, _)| {
-                path.extension().is_some_and(|extension| {
-                    ["crdownload", "part", "tmp", "download", "wkdownload"]
-                        .iter()
-                        .any(|partial| extension == *partial)
-                })
-            });
+            let partial = files.iter().any(|(path, _)| is_partial(path));
             let ready = files.len() >= count && !partial;
             match &last {
                 Some((seen, since)) if ready && *seen == files && since.elapsed() >= SETTLED => {
@@ -529,8 +522,18 @@ pub fn processes_naming(needle: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// Whether `path` is a download still being written: Chromium's `.crdownload`, Firefox's
+/// `.part`, WebKit's `.download`.
+pub(crate) fn is_partial(path: &Path) -> bool {
+    path.extension().is_some_and(|extension| {
+        ["crdownload", "part", "tmp", "download", "wkdownload"]
+            .iter()
+            .any(|partial| extension == *partial)
+    })
+}
+
 /// `root` and every process below it.
-fn descendants(root: i32) -> Vec<i32> {
+pub(crate) fn descendants(root: i32) -> Vec<i32> {
     let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
         .map(|entries| {
             entries

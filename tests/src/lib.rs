@@ -7,6 +7,7 @@
 
 mod browser;
 pub mod flows;
+pub mod measure;
 pub mod native;
 pub mod process;
 pub mod proxy;
@@ -34,3 +35,27 @@ pub const CHROMIUM_FLAGS: [&str; 9] = [
     "--disable-dev-shm-usage",
     "--window-size=1280,900",
 ];
+
+/// Runs the browser flow `$flow` (an `async fn(Engine) -> anyhow::Result<()>` of the test file)
+/// as three tests, `$name::chromium`, `$name::firefox` and `$name::webkit`.
+#[macro_export]
+macro_rules! in_every_engine {
+    ($name:ident, $flow:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn chromium() -> anyhow::Result<()> {
+                super::$flow($crate::Engine::Chromium).await
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn firefox() -> anyhow::Result<()> {
+                super::$flow($crate::Engine::Firefox).await
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn webkit() -> anyhow::Result<()> {
+                super::$flow($crate::Engine::WebKit).await
+            }
+        }
+    };
+}

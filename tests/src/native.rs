@@ -20,6 +20,9 @@ use shared::wire;
 const ALICE: &[u8] = include_bytes!("../../shared/src/crypto/tests/fixtures/test-alice-3072.pk8");
 const BOB: &[u8] = include_bytes!("../../shared/src/crypto/tests/fixtures/test-bob-3072.pk8");
 
+/// Chunk uploads the native client keeps in flight.
+const UPLOADS_IN_FLIGHT: usize = 4;
+
 /// Which fixture key pair an account uses (key generation is slow and not what these tests
 /// are about; two pairs let a test tell readers apart by their keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -789,6 +792,10 @@ impl NativeClient {
         entries: &[ManifestFile],
         auth: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> anyhow::Result<Option<Answer>> {
+        use futures::StreamExt as _;
+        // A few chunks in flight, as the browser keeps them: a large file is not paced by one
+        // round trip (and one fsync) per chunk. The first refusal in chunk order is returned.
+        let mut in_flight = futures::stream::FuturesOrdered::new();
         for (index, (bytes, entry)) in files.iter().zip(entries).enumerate() {
             let file = u32::try_from(index)?;
             let mut encryptor = ChunkEncryptor::new(
@@ -801,15 +808,27 @@ impl NativeClient {
                 let start = (chunk as usize * CHUNK_SIZE).min(bytes.len());
                 let content = &bytes[start..start + entry.content_len(chunk)];
                 let sealed = encryptor.encrypt_next(&entry.pad_chunk(chunk, content)?)?;
-                let request = self
-                    .http
-                    .put(format!("{}{prefix}/files/{file}/chunks/{chunk}", self.base))
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(sealed.as_bytes().to_vec());
-                let answer = answer(auth(request).send().await?).await?;
-                if answer.status != 204 {
-                    return Ok(Some(answer));
+                let request = auth(
+                    self.http
+                        .put(format!("{}{prefix}/files/{file}/chunks/{chunk}", self.base))
+                        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                        .body(sealed.as_bytes().to_vec()),
+                );
+                in_flight.push_back(async move { answer(request.send().await?).await });
+                if in_flight.len() >= UPLOADS_IN_FLIGHT
+                    && let Some(done) = in_flight.next().await
+                {
+                    let done: Answer = done?;
+                    if done.status != 204 {
+                        return Ok(Some(done));
+                    }
                 }
+            }
+        }
+        while let Some(done) = in_flight.next().await {
+            let done: Answer = done?;
+            if done.status != 204 {
+                return Ok(Some(done));
             }
         }
         Ok(None)

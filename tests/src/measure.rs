@@ -1,0 +1,204 @@
+//! Measuring a real browser while it receives a large Secure Send: the time from "Save" to the
+//! receipt, and the memory of every process of that browser (its driver, the browser's own
+//! processes and, for WebKit, the virtual display), sampled from `/proc` every 50 ms. The
+//! growth of that sum over the run is an upper bound of what the page itself (JS heap and
+//! WASM) grew by, in every engine, whatever each engine would report. Used by the end-to-end
+//! test of a large receive; it asserts nothing itself. `E2E_MEMORY_TRACE=1` prints every
+//! process's memory twice a second.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use crate::Session;
+use crate::flows::{open_with, use_downloads};
+
+/// What one receive took.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    /// From the click on "Save" to the page's "delivered".
+    pub elapsed: Duration,
+    /// Resident memory of the browser's processes before the click.
+    pub baseline: u64,
+    /// The highest sum seen during the run, minus the baseline.
+    pub peak_growth: u64,
+    /// The page's WASM memory at the end (it never shrinks: this is its peak).
+    pub wasm_memory: u64,
+    /// The saved file.
+    pub saved: PathBuf,
+    /// The processes that grew the most by the peak: `(command, growth in bytes)`.
+    pub growers: Vec<(String, i64)>,
+}
+
+impl Receipt {
+    pub fn mib_per_second(&self, bytes: u64) -> f64 {
+        bytes as f64 / (1024.0 * 1024.0) / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Opens `link` with `otp` in `page`, saves its single file of `size` bytes to the downloads
+/// and waits (up to `limit`) for the receipt and the finished file.
+pub async fn receive_one_file(
+    page: &Session,
+    link: &str,
+    otp: &str,
+    size: u64,
+    limit: Duration,
+) -> anyhow::Result<Receipt> {
+    open_with(page, link, otp).await?;
+    page.find("[data-testid=opened]").await?;
+    use_downloads(page).await?;
+    // Let the page settle (fonts, the opening's garbage) before the baseline.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = per_process(&page.processes());
+    let baseline: u64 = before.values().map(|(_, rss)| rss).sum();
+    let peak = Arc::new(AtomicU64::new(baseline));
+    let running = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let peak = peak.clone();
+        let running = running.clone();
+        let root = page.processes().first().copied().unwrap_or(0);
+        tokio::task::spawn_blocking(move || {
+            let mut at_peak = std::collections::HashMap::new();
+            let trace = std::env::var_os("E2E_MEMORY_TRACE").is_some();
+            let mut tick = 0_u32;
+            while running.load(Ordering::Relaxed) {
+                tick += 1;
+                if trace && tick.is_multiple_of(10) {
+                    let now = per_process(&crate::browser::descendants(root));
+                    let mut list: Vec<String> = now
+                        .values()
+                        .map(|(command, rss)| format!("{command}={}", rss >> 20))
+                        .collect();
+                    list.sort();
+                    eprintln!("memory (MiB): {}", list.join(" "));
+                }
+                // New processes count too (a service worker's, a download's).
+                let now = per_process(&crate::browser::descendants(root));
+                let sum: u64 = now.values().map(|(_, rss)| rss).sum();
+                if sum > peak.fetch_max(sum, Ordering::Relaxed) {
+                    at_peak = now;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            at_peak
+        })
+    };
+    let started = Instant::now();
+    page.click("[data-testid=save-all]").await?;
+    let outcome = wait_for_delivery(page, limit).await;
+    let elapsed = started.elapsed();
+    running.store(false, Ordering::Relaxed);
+    let at_peak = sampler.await?;
+    outcome?;
+    let mut growers: Vec<(String, i64)> = at_peak
+        .iter()
+        .map(|(pid, (command, rss))| {
+            let was = before.get(pid).map_or(0, |(_, rss)| *rss);
+            (format!("{pid} {command}"), *rss as i64 - was as i64)
+        })
+        .collect();
+    growers.sort_by_key(|(_, growth)| -growth);
+    growers.truncate(4);
+    let wasm_memory = page
+        .eval("return globalThis.sealpostWasmMemory.buffer.byteLength;")
+        .await?
+        .as_u64()
+        .context("the page's WASM memory")?;
+    let saved = wait_for_file_of(page.downloads(), size, Duration::from_secs(60)).await?;
+    Ok(Receipt {
+        elapsed,
+        baseline,
+        peak_growth: peak.load(Ordering::Relaxed).saturating_sub(baseline),
+        wasm_memory,
+        saved,
+        growers,
+    })
+}
+
+/// Whether the file at `path` holds exactly `expected`, compared block by block.
+pub fn same_bytes(path: &Path, expected: &[u8]) -> anyhow::Result<bool> {
+    let mut file = std::fs::File::open(path)?;
+    if file.metadata()?.len() != expected.len() as u64 {
+        return Ok(false);
+    }
+    let mut block = vec![0_u8; 8 * 1024 * 1024];
+    let mut offset = 0;
+    loop {
+        let read = file.read(&mut block)?;
+        if read == 0 {
+            return Ok(offset == expected.len());
+        }
+        if block[..read] != expected[offset..offset + read] {
+            return Ok(false);
+        }
+        offset += read;
+    }
+}
+
+/// Command name and resident bytes of each of `pids` still running.
+fn per_process(pids: &[i32]) -> std::collections::HashMap<i32, (String, u64)> {
+    pids.iter()
+        .filter_map(|pid| {
+            let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            Some((*pid, (command.trim().to_owned(), resident_bytes(&[*pid]))))
+        })
+        .collect()
+}
+
+/// The sum of the resident memory of `pids` (those still running), in bytes.
+pub fn resident_bytes(pids: &[i32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+        })
+        .map(|kib| kib * 1024)
+        .sum()
+}
+
+async fn wait_for_delivery(page: &Session, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let state = page
+            .eval(
+                "const done = document.querySelector('[data-testid=delivered]'); \
+                 const error = document.querySelector('[data-testid=receive-error]'); \
+                 return done ? 'delivered' : (error ? error.innerText : null);",
+            )
+            .await?;
+        match state.as_str() {
+            Some("delivered") => return Ok(()),
+            Some(error) => bail!("the page failed: {error}"),
+            None if Instant::now() > deadline => bail!("no receipt within {limit:?}"),
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// The one file in `folder` that reached `size` bytes and stopped growing.
+async fn wait_for_file_of(folder: &Path, size: u64, limit: Duration) -> anyhow::Result<PathBuf> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let found = std::fs::read_dir(folder)?
+            .filter_map(Result::ok)
+            .filter(|entry| !crate::browser::is_partial(&entry.path()))
+            .find(|entry| entry.metadata().is_ok_and(|meta| meta.len() == size))
+            .map(|entry| entry.path());
+        if let Some(path) = found {
+            return Ok(path);
+        }
+        if Instant::now() > deadline {
+            bail!("no file of {size} bytes in {}", folder.display());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
