@@ -1,4 +1,4 @@
-//! Requests, the portal and chart transfers in real headless Chromium, two organisations each
+//! Requests, the portal and chart transfers in real headless browsers, two organisations each
 //! (accounts made natively to save time, then logged in through the pages): a request with an
 //! authorisation answered behind an invoice and paid by card through the Stripe stand-in; a
 //! request by link whose uploader's browser refuses keys a tampering relay substituted and
@@ -15,7 +15,7 @@ use shared::wire::{self, Role};
 use tests::flows::{confirm_readers, log_in, marker, operator_finds, visit};
 use tests::native::{KeyPair, NativeClient};
 use tests::proxy::{TamperingProxy, substitute_keys};
-use tests::{Browser, Session, StripeStandIn, TestRelay};
+use tests::{Browser, Engine, Session, StripeStandIn, TestRelay};
 
 /// A file with unique content under a unique name; its path, name and bytes.
 fn file_in(folder: &std::path::Path, label: &str) -> anyhow::Result<(PathBuf, String, Vec<u8>)> {
@@ -207,8 +207,15 @@ async fn a_request_with_an_authorisation_is_answered_behind_an_invoice_and_paid_
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_request_link_refuses_substituted_keys_and_takes_the_right_ones() -> anyhow::Result<()> {
+tests::in_every_engine!(
+    a_request_link,
+    a_request_link_refuses_substituted_keys_and_takes_the_right_ones
+);
+
+/// The doctor asks in Chromium; the provider, who may use any browser, answers in `engine`.
+async fn a_request_link_refuses_substituted_keys_and_takes_the_right_ones(
+    engine: Engine,
+) -> anyhow::Result<()> {
     let relay = TestRelay::start().await?;
     let clinic =
         NativeClient::verified_owner_with(&relay.url, relay.data_dir(), "clinic", KeyPair::Alice)
@@ -242,7 +249,8 @@ async fn a_request_link_refuses_substituted_keys_and_takes_the_right_ones() -> a
     proxy.tamper(Box::new(move |_path: &str, body: &mut Value| {
         substitute_keys(body, std::slice::from_ref(&doctor_id), &swapped);
     }));
-    let provider = browser.session().await?;
+    let providers = Browser::of(engine).await?;
+    let provider = providers.session().await?;
     provider.goto(&link.replace(&relay.url, &proxy.url)).await?;
     provider
         .wait_for_text(
@@ -262,7 +270,7 @@ async fn a_request_link_refuses_substituted_keys_and_takes_the_right_ones() -> a
 
     // The honest relay: the upload goes through, encrypted to exactly the digest's keys.
     proxy.behave();
-    let honest = browser.session().await?;
+    let honest = providers.session().await?;
     honest.goto(&link).await?;
     honest
         .wait_for_text("[data-testid=request-description]", &description)

@@ -1,18 +1,25 @@
-//! The whole pay flow in real headless Chromium against the local Stripe stand-in: a sender
+//! The whole pay flow in real browsers against the local Stripe stand-in (the recipient in
+//! Chromium, Firefox and WebKit): a sender
 //! attaches an invoice in the composer; the recipient's page shows it and offers no password
 //! field; "Pay" leaves for the stand-in's checkout page, which redirects back; the page
 //! restores the link secret it kept in `sessionStorage` (the secret never reached the relay or
 //! the payment processor), waits for the signed webhook's confirmation, asks for the one-time
-//! password and decrypts the files byte for byte. Without Stripe, the page says only payment by
+//! password and decrypts the files byte for byte; the kept secret is forgotten once the files
+//! are delivered. Without Stripe, the page says only payment by
 //! hand is possible, and the payee's "mark paid" in the Sent list unlocks the link.
 
 use anyhow::Context as _;
 use tests::flows::{Extras, marker, operator_finds, send_files_with, use_downloads};
-use tests::{Browser, StripeStandIn, TestRelay};
+use tests::{Browser, Engine, StripeStandIn, TestRelay};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_recipient_pays_by_card_and_the_link_secret_survives_the_redirect() -> anyhow::Result<()>
-{
+tests::in_every_engine!(
+    the_recipient_pays_by_card,
+    the_recipient_pays_by_card_and_the_link_secret_survives_the_redirect
+);
+
+async fn the_recipient_pays_by_card_and_the_link_secret_survives_the_redirect(
+    engine: Engine,
+) -> anyhow::Result<()> {
     let stripe = StripeStandIn::start().await?;
     let relay = TestRelay::start_with(|config| stripe.configure(config)).await?;
     stripe.deliver_to(&relay.url);
@@ -33,7 +40,8 @@ async fn the_recipient_pays_by_card_and_the_link_secret_survives_the_redirect() 
     let link = send_files_with(&sender, &relay.url, &[file], &otp, &extras).await?;
     let fragment = link.split('#').nth(1).context("a fragment")?.to_owned();
 
-    let recipient = browser.session().await?;
+    let recipients = Browser::of(engine).await?;
+    let recipient = recipients.session().await?;
     recipient.goto(&link).await?;
     recipient
         .wait_for_text("[data-testid=invoice-amount]", "12.50 EUR")
@@ -70,18 +78,18 @@ async fn the_recipient_pays_by_card_and_the_link_secret_survives_the_redirect() 
     recipient.fill("input[name=otp]", &otp).await?;
     recipient.click("form button[type=submit]").await?;
     recipient.find("[data-testid=opened]").await?;
+    assert!(recipient.text("[data-testid=files]").await?.contains(&name));
+    use_downloads(&recipient).await?;
+    recipient.click("[data-testid=save-all]").await?;
+    recipient.find("[data-testid=delivered]").await?;
     let kept = recipient
         .eval("return window.sessionStorage.length;")
         .await?;
     assert_eq!(
         kept,
         serde_json::json!(0),
-        "the kept secret is forgotten once used"
+        "the kept secret is forgotten once the files are delivered"
     );
-    assert!(recipient.text("[data-testid=files]").await?.contains(&name));
-    use_downloads(&recipient).await?;
-    recipient.click("[data-testid=save-all]").await?;
-    recipient.find("[data-testid=delivered]").await?;
     let saved = recipient.wait_for_downloads(1).await?;
     assert_eq!(std::fs::read(&saved[0])?, content.as_bytes());
 

@@ -6,7 +6,8 @@
 //! secret no longer in the address bar) comes back to the same link. Five wrong one-time
 //! passwords destroy the link; an expired (manual clock) or revoked link is refused in words; a
 //! bit flipped in a stored chunk is an integrity error and no file, the other file can still be
-//! saved, and the sender sees the bundle "not delivered". The curious operator, searching every
+//! saved, and the sender sees the bundle "not delivered". A large file streams to disk in every
+//! engine (its memory printed, bounded in WebKit). The curious operator, searching every
 //! stored byte and every log line, finds no content, no name, no note, no OTP and no link
 //! secret.
 
@@ -17,20 +18,10 @@ use tests::{Browser, Engine, TestRelay};
 
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>.pdf";
 
-#[tokio::test(flavor = "multi_thread")]
-async fn three_files_arrive_intact_in_chromium() -> anyhow::Result<()> {
-    three_files_arrive_intact_and_the_operator_sees_none_of_them(Engine::Chromium).await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn three_files_arrive_intact_in_firefox() -> anyhow::Result<()> {
-    three_files_arrive_intact_and_the_operator_sees_none_of_them(Engine::Firefox).await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn three_files_arrive_intact_in_webkit() -> anyhow::Result<()> {
-    three_files_arrive_intact_and_the_operator_sees_none_of_them(Engine::WebKit).await
-}
+tests::in_every_engine!(
+    three_files_arrive_intact,
+    three_files_arrive_intact_and_the_operator_sees_none_of_them
+);
 
 async fn three_files_arrive_intact_and_the_operator_sees_none_of_them(
     engine: Engine,
@@ -352,25 +343,35 @@ async fn a_revoked_link_is_refused() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_flipped_bit_on_disk_is_an_integrity_error_not_a_corrupt_file() -> anyhow::Result<()> {
+async fn a_flipped_bit_on_disk_is_an_integrity_error_and_the_sender_sees_no_delivery()
+-> anyhow::Result<()> {
     let relay = TestRelay::start().await?;
     let browser = Browser::start().await?;
     let sender = browser.session().await?;
     tests::verified_sender(&sender, &relay.url, relay.data_dir(), "tampered").await?;
     let folder = tempfile::tempdir()?;
+    let letter = folder.path().join("letter.txt");
+    std::fs::write(&letter, b"the x-ray is attached")?;
     let file = folder.path().join("x-ray.dcm");
     let mut bytes = vec![0_u8; 3 * 1024 * 1024 + 7];
     rand_core::RngCore::fill_bytes(&mut OsRng, &mut bytes);
     std::fs::write(&file, &bytes)?;
-    let link =
-        tests::flows::send_files(&sender, &relay.url, &[file], "tamper-proof", None, None).await?;
+    let link = tests::flows::send_files(
+        &sender,
+        &relay.url,
+        &[letter, file],
+        "tamper-proof",
+        None,
+        None,
+    )
+    .await?;
 
     let id = link
         .split("/l/")
         .nth(1)
         .and_then(|rest| rest.split('#').next())
         .context("link id")?;
-    let chunk = relay.data_dir().join("blobs").join(id).join("0-1");
+    let chunk = relay.data_dir().join("blobs").join(id).join("1-1");
     let mut sealed = std::fs::read(&chunk).context("the second chunk is stored as a file")?;
     sealed[1000] ^= 0x01;
     std::fs::write(&chunk, &sealed)?;
@@ -386,20 +387,133 @@ async fn a_flipped_bit_on_disk_is_an_integrity_error_not_a_corrupt_file() -> any
     recipient
         .wait_for_text("[data-testid=receive-error]", "part 2 of “x-ray.dcm”")
         .await?;
+    // The archive was given up: the browser keeps no finished file of it, and the page says
+    // which files are missing.
+    recipient
+        .wait_for_text("[data-testid=missing]", "letter.txt, x-ray.dcm")
+        .await?;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let saved = files_under(recipient.downloads());
+    let finished: Vec<_> = files_under(recipient.downloads())
+        .into_iter()
+        .filter(|path| {
+            path.extension()
+                .is_none_or(|extension| extension != "crdownload")
+        })
+        .collect();
     assert!(
-        saved.is_empty(),
-        "nothing is saved from a tampered file: {saved:?}"
+        finished.is_empty(),
+        "nothing is saved from a tampered bundle: {finished:?}"
     );
+
+    // The intact file can still be saved on its own; the damaged one cannot.
+    recipient
+        .click("li[data-index='0'] [data-testid=save-file]")
+        .await?;
+    let state = recipient
+        .wait_for_text_among(
+            "li[data-index='0'] [data-testid=file-state]",
+            &["not saved", "saved"],
+        )
+        .await?;
+    assert_eq!(state, "saved");
+    let saved = recipient.wait_for_downloads(1).await?;
+    assert_eq!(std::fs::read(&saved[0])?, b"the x-ray is attached");
+    recipient
+        .wait_for_text("[data-testid=missing]", "Not saved yet: x-ray.dcm.")
+        .await?;
     let delivered = recipient
         .eval("return document.querySelector('[data-testid=delivered]') !== null;")
         .await?;
     assert_eq!(
         delivered,
         serde_json::json!(false),
-        "no receipt for a failed file"
+        "no receipt while a file is missing"
     );
+    sender.goto(&format!("{}/app/sent", relay.url)).await?;
+    sender
+        .wait_for_text("[data-testid=send-status]", "opened, not delivered")
+        .await?;
+    Ok(())
+}
+
+/// A large Secure Send (256 MiB here, `E2E_BIG_MIB` to change it; 1 GiB in the receive
+/// benchmark), made natively, received in Firefox, WebKit and Chromium's download path, one
+/// engine after the other: every byte arrives, streamed to disk through the download worker (no
+/// engine assembles it in memory). The memory of the whole browser (every process, sampled) is
+/// printed; in WebKit it grows by less than 128 MiB. Firefox's parent process holds a download
+/// from a service worker as it arrives, and Chromium's collector lets the worker's chunks pile
+/// up: their growth is printed, not yet bounded (issue 14 stays open for it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_file_streams_to_disk_in_every_engine() -> anyhow::Result<()> {
+    let size_mib: usize = std::env::var("E2E_BIG_MIB").map_or(Ok(256), |mib| mib.parse())?;
+    let size = size_mib * 1024 * 1024;
+    const LIMIT: u64 = 128 * 1024 * 1024;
+    let relay = TestRelay::start().await?;
+    let owner =
+        tests::native::NativeClient::verified_owner(&relay.url, relay.data_dir(), "bulk").await?;
+    let mut bytes = vec![0_u8; size];
+    // Cheap, varied content (xorshift): not all zeros, so a lost chunk would show.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for word in bytes.chunks_exact_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        word.copy_from_slice(&state.to_le_bytes());
+    }
+    let engines: Vec<Engine> = [Engine::Firefox, Engine::WebKit, Engine::Chromium]
+        .into_iter()
+        .filter(|engine| {
+            std::env::var("E2E_ENGINES").map_or(true, |only| {
+                only.to_lowercase().contains(&engine.name().to_lowercase())
+            })
+        })
+        .collect();
+    let sent = owner
+        .send_files(&[bytes], u32::try_from(engines.len())?, None)
+        .await?;
+    let link = format!(
+        "{}/l/{}#{}",
+        relay.url,
+        sent.id,
+        sent.secret.to_fragment().as_str()
+    );
+    let expected = &sent.plaintexts[0];
+    for engine in engines.iter().copied() {
+        let browser = Browser::of(engine).await?;
+        let page = browser.session().await?;
+        let run = tests::measure::receive_one_file(
+            &page,
+            &link,
+            &sent.otp,
+            size as u64,
+            std::time::Duration::from_secs(600),
+        )
+        .await
+        .with_context(|| format!("receiving 1 GiB in {}", engine.name()))?;
+        println!(
+            "{}: {size_mib} MiB received in {:.1} s ({:.0} MiB/s); browser memory {} MiB before, peak growth {} MiB (most: {:?}); page WASM memory {} MiB",
+            engine.name(),
+            run.elapsed.as_secs_f64(),
+            run.mib_per_second(size as u64),
+            run.baseline / (1024 * 1024),
+            run.peak_growth / (1024 * 1024),
+            run.growers,
+            run.wasm_memory / (1024 * 1024),
+        );
+        assert!(
+            tests::measure::same_bytes(&run.saved, expected)?,
+            "{}: the saved file differs from what was sent",
+            engine.name()
+        );
+        assert!(
+            engine != Engine::WebKit || run.peak_growth < LIMIT,
+            "{}: the browser grew by {} MiB while receiving; most: {:?}",
+            engine.name(),
+            run.peak_growth / (1024 * 1024),
+            run.growers
+        );
+        std::fs::remove_file(&run.saved)?;
+    }
     Ok(())
 }
 
