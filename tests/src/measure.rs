@@ -145,7 +145,20 @@ fn per_process(pids: &[i32]) -> std::collections::HashMap<i32, (String, u64)> {
     pids.iter()
         .filter_map(|pid| {
             let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-            Some((*pid, (command.trim().to_owned(), resident_bytes(&[*pid]))))
+            // Chromium names every process "chromium": its role is in `--type=` (none for the
+            // browser process itself).
+            let role = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .ok()
+                .and_then(|line| {
+                    String::from_utf8_lossy(&line)
+                        .split('\0')
+                        .find_map(|arg| arg.strip_prefix("--type=").map(str::to_owned))
+                })
+                .map_or_else(String::new, |role| format!(" ({role})"));
+            Some((
+                *pid,
+                (format!("{}{role}", command.trim()), resident_bytes(&[*pid])),
+            ))
         })
         .collect()
 }
