@@ -72,7 +72,8 @@ pub async fn save_all(
 }
 
 /// File names that can live side by side in one folder or archive: no folders, no control
-/// characters, no two alike (`report.pdf`, `report (2).pdf`).
+/// characters, no two alike (`report.pdf`, `report (2).pdf`). In a folder, a name already
+/// taken there is numbered on, never overwritten.
 pub fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut taken = std::collections::HashSet::new();
     names
@@ -89,14 +90,10 @@ pub fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
                 "" | "." | ".." => "file".to_owned(),
                 trimmed => trimmed.to_owned(),
             };
-            let (stem, extension) = match clean.rfind('.') {
-                Some(dot) if dot > 0 => (&clean[..dot], &clean[dot..]),
-                _ => (clean.as_str(), ""),
-            };
             let mut candidate = clean.clone();
             let mut number = 2;
             while !taken.insert(candidate.to_lowercase()) {
-                candidate = format!("{stem} ({number}){extension}");
+                candidate = numbered(&clean, number);
                 number += 1;
             }
             candidate
@@ -118,6 +115,7 @@ async fn to_folder(
     let mut first_error = None;
     for (index, (file, name)) in manifest.files.iter().zip(names).enumerate() {
         let outcome = async {
+            let name = free_name(&folder, name).await?;
             let create = Object::new();
             let _ = Reflect::set(&create, &"create".into(), &JsValue::TRUE);
             let handle = receive::call(
@@ -248,6 +246,37 @@ impl std::io::Write for Pending {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// `name`, or `name (2)`, `name (3)`, … : the first that is not a file in `folder` yet, so that
+/// saving into a folder never overwrites what the recipient already had there.
+async fn free_name(folder: &JsValue, name: &str) -> Result<String, ReceiveError> {
+    for number in 1..=1000 {
+        let candidate = if number == 1 {
+            name.to_owned()
+        } else {
+            numbered(name, number)
+        };
+        // Without `create`, a missing file is a refusal: that name is free.
+        if receive::call(folder, "getFileHandle", &[candidate.as_str().into()])
+            .await
+            .is_err()
+        {
+            return Ok(candidate);
+        }
+    }
+    Err(ReceiveError::Save(format!(
+        "the folder already holds a thousand files named like “{name}”"
+    )))
+}
+
+/// `report.pdf` numbered 2 is `report (2).pdf`.
+fn numbered(name: &str, number: u32) -> String {
+    let (stem, extension) = match name.rfind('.') {
+        Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
+        _ => (name, ""),
+    };
+    format!("{stem} ({number}){extension}")
 }
 
 fn file_index(index: usize) -> Result<u32, ReceiveError> {
