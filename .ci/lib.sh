@@ -104,7 +104,7 @@ ensure_browsers() {
     apt_install "${packages[@]}"
   fi
   step "Firefox: $(firefox-esr --version 2>/dev/null | head -n 1); WebKit: $(dpkg-query -W -f '${Version}' webkit2gtk-driver 2>/dev/null)"
-  if have geckodriver && geckodriver --version | head -n 1 | grep -q " $GECKODRIVER_VERSION"; then
+  if have geckodriver && geckodriver --version | grep -q "^geckodriver $GECKODRIVER_VERSION"; then
     step "geckodriver $GECKODRIVER_VERSION: present"
     return
   fi

@@ -4,7 +4,7 @@
 //! growth of that sum over the run is an upper bound of what the page itself (JS heap and
 //! WASM) grew by, in every engine, whatever each engine would report. Used by the end-to-end
 //! test of a large receive; it asserts nothing itself. `E2E_MEMORY_TRACE=1` prints every
-//! process's memory twice a second.
+//! process's memory twice a second (resident MiB, then anonymous/file-backed/shared).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -71,8 +71,10 @@ pub async fn receive_one_file(
                 if trace && tick.is_multiple_of(10) {
                     let now = per_process(&crate::browser::descendants(root));
                     let mut list: Vec<String> = now
-                        .values()
-                        .map(|(command, rss)| format!("{command}={}", rss >> 20))
+                        .iter()
+                        .map(|(pid, (command, rss))| {
+                            format!("{command}={}[{}]", rss >> 20, kinds(*pid))
+                        })
                         .collect();
                     list.sort();
                     eprintln!("memory (MiB): {}", list.join(" "));
@@ -161,6 +163,23 @@ fn per_process(pids: &[i32]) -> std::collections::HashMap<i32, (String, u64)> {
             ))
         })
         .collect()
+}
+
+/// The resident memory of `pid` by kind, in MiB: anonymous, file-backed, shared.
+fn kinds(pid: i32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    ["RssAnon:", "RssFile:", "RssShmem:"]
+        .iter()
+        .map(|key| {
+            status
+                .lines()
+                .find(|line| line.starts_with(key))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+                .map_or_else(|| "?".to_owned(), |kib| (kib >> 10).to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The sum of the resident memory of `pids` (those still running), in bytes.
