@@ -112,6 +112,21 @@ ensure_browsers() {
   tool_build cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --root "$TOOLS"
 }
 
+# axe-core, the accessibility checker the browser tests run on every page: from npm, at the
+# version and integrity tests/axe/package-lock.json pins (npm ci checks the tarball's sha512).
+ensure_axe() {
+  have npm || apt_install npm
+  local installed="$ROOT/tests/axe/node_modules/axe-core/package.json"
+  local wanted
+  wanted=$(sed -n 's/.*"axe-core": "\(.*\)".*/\1/p' "$ROOT/tests/axe/package.json")
+  if [ -f "$installed" ] && grep -q "\"version\": \"$wanted\"" "$installed"; then
+    step "axe-core $wanted: present"
+    return
+  fi
+  step "axe-core $wanted: installing into tests/axe (npm ci)"
+  npm ci --prefix "$ROOT/tests/axe" --ignore-scripts --no-audit --no-fund
+}
+
 ensure_cargo_deny() {
   if have cargo-deny && cargo-deny --version | grep -q "$CARGO_DENY_VERSION"; then
     step "cargo-deny $CARGO_DENY_VERSION: present"

@@ -439,6 +439,65 @@ impl Session {
             .collect())
     }
 
+    /// Renders the page as with the system's dark (or light) appearance: `prefers-color-scheme`
+    /// emulated through the DevTools protocol, so Chromium only.
+    pub async fn prefer_dark(&self, dark: bool) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.engine == Engine::Chromium,
+            "colour-scheme emulation needs Chromium's DevTools protocol"
+        );
+        let scheme = if dark { "dark" } else { "light" };
+        self.client
+            .issue_cmd(Cdp {
+                cmd: "Emulation.setEmulatedMedia",
+                params: json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+            })
+            .await?;
+        let applied = self
+            .eval(&format!(
+                "return matchMedia('(prefers-color-scheme: {scheme})').matches;"
+            ))
+            .await?;
+        anyhow::ensure!(applied == json!(true), "the {scheme} scheme did not apply");
+        Ok(())
+    }
+
+    /// The serious and critical accessibility violations axe-core finds on the page as it is
+    /// now (WCAG 2.1 A and AA and axe's best practices), one line each with the elements
+    /// concerned. axe-core comes from npm (`.ci/lib.sh ensure_axe`); WebDriver's scripts run
+    /// outside the page's CSP, which stays as strict as users get it.
+    pub async fn accessibility_violations(&self) -> anyhow::Result<Vec<String>> {
+        let loaded = self.eval("return typeof window.axe === 'object';").await?;
+        if loaded != json!(true) {
+            let path =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("axe/node_modules/axe-core/axe.min.js");
+            let source = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "reading {} (installed by `.ci/lib.sh ensure_axe`)",
+                    path.display()
+                )
+            })?;
+            self.eval(&format!("{source}\n;return null;")).await?;
+        }
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 axe.run(document, { \
+                   runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }, \
+                   resultTypes: ['violations'] \
+                 }).then((result) => done(result.violations \
+                   .filter((v) => v.impact === 'serious' || v.impact === 'critical') \
+                   .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.length}x: ` + \
+                     v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' -- ' + \
+                       (n.failureSummary || '').replace(/\\s+/g, ' ')).join(' | ') + ')')), \
+                   (error) => done(['axe failed: ' + error]));",
+                Vec::new(),
+            )
+            .await?;
+        Ok(serde_json::from_value(found)?)
+    }
+
     /// Where this session's downloads land (no prompt).
     pub fn downloads(&self) -> &Path {
         &self.downloads
@@ -501,6 +560,31 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// A DevTools protocol command through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 
