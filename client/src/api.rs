@@ -181,9 +181,16 @@ pub async fn link_chunk(
     .await
 }
 
-/// A binary answer, kept in JavaScript memory (it never passes through WASM).
+/// A binary answer, kept in JavaScript memory (it never passes through WASM). Asked with
+/// `cache: "no-store"`: the relay's `Cache-Control: no-store` alone does not keep Firefox from
+/// holding every answer in its parent process's memory cache (measured: its parent grew by
+/// the whole file while a page fetched a large bundle's chunks).
 async fn bytes(request: RequestBuilder) -> Result<Uint8Array, ApiError> {
-    let response = request.send().await.map_err(|_| ApiError::Network)?;
+    let response = request
+        .cache(web_sys::RequestCache::NoStore)
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
     if !response.ok() {
         return Err(refusal(response).await);
     }
@@ -661,7 +668,12 @@ async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result
 }
 
 async fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiError> {
-    let response = request.send().await.map_err(|_| ApiError::Network)?;
+    // API answers are never kept, by the browser either (see `bytes`).
+    let response = request
+        .cache(web_sys::RequestCache::NoStore)
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
     decode(response).await
 }
 

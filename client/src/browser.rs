@@ -123,9 +123,14 @@ pub fn eager<T: 'static>(
 }
 
 /// Frees the memory behind `bytes` now instead of at the next garbage collection, by
-/// detaching its buffer (ES2024 `ArrayBuffer.prototype.transfer(0)`); engines without it keep
-/// it until then. Only for buffers of our own (never the WASM memory): `bytes` is unusable
-/// afterwards. A stream of 1 MiB chunks otherwise leaves hundreds of MiB to the collector.
+/// detaching its buffer (ES2024 `ArrayBuffer.prototype.transfer(0)`), where that frees it:
+/// WebKit's collector otherwise lets a stream of 1 MiB chunks pile up (measured: 206 MiB
+/// instead of 83 while receiving 256 MiB). Not in Blink (Chromium, Edge, …): it keeps its own
+/// reference to a buffer it made (a fetch's answer), so detaching frees nothing until the next
+/// collection and hides the memory from the collector's accounting (measured: the renderer grew
+/// by the whole file; left alone, its collector keeps it under 130 MiB). Firefox is the same
+/// either way. Only for buffers of our own (never the WASM memory): `bytes` may be unusable
+/// afterwards.
 pub fn release(bytes: &js_sys::Uint8Array) {
     let buffer = bytes.buffer();
     if js_sys::Object::is(
@@ -136,9 +141,20 @@ pub fn release(bytes: &js_sys::Uint8Array) {
     ) {
         return;
     }
+    if is_blink() {
+        return;
+    }
     if let Ok(transfer) = js_sys::Reflect::get(&buffer, &"transfer".into())
         && let Ok(transfer) = transfer.dyn_into::<js_sys::Function>()
     {
         let _ = transfer.call1(&buffer, &wasm_bindgen::JsValue::from_f64(0.0));
     }
+}
+
+/// Whether the page runs in Blink, the engine of Chromium and the browsers built on it: the
+/// only engine with `navigator.userAgentData` (User-Agent Client Hints).
+fn is_blink() -> bool {
+    web_sys::window()
+        .and_then(|window| js_sys::Reflect::get(&window.navigator(), &"userAgentData".into()).ok())
+        .is_some_and(|data| !data.is_undefined() && !data.is_null())
 }
