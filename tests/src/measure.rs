@@ -26,6 +26,10 @@ pub struct Receipt {
     pub baseline: u64,
     /// The highest sum seen during the run, minus the baseline.
     pub peak_growth: u64,
+    /// The same for the processes that ran before the click only (the page's, the browser's,
+    /// the download worker's), leaving out those the browser started meanwhile (Firefox keeps a
+    /// spare content process ready, and starts a new one when a download takes one).
+    pub peak_growth_of_existing: u64,
     /// The page's WASM memory at the end (it never shrinks: this is its peak).
     pub wasm_memory: u64,
     /// The saved file.
@@ -57,9 +61,12 @@ pub async fn receive_one_file(
     let before = per_process(&page.processes());
     let baseline: u64 = before.values().map(|(_, rss)| rss).sum();
     let peak = Arc::new(AtomicU64::new(baseline));
+    let peak_existing = Arc::new(AtomicU64::new(baseline));
     let running = Arc::new(AtomicBool::new(true));
     let sampler = {
         let peak = peak.clone();
+        let peak_existing = peak_existing.clone();
+        let existing: Vec<i32> = before.keys().copied().collect();
         let running = running.clone();
         let root = page.processes().first().copied().unwrap_or(0);
         tokio::task::spawn_blocking(move || {
@@ -82,6 +89,12 @@ pub async fn receive_one_file(
                 // New processes count too (a service worker's, a download's).
                 let now = per_process(&crate::browser::descendants(root));
                 let sum: u64 = now.values().map(|(_, rss)| rss).sum();
+                let of_existing: u64 = existing
+                    .iter()
+                    .filter_map(|pid| now.get(pid))
+                    .map(|(_, rss)| rss)
+                    .sum();
+                peak_existing.fetch_max(of_existing, Ordering::Relaxed);
                 if sum > peak.fetch_max(sum, Ordering::Relaxed) {
                     at_peak = now;
                 }
@@ -116,6 +129,9 @@ pub async fn receive_one_file(
         elapsed,
         baseline,
         peak_growth: peak.load(Ordering::Relaxed).saturating_sub(baseline),
+        peak_growth_of_existing: peak_existing
+            .load(Ordering::Relaxed)
+            .saturating_sub(baseline),
         wasm_memory,
         saved,
         growers,
@@ -148,12 +164,13 @@ fn per_process(pids: &[i32]) -> std::collections::HashMap<i32, (String, u64)> {
         .filter_map(|pid| {
             let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
             // Chromium names every process "chromium": its role is in `--type=` (none for the
-            // browser process itself).
+            // browser process itself), in a command line it rewrites with spaces between the
+            // arguments.
             let role = std::fs::read(format!("/proc/{pid}/cmdline"))
                 .ok()
                 .and_then(|line| {
                     String::from_utf8_lossy(&line)
-                        .split('\0')
+                        .split(['\0', ' '])
                         .find_map(|arg| arg.strip_prefix("--type=").map(str::to_owned))
                 })
                 .map_or_else(String::new, |role| format!(" ({role})"));

@@ -436,18 +436,16 @@ async fn a_flipped_bit_on_disk_is_an_integrity_error_and_the_sender_sees_no_deli
     Ok(())
 }
 
-/// A large Secure Send (256 MiB here, `E2E_BIG_MIB` to change it; 1 GiB in the receive
-/// benchmark), made natively, received in Firefox, WebKit and Chromium's download path, one
-/// engine after the other: every byte arrives, streamed to disk through the download worker (no
-/// engine assembles it in memory). The memory of the whole browser (every process, sampled) is
-/// printed; in WebKit it grows by less than 128 MiB. Firefox's parent process holds a download
-/// from a service worker as it arrives, and Chromium's collector lets the worker's chunks pile
-/// up: their growth is printed, not yet bounded (issue 14 stays open for it).
+/// A large Secure Send (512 MiB here, `E2E_BIG_MIB` to change it), made natively, received in
+/// Firefox, WebKit and Chromium's download path, one engine after the other: every byte
+/// arrives, streamed to disk through the download worker, and the browser's processes that ran
+/// before the click (page, download worker, the browser itself) grow by less than half the file
+/// together: nothing holds the file. The numbers are printed; they are the same for 256 and 768
+/// MiB (flat in the file's size), see SECURITY.md "Saving in the browser".
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_file_streams_to_disk_in_every_engine() -> anyhow::Result<()> {
-    let size_mib: usize = std::env::var("E2E_BIG_MIB").map_or(Ok(256), |mib| mib.parse())?;
+    let size_mib: usize = std::env::var("E2E_BIG_MIB").map_or(Ok(512), |mib| mib.parse())?;
     let size = size_mib * 1024 * 1024;
-    const LIMIT: u64 = 128 * 1024 * 1024;
     let relay = TestRelay::start().await?;
     let owner =
         tests::native::NativeClient::verified_owner(&relay.url, relay.data_dir(), "bulk").await?;
@@ -489,14 +487,15 @@ async fn a_large_file_streams_to_disk_in_every_engine() -> anyhow::Result<()> {
             std::time::Duration::from_secs(600),
         )
         .await
-        .with_context(|| format!("receiving 1 GiB in {}", engine.name()))?;
+        .with_context(|| format!("receiving {size_mib} MiB in {}", engine.name()))?;
         println!(
-            "{}: {size_mib} MiB received in {:.1} s ({:.0} MiB/s); browser memory {} MiB before, peak growth {} MiB (most: {:?}); page WASM memory {} MiB",
+            "{}: {size_mib} MiB received in {:.1} s ({:.0} MiB/s); browser memory {} MiB before, peak growth {} MiB ({} MiB in the processes that ran before; most: {:?}); page WASM memory {} MiB",
             engine.name(),
             run.elapsed.as_secs_f64(),
             run.mib_per_second(size as u64),
             run.baseline / (1024 * 1024),
             run.peak_growth / (1024 * 1024),
+            run.peak_growth_of_existing / (1024 * 1024),
             run.growers,
             run.wasm_memory / (1024 * 1024),
         );
@@ -506,10 +505,10 @@ async fn a_large_file_streams_to_disk_in_every_engine() -> anyhow::Result<()> {
             engine.name()
         );
         assert!(
-            engine != Engine::WebKit || run.peak_growth < LIMIT,
-            "{}: the browser grew by {} MiB while receiving; most: {:?}",
+            run.peak_growth_of_existing < size as u64 / 2,
+            "{}: the browser grew by {} MiB while receiving {size_mib} MiB; most: {:?}",
             engine.name(),
-            run.peak_growth / (1024 * 1024),
+            run.peak_growth_of_existing / (1024 * 1024),
             run.growers
         );
         std::fs::remove_file(&run.saved)?;
