@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
             ))
         }
     };
-    let (raw_encrypt, raw_decrypt) = raw_subtle(&recipient).await?;
+    let (raw_encrypt, raw_decrypt) = tests::measure::raw_subtle(&recipient).await?;
     let put_ceiling = transport(&sender).await?;
     let rss = peak_rss_kib(pid)?;
 
@@ -242,36 +242,6 @@ fn files_equal(a: &std::path::Path, b: &std::path::Path) -> anyhow::Result<bool>
             return Ok(false);
         }
     }
-}
-
-/// Raw SubtleCrypto AES-256-GCM on 256 calls of 1 MiB each, in the page.
-async fn raw_subtle(page: &Session) -> anyhow::Result<(f64, f64)> {
-    let script = r#"
-        const done = arguments[arguments.length - 1];
-        (async () => {
-            const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-            const chunk = new Uint8Array(1 << 20);
-            crypto.getRandomValues(chunk.subarray(0, 65536));
-            const iv = new Uint8Array(12);
-            const n = 256;
-            let start = performance.now();
-            let sealed;
-            for (let i = 0; i < n; i++) { iv[11] = i & 255; sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, chunk); }
-            const encrypt = n / ((performance.now() - start) / 1000);
-            start = performance.now();
-            for (let i = 0; i < n; i++) { await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed); }
-            const decrypt = n / ((performance.now() - start) / 1000);
-            done([encrypt, decrypt]);
-        })().catch((error) => done(String(error)));
-    "#;
-    let answer = page.client.execute_async(script, Vec::new()).await?;
-    let pair = answer.as_array().with_context(|| format!("{answer}"))?;
-    let number = |index: usize| {
-        pair.get(index)
-            .and_then(serde_json::Value::as_f64)
-            .context("a number")
-    };
-    Ok((number(0)?, number(1)?))
 }
 
 /// The transport alone, from the sender's page: the same chunk PUT 256 times to a reserved

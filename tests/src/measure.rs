@@ -138,6 +138,82 @@ pub async fn receive_one_file(
     })
 }
 
+/// Raw SubtleCrypto AES-256-GCM on 256 calls of 1 MiB each, in the page: `(encrypt, decrypt)`
+/// in MiB/s.
+pub async fn raw_subtle(page: &Session) -> anyhow::Result<(f64, f64)> {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        (async () => {
+            const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+            const chunk = new Uint8Array(1 << 20);
+            crypto.getRandomValues(chunk.subarray(0, 65536));
+            const iv = new Uint8Array(12);
+            const n = 256;
+            let start = performance.now();
+            let sealed;
+            for (let i = 0; i < n; i++) { iv[11] = i & 255; sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, chunk); }
+            const encrypt = n / ((performance.now() - start) / 1000);
+            start = performance.now();
+            for (let i = 0; i < n; i++) { await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed); }
+            const decrypt = n / ((performance.now() - start) / 1000);
+            done([encrypt, decrypt]);
+        })().catch((error) => done(String(error)));
+    "#;
+    let answer = page.client.execute_async(script, Vec::new()).await?;
+    let pair = answer.as_array().with_context(|| format!("{answer}"))?;
+    let number = |index: usize| {
+        pair.get(index)
+            .and_then(serde_json::Value::as_f64)
+            .context("a number")
+    };
+    Ok((number(0)?, number(1)?))
+}
+
+/// The transport alone, in `page`: every sealed chunk of file 0 of link `id` GET with the
+/// download `token`, four in flight as the app fetches them, read and dropped (no crypto, no
+/// disk); MiB/s of ciphertext.
+pub async fn transport_get(
+    page: &Session,
+    id: &str,
+    token: &str,
+    chunks: u32,
+) -> anyhow::Result<f64> {
+    let script = r#"
+        const [id, token, chunks, done] = arguments;
+        (async () => {
+            let bytes = 0;
+            const get = async (i) => {
+                const answer = await fetch(`/api/links/${id}/files/0/chunks/${i}`, {
+                    headers: { Authorization: `Bearer ${token}` },
+                    cache: 'no-store',
+                });
+                if (!answer.ok) { throw new Error(`GET chunk ${i}: ${answer.status}`); }
+                bytes += (await answer.arrayBuffer()).byteLength;
+            };
+            const start = performance.now();
+            const inflight = [];
+            for (let i = 0; i < chunks; i++) {
+                inflight.push(get(i));
+                if (inflight.length >= 4) { await inflight.shift(); }
+            }
+            await Promise.all(inflight);
+            done(bytes / 1048576 / ((performance.now() - start) / 1000));
+        })().catch((error) => done(String(error)));
+    "#;
+    let answer = page
+        .client
+        .execute_async(
+            script,
+            vec![
+                serde_json::json!(id),
+                serde_json::json!(token),
+                serde_json::json!(chunks),
+            ],
+        )
+        .await?;
+    answer.as_f64().with_context(|| format!("{answer}"))
+}
+
 /// Whether the file at `path` holds exactly `expected`, compared block by block.
 pub fn same_bytes(path: &Path, expected: &[u8]) -> anyhow::Result<bool> {
     let mut file = std::fs::File::open(path)?;

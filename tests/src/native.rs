@@ -584,6 +584,23 @@ impl NativeClient {
         self.open_with_keys(link, keys).await
     }
 
+    /// Opens `link` with `otp` and returns only its download token (for measuring the
+    /// transport: a browser GETting the same sealed chunks without decrypting them).
+    pub async fn download_token(&self, link: &SentLink, otp: &str) -> anyhow::Result<String> {
+        let info: wire::LinkInfo = self.get(&format!("/api/links/{}", link.id)).await?.ok()?;
+        let keys = link_keys(&link.secret, otp, &info.otp_salt, link.id)?;
+        let opened: wire::OpenLinkResponse = self
+            .post(
+                &format!("/api/links/{}/open", link.id),
+                Some(&wire::OpenLinkRequest {
+                    proof: *keys.proof.dangerously_expose_bytes(),
+                }),
+            )
+            .await?
+            .ok()?;
+        Ok(opened.download_token.clone())
+    }
+
     /// `open_link` under an OTP fixture (no argon2id here).
     pub async fn open_link_with_otp(
         &self,
