@@ -128,7 +128,7 @@ pub fn eager<T: 'static>(
 /// instead of 83 while receiving 256 MiB). Not in Blink (Chromium, Edge, …): it keeps its own
 /// reference to a buffer it made (a fetch's answer), so detaching frees nothing until the next
 /// collection and hides the memory from the collector's accounting (measured: the renderer grew
-/// by the whole file; left alone, its collector keeps it under 130 MiB). Firefox is the same
+/// by the whole file; left alone, its collector keeps it near 200 MiB). Firefox is the same
 /// either way. Only for buffers of our own (never the WASM memory): `bytes` may be unusable
 /// afterwards.
 pub fn release(bytes: &js_sys::Uint8Array) {
