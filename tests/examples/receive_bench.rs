@@ -14,22 +14,9 @@ const MIB: u64 = 1024 * 1024;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mib: u64 = std::env::args()
-        .skip_while(|arg| arg != "--mib")
-        .nth(1)
-        .map(|text| text.parse())
-        .transpose()
-        .context("--mib takes a number")?
-        .unwrap_or(1024);
+    let mib = tests::measure::mib_argument(1024)?;
     let size = mib * MIB;
-    let engines: Vec<Engine> = [Engine::Chromium, Engine::Firefox, Engine::WebKit]
-        .into_iter()
-        .filter(|engine| {
-            std::env::var("E2E_ENGINES").map_or(true, |only| {
-                only.to_lowercase().contains(&engine.name().to_lowercase())
-            })
-        })
-        .collect();
+    let engines = Engine::selected(&[Engine::Chromium, Engine::Firefox, Engine::WebKit]);
     let data_dir = tempfile::tempdir()?;
     let relay = RelayProcess::start(data_dir.path(), &[])?;
     let owner = NativeClient::verified_owner(&relay.url, data_dir.path(), "bench").await?;

@@ -27,13 +27,7 @@ impl Drop for Relay {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mib: u64 = std::env::args()
-        .skip_while(|arg| arg != "--mib")
-        .nth(1)
-        .map(|text| text.parse())
-        .transpose()
-        .context("--mib takes a number")?
-        .unwrap_or(1024);
+    let mib = tests::measure::mib_argument(1024)?;
     let binary = std::env::var("BENCH_RELAY_BIN")
         .unwrap_or_else(|_| "target/release/sealpost-relay".to_owned());
     let data_dir = tempfile::tempdir()?;

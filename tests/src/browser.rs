@@ -41,6 +41,19 @@ pub enum Engine {
 impl Engine {
     pub const ALL: [Engine; 3] = [Engine::Chromium, Engine::Firefox, Engine::WebKit];
 
+    /// The engines named in `E2E_ENGINES` (e.g. `firefox,webkit`; all three when unset), in
+    /// the order of `all`.
+    pub fn selected(all: &[Engine]) -> Vec<Engine> {
+        all.iter()
+            .copied()
+            .filter(|engine| {
+                std::env::var("E2E_ENGINES").map_or(true, |only| {
+                    only.to_lowercase().contains(&engine.name().to_lowercase())
+                })
+            })
+            .collect()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Engine::Chromium => "Chromium",
@@ -430,7 +443,13 @@ impl Session {
         if self.engine != Engine::Chromium {
             return Ok(Vec::new());
         }
-        let logs = self.client.issue_cmd(BrowserLog).await?;
+        let logs = self
+            .client
+            .issue_cmd(Chromedriver {
+                endpoint: "se/log",
+                body: json!({ "type": "browser" }),
+            })
+            .await?;
         let entries = logs.as_array().cloned().unwrap_or_default();
         Ok(entries
             .into_iter()
@@ -448,9 +467,12 @@ impl Session {
         );
         let scheme = if dark { "dark" } else { "light" };
         self.client
-            .issue_cmd(Cdp {
-                cmd: "Emulation.setEmulatedMedia",
-                params: json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+            .issue_cmd(Chromedriver {
+                endpoint: "goog/cdp/execute",
+                body: json!({
+                    "cmd": "Emulation.setEmulatedMedia",
+                    "params": { "features": [{ "name": "prefers-color-scheme", "value": scheme }] },
+                }),
             })
             .await?;
         let applied = self
@@ -542,49 +564,30 @@ impl Session {
     }
 }
 
-/// chromedriver's log endpoint (not in the W3C protocol, so fantoccini has no method for it).
+/// A POST to one of chromedriver's own endpoints under the session (not in the W3C protocol,
+/// so fantoccini has no method for them): `se/log` (the console), `goog/cdp/execute` (a
+/// DevTools protocol command).
 #[derive(Debug)]
-struct BrowserLog;
+struct Chromedriver {
+    endpoint: &'static str,
+    body: Value,
+}
 
-impl WebDriverCompatibleCommand for BrowserLog {
+impl WebDriverCompatibleCommand for Chromedriver {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.endpoint
         ))
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
-    }
-}
-
-/// A DevTools protocol command through chromedriver's `goog/cdp/execute`.
-#[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
-}
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "cmd": self.cmd, "params": self.params });
-        (http::Method::POST, Some(body.to_string()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 

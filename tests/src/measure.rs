@@ -17,6 +17,17 @@ use anyhow::{Context as _, bail};
 use crate::Session;
 use crate::flows::{open_with, use_downloads};
 
+/// The number after `--mib` on the command line, or `default` (the benchmarks' file size).
+pub fn mib_argument(default: u64) -> anyhow::Result<u64> {
+    Ok(std::env::args()
+        .skip_while(|arg| arg != "--mib")
+        .nth(1)
+        .map(|text| text.parse())
+        .transpose()
+        .context("--mib takes a number")?
+        .unwrap_or(default))
+}
+
 /// What one receive took.
 #[derive(Debug, Clone)]
 pub struct Receipt {

@@ -7,7 +7,7 @@
 //! passwords destroy the link; an expired (manual clock) or revoked link is refused in words; a
 //! bit flipped in a stored chunk is an integrity error and no file, the other file can still be
 //! saved, and the sender sees the bundle "not delivered". A large file streams to disk in every
-//! engine (its memory printed, bounded in WebKit). The curious operator, searching every
+//! engine (1 GiB; its memory printed and bounded). The curious operator, searching every
 //! stored byte and every log line, finds no content, no name, no note, no OTP and no link
 //! secret.
 
@@ -440,12 +440,15 @@ async fn a_flipped_bit_on_disk_is_an_integrity_error_and_the_sender_sees_no_deli
 /// Firefox, WebKit and Chromium's download path, one engine after the other: every byte
 /// arrives, streamed to disk through the download worker, and the browser's processes that ran
 /// before the click (page, download worker, the browser itself) grow by less than half the file
-/// together: nothing holds the file. The numbers are printed; they are the same for 256 MiB
-/// and 1 GiB (flat in the file's size), see SECURITY.md "Saving in the browser".
+/// together (256 MiB at least): nothing holds the file. The numbers are printed; they are the
+/// same for 256 MiB and 1 GiB (flat in the file's size), see SECURITY.md "Saving in the browser".
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_file_streams_to_disk_in_every_engine() -> anyhow::Result<()> {
     let size_mib: usize = std::env::var("E2E_BIG_MIB").map_or(Ok(1024), |mib| mib.parse())?;
     let size = size_mib * 1024 * 1024;
+    // Half the file, but never under 256 MiB: a browser's own overhead (its collector's
+    // garbage, ~100-200 MiB measured) does not shrink with a small `E2E_BIG_MIB`.
+    let bound = (size as u64 / 2).max(256 * 1024 * 1024);
     let relay = TestRelay::start().await?;
     let owner =
         tests::native::NativeClient::verified_owner(&relay.url, relay.data_dir(), "bulk").await?;
@@ -458,14 +461,7 @@ async fn a_large_file_streams_to_disk_in_every_engine() -> anyhow::Result<()> {
         state ^= state << 17;
         word.copy_from_slice(&state.to_le_bytes());
     }
-    let engines: Vec<Engine> = [Engine::Firefox, Engine::WebKit, Engine::Chromium]
-        .into_iter()
-        .filter(|engine| {
-            std::env::var("E2E_ENGINES").map_or(true, |only| {
-                only.to_lowercase().contains(&engine.name().to_lowercase())
-            })
-        })
-        .collect();
+    let engines = Engine::selected(&[Engine::Firefox, Engine::WebKit, Engine::Chromium]);
     let started = std::time::Instant::now();
     let sent = owner
         .send_files(&[bytes], u32::try_from(engines.len())?, None)
@@ -510,7 +506,7 @@ async fn a_large_file_streams_to_disk_in_every_engine() -> anyhow::Result<()> {
             engine.name()
         );
         assert!(
-            run.peak_growth_of_existing < size as u64 / 2,
+            run.peak_growth_of_existing < bound,
             "{}: the browser grew by {} MiB while receiving {size_mib} MiB; most: {:?}",
             engine.name(),
             run.peak_growth_of_existing / (1024 * 1024),
