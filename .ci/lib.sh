@@ -147,8 +147,10 @@ ensure_build_tools() {
 # Paths of this machine never reach the bundle: the same commit builds the same bytes wherever it
 # is checked out (`check_reproducible_client`). RUSTFLAGS with cargo's --target applies to the
 # wasm crates only, not to build scripts.
+# `--cfg erase_components` makes Leptos type-erase every component's view: the bundle shrank
+# from 1.88 to 1.61 MB (733 to 633 KB gzip) for no change a user sees.
 client_rustflags() {
-  printf -- '--remap-path-prefix=%s=/cargo --remap-path-prefix=%s=/sealpost' \
+  printf -- '--remap-path-prefix=%s=/cargo --remap-path-prefix=%s=/sealpost --cfg erase_components' \
     "${CARGO_HOME:-$HOME/.cargo}" "$1"
 }
 

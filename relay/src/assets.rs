@@ -2,14 +2,15 @@
 //! (`name-<hash>.ext`) with a year of immutable caching, everything else (`index.html`, the web
 //! manifest, the boot script) with `no-cache` and a strong ETag. Client routes such as
 //! `/l/<id>` fall back to `index.html`; a missing file with an extension is a plain 404, and
-//! nothing under `/api/` ever reaches this module.
+//! nothing under `/api/` ever reaches this module. Text and WebAssembly go out as `build.rs`
+//! compressed them (brotli, else gzip, as the request's `Accept-Encoding` allows, else as they
+//! are); nothing is compressed on a request.
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use tower_http::compression::CompressionLayer;
 
 use crate::AppState;
 
@@ -18,9 +19,22 @@ use crate::AppState;
 pub struct Asset {
     pub path: &'static str,
     pub bytes: &'static [u8],
+    /// The same bytes compressed with brotli, where that saves at least a tenth.
+    pub brotli: Option<&'static [u8]>,
+    /// The same bytes compressed with gzip, where that saves at least a tenth.
+    pub gzip: Option<&'static [u8]>,
     pub content_type: &'static str,
     pub immutable: bool,
+    /// Hex digits from the file's SHA-256; each encoding's ETag adds its own suffix.
     pub etag: &'static str,
+}
+
+/// How a file goes out: as it is, or compressed (`Content-Encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Identity,
+    Brotli,
+    Gzip,
 }
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
@@ -31,9 +45,7 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .fallback(any(serve))
-        .layer(CompressionLayer::new())
+    Router::new().fallback(any(serve))
 }
 
 async fn serve(method: Method, uri: axum::http::Uri, headers: HeaderMap) -> Response {
@@ -108,17 +120,48 @@ fn respond(asset: &'static Asset, request_headers: &HeaderMap, head_only: bool) 
     } else {
         REVALIDATE
     };
+    let accepted = request_headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let (encoding, bytes) = choose(asset, &accepted);
+    // A strong ETag names one representation: each encoding has its own.
+    let etag = format!(
+        "\"{}{}\"",
+        asset.etag,
+        match encoding {
+            Encoding::Identity => "",
+            Encoding::Brotli => "-br",
+            Encoding::Gzip => "-gz",
+        }
+    );
     let not_modified = request_headers
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == asset.etag));
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag));
     let mut builder = Response::builder()
         .header(header::CACHE_CONTROL, HeaderValue::from_static(cache))
-        .header(header::ETAG, HeaderValue::from_static(asset.etag))
         .header(
             header::CONTENT_TYPE,
             HeaderValue::from_static(asset.content_type),
         );
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        builder = builder.header(header::ETAG, etag);
+    }
+    if asset.brotli.is_some() || asset.gzip.is_some() {
+        builder = builder.header(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    match encoding {
+        Encoding::Identity => {}
+        Encoding::Brotli => {
+            builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+        }
+        Encoding::Gzip => {
+            builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+    }
     if not_modified {
         builder = builder.status(StatusCode::NOT_MODIFIED);
         return builder.body(Body::empty()).unwrap_or_default();
@@ -126,12 +169,43 @@ fn respond(asset: &'static Asset, request_headers: &HeaderMap, head_only: bool) 
     let body = if head_only {
         Body::empty()
     } else {
-        Body::from(asset.bytes)
+        Body::from(bytes)
     };
     builder
         .status(StatusCode::OK)
         .body(body)
         .unwrap_or_default()
+}
+
+/// Brotli where the client accepts it, else gzip, else the bytes as they are. `q=0` refuses an
+/// encoding (RFC 9110 12.5.3); `*` stands for any encoding not named.
+fn choose(asset: &'static Asset, accept_encoding: &str) -> (Encoding, &'static [u8]) {
+    let accepts = |name: &str| {
+        let mut named = None;
+        let mut any = None;
+        for item in accept_encoding.split(',') {
+            let mut parts = item.split(';');
+            let token = parts.next().unwrap_or("").trim();
+            let weight = parts
+                .filter_map(|param| param.trim().strip_prefix("q="))
+                .filter_map(|q| q.trim().parse::<f32>().ok())
+                .next_back()
+                .unwrap_or(1.0);
+            if token.eq_ignore_ascii_case(name) {
+                named = Some(weight > 0.0);
+            } else if token == "*" {
+                any = Some(weight > 0.0);
+            }
+        }
+        named.or(any).unwrap_or(false)
+    };
+    if let Some(bytes) = asset.brotli.filter(|_| accepts("br")) {
+        return (Encoding::Brotli, bytes);
+    }
+    if let Some(bytes) = asset.gzip.filter(|_| accepts("gzip")) {
+        return (Encoding::Gzip, bytes);
+    }
+    (Encoding::Identity, asset.bytes)
 }
 
 #[cfg(test)]
@@ -154,6 +228,41 @@ mod tests {
         if !ASSETS.is_empty() {
             assert_eq!(hex::encode(bundle.finalize()), CLIENT_SHA256);
         }
+    }
+
+    static PACKED: Asset = Asset {
+        path: "/app.wasm",
+        bytes: b"plain",
+        brotli: Some(b"br"),
+        gzip: Some(b"gz"),
+        content_type: "application/wasm",
+        immutable: true,
+        etag: "00",
+    };
+
+    #[test]
+    fn the_encoding_follows_accept_encoding_and_its_weights() {
+        let chosen = |header: &str| choose(&PACKED, header).0;
+        assert_eq!(chosen("gzip, deflate, br, zstd"), Encoding::Brotli);
+        assert_eq!(chosen("gzip, deflate"), Encoding::Gzip);
+        assert_eq!(chosen("GZIP"), Encoding::Gzip);
+        assert_eq!(chosen(""), Encoding::Identity);
+        assert_eq!(chosen("identity"), Encoding::Identity);
+        assert_eq!(chosen("br;q=0, gzip;q=0.5"), Encoding::Gzip);
+        assert_eq!(chosen("br;q=0, gzip;q=0"), Encoding::Identity);
+        assert_eq!(chosen("*"), Encoding::Brotli);
+        assert_eq!(chosen("*, br;q=0"), Encoding::Gzip);
+        assert_eq!(chosen("br;q=not-a-number"), Encoding::Brotli);
+        let plain = Asset {
+            brotli: None,
+            gzip: None,
+            ..PACKED
+        };
+        let plain: &'static Asset = Box::leak(Box::new(plain));
+        assert_eq!(
+            choose(plain, "br, gzip"),
+            (Encoding::Identity, &b"plain"[..])
+        );
     }
 
     #[test]

@@ -259,6 +259,96 @@ async fn the_app_is_served_with_its_caching_classes_and_no_inline_script() {
     );
 }
 
+/// The bundle goes out as build.rs compressed it: brotli or gzip as `Accept-Encoding` allows,
+/// each its own representation (ETag, `Vary`), each the same bytes once decompressed.
+#[tokio::test]
+async fn the_app_is_served_precompressed_as_the_browser_accepts() {
+    use std::io::Read as _;
+    let harness = harness();
+    if relay::client_sha256().is_empty() {
+        return;
+    }
+    let html = String::from_utf8(body_bytes(get(&harness, "/").await).await).expect("utf-8");
+    let wasm = html
+        .split('"')
+        .find(|part| part.ends_with("_bg.wasm"))
+        .expect("index names the wasm")
+        .to_owned();
+    let fetch = |accept: &'static str| {
+        let harness = &harness;
+        let wasm = wasm.clone();
+        async move {
+            let response = send(
+                harness,
+                Request::get(wasm.as_str())
+                    .header(header::ACCEPT_ENCODING, accept)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()[header::VARY], "accept-encoding");
+            let encoding = response
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|value| value.to_str().expect("ascii").to_owned());
+            let etag = response.headers()[header::ETAG].clone();
+            (encoding, etag, body_bytes(response).await)
+        }
+    };
+    let (none, plain_tag, plain) = fetch("identity").await;
+    let (br, br_tag, packed_br) = fetch("gzip, deflate, br, zstd").await;
+    let (gz, gz_tag, packed_gz) = fetch("gzip, deflate").await;
+    assert_eq!(
+        (none, br.as_deref(), gz.as_deref()),
+        (None, Some("br"), Some("gzip"))
+    );
+    assert!(plain_tag != br_tag && br_tag != gz_tag && plain_tag != gz_tag);
+    assert!(packed_br.len() < packed_gz.len() && packed_gz.len() < plain.len() / 2);
+
+    let mut unpacked = Vec::new();
+    brotli::Decompressor::new(&packed_br[..], 64 * 1024)
+        .read_to_end(&mut unpacked)
+        .expect("valid brotli");
+    assert_eq!(unpacked, plain);
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&packed_gz[..])
+        .read_to_end(&mut unpacked)
+        .expect("valid gzip");
+    assert_eq!(unpacked, plain);
+
+    // Revalidation names the representation: brotli's tag is not gzip's.
+    let revalidated = send(
+        &harness,
+        Request::get(wasm.as_str())
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .header(header::IF_NONE_MATCH, br_tag.clone())
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(revalidated.status(), StatusCode::OK);
+    let revalidated = send(
+        &harness,
+        Request::get(wasm.as_str())
+            .header(header::ACCEPT_ENCODING, "br")
+            .header(
+                header::IF_NONE_MATCH,
+                "\"other\", ".to_owned() + br_tag.to_str().expect("ascii"),
+            )
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    eprintln!(
+        "{wasm}: {} bytes, {} brotli, {} gzip",
+        plain.len(),
+        packed_br.len(),
+        packed_gz.len()
+    );
+}
+
 /// Every `<script` tag must load from `src`; none may carry code.
 fn assert_no_inline_script(html: &str) {
     for (start, _) in html.match_indices("<script") {

@@ -425,6 +425,44 @@ impl Session {
         Ok(self.client.execute(script, Vec::new()).await?)
     }
 
+    /// Runs an asynchronous script (an `async` function body: it may `await` and `return`)
+    /// and returns its JSON result; a thrown error is returned as `{"error": message}`.
+    pub async fn eval_async(&self, body: &str) -> anyhow::Result<Value> {
+        let script = format!(
+            "const done = arguments[arguments.length - 1];
+             (async () => {{ {body} }})().then(done, (error) => done({{ error: String(error) }}));"
+        );
+        Ok(self.client.execute_async(&script, Vec::new()).await?)
+    }
+
+    /// Every console message since the last call, of any level (Chromium only: see
+    /// `console_errors`).
+    pub async fn console_messages(&self) -> anyhow::Result<Vec<String>> {
+        if self.engine != Engine::Chromium {
+            return Ok(Vec::new());
+        }
+        let logs = self
+            .client
+            .issue_cmd(Chromedriver {
+                endpoint: "se/log",
+                body: json!({ "type": "browser" }),
+            })
+            .await?;
+        Ok(logs
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|entry| {
+                format!(
+                    "{}: {}",
+                    entry["level"].as_str().unwrap_or_default(),
+                    entry["message"].as_str().unwrap_or_default()
+                )
+            })
+            .collect())
+    }
+
     pub fn engine(&self) -> Engine {
         self.engine
     }
@@ -440,21 +478,11 @@ impl Session {
     /// failed loads). Only chromedriver hands the console over WebDriver: for the other engines
     /// this is always empty.
     pub async fn console_errors(&self) -> anyhow::Result<Vec<String>> {
-        if self.engine != Engine::Chromium {
-            return Ok(Vec::new());
-        }
-        let logs = self
-            .client
-            .issue_cmd(Chromedriver {
-                endpoint: "se/log",
-                body: json!({ "type": "browser" }),
-            })
-            .await?;
-        let entries = logs.as_array().cloned().unwrap_or_default();
-        Ok(entries
+        Ok(self
+            .console_messages()
+            .await?
             .into_iter()
-            .filter(|entry| entry["level"] == json!("SEVERE"))
-            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .filter_map(|message| message.strip_prefix("SEVERE: ").map(str::to_owned))
             .collect())
     }
 
