@@ -13,6 +13,7 @@ pub mod receive;
 pub mod routes;
 pub mod save_all;
 pub mod send;
+pub mod shell;
 
 mod browser;
 mod components;
@@ -37,9 +38,12 @@ pub fn App() -> impl IntoView {
         }
         auth.checked.set(true);
     });
+    spawn_local(shell::register());
     view! {
         <Router>
             <components::header::Header />
+            <components::offline_notice::OfflineNotice />
+            <components::bundle_notice::BundleNotice />
             <main id="main">
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("/") view=pages::landing::Landing />

@@ -1,7 +1,8 @@
 //! Browser end-to-end tests of the spine: the embedded app loads in real headless Chromium
 //! under the strict CSP with no console errors, shows data fetched from the relay, falls back
-//! to the app for client routes, runs independent sessions, and leaves no browser behind; and
-//! every page passes axe-core in light and dark mode.
+//! to the app for client routes, runs independent sessions, and leaves no browser behind;
+//! every page passes axe-core in light and dark mode; and the installed app starts with the
+//! relay stopped in every engine.
 
 use anyhow::Context as _;
 use shared::wire::Role;
@@ -115,6 +116,131 @@ async fn two_sessions_share_no_storage() -> anyhow::Result<()> {
     let own = sender.eval("return localStorage.getItem('who');").await?;
     assert_eq!(own, serde_json::json!("sender"));
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wasm_is_fetched_with_its_preload_and_integrity() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let page = browser.session().await?;
+    page.goto(&relay.url).await?;
+    page.find("[data-testid=relay-health]").await?;
+    // Chromium warns a few seconds after the load event about a preload nothing used.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let messages = page.console_messages().await?;
+    let about_preloads: Vec<&String> = messages
+        .iter()
+        .filter(|message| message.contains("preload") || message.contains("integrity"))
+        .collect();
+    assert!(about_preloads.is_empty(), "{about_preloads:#?}");
+    // The wasm came through the preload, once: the fetch in boot.js matched it.
+    let fetched = page
+        .eval(
+            "return performance.getEntriesByType('resource')
+                 .filter((entry) => entry.name.endsWith('_bg.wasm') && entry.name.includes('/client-'))
+                 .length;",
+        )
+        .await?;
+    assert_eq!(fetched, serde_json::json!(1));
+    Ok(())
+}
+
+/// After one visit, the app starts with the relay stopped (the shell worker serves it), says
+/// what needs the relay, reports the bundle digest the relay would (computed by the worker
+/// from the bytes it cached), and announces a bundle that differs from the one this browser
+/// ran before. In Chromium, Firefox and WebKit.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_installed_app_starts_with_the_relay_stopped_in_every_engine() -> anyhow::Result<()> {
+    use tests::Engine;
+    for engine in Engine::selected(&[Engine::Chromium, Engine::Firefox, Engine::WebKit]) {
+        let relay = TestRelay::start().await?;
+        let url = relay.url.clone();
+        let browser = Browser::of(engine).await?;
+        let page = browser.session().await?;
+        page.goto(&url).await?;
+        page.find("[data-testid=relay-health]").await?;
+        wait_for_the_shell(&page)
+            .await
+            .with_context(|| format!("in {}", engine.name()))?;
+        let before = "0".repeat(64);
+        page.eval(&format!(
+            "localStorage.setItem('sealpost.bundle', '{before}'); return null;"
+        ))
+        .await?;
+
+        relay.stop().await?;
+        page.goto(&format!("{url}/login")).await?;
+        let heading = page.text("main h1").await?;
+        assert_eq!(heading, "Log in", "in {}", engine.name());
+        let notice = page.text("[data-testid=offline-notice]").await?;
+        assert!(
+            notice.contains("need the relay"),
+            "in {}: {notice}",
+            engine.name()
+        );
+        let controlled = page
+            .eval("return navigator.serviceWorker.controller !== null;")
+            .await?;
+        assert_eq!(controlled, serde_json::json!(true), "in {}", engine.name());
+        assert_eq!(
+            page.text("[data-testid=bundle-previous]").await?,
+            before,
+            "in {}",
+            engine.name()
+        );
+        assert_eq!(
+            page.text("[data-testid=bundle-current]").await?,
+            relay::client_sha256(),
+            "in {}: the worker's digest of what it cached is the relay's",
+            engine.name()
+        );
+        let remembered = page
+            .eval("return localStorage.getItem('sealpost.bundle');")
+            .await?;
+        assert_eq!(remembered, serde_json::json!(relay::client_sha256()));
+        // The API is never answered from the cache.
+        let api = page
+            .eval_async(
+                "try { await fetch('/api/health'); return 'answered'; } catch { return 'failed'; }",
+            )
+            .await?;
+        assert_eq!(api, serde_json::json!("failed"), "in {}", engine.name());
+        eprintln!(
+            "{}: the app started from its shell with the relay stopped",
+            engine.name()
+        );
+    }
+    Ok(())
+}
+
+/// Waits until the shell worker is active and has cached the whole bundle.
+async fn wait_for_the_shell(page: &Session) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let state = page
+            .eval_async(
+                "const registration = await navigator.serviceWorker.getRegistration('/');
+                 if (!registration || !registration.active || registration.active.state !== 'activated') {
+                   return 'not active';
+                 }
+                 for (const name of await caches.keys()) {
+                   if (name.startsWith('sealpost-shell-') &&
+                       await (await caches.open(name)).match('/__sealpost-shell.json')) {
+                     return 'ready';
+                   }
+                 }
+                 return 'not cached';",
+            )
+            .await?;
+        if state == serde_json::json!("ready") {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the shell worker is not ready: {state}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[test]

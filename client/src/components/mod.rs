@@ -1,5 +1,6 @@
 //! Reusable view pieces, one component per file.
 
+pub mod bundle_notice;
 pub mod change_password;
 pub mod file_picker;
 pub mod footer;
@@ -9,6 +10,7 @@ pub mod key_warning;
 pub mod limited;
 pub mod mark_paid;
 pub mod mfa;
+pub mod offline_notice;
 pub mod qr;
 pub mod relay_status;
 pub mod standing;
