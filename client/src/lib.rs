@@ -6,6 +6,7 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod connectivity;
 pub mod crypto;
 pub mod documents;
 pub mod pins;

@@ -20,9 +20,9 @@ use wasm_bindgen::{JsCast as _, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::api::{self, ApiError};
-use crate::browser;
 use crate::crypto::stream::{WebChunkDecryptor, WebStreamError};
 use crate::download::{DownloadError, DownloadStream};
+use crate::{browser, connectivity};
 
 /// Tries per chunk download before giving up.
 const CHUNK_TRIES: u32 = 4;
@@ -253,16 +253,34 @@ pub(crate) async fn decrypt_into(
     let mut pending = VecDeque::new();
     let mut next = 0;
     let mut done = 0_u64;
-    while let Some(oldest) = {
+    while let Some((chunk, oldest)) = {
         while next < file.chunks && pending.len() < PREFETCH {
-            pending.push_back(browser::eager(fetch(source.clone(), file_index, next)));
+            pending.push_back((
+                next,
+                browser::eager(fetch(source.clone(), file_index, next)),
+            ));
             next += 1;
         }
         pending.pop_front()
     } {
-        let sealed = oldest
+        let sealed = match oldest
             .await
-            .map_err(|_| ReceiveError::Save("the download was interrupted".to_owned()))??;
+            .map_err(|_| ReceiveError::Save("the download was interrupted".to_owned()))?
+        {
+            Ok(sealed) => sealed,
+            // The relay could not be reached: wait until it answers, then fetch the same chunk
+            // again (while the download's token lasts; an expired one is refused with words).
+            // Everything before it is already decrypted and written.
+            Err(FetchFailure::Unreachable) => {
+                connectivity::wait_for_relay().await;
+                pending.push_front((
+                    chunk,
+                    browser::eager(fetch(source.clone(), file_index, chunk)),
+                ));
+                continue;
+            }
+            Err(FetchFailure::Refused(error)) => return Err(error),
+        };
         let index = decryptor.next_index();
         let plain = decryptor.decrypt_next(&sealed).await.map_err(integrity)?;
         browser::release(&sealed);
@@ -284,8 +302,16 @@ pub(crate) async fn decrypt_into(
     Ok(done)
 }
 
-/// One chunk, retrying passing trouble.
-async fn fetch(source: ChunkSource, file: u32, chunk: u32) -> Result<Uint8Array, ReceiveError> {
+/// Why a chunk did not come.
+enum FetchFailure {
+    /// The relay could not be reached, even after a few quick tries.
+    Unreachable,
+    /// The relay refused it (an expired token, a destroyed link, …).
+    Refused(ReceiveError),
+}
+
+/// One chunk, retrying passing trouble a few times.
+async fn fetch(source: ChunkSource, file: u32, chunk: u32) -> Result<Uint8Array, FetchFailure> {
     let mut attempt = 1;
     loop {
         let outcome = match &source {
@@ -300,7 +326,8 @@ async fn fetch(source: ChunkSource, file: u32, chunk: u32) -> Result<Uint8Array,
                 browser::sleep(250 * 2_i32.pow(attempt)).await;
                 attempt += 1;
             }
-            Err(error) => return Err(error.into()),
+            Err(error) if error.is_transient() => return Err(FetchFailure::Unreachable),
+            Err(error) => return Err(FetchFailure::Refused(error.into())),
         }
     }
 }

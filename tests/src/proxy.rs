@@ -2,6 +2,9 @@
 //! request to the relay and its answer back (status, headers, cookies, body), and while a
 //! rewrite is set, passes the JSON answers of the API through it first. With it a test plays a
 //! relay (or network) that serves substituted public keys, and shows the browser refuses them.
+//! It also keeps a ledger of every chunk upload and download it forwarded with the relay's
+//! answer, and can be pointed at another relay (a restarted one, on a new port) while the
+//! browser keeps one address: while none answers it says 502, as a reverse proxy does.
 
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +24,17 @@ pub struct TamperingProxy {
     /// Where browsers reach it, without a trailing slash.
     pub url: String,
     rewrite: Arc<Mutex<Option<Rewrite>>>,
+    upstream: Arc<Mutex<String>>,
+    chunks: Arc<Mutex<Vec<ChunkAnswer>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// One chunk request the proxy forwarded, and what the relay answered (502 if none did).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkAnswer {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
 }
 
 impl std::fmt::Debug for TamperingProxy {
@@ -34,7 +47,8 @@ impl std::fmt::Debug for TamperingProxy {
 
 #[derive(Clone)]
 struct Shared {
-    upstream: String,
+    upstream: Arc<Mutex<String>>,
+    chunks: Arc<Mutex<Vec<ChunkAnswer>>>,
     http: reqwest::Client,
     rewrite: Arc<Mutex<Option<Rewrite>>>,
 }
@@ -47,8 +61,11 @@ impl TamperingProxy {
             .context("while binding the proxy")?;
         let url = format!("http://{}", listener.local_addr()?);
         let rewrite: Arc<Mutex<Option<Rewrite>>> = Arc::new(Mutex::new(None));
+        let upstream = Arc::new(Mutex::new(upstream.trim_end_matches('/').to_owned()));
+        let chunks = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared {
-            upstream: upstream.trim_end_matches('/').to_owned(),
+            upstream: upstream.clone(),
+            chunks: chunks.clone(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
@@ -58,7 +75,23 @@ impl TamperingProxy {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { url, rewrite, task })
+        Ok(Self {
+            url,
+            rewrite,
+            upstream,
+            chunks,
+            task,
+        })
+    }
+
+    /// Forwards to another relay from now on (e.g. one restarted on a new port).
+    pub fn point_at(&self, upstream: &str) {
+        *lock(&self.upstream) = upstream.trim_end_matches('/').to_owned();
+    }
+
+    /// Every chunk request forwarded so far, in the order the answers came.
+    pub fn chunk_answers(&self) -> Vec<ChunkAnswer> {
+        lock(&self.chunks).clone()
     }
 
     /// From now on, JSON answers of the API pass through `rewrite`.
@@ -109,18 +142,35 @@ pub fn substitute_keys(value: &mut Value, users: &[String], spki: &str) {
 }
 
 async fn forward(State(shared): State<Shared>, request: Request) -> Response {
-    match relay_through(&shared, request).await {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let response = match relay_through(&shared, request).await {
         Ok(response) => response,
         Err(error) => (StatusCode::BAD_GATEWAY, format!("proxy: {error:#}")).into_response(),
+    };
+    if path.starts_with("/api/") && path.contains("/chunks/") {
+        lock(&shared.chunks).push(ChunkAnswer {
+            method,
+            path,
+            status: response.status().as_u16(),
+        });
     }
+    response
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn relay_through(shared: &Shared, request: Request) -> anyhow::Result<Response> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
+    let upstream = lock(&shared.upstream).clone();
     let target = format!(
         "{}{}",
-        shared.upstream,
+        upstream,
         parts
             .uri
             .path_and_query()

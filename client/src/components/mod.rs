@@ -11,6 +11,7 @@ pub mod limited;
 pub mod mark_paid;
 pub mod mfa;
 pub mod offline_notice;
+pub mod paused;
 pub mod qr;
 pub mod relay_status;
 pub mod standing;

@@ -1,37 +1,30 @@
 //! Says when the relay cannot be reached (no network, or the relay is down) and what still
 //! needs it. The installed app starts without a network; signing in, sending, receiving and
-//! saving documents do not work without the relay. Checks again when the browser is back
-//! online, and every few seconds while the relay is unreachable.
+//! saving documents do not work without the relay, and transfers under way wait for it. Checks
+//! at start, when the browser's network comes or goes, and every few seconds while the relay
+//! is unreachable (`connectivity`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::Closure;
 
-use crate::{api, browser};
-
-/// How often to check again while the relay cannot be reached.
-const RECHECK_MS: i32 = 5_000;
+use crate::connectivity;
 
 #[component]
 pub fn OfflineNotice() -> impl IntoView {
-    let unreachable = RwSignal::new(false);
-    let checking = StoredValue::new(false);
+    let unreachable = connectivity::unreachable();
+    let watching = StoredValue::new(false);
     let check = move || {
-        if checking.get_value() {
+        if watching.get_value() {
             return;
         }
-        checking.set_value(true);
+        watching.set_value(true);
         spawn_local(async move {
-            loop {
-                let offline = browser::is_offline() || api::health().await.is_err();
-                unreachable.set(offline);
-                if !offline {
-                    break;
-                }
-                browser::sleep(RECHECK_MS).await;
+            if !connectivity::check().await {
+                connectivity::wait_for_relay().await;
             }
-            checking.set_value(false);
+            watching.set_value(false);
         });
     };
     check();
@@ -50,7 +43,7 @@ pub fn OfflineNotice() -> impl IntoView {
                 <section class="banner banner-warn notice" role="status" aria-label="Offline" data-testid="offline-notice">
                     <p>
                         <strong>"You are offline, or the relay cannot be reached."</strong>
-                        " The app itself works without a network, but signing in, sending, receiving, requesting and saving documents need the relay: they will work again as soon as it can be reached."
+                        " The app itself works without a network, but signing in, sending, receiving, requesting and saving documents need the relay. Uploads and downloads under way are paused and go on by themselves when it can be reached again."
                     </p>
                 </section>
             }

@@ -335,6 +335,7 @@ pub fn Link() -> impl IntoView {
             </Show>
             <Show when=move || busy.get().is_some()>
                 <p class="progress" role="status">{move || busy.get().unwrap_or_default()}</p>
+                <crate::components::paused::Paused />
             </Show>
             <Show when=move || error.get().is_some()>
                 <p class="status-error" role="alert" data-testid="receive-error">{move || error.get().unwrap_or_default()}</p>
@@ -358,6 +359,9 @@ pub fn Link() -> impl IntoView {
                                 </li>
                             }}).collect_view()}
                         </ul>
+                        <Show when=move || saving.get()>
+                            <crate::components::paused::Paused />
+                        </Show>
                         <Show when=move || receive::can_save_to_disk()>
                             <label class="checkbox">
                                 <input type="checkbox" name="to-disk" prop:checked=move || to_disk.get() on:change=move |event| to_disk.set(event_target_checked(&event)) />

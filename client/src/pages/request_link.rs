@@ -257,6 +257,7 @@ pub fn RequestLink() -> impl IntoView {
             {move || progress.get().map(|(bytes, total)| view! {
                 <div class="progress" role="status">
                     <progress max=total.max(1).to_string() value=bytes.to_string()></progress>
+                    <crate::components::paused::Paused />
                     <p>{format!("{} of {} encrypted and uploaded", format_bytes(bytes), format_bytes(total))}</p>
                 </div>
             })}

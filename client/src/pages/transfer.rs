@@ -128,6 +128,7 @@ pub fn Transfer() -> impl IntoView {
             {move || uploaded.get().map(|(bytes, total)| view! {
                 <div class="progress" role="status" data-testid="transfer-progress">
                     <progress max=total.max(1).to_string() value=bytes.to_string()></progress>
+                    <crate::components::paused::Paused />
                     <p>{format!("{} of {} encrypted and uploaded", format_bytes(bytes), format_bytes(total))}</p>
                 </div>
             })}

@@ -78,6 +78,25 @@ pub async fn read_chunk(
     Ok(body)
 }
 
+/// For each of `files`, the chunks of bundle `id` stored at their full length (ascending).
+pub async fn stored(state: &AppState, id: Id, files: &[u64]) -> Result<Vec<Vec<u32>>, AppError> {
+    let mut stored = Vec::with_capacity(files.len());
+    for (file, size) in files.iter().enumerate() {
+        let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
+        let layout = layout_of(*size)?;
+        let mut whole = Vec::new();
+        for chunk in 0..layout.chunk_count() {
+            if state.store.chunk_len(id, file, chunk).await?
+                == Some(layout.sealed_len(chunk) as u64)
+            {
+                whole.push(chunk);
+            }
+        }
+        stored.push(whole);
+    }
+    Ok(stored)
+}
+
 /// Refuses a finalize until every chunk of `files` is stored for bundle `id`.
 pub async fn all_stored(state: &AppState, id: Id, files: &[u64]) -> Result<(), AppError> {
     for (file, size) in files.iter().enumerate() {

@@ -89,6 +89,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/sends/{id}/files/{file}/chunks/{chunk}",
             put(sends::put_chunk).layer(DefaultBodyLimit::max(CHUNK_BODY_LIMIT)),
         )
+        .route("/sends/{id}/chunks", get(sends::stored_chunks))
         .route("/sends/{id}/finalize", post(sends::finalize))
         .route("/sends/{id}/revoke", post(sends::revoke))
         .route("/links/{id}", get(links::info))

@@ -161,6 +161,23 @@ pub async fn put_chunk(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /api/sends/{id}/chunks`: the chunks of a send still uploading that the relay holds
+/// whole, for its sender to resume an interrupted upload.
+pub async fn stored_chunks(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::StoredChunks>, AppError> {
+    let send = owned_send(&state, &session, id, Permission::SendOrRequest)?;
+    if send.state != SendState::Uploading {
+        return Err(AppError::Conflict(
+            "this send is already finalized or ended; there is nothing to resume".to_owned(),
+        ));
+    }
+    let files = super::chunks::stored(&state, id, &send.files).await?;
+    Ok(Json(wire::StoredChunks { files }))
+}
+
 /// `POST /api/sends/{id}/finalize`: once every chunk is stored, attaches the link guard and
 /// the sealed manifest and makes the link openable, in one write.
 pub async fn finalize(

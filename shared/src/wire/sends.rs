@@ -35,6 +35,15 @@ pub struct CreateSendResponse {
     pub expires_at: i64,
 }
 
+/// `GET /api/sends/{id}/chunks`: which chunks of a send that is still uploading the relay holds
+/// whole, so that an interrupted upload (a reload, a lost network) sends only the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredChunks {
+    /// For each file, in manifest order, the indices of its chunks stored at their full length,
+    /// ascending.
+    pub files: Vec<Vec<u32>>,
+}
+
 /// `POST /api/sends/{id}/finalize`: the link guard and the sealed manifest; after this the
 /// link opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +181,19 @@ impl std::fmt::Debug for ReceiptRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_chunks_golden() {
+        let stored = StoredChunks {
+            files: vec![vec![0, 2], vec![]],
+        };
+        let json = serde_json::to_string(&stored).expect("serialize");
+        assert_eq!(json, r#"{"files":[[0,2],[]]}"#);
+        assert_eq!(
+            serde_json::from_str::<StoredChunks>(&json).expect("parse"),
+            stored
+        );
+    }
 
     #[test]
     fn create_and_open_golden() {
