@@ -482,6 +482,11 @@ impl AuthorizedApi {
         Err(refusal(response).await)
     }
 
+    /// `GET /api/sends/{id}/chunks`: the chunks of a send under way that the relay holds.
+    pub async fn stored_chunks(&self, id: Id) -> Result<wire::StoredChunks, ApiError> {
+        send(Request::get(&format!("/api/sends/{id}/chunks"))).await
+    }
+
     /// `POST /api/sends/{id}/finalize`.
     pub async fn finalize_send(
         &self,

@@ -1,9 +1,13 @@
 //! Secure Send in the browser (PROTOCOL.md "Documents" and "Links"): draws the bundle key,
 //! seals the manifest (names, types, sizes, note), reserves the bundle, then reads each file
 //! slice by slice, encrypts each 1 MiB chunk through WebCrypto and uploads it, several in
-//! flight, retrying a failed chunk; only a few chunks are ever held at once, whatever the file
-//! size. Last it derives the link keys from a fresh link secret and the OTP, and finalizes with
-//! the guard. The OTP, the link secret and every plaintext stay in this browser.
+//! flight, retrying a failed chunk, and pausing while the relay cannot be reached (it goes on
+//! by itself, sending no chunk that arrived again); only a few chunks are ever held at once,
+//! whatever the file size. The link keys (from a fresh link secret and the OTP) and the guard
+//! are made before the upload and kept, with the bundle key, in the tab's sessionStorage until
+//! the finalize, so that a send a reload interrupted goes on once the sender picks the same
+//! files again (`resume`: size and first-MiB SHA-256 checked, only the chunks the relay lacks
+//! sent). The OTP and every plaintext stay in this browser.
 
 use std::collections::VecDeque;
 
@@ -17,8 +21,8 @@ use wasm_bindgen_futures::JsFuture;
 use zeroize::Zeroizing;
 
 use crate::api::{self, ApiError, AuthorizedApi};
-use crate::browser;
 use crate::crypto::stream::WebChunkEncryptor;
+use crate::{browser, connectivity};
 
 /// The shortest one-time password accepted (PRODUCT.md flow 1).
 pub const MIN_OTP_CHARS: usize = 6;
@@ -50,7 +54,8 @@ pub fn generate_otp() -> String {
 const IN_FLIGHT: usize = 6;
 /// File slices read ahead of encryption.
 const READ_AHEAD: usize = 3;
-/// Tries per chunk before the send gives up.
+/// Quick tries per chunk before the upload waits for the relay to answer again
+/// (`connectivity::wait_for_relay`) and then goes on.
 const CHUNK_TRIES: u32 = 4;
 
 /// What the sender chose.
@@ -113,6 +118,12 @@ pub enum SendError {
     Crypto(String),
     #[error("the send was interrupted; try again")]
     Cancelled,
+    #[error("there is no interrupted send to go on with")]
+    NothingToResume,
+    #[error(
+        "“{0}” is not among the files you picked, or it changed (its size or its first part differs): pick the same files that were being sent"
+    )]
+    NotTheSameFile(String),
     #[error(transparent)]
     Api(#[from] ApiError),
 }
@@ -147,7 +158,6 @@ pub async fn send(
     let sealed_manifest = manifest
         .seal(&bundle_key, &mut OsRng)
         .map_err(|error| SendError::Invalid(error.to_string()))?;
-    let total: u64 = manifest.files.iter().map(|file| file.size).sum();
     let created = api
         .create_send(&wire::CreateSendRequest {
             files: manifest
@@ -162,6 +172,122 @@ pub async fn send(
         })
         .await?;
 
+    // The link's keys and guard are made before the upload, so that everything needed to
+    // finish is known and can be kept for a reload (`Interrupted`).
+    let secret = LinkSecret::generate(&mut OsRng);
+    let guard = link_guard(&bundle_key, &secret, &outgoing.otp, created.id).await?;
+    let finalize = wire::FinalizeSendRequest {
+        guard,
+        manifest: sealed_manifest,
+    };
+    let mut first_chunks = Vec::with_capacity(outgoing.files.len());
+    for file in &outgoing.files {
+        first_chunks.push(first_chunk_digest(file).await?);
+    }
+    remember(&UnderWay {
+        id: created.id,
+        expires_at: created.expires_at,
+        bundle_key: &bundle_key,
+        finalize: &finalize,
+        fragment: &secret.to_fragment(),
+        first_chunks: &first_chunks,
+    });
+    upload_and_finalize(
+        api,
+        &outgoing.files,
+        &manifest.files,
+        &bundle_key,
+        (created.id, created.expires_at),
+        &[],
+        finalize,
+        &secret.to_fragment(),
+        progress,
+    )
+    .await
+}
+
+/// A send this tab started and did not finish (the page was reloaded or crashed mid-upload),
+/// which goes on once the sender picks the same files again (`resume`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    pub id: Id,
+    /// Each file's name and size, in the order they were sent.
+    pub files: Vec<(String, u64)>,
+}
+
+/// The send this tab has under way, if a reload interrupted one.
+pub fn interrupted() -> Option<Interrupted> {
+    let kept = Kept::load()?;
+    Some(Interrupted {
+        id: kept.id,
+        files: kept
+            .manifest
+            .files
+            .iter()
+            .map(|file| (file.name.clone(), file.size))
+            .collect(),
+    })
+}
+
+/// Forgets the interrupted send (the relay drops its chunks when the reservation lapses).
+pub fn forget_interrupted() {
+    browser::forget_in_tab(UNDER_WAY);
+}
+
+/// Goes on with the interrupted send: checks that `picked` holds every file it carried (the
+/// same size and the same first chunk, by SHA-256), asks the relay which chunks it holds, sends
+/// only the others, and finalizes.
+pub async fn resume(
+    api: &AuthorizedApi,
+    picked: &[web_sys::File],
+    progress: impl Fn(Progress),
+) -> Result<Sent, SendError> {
+    let kept = Kept::load().ok_or(SendError::NothingToResume)?;
+    let mut digests = Vec::with_capacity(picked.len());
+    for file in picked {
+        digests.push(first_chunk_digest(file).await?);
+    }
+    let mut files = Vec::with_capacity(kept.manifest.files.len());
+    for (entry, first) in kept.manifest.files.iter().zip(&kept.first_chunks) {
+        let found = picked
+            .iter()
+            .zip(&digests)
+            .find(|(file, digest)| file_size(file) == entry.size && *digest == first);
+        match found {
+            Some((file, _)) => files.push(file.clone()),
+            None => return Err(SendError::NotTheSameFile(entry.name.clone())),
+        }
+    }
+    let stored = api.stored_chunks(kept.id).await?;
+    upload_and_finalize(
+        api,
+        &files,
+        &kept.manifest.files,
+        &kept.bundle_key,
+        (kept.id, kept.expires_at),
+        &stored.files,
+        kept.finalize,
+        &kept.fragment,
+        progress,
+    )
+    .await
+}
+
+/// Uploads what the relay does not hold yet, finalizes, forgets the kept state, and answers
+/// the link.
+#[allow(clippy::too_many_arguments)]
+async fn upload_and_finalize(
+    api: &AuthorizedApi,
+    files: &[web_sys::File],
+    entries: &[ManifestFile],
+    bundle_key: &BundleKey,
+    (id, expires_at): (Id, i64),
+    stored: &[Vec<u32>],
+    finalize: wire::FinalizeSendRequest,
+    fragment: &str,
+    progress: impl Fn(Progress),
+) -> Result<Sent, SendError> {
+    let total: u64 = entries.iter().map(|file| file.size).sum();
     let started = browser::now_ms();
     let report = |done: u64, finishing: bool| {
         progress(Progress {
@@ -174,53 +300,131 @@ pub async fn send(
     report(0, false);
     let destination = Destination::Send {
         api: Box::new(api.clone()),
-        id: created.id,
+        id,
     };
-    let done = upload_files(
-        &outgoing.files,
-        &manifest.files,
-        &bundle_key,
-        &destination,
-        |done| report(done, false),
-    )
+    let done = upload_missing(files, entries, bundle_key, &destination, stored, |done| {
+        report(done, false)
+    })
     .await?;
     report(done, true);
     browser::yield_to_browser().await;
-
-    let secret = LinkSecret::generate(&mut OsRng);
-    let mut otp_salt = [0_u8; 16];
-    OsRng.fill_bytes(&mut otp_salt);
-    let kdf = KdfParams::CLIENT_V1;
-    let keys = crate::crypto::kdf::link_keys(&secret, &outgoing.otp, &otp_salt, &created.id, &kdf)
-        .await
-        .map_err(|error| SendError::Crypto(error.to_string()))?;
-    let guard = wire::LinkGuard::new(
-        otp_salt,
-        kdf,
-        &keys,
-        keys.link_key.wrap(&bundle_key, &mut OsRng),
-        &bundle_key.receipt_key(),
-    );
-    api.finalize_send(
-        created.id,
-        &wire::FinalizeSendRequest {
-            guard,
-            manifest: sealed_manifest,
-        },
-    )
-    .await?;
+    api.finalize_send(id, &finalize).await?;
+    forget_interrupted();
     let origin = web_sys::window()
         .and_then(|window| window.location().origin().ok())
         .unwrap_or_default();
     Ok(Sent {
-        id: created.id,
-        link: Zeroizing::new(format!(
-            "{origin}/l/{}#{}",
-            created.id,
-            secret.to_fragment().as_str()
-        )),
-        expires_at: created.expires_at,
+        id,
+        link: Zeroizing::new(format!("{origin}/l/{id}#{fragment}")),
+        expires_at,
     })
+}
+
+/// The link guard for bundle `id`: the OTP and the link secret through argon2id, the bundle
+/// key wrapped to the link, the receipt key.
+async fn link_guard(
+    bundle_key: &BundleKey,
+    secret: &LinkSecret,
+    otp: &Passphrase,
+    id: Id,
+) -> Result<wire::LinkGuard, SendError> {
+    let mut otp_salt = [0_u8; 16];
+    OsRng.fill_bytes(&mut otp_salt);
+    let kdf = KdfParams::CLIENT_V1;
+    let keys = crate::crypto::kdf::link_keys(secret, otp, &otp_salt, &id, &kdf)
+        .await
+        .map_err(|error| SendError::Crypto(error.to_string()))?;
+    Ok(wire::LinkGuard::new(
+        otp_salt,
+        kdf,
+        &keys,
+        keys.link_key.wrap(bundle_key, &mut OsRng),
+        &bundle_key.receipt_key(),
+    ))
+}
+
+/// SHA-256 of a file's first chunk (its first MiB, or all of a smaller file): with its size,
+/// how a re-picked file is recognised.
+async fn first_chunk_digest(file: &web_sys::File) -> Result<Vec<u8>, SendError> {
+    let length = file_size(file).min(shared::crypto::CHUNK_SIZE as u64);
+    let bytes = read_slice(file.clone(), 0, length).await?;
+    crate::crypto::sha256(&bytes)
+        .await
+        .map_err(|error| SendError::Crypto(error.to_string()))
+}
+
+/// The sessionStorage entry of the send this tab has under way.
+const UNDER_WAY: &str = "sealpost.send.under-way";
+
+/// What `send` keeps while it uploads, in this tab's sessionStorage only (gone with the tab):
+/// the bundle key, the finalize request (guard and sealed manifest), the link's fragment (the
+/// OTP itself is not kept), and each file's first-chunk digest. It is what the link will show
+/// anyway, and nothing in it leaves the browser but what the relay receives at finalize.
+struct UnderWay<'a> {
+    id: Id,
+    expires_at: i64,
+    bundle_key: &'a BundleKey,
+    finalize: &'a wire::FinalizeSendRequest,
+    fragment: &'a str,
+    first_chunks: &'a [Vec<u8>],
+}
+
+/// `UnderWay`, read back after a reload.
+struct Kept {
+    id: Id,
+    expires_at: i64,
+    bundle_key: BundleKey,
+    manifest: Manifest,
+    finalize: wire::FinalizeSendRequest,
+    fragment: Zeroizing<String>,
+    first_chunks: Vec<Vec<u8>>,
+}
+
+fn remember(under_way: &UnderWay<'_>) {
+    let record = serde_json::json!({
+        "id": under_way.id,
+        "expires_at": under_way.expires_at,
+        "key": shared::encoding::encode(under_way.bundle_key.dangerously_expose_bytes().as_slice()),
+        "finalize": under_way.finalize,
+        "fragment": under_way.fragment,
+        "first_chunks": under_way
+            .first_chunks
+            .iter()
+            .map(|digest| shared::encoding::encode(digest))
+            .collect::<Vec<_>>(),
+    });
+    let text = Zeroizing::new(record.to_string());
+    // Without sessionStorage a reload cannot resume; the send itself goes on.
+    let _ = browser::remember_in_tab(UNDER_WAY, &text);
+}
+
+impl Kept {
+    fn load() -> Option<Self> {
+        let text = Zeroizing::new(browser::recall_in_tab(UNDER_WAY)?);
+        let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let key = Zeroizing::new(shared::encoding::decode(record["key"].as_str()?).ok()?);
+        let bundle_key = BundleKey::dangerously_from_slice(&key).ok()?;
+        let finalize: wire::FinalizeSendRequest =
+            serde_json::from_value(record["finalize"].clone()).ok()?;
+        let manifest = Manifest::open(&bundle_key, &finalize.manifest).ok()?;
+        let first_chunks = record["first_chunks"]
+            .as_array()?
+            .iter()
+            .map(|digest| shared::encoding::decode(digest.as_str()?).ok())
+            .collect::<Option<Vec<_>>>()?;
+        if first_chunks.len() != manifest.files.len() {
+            return None;
+        }
+        Some(Self {
+            id: serde_json::from_value(record["id"].clone()).ok()?,
+            expires_at: record["expires_at"].as_i64()?,
+            bundle_key,
+            manifest,
+            finalize,
+            fragment: Zeroizing::new(record["fragment"].as_str()?.to_owned()),
+            first_chunks,
+        })
+    }
 }
 
 /// Where encrypted chunks go.
@@ -234,7 +438,8 @@ pub enum Destination {
 
 /// Reads each file slice by slice, pads it with zeros to its stream size (PROTOCOL.md, manifest
 /// version 2), encrypts each 1 MiB chunk through WebCrypto under its file key and uploads it to
-/// `destination`, several in flight, retrying a failed chunk; only a few chunks are held at
+/// `destination`, several in flight, retrying a failed chunk and waiting while the relay cannot
+/// be reached; only a few chunks are held at
 /// once, whatever the file size. Reports bytes of the files stored (padding not counted);
 /// answers the total.
 pub async fn upload_files(
@@ -242,6 +447,19 @@ pub async fn upload_files(
     entries: &[ManifestFile],
     bundle_key: &BundleKey,
     destination: &Destination,
+    progress: impl Fn(u64),
+) -> Result<u64, SendError> {
+    upload_missing(files, entries, bundle_key, destination, &[], progress).await
+}
+
+/// `upload_files`, leaving out the chunks the relay already holds (`stored[file]`, ascending
+/// chunk indices): they are neither read, nor encrypted, nor sent, and count as done.
+pub async fn upload_missing(
+    files: &[web_sys::File],
+    entries: &[ManifestFile],
+    bundle_key: &BundleKey,
+    destination: &Destination,
+    stored: &[Vec<u32>],
     progress: impl Fn(u64),
 ) -> Result<u64, SendError> {
     let mut done = 0_u64;
@@ -258,10 +476,25 @@ pub async fn upload_files(
         .await
         .map_err(|error| SendError::Crypto(error.to_string()))?;
         let layout = *encryptor.layout();
+        let held = stored.get(index).map_or(&[][..], Vec::as_slice);
+        let is_held = |chunk: u32| held.binary_search(&chunk).is_ok();
         let mut reads = VecDeque::new();
         let mut next_read = 0;
         while !encryptor.is_finished() {
+            let chunk = encryptor.next_index();
+            if is_held(chunk) {
+                encryptor
+                    .skip()
+                    .map_err(|error| SendError::Crypto(error.to_string()))?;
+                done += entry.content_len(chunk) as u64;
+                progress(done);
+                continue;
+            }
             while next_read < layout.chunk_count() && reads.len() < READ_AHEAD {
+                if is_held(next_read) {
+                    next_read += 1;
+                    continue;
+                }
                 let start = u64::from(next_read) * shared::crypto::CHUNK_SIZE as u64;
                 let content = entry.content_len(next_read) as u64;
                 let length = layout.plaintext_len(next_read) as u64;
@@ -273,7 +506,6 @@ pub async fn upload_files(
                 )));
                 next_read += 1;
             }
-            let chunk = encryptor.next_index();
             let plain = match reads.pop_front() {
                 Some(read) => read.await.map_err(|_| SendError::Read(file.name()))??,
                 None => return Err(SendError::Read(file.name())),
@@ -282,44 +514,83 @@ pub async fn upload_files(
                 .encrypt_next(&plain)
                 .await
                 .map_err(|error| SendError::Crypto(error.to_string()))?;
-            let length = entry.content_len(chunk) as u64;
-            uploads.push_back(browser::eager(upload(
-                destination.clone(),
-                file_index,
+            let pending = PendingChunk {
+                file: file_index,
                 chunk,
                 sealed,
-                length,
-            )));
-            while uploads.len() >= IN_FLIGHT
-                && let Some(oldest) = uploads.pop_front()
-            {
-                done += oldest.await.map_err(|_| SendError::Cancelled)??;
+                plaintext_len: entry.content_len(chunk) as u64,
+            };
+            uploads.push_back(browser::eager(upload(destination.clone(), pending)));
+            while uploads.len() >= IN_FLIGHT {
+                done += settle_oldest(&mut uploads, destination).await?;
                 progress(done);
             }
         }
     }
-    while let Some(oldest) = uploads.pop_front() {
-        done += oldest.await.map_err(|_| SendError::Cancelled)??;
+    while !uploads.is_empty() {
+        done += settle_oldest(&mut uploads, destination).await?;
         progress(done);
     }
     Ok(done)
 }
 
-/// Uploads one sealed chunk, retrying what may be passing trouble; answers the bytes of the
-/// file it carried.
-async fn upload(
-    destination: Destination,
+/// A sealed chunk on its way to the relay.
+struct PendingChunk {
     file: u32,
     chunk: u32,
     sealed: Uint8Array,
+    /// Bytes of the file it carries (padding not counted).
     plaintext_len: u64,
+}
+
+/// Why a chunk did not arrive.
+enum ChunkFailure {
+    /// The relay could not be reached, even after a few quick tries: the same sealed bytes go
+    /// again once it answers (re-encrypting is not needed, and a chunk stored twice is
+    /// harmless: the relay replaces it).
+    Unreachable(PendingChunk),
+    /// The relay refused it: the send stops with its reason.
+    Refused(SendError),
+}
+
+type Uploading = futures::channel::oneshot::Receiver<Result<u64, ChunkFailure>>;
+
+/// Waits for the oldest upload in flight; answers the file bytes it stored. One that lost the
+/// relay is started again (first in line) once the relay answers, and answers 0: chunks that
+/// had arrived are never sent again.
+async fn settle_oldest(
+    uploads: &mut VecDeque<Uploading>,
+    destination: &Destination,
 ) -> Result<u64, SendError> {
+    let Some(oldest) = uploads.pop_front() else {
+        return Ok(0);
+    };
+    match oldest.await.map_err(|_| SendError::Cancelled)? {
+        Ok(stored) => Ok(stored),
+        Err(ChunkFailure::Refused(error)) => Err(error),
+        Err(ChunkFailure::Unreachable(pending)) => {
+            connectivity::wait_for_relay().await;
+            uploads.push_front(browser::eager(upload(destination.clone(), pending)));
+            Ok(0)
+        }
+    }
+}
+
+/// Uploads one sealed chunk, retrying what may be passing trouble a few times; answers the
+/// bytes of the file it carried.
+async fn upload(destination: Destination, pending: PendingChunk) -> Result<u64, ChunkFailure> {
+    let PendingChunk {
+        file,
+        chunk,
+        ref sealed,
+        plaintext_len,
+    } = pending;
     let mut attempt = 1;
     loop {
         let outcome = match &destination {
-            Destination::Send { api, id } => api.put_chunk(*id, file, chunk, &sealed).await,
+            Destination::Send { api, id } => api.put_chunk(*id, file, chunk, sealed).await,
             Destination::Document { id, auth } => {
-                api::put_document_chunk(auth, *id, file, chunk, &sealed).await
+                api::put_document_chunk(auth, *id, file, chunk, sealed).await
             }
         };
         match outcome {
@@ -328,7 +599,8 @@ async fn upload(
                 browser::sleep(250 * 2_i32.pow(attempt)).await;
                 attempt += 1;
             }
-            Err(error) => return Err(error.into()),
+            Err(error) if error.is_transient() => return Err(ChunkFailure::Unreachable(pending)),
+            Err(error) => return Err(ChunkFailure::Refused(error.into())),
         }
     }
 }

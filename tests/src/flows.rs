@@ -99,6 +99,18 @@ pub async fn send_files_with(
     otp: &str,
     extras: &Extras<'_>,
 ) -> anyhow::Result<String> {
+    start_send(page, base_url, files, otp, extras).await?;
+    wait_for_link(page).await
+}
+
+/// Fills the composer with `files`, `otp` and `extras` and presses Send, without waiting.
+pub async fn start_send(
+    page: &Session,
+    base_url: &str,
+    files: &[PathBuf],
+    otp: &str,
+    extras: &Extras<'_>,
+) -> anyhow::Result<()> {
     let Extras {
         expiry,
         note,
@@ -138,7 +150,11 @@ pub async fn send_files_with(
         page.fill("input[name=invoice-description]", description)
             .await?;
     }
-    page.click("form button[type=submit]").await?;
+    page.click("form button[type=submit]").await
+}
+
+/// Waits for the composer to show the link of the send under way; returns it.
+pub async fn wait_for_link(page: &Session) -> anyhow::Result<String> {
     let link = page
         .find("[data-testid=link]")
         .await?

@@ -7,7 +7,10 @@
 //! passwords destroy the link; an expired (manual clock) or revoked link is refused in words; a
 //! bit flipped in a stored chunk is an integrity error and no file, the other file can still be
 //! saved, and the sender sees the bundle "not delivered". A large file streams to disk in every
-//! engine (1 GiB; its memory printed and bounded). The curious operator, searching every
+//! engine (1 GiB; its memory printed and bounded). An upload and a download go on by themselves
+//! after the relay is killed and restarted under them, sending no confirmed chunk again; a send
+//! a reload interrupted goes on once the same file is picked again (a different one is
+//! refused). The curious operator, searching every
 //! stored byte and every log line, finds no content, no name, no note, no OTP and no link
 //! secret.
 
@@ -545,4 +548,248 @@ fn stored_chunk_lengths(data: &std::path::Path, id: &str) -> anyhow::Result<Vec<
         data.display()
     );
     Ok(found)
+}
+
+/// The relay dies (SIGKILL) in the middle of a 200 MiB upload and comes back on the same data:
+/// the sender's page says it is paused, then finishes by itself without sending any chunk the
+/// relay had confirmed again (the chunk ledger of the proxy in front, which keeps the
+/// browser's address while the relay restarts on a new port). Then the same for the
+/// recipient's download: it goes on from the chunk it had reached and the file arrives whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_and_a_download_go_on_after_the_relay_restarts() -> anyhow::Result<()> {
+    use tests::RelayProcess;
+    use tests::proxy::{ChunkAnswer, TamperingProxy};
+    const MIB: usize = 1024 * 1024;
+    let size = 200 * MIB;
+    let data = tempfile::tempdir()?;
+    let mut relay = RelayProcess::start(data.path(), &[])?;
+    let proxy = TamperingProxy::start(&relay.url).await?;
+    let browser = Browser::start().await?;
+    let sender = browser.session().await?;
+    tests::verified_sender(&sender, &proxy.url, data.path(), "resumer").await?;
+
+    let folder = tempfile::tempdir()?;
+    let path = folder.path().join("scan.bin");
+    let bytes = pseudo_random(size, 0x2545_f491_4f6c_dd1d);
+    std::fs::write(&path, &bytes)?;
+    let otp = "resume-after-restart";
+    tests::flows::start_send(
+        &sender,
+        &proxy.url,
+        std::slice::from_ref(&path),
+        otp,
+        &tests::flows::Extras::default(),
+    )
+    .await?;
+    let stored = |answers: &[ChunkAnswer], method: &str| -> Vec<String> {
+        answers
+            .iter()
+            .filter(|answer| answer.method == method && (200..300).contains(&answer.status))
+            .map(|answer| answer.path.clone())
+            .collect()
+    };
+    wait_until(|| stored(&proxy.chunk_answers(), "PUT").len() >= 40).await?;
+    relay.kill()?;
+    let before = stored(&proxy.chunk_answers(), "PUT");
+    anyhow::ensure!(
+        before.len() < 200,
+        "the upload ended before the relay was killed"
+    );
+    sender.find("[data-testid=transfer-paused]").await?;
+    sender.find("[data-testid=offline-notice]").await?;
+    relay = RelayProcess::start(data.path(), &[])?;
+    proxy.point_at(&relay.url);
+    let link = tests::flows::wait_for_link(&sender).await?;
+    sender
+        .wait_until_gone("[data-testid=offline-notice]")
+        .await?;
+
+    let answers = proxy.chunk_answers();
+    let sent_again: Vec<&String> = before
+        .iter()
+        .filter(|path| {
+            answers
+                .iter()
+                .filter(|answer| answer.method == "PUT" && &answer.path == *path)
+                .count()
+                > 1
+        })
+        .collect();
+    assert!(
+        sent_again.is_empty(),
+        "chunks the relay had confirmed were sent again: {sent_again:?}"
+    );
+    let all = stored(&answers, "PUT");
+    let mut distinct = all.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 200, "every chunk stored");
+    println!(
+        "upload: {} chunks confirmed before the kill, {} chunk requests in all ({} answered), none confirmed twice",
+        before.len(),
+        answers
+            .iter()
+            .filter(|answer| answer.method == "PUT")
+            .count(),
+        all.len(),
+    );
+
+    // The download: killed when a fifth has arrived, restarted, finished from there.
+    let recipient = browser.session().await?;
+    open_with(&recipient, &link, otp).await?;
+    recipient.find("[data-testid=opened]").await?;
+    use_downloads(&recipient).await?;
+    let gets_before = stored(&proxy.chunk_answers(), "GET").len();
+    recipient.click("[data-testid=save-file]").await?;
+    wait_until(|| stored(&proxy.chunk_answers(), "GET").len() >= gets_before + 40).await?;
+    relay.kill()?;
+    let fetched = stored(&proxy.chunk_answers(), "GET").len() - gets_before;
+    anyhow::ensure!(
+        fetched < 200,
+        "the download ended before the relay was killed"
+    );
+    recipient.find("[data-testid=transfer-paused]").await?;
+    let relay = RelayProcess::start(data.path(), &[])?;
+    proxy.point_at(&relay.url);
+    let saved = recipient.wait_for_downloads(1).await?;
+    assert_eq!(saved.len(), 1);
+    assert!(
+        tests::measure::same_bytes(&saved[0], &bytes)?,
+        "the resumed download is the file that was sent"
+    );
+    let gets = stored(&proxy.chunk_answers(), "GET").len() - gets_before;
+    println!("download: {fetched} chunks before the kill, {gets} chunk answers in all");
+    assert!(
+        gets < 200 + 10,
+        "the download started over: {gets} chunks fetched"
+    );
+    recipient
+        .wait_for_text("[data-testid=delivered]", "Every file is saved")
+        .await?;
+    Ok(())
+}
+
+/// Polls `done` every 5 ms for up to a minute.
+async fn wait_until(done: impl Fn() -> bool) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "not within a minute");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+/// A reload in the middle of a send: the composer offers to go on, refuses a different file of
+/// the same size, and with the same file picked again sends only the chunks the relay did not
+/// confirm before the reload; the recipient gets the file whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_goes_on_after_a_reload_once_the_same_file_is_picked_again() -> anyhow::Result<()> {
+    use tests::proxy::TamperingProxy;
+    const MIB: usize = 1024 * 1024;
+    let size = 120 * MIB + 12_345;
+    let relay = TestRelay::start().await?;
+    let proxy = TamperingProxy::start(&relay.url).await?;
+    let browser = Browser::start().await?;
+    let sender = browser.session().await?;
+    tests::verified_sender(&sender, &proxy.url, relay.data_dir(), "reloader").await?;
+    let folder = tempfile::tempdir()?;
+    let path = folder.path().join("records.bin");
+    let bytes = pseudo_random(size, 0x9e37_79b9_7f4a_7c15);
+    std::fs::write(&path, &bytes)?;
+    let impostor = folder.path().join("other.bin");
+    std::fs::write(&impostor, pseudo_random(size, 7))?;
+    let otp = "go-on-after-a-reload";
+    tests::flows::start_send(
+        &sender,
+        &proxy.url,
+        std::slice::from_ref(&path),
+        otp,
+        &tests::flows::Extras::default(),
+    )
+    .await?;
+    let confirmed = |method: &str| -> Vec<String> {
+        proxy
+            .chunk_answers()
+            .iter()
+            .filter(|answer| answer.method == method && (200..300).contains(&answer.status))
+            .map(|answer| answer.path.clone())
+            .collect()
+    };
+    wait_until(|| confirmed("PUT").len() >= 20).await?;
+    sender.reload().await?;
+    let before = confirmed("PUT");
+    anyhow::ensure!(before.len() < 121, "the upload ended before the reload");
+
+    let offer = sender.text("[data-testid=resume-send]").await?;
+    assert!(offer.contains("records.bin"), "{offer}");
+    let pick = |file: &std::path::Path| {
+        let file = file.display().to_string();
+        let sender = &sender;
+        async move {
+            sender
+                .find("input[name=resume-files]")
+                .await?
+                .send_keys(&file)
+                .await?;
+            anyhow::Ok(())
+        }
+    };
+    pick(&impostor).await?;
+    let refusal = sender
+        .wait_for_text("[data-testid=send-error]", "is not among the files")
+        .await?;
+    assert!(refusal.contains("records.bin"), "{refusal}");
+    pick(&path).await?;
+    let link = match tests::flows::wait_for_link(&sender).await {
+        Ok(link) => link,
+        Err(error) => {
+            let page = sender
+                .eval("return document.querySelector('main').innerText;")
+                .await?;
+            anyhow::bail!("{error:#}; the page says: {page}");
+        }
+    };
+
+    let answers = proxy.chunk_answers();
+    let again: Vec<&String> = before
+        .iter()
+        .filter(|path| {
+            answers
+                .iter()
+                .filter(|answer| answer.method == "PUT" && &answer.path == *path)
+                .count()
+                > 1
+        })
+        .collect();
+    assert!(again.is_empty(), "sent again after the reload: {again:?}");
+    println!(
+        "reload: {} chunks confirmed before it, {} chunk uploads in all for 121 chunks",
+        before.len(),
+        answers
+            .iter()
+            .filter(|answer| answer.method == "PUT")
+            .count()
+    );
+
+    let recipient = browser.session().await?;
+    open_with(&recipient, &link, otp).await?;
+    recipient.find("[data-testid=opened]").await?;
+    use_downloads(&recipient).await?;
+    recipient.click("[data-testid=save-file]").await?;
+    let saved = recipient.wait_for_downloads(1).await?;
+    assert!(tests::measure::same_bytes(&saved[0], &bytes)?);
+    Ok(())
+}
+
+/// Cheap, varied bytes (xorshift from `seed`): not all zeros, so a lost or misplaced chunk shows.
+fn pseudo_random(size: usize, seed: u64) -> Vec<u8> {
+    let mut bytes = vec![0_u8; size];
+    let mut state = seed;
+    for word in bytes.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
+    }
+    bytes
 }

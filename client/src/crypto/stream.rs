@@ -53,6 +53,15 @@ impl WebChunkEncryptor {
         self.cursor.is_finished()
     }
 
+    /// Passes over the next chunk without encrypting it (the relay already holds it: an
+    /// interrupted upload going on). The nonces stay where they belong: each is the chunk's own.
+    pub fn skip(&mut self) -> Result<(), WebStreamError> {
+        self.cursor
+            .check_plaintext(self.layout().plaintext_len(self.next_index()))?;
+        self.cursor.advance();
+        Ok(())
+    }
+
     /// Encrypts the next chunk, held in JavaScript memory.
     pub async fn encrypt_next(
         &mut self,

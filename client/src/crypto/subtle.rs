@@ -109,3 +109,13 @@ pub(crate) fn rsa_oaep_sha256() -> Object {
     let _ = Reflect::set(&params, &"hash".into(), &"SHA-256".into());
     params
 }
+
+/// SHA-256 of `data`, by the browser.
+pub async fn sha256(data: &Uint8Array) -> Result<Vec<u8>, SubtleError> {
+    let digest = resolve(
+        "digest",
+        subtle()?.digest_with_str_and_buffer_source("SHA-256", data),
+    )
+    .await?;
+    Ok(Uint8Array::new(&digest).to_vec())
+}

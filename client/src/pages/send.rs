@@ -13,6 +13,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use shared::crypto::Passphrase;
 use shared::money::{Currency, parse_amount};
+use wasm_bindgen::JsCast as _;
 
 use crate::auth::use_auth;
 use crate::browser::{format_bytes, format_time};
@@ -138,6 +139,48 @@ fn Composer() -> impl IntoView {
         });
     };
 
+    // A send this tab started before a reload: it goes on once the same files are picked.
+    let interrupted = RwSignal::new(send::interrupted());
+    let resume_pick = move |event: leptos::ev::Event| {
+        let Some(api) = auth.api.get_untracked() else {
+            return;
+        };
+        let input: Option<web_sys::HtmlInputElement> =
+            event.target().and_then(|target| target.dyn_into().ok());
+        let Some(input) = input else {
+            return;
+        };
+        // Taken before the input is cleared: clearing empties the same (live) list.
+        let picked: Vec<web_sys::File> = input
+            .files()
+            .map(|list| {
+                (0..list.length())
+                    .filter_map(|index| list.get(index))
+                    .collect()
+            })
+            .unwrap_or_default();
+        input.set_value("");
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let outcome = send::resume(&api, &picked, |step| progress.set(Some(step))).await;
+            busy.set(false);
+            match outcome {
+                Ok(sent) => {
+                    interrupted.set(None);
+                    result.set(Some((sent.link.to_string(), sent.expires_at)));
+                }
+                Err(failure) => error.set(Some(failure.to_string())),
+            }
+        });
+    };
+    let discard = move |_| {
+        send::forget_interrupted();
+        interrupted.set(None);
+        error.set(None);
+        progress.set(None);
+    };
+
     let copy = move |_| {
         let Some((link, _)) = result.get_untracked() else {
             return;
@@ -152,7 +195,22 @@ fn Composer() -> impl IntoView {
         <section class="composer">
             <h1>"Secure Send"</h1>
             <StandingNotice action="send documents" />
-            <Show when=move || result.get().is_none()>
+            {move || interrupted.get().filter(|_| result.get().is_none()).map(|under_way| view! {
+                <section class="banner banner-warn" aria-label="Interrupted send" data-testid="resume-send">
+                    <p>
+                        <strong>"A send was interrupted before it finished"</strong>
+                        " (the page was reloaded or closed while it uploaded): "
+                        {under_way.files.iter().map(|(name, size)| format!("{name} ({})", format_bytes(*size))).collect::<Vec<_>>().join(", ")}
+                        ". Pick the same files to go on: what already reached the relay is not sent again."
+                    </p>
+                    <label class="file-pick">"Pick the same files"
+                        <input type="file" name="resume-files" multiple disabled=move || busy.get() on:change=resume_pick />
+                    </label>
+                    " "
+                    <button type="button" class="secondary" data-testid="discard-send" disabled=move || busy.get() on:click=discard>"Discard it"</button>
+                </section>
+            })}
+            <Show when=move || result.get().is_none() && interrupted.get().is_none()>
                 <form on:submit=submit>
                     <fieldset class="form-body" disabled=move || !allowed.get()>
                         <FilePicker files=files />
@@ -220,6 +278,7 @@ fn Composer() -> impl IntoView {
                     <div class="progress" role="status" data-testid="send-progress">
                         <progress max=step.total.max(1).to_string() value=step.done.to_string()></progress>
                         <p>{progress_text(&step)}</p>
+                        <crate::components::paused::Paused />
                     </div>
                 })}
             </Show>

@@ -3,7 +3,8 @@
 //! it; key material that was shredded (a link used up, destroyed, revoked or expired; a
 //! transfer withdrawn) is in no file of the data directory, raw or encoded; a full disk
 //! answers 507 (or 503) and never spends an open without handing out its key; and of 1,000
-//! simultaneous openings of a one-time link exactly one wins.
+//! simultaneous openings of a one-time link exactly one wins. The chunks an interrupted upload
+//! stored are listed to its sender (a chunk cut short is not).
 
 use std::sync::Arc;
 
@@ -111,6 +112,52 @@ async fn portal_drops_from_five_addresses_cannot_make_the_firms_own_send_answer_
         .await?
         .map_err(|answer| anyhow::anyhow!("{answer:?}"))?;
     assert_eq!(opened, link.plaintexts);
+    Ok(())
+}
+
+/// What an interrupted upload resumes from: the relay lists the chunks it holds whole (a chunk
+/// cut short does not count), only to the sender, and only while the send is uploading.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_lists_the_chunks_an_interrupted_upload_has_stored() -> anyhow::Result<()> {
+    let relay = TestRelay::start().await?;
+    let owner = NativeClient::verified_owner(&relay.url, relay.data_dir(), "resume").await?;
+    let stranger = NativeClient::verified_owner(&relay.url, relay.data_dir(), "other").await?;
+    let size = 3 * MIB - 5;
+    let created: wire::CreateSendResponse = owner.reserve_send(vec![size, 10]).await?.ok()?;
+    let layout = StreamLayout::for_size(size)?;
+    let router = relay::app(relay.state().clone());
+    let mut headers = owner.session_headers();
+    headers.retain(|(name, _)| *name == "cookie" || *name == "x-csrf-token");
+    for chunk in [0, 2] {
+        let mut request = Request::builder()
+            .method(Method::PUT)
+            .uri(format!("/api/sends/{}/files/0/chunks/{chunk}", created.id))
+            .header("content-type", "application/octet-stream");
+        for (name, value) in &headers {
+            request = request.header(*name, value);
+        }
+        let answer = router
+            .clone()
+            .oneshot(request.body(Body::from(vec![7_u8; layout.sealed_len(chunk)]))?)
+            .await?;
+        assert_eq!(answer.status(), 204);
+    }
+    // Chunk 1 cut short on disk, as a crash mid-write could leave it: not counted.
+    let folder = relay.data_dir().join("blobs").join(created.id.to_string());
+    std::fs::write(folder.join("0-1"), vec![7_u8; 100])?;
+    let path = format!("/api/sends/{}/chunks", created.id);
+    let stored: wire::StoredChunks = owner.get(&path).await?.ok()?;
+    assert_eq!(stored.files, vec![vec![0, 2], vec![]]);
+    assert_eq!(stranger.get(&path).await?.status, 403);
+    assert_eq!(
+        NativeClient::anonymous(&relay.url).get(&path).await?.status,
+        401
+    );
+    let revoked = owner
+        .post::<()>(&format!("/api/sends/{}/revoke", created.id), None)
+        .await?;
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    assert_eq!(owner.get(&path).await?.status, 409);
     Ok(())
 }
 
