@@ -36,6 +36,19 @@ impl ApiError {
         }
     }
 
+    /// Whether the relay could not be reached at all: no network, or a gateway in front of it
+    /// that found no relay (502, 504), or the relay saying it is unavailable for now (503).
+    /// Transfers wait for these to pass; any other error, even a server error such as a full
+    /// disk (507), ends them with its message.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            ApiError::Network => true,
+            ApiError::Refused { status, .. } | ApiError::Unexpected { status } => {
+                matches!(*status, 502..=504)
+            }
+        }
+    }
+
     /// The relay's stable error code, if it refused.
     pub fn code(&self) -> Option<&str> {
         match self {

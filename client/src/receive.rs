@@ -326,7 +326,7 @@ async fn fetch(source: ChunkSource, file: u32, chunk: u32) -> Result<Uint8Array,
                 browser::sleep(250 * 2_i32.pow(attempt)).await;
                 attempt += 1;
             }
-            Err(error) if error.is_transient() => return Err(FetchFailure::Unreachable),
+            Err(error) if error.is_unreachable() => return Err(FetchFailure::Unreachable),
             Err(error) => return Err(FetchFailure::Refused(error.into())),
         }
     }

@@ -599,7 +599,9 @@ async fn upload(destination: Destination, pending: PendingChunk) -> Result<u64, 
                 browser::sleep(250 * 2_i32.pow(attempt)).await;
                 attempt += 1;
             }
-            Err(error) if error.is_transient() => return Err(ChunkFailure::Unreachable(pending)),
+            Err(error) if error.is_unreachable() => {
+                return Err(ChunkFailure::Unreachable(pending));
+            }
             Err(error) => return Err(ChunkFailure::Refused(error.into())),
         }
     }
