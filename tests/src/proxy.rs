@@ -4,7 +4,8 @@
 //! relay (or network) that serves substituted public keys, and shows the browser refuses them.
 //! It also keeps a ledger of every chunk upload and download it forwarded with the relay's
 //! answer, and can be pointed at another relay (a restarted one, on a new port) while the
-//! browser keeps one address: while none answers it says 502, as a reverse proxy does.
+//! browser keeps one address: while none answers it says 502, as a reverse proxy does. And it
+//! can answer a file of the app with other bytes (as a relay upgraded to a new release does).
 
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +27,7 @@ pub struct TamperingProxy {
     rewrite: Arc<Mutex<Option<Rewrite>>>,
     upstream: Arc<Mutex<String>>,
     chunks: Arc<Mutex<Vec<ChunkAnswer>>>,
+    files: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -49,6 +51,7 @@ impl std::fmt::Debug for TamperingProxy {
 struct Shared {
     upstream: Arc<Mutex<String>>,
     chunks: Arc<Mutex<Vec<ChunkAnswer>>>,
+    files: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
     http: reqwest::Client,
     rewrite: Arc<Mutex<Option<Rewrite>>>,
 }
@@ -63,9 +66,11 @@ impl TamperingProxy {
         let rewrite: Arc<Mutex<Option<Rewrite>>> = Arc::new(Mutex::new(None));
         let upstream = Arc::new(Mutex::new(upstream.trim_end_matches('/').to_owned()));
         let chunks = Arc::new(Mutex::new(Vec::new()));
+        let files = Arc::new(Mutex::new(std::collections::HashMap::new()));
         let shared = Shared {
             upstream: upstream.clone(),
             chunks: chunks.clone(),
+            files: files.clone(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
@@ -80,8 +85,15 @@ impl TamperingProxy {
             rewrite,
             upstream,
             chunks,
+            files,
             task,
         })
+    }
+
+    /// From now on answers `GET path` with `bytes` (the relay's headers, without its ETag and
+    /// encoding), as a relay serving another release of the app would.
+    pub fn serve_instead(&self, path: &str, bytes: Vec<u8>) {
+        lock(&self.files).insert(path.to_owned(), bytes);
     }
 
     /// Forwards to another relay from now on (e.g. one restarted on a new port).
@@ -177,17 +189,24 @@ async fn relay_through(shared: &Shared, request: Request) -> anyhow::Result<Resp
             .map_or("/", |path_and_query| path_and_query.as_str())
     );
     let body: Bytes = axum::body::to_bytes(body, 64 * 1024 * 1024).await?;
+    let replacement = lock(&shared.files).get(&path).cloned();
     let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())?;
     let mut outgoing = shared.http.request(method, &target).body(body.to_vec());
     for (name, value) in &parts.headers {
-        if name != "host" && name != "content-length" {
+        let validator = name == "if-none-match" || name == "accept-encoding";
+        if name != "host" && name != "content-length" && !(replacement.is_some() && validator) {
             outgoing = outgoing.header(name.as_str(), value.as_bytes());
         }
     }
     let answer = outgoing.send().await?;
     let status = StatusCode::from_u16(answer.status().as_u16())?;
-    let headers = answer.headers().clone();
+    let mut headers = answer.headers().clone();
     let mut bytes = answer.bytes().await?.to_vec();
+    if let Some(replacement) = replacement {
+        bytes = replacement;
+        headers.remove("etag");
+        headers.remove("content-encoding");
+    }
     let is_json = headers
         .get("content-type")
         .and_then(|value| value.to_str().ok())

@@ -213,6 +213,162 @@ async fn the_installed_app_starts_with_the_relay_stopped_in_every_engine() -> an
     Ok(())
 }
 
+/// A new release (here: what the relay serves changed behind a proxy, a file and the shell
+/// worker that lists it) installs beside the running one: the open tab keeps the old files;
+/// the next start runs the new bundle, says so with both digests (the new one computed by the
+/// worker, as `.ci/client-digest` would), and the old version's cache is gone. In Chromium,
+/// Firefox and WebKit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_release_takes_effect_at_the_next_start_and_is_announced() -> anyhow::Result<()> {
+    use sha2::{Digest as _, Sha256};
+    use tests::Engine;
+    use tests::proxy::TamperingProxy;
+    for engine in Engine::selected(&[Engine::Chromium, Engine::Firefox, Engine::WebKit]) {
+        let relay = TestRelay::start().await?;
+        let proxy = TamperingProxy::start(&relay.url).await?;
+        let browser = Browser::of(engine).await?;
+        let page = browser.session().await?;
+        let context = || format!("in {}", engine.name());
+        page.goto(&proxy.url).await?;
+        page.find("[data-testid=relay-health]").await?;
+        wait_for_the_shell(&page).await.with_context(context)?;
+        // A start served by the shell remembers its bundle.
+        page.goto(&format!("{}/login", proxy.url)).await?;
+        page.find("main h1").await?;
+        let old = relay::client_sha256().to_owned();
+        wait_for_script(
+            &page,
+            &format!("return localStorage.getItem('sealpost.bundle') === '{old}';"),
+        )
+        .await
+        .with_context(context)?;
+
+        // The next release: another manifest, and the shell worker listing it.
+        let http = reqwest::Client::new();
+        let fetch = |path: &str| http.get(format!("{}{path}", relay.url)).send();
+        let manifest = fetch("/manifest.webmanifest")
+            .await?
+            .bytes()
+            .await?
+            .to_vec();
+        let worker = fetch("/shell-worker.js").await?.text().await?;
+        let listed = fetch("/.well-known/sealpost-client.sha256")
+            .await?
+            .text()
+            .await?;
+        let mut new_manifest = manifest.clone();
+        new_manifest.extend_from_slice(b"\n");
+        let (old_hash, new_hash) = (
+            hex::encode(Sha256::digest(&manifest)),
+            hex::encode(Sha256::digest(&new_manifest)),
+        );
+        anyhow::ensure!(worker.contains(&old_hash), "the worker lists the manifest");
+        let new_worker =
+            worker
+                .replace(&old_hash, &new_hash)
+                .replacen("version: \"", "version: \"next-", 1);
+        let mut files: Vec<(String, String)> = listed
+            .lines()
+            .filter_map(|line| line.split_once("  "))
+            .map(|(hash, route)| {
+                let hash = match route {
+                    "/manifest.webmanifest" => new_hash.clone(),
+                    "/shell-worker.js" => hex::encode(Sha256::digest(new_worker.as_bytes())),
+                    _ => hash.to_owned(),
+                };
+                (route.to_owned(), hash)
+            })
+            .collect();
+        files.sort();
+        let mut digest = Sha256::new();
+        for (route, hash) in &files {
+            digest.update(route.as_bytes());
+            digest.update(hex::decode(hash)?);
+        }
+        let new = hex::encode(digest.finalize());
+        proxy.serve_instead("/manifest.webmanifest", new_manifest);
+        proxy.serve_instead("/shell-worker.js", new_worker.into_bytes());
+
+        // The running tab checks for an update, as every start does; it installs and waits.
+        page.eval_async(
+            "const registration = await navigator.serviceWorker.getRegistration('/');
+             await registration.update();
+             return null;",
+        )
+        .await?;
+        wait_for_script(
+            &page,
+            "return navigator.serviceWorker.getRegistration('/').then((registration) =>
+                 !!registration.waiting && registration.waiting.state === 'installed');",
+        )
+        .await
+        .with_context(context)?;
+        let served = page
+            .eval_async("return (await fetch('/manifest.webmanifest')).text();")
+            .await?;
+        assert_eq!(
+            served.as_str().map(str::as_bytes),
+            Some(manifest.as_slice()),
+            "{}: the open tab keeps the old release",
+            engine.name()
+        );
+
+        // The next start: the old tab closes, a new one opens the app.
+        let old_tab = page.client.window().await?;
+        let new_tab = page.client.new_window(true).await?;
+        page.client.close_window().await?;
+        page.client.switch_to_window(new_tab.handle).await?;
+        anyhow::ensure!(old_tab != page.client.window().await?);
+        // The waiting version activates once no tab of the old one is left.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        page.goto(&proxy.url).await?;
+        assert_eq!(
+            page.text("[data-testid=bundle-previous]").await?,
+            old,
+            "{}",
+            context()
+        );
+        assert_eq!(
+            page.text("[data-testid=bundle-current]").await?,
+            new,
+            "{}",
+            context()
+        );
+        let caches = page
+            .eval_async(
+                "return (await caches.keys()).filter((name) => name.startsWith('sealpost-shell-'));",
+            )
+            .await?;
+        assert_eq!(
+            caches.as_array().map(Vec::len),
+            Some(1),
+            "{}: {caches}",
+            context()
+        );
+        eprintln!(
+            "{}: a new release was announced at the next start",
+            engine.name()
+        );
+    }
+    Ok(())
+}
+
+/// Polls a script until it returns `true` (up to 30 s).
+async fn wait_for_script(page: &Session, script: &str) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let value = page.eval_async(script).await?;
+        if value == serde_json::json!(true) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "still {value} after 30 s: {script}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits until the shell worker is active and has cached the whole bundle.
 async fn wait_for_the_shell(page: &Session) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
