@@ -455,15 +455,7 @@ async fn a_large_file_streams_to_disk_in_every_engine() -> anyhow::Result<()> {
     let relay = TestRelay::start().await?;
     let owner =
         tests::native::NativeClient::verified_owner(&relay.url, relay.data_dir(), "bulk").await?;
-    let mut bytes = vec![0_u8; size];
-    // Cheap, varied content (xorshift): not all zeros, so a lost chunk would show.
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    for word in bytes.chunks_exact_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        word.copy_from_slice(&state.to_le_bytes());
-    }
+    let bytes = pseudo_random(size, 0x9e37_79b9_7f4a_7c15);
     let engines = Engine::selected(&[Engine::Firefox, Engine::WebKit, Engine::Chromium]);
     let started = std::time::Instant::now();
     let sent = owner
