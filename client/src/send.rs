@@ -121,7 +121,7 @@ pub enum SendError {
     #[error("there is no interrupted send to go on with")]
     NothingToResume,
     #[error(
-        "“{0}” is not among the files you picked, or it changed (its size or its first part differs): pick the same files that were being sent"
+        "“{0}” is not among the files you picked, or it changed since (its size, first part or time of change differs): pick the same files that were being sent"
     )]
     NotTheSameFile(String),
     #[error(transparent)]
@@ -184,6 +184,11 @@ pub async fn send(
     for file in &outgoing.files {
         first_chunks.push(first_chunk_digest(file).await?);
     }
+    let modified: Vec<f64> = outgoing
+        .files
+        .iter()
+        .map(web_sys::File::last_modified)
+        .collect();
     remember(&UnderWay {
         id: created.id,
         expires_at: created.expires_at,
@@ -191,6 +196,7 @@ pub async fn send(
         finalize: &finalize,
         fragment: &secret.to_fragment(),
         first_chunks: &first_chunks,
+        modified: &modified,
     });
     upload_and_finalize(
         api,
@@ -248,11 +254,14 @@ pub async fn resume(
         digests.push(first_chunk_digest(file).await?);
     }
     let mut files = Vec::with_capacity(kept.manifest.files.len());
-    for (entry, first) in kept.manifest.files.iter().zip(&kept.first_chunks) {
-        let found = picked
-            .iter()
-            .zip(&digests)
-            .find(|(file, digest)| file_size(file) == entry.size && *digest == first);
+    // The same size, first MiB and modification time: a chunk that was encrypted before the
+    // reload but not confirmed is encrypted again under its same nonce, which must then meet
+    // the same plaintext (a file edited in between would break AES-GCM's one rule).
+    let kept_files = kept.first_chunks.iter().zip(&kept.modified);
+    for (entry, (first, modified)) in kept.manifest.files.iter().zip(kept_files) {
+        let found = picked.iter().zip(&digests).find(|(file, digest)| {
+            file_size(file) == entry.size && *digest == first && file.last_modified() == *modified
+        });
         match found {
             Some((file, _)) => files.push(file.clone()),
             None => return Err(SendError::NotTheSameFile(entry.name.clone())),
@@ -367,6 +376,8 @@ struct UnderWay<'a> {
     finalize: &'a wire::FinalizeSendRequest,
     fragment: &'a str,
     first_chunks: &'a [Vec<u8>],
+    /// Each file's `lastModified` (milliseconds).
+    modified: &'a [f64],
 }
 
 /// `UnderWay`, read back after a reload.
@@ -378,6 +389,7 @@ struct Kept {
     finalize: wire::FinalizeSendRequest,
     fragment: Zeroizing<String>,
     first_chunks: Vec<Vec<u8>>,
+    modified: Vec<f64>,
 }
 
 fn remember(under_way: &UnderWay<'_>) {
@@ -392,6 +404,7 @@ fn remember(under_way: &UnderWay<'_>) {
             .iter()
             .map(|digest| shared::encoding::encode(digest))
             .collect::<Vec<_>>(),
+        "modified": under_way.modified,
     });
     let text = Zeroizing::new(record.to_string());
     // Without sessionStorage a reload cannot resume; the send itself goes on.
@@ -412,7 +425,12 @@ impl Kept {
             .iter()
             .map(|digest| shared::encoding::decode(digest.as_str()?).ok())
             .collect::<Option<Vec<_>>>()?;
-        if first_chunks.len() != manifest.files.len() {
+        let modified = record["modified"]
+            .as_array()?
+            .iter()
+            .map(serde_json::Value::as_f64)
+            .collect::<Option<Vec<_>>>()?;
+        if first_chunks.len() != manifest.files.len() || modified.len() != manifest.files.len() {
             return None;
         }
         Some(Self {
@@ -423,6 +441,7 @@ impl Kept {
             finalize,
             fragment: Zeroizing::new(record["fragment"].as_str()?.to_owned()),
             first_chunks,
+            modified,
         })
     }
 }
