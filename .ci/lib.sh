@@ -8,6 +8,7 @@ TOOLS="$ROOT/.tools"
 BINARYEN_VERSION=132.0.0
 CARGO_DENY_VERSION=0.20.2
 GECKODRIVER_VERSION=0.37.1
+WASM_SPLIT_VERSION=0.2.4
 export PATH="$TOOLS/bin:$TOOLS/node_modules/.bin:$PATH"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 cd "$ROOT"
@@ -136,12 +137,26 @@ ensure_cargo_deny() {
   tool_build cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root "$TOOLS"
 }
 
+# wasm-split-cli cuts the app into its lazily loaded parts (client/src/lazy.rs), between cargo
+# and wasm-bindgen; the same crate's split points are in leptos's own dependencies.
+ensure_wasm_split() {
+  if have wasm-split-cli && [ -f "$TOOLS/.wasm-split-$WASM_SPLIT_VERSION" ]; then
+    step "wasm-split-cli $WASM_SPLIT_VERSION: present"
+    return
+  fi
+  step "wasm-split-cli $WASM_SPLIT_VERSION: installing into .tools (cargo install --locked, about 1 minute)"
+  tool_build cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" \
+    --features build-binary --locked --root "$TOOLS"
+  touch "$TOOLS/.wasm-split-$WASM_SPLIT_VERSION"
+}
+
 ensure_build_tools() {
   ensure_rust
   step "Fetching crates (Cargo.lock, --locked)"
   cargo fetch --locked
   ensure_wasm_bindgen
   ensure_wasm_opt
+  ensure_wasm_split
 }
 
 # Paths of this machine never reach the bundle: the same commit builds the same bytes wherever it
@@ -150,7 +165,7 @@ ensure_build_tools() {
 # `--cfg erase_components` makes Leptos type-erase every component's view: the bundle shrank
 # from 1.88 to 1.61 MB (733 to 633 KB gzip) for no change a user sees.
 client_rustflags() {
-  printf -- '--remap-path-prefix=%s=/cargo --remap-path-prefix=%s=/sealpost --cfg erase_components' \
+  printf -- '--remap-path-prefix=%s=/cargo --remap-path-prefix=%s=/sealpost --cfg erase_components --cfg sealpost_split' \
     "${CARGO_HOME:-$HOME/.cargo}" "$1"
 }
 

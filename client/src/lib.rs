@@ -20,12 +20,13 @@ mod browser;
 mod components;
 mod download;
 mod export;
+mod lazy;
 mod pages;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{Lazy, path};
 
 /// The whole application.
 #[component]
@@ -48,25 +49,25 @@ pub fn App() -> impl IntoView {
             <main id="main">
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("/") view=pages::landing::Landing />
-                    <Route path=path!("/signup") view=pages::signup::Signup />
+                    <Route path=path!("/signup") view={Lazy::<lazy::SignupPage>::new()} />
                     <Route path=path!("/login") view=pages::login::Login />
-                    <Route path=path!("/app") view=pages::dashboard::Dashboard />
-                    <Route path=path!("/app/audit") view=pages::audit::Audit />
-                    <Route path=path!("/app/members") view=pages::members::Members />
-                    <Route path=path!("/join") view=pages::join::Join />
-                    <Route path=path!("/confirm") view=pages::confirm::Confirm />
-                    <Route path=path!("/app/send") view=pages::send::Send />
-                    <Route path=path!("/app/sent") view=pages::sent::Sent />
-                    <Route path=path!("/app/payouts") view=pages::payouts::Payouts />
-                    <Route path=path!("/app/requests") view=pages::requests::Requests />
-                    <Route path=path!("/app/requests/:id") view=pages::request::Request />
-                    <Route path=path!("/app/inbox") view=pages::inbox::Inbox />
-                    <Route path=path!("/app/documents/:id") view=pages::document::Document />
-                    <Route path=path!("/app/transfer") view=pages::transfer::Transfer />
-                    <Route path=path!("/app/portal") view=pages::portal_settings::PortalSettingsPage />
-                    <Route path=path!("/r/:id") view=pages::request_link::RequestLink />
-                    <Route path=path!("/p/:handle") view=pages::portal::Portal />
-                    <Route path=path!("/l/:id") view=pages::link::Link />
+                    <Route path=path!("/app") view={Lazy::<lazy::DashboardPage>::new()} />
+                    <Route path=path!("/app/audit") view={Lazy::<lazy::AuditPage>::new()} />
+                    <Route path=path!("/app/members") view={Lazy::<lazy::MembersPage>::new()} />
+                    <Route path=path!("/join") view={Lazy::<lazy::JoinPage>::new()} />
+                    <Route path=path!("/confirm") view={Lazy::<lazy::ConfirmPage>::new()} />
+                    <Route path=path!("/app/send") view={Lazy::<lazy::SendPage>::new()} />
+                    <Route path=path!("/app/sent") view={Lazy::<lazy::SentPage>::new()} />
+                    <Route path=path!("/app/payouts") view={Lazy::<lazy::PayoutsPage>::new()} />
+                    <Route path=path!("/app/requests") view={Lazy::<lazy::RequestsPage>::new()} />
+                    <Route path=path!("/app/requests/:id") view={Lazy::<lazy::RequestPage>::new()} />
+                    <Route path=path!("/app/inbox") view={Lazy::<lazy::InboxPage>::new()} />
+                    <Route path=path!("/app/documents/:id") view={Lazy::<lazy::DocumentPage>::new()} />
+                    <Route path=path!("/app/transfer") view={Lazy::<lazy::TransferPage>::new()} />
+                    <Route path=path!("/app/portal") view={Lazy::<lazy::PortalSettingsPage>::new()} />
+                    <Route path=path!("/r/:id") view={Lazy::<lazy::RequestLinkPage>::new()} />
+                    <Route path=path!("/p/:handle") view={Lazy::<lazy::PortalPage>::new()} />
+                    <Route path=path!("/l/:id") view={Lazy::<lazy::LinkPage>::new()} />
                 </Routes>
             </main>
             <components::footer::Footer />

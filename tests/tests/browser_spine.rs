@@ -145,6 +145,104 @@ async fn the_wasm_is_fetched_with_its_preload_and_integrity() -> anyhow::Result<
     Ok(())
 }
 
+/// The wasm files fetched so far by the page (not its service worker), by file name.
+async fn fetched_wasm(page: &Session) -> anyhow::Result<Vec<String>> {
+    let names = page
+        .eval(
+            "return performance.getEntriesByType('resource')
+                 .map((entry) => new URL(entry.name).pathname.slice(1))
+                 .filter((name) => name.endsWith('.wasm'));",
+        )
+        .await?;
+    Ok(serde_json::from_value(names)?)
+}
+
+/// The app comes in parts (client/src/lazy.rs): a cold start of the landing page fetches the
+/// main module only; a page of a part fetches that part (with what it shares) and no other;
+/// and a part whose bytes are not the ones the loader names (its subresource integrity) is
+/// refused: the page says it could not be loaded and the app goes on. In Chromium, Firefox and
+/// WebKit.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_parts_of_the_app_load_when_their_pages_open_and_only_as_released() -> anyhow::Result<()>
+{
+    use tests::Engine;
+    use tests::proxy::TamperingProxy;
+    let relay = TestRelay::start().await?;
+    let loader = reqwest::get(format!("{}/__wasm_split.js", relay.url))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let part = |name: &str| -> anyhow::Result<String> {
+        let start = loader
+            .find(&format!("./split_sealpost_{name}-"))
+            .with_context(|| format!("the loader names the {name} part"))?;
+        let file = &loader[start + 2..];
+        let end = file.find('"').context("a quoted name")?;
+        Ok(file[..end].to_owned())
+    };
+    let (account, workspace, recipient) =
+        (part("account")?, part("workspace")?, part("recipient")?);
+    for engine in Engine::selected(&[Engine::Chromium, Engine::Firefox, Engine::WebKit]) {
+        let context = || format!("in {}", engine.name());
+        let proxy = TamperingProxy::start(&relay.url).await?;
+        let browser = Browser::of(engine).await?;
+        let page = browser.session().await?;
+        page.goto(&proxy.url).await?;
+        page.find("[data-testid=relay-health]").await?;
+        let fetched = fetched_wasm(&page).await?;
+        assert!(
+            fetched.iter().all(|name| name.starts_with("client-")),
+            "{}: the landing page needs the main module only: {fetched:?}",
+            engine.name()
+        );
+
+        page.click("header a[href='/signup']").await?;
+        page.wait_for_text("main h1", "Create your organisation")
+            .await
+            .with_context(context)?;
+        let fetched = fetched_wasm(&page).await?;
+        assert!(fetched.contains(&account), "{}: {fetched:?}", engine.name());
+        assert!(
+            !fetched.contains(&workspace) && !fetched.contains(&recipient),
+            "{}: only the account part: {fetched:?}",
+            engine.name()
+        );
+
+        // Another browser, the same release but one part's bytes changed on the way.
+        drop(page);
+        drop(browser);
+        let browser = Browser::of(engine).await?;
+        let page = browser.session().await?;
+        let mut changed = reqwest::get(format!("{}/{account}", relay.url))
+            .await?
+            .bytes()
+            .await?
+            .to_vec();
+        // Still a valid module (one more custom section, "sealed", empty), so only the
+        // integrity the loader names can refuse it.
+        changed.extend_from_slice(&[0, 7, 6]);
+        changed.extend_from_slice(b"sealed");
+        proxy.serve_instead(&format!("/{account}"), changed);
+        page.goto(&format!("{}/signup", proxy.url)).await?;
+        let missing = page
+            .text("[data-testid=part-missing]")
+            .await
+            .with_context(context)?;
+        assert!(
+            missing.contains("could not be loaded"),
+            "{}: {missing}",
+            engine.name()
+        );
+        // The app still runs: its own navigation works.
+        page.click("header a[href='/login']").await?;
+        page.wait_for_text("main h1", "Log in")
+            .await
+            .with_context(context)?;
+    }
+    Ok(())
+}
+
 /// After one visit, the app starts with the relay stopped (the shell worker serves it), says
 /// what needs the relay, reports the bundle digest the relay would (computed by the worker
 /// from the bytes it cached), and announces a bundle that differs from the one this browser
@@ -172,6 +270,11 @@ async fn the_installed_app_starts_with_the_relay_stopped_in_every_engine() -> an
         page.goto(&format!("{url}/login")).await?;
         let heading = page.text("main h1").await?;
         assert_eq!(heading, "Log in", "in {}", engine.name());
+        // A page of a lazily loaded part comes from the shell too.
+        page.click("header a[href='/signup']").await?;
+        page.wait_for_text("main h1", "Create your organisation")
+            .await
+            .with_context(|| format!("in {}", engine.name()))?;
         let notice = page.text("[data-testid=offline-notice]").await?;
         assert!(
             notice.contains("need the relay"),
