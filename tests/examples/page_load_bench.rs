@@ -2,7 +2,10 @@
 //! page's first contentful paint in headless Chromium against the release relay binary on
 //! loopback, cold (a fresh profile: nothing cached, no service worker) and then started again
 //! from the app-shell worker's cache, `--runs` times each (default 7), with the median and the
-//! range, and the bytes the cold load moved. Numbers go in issue notes, not in assertions.
+//! range, and the bytes the cold load moved. Then a page of a lazily loaded part (`/signup`,
+//! the account part: client/src/lazy.rs), cold: the time until its heading shows, beside the
+//! same for the landing page, so the cost of fetching a part after the main module shows.
+//! Numbers go in issue notes, not in assertions.
 
 use tests::{Browser, RelayProcess};
 
@@ -16,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let relay = RelayProcess::start(data_dir.path(), &[])?;
     let browser = Browser::start().await?;
     let (mut cold, mut warm, mut moved) = (Vec::new(), Vec::new(), 0_u64);
+    let (mut landing, mut signup) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let page = browser.session().await?;
         page.goto(&relay.url).await?;
@@ -41,6 +45,13 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         page.goto(&format!("{}/", relay.url)).await?;
         warm.push(first_contentful_paint(&page).await?);
+
+        let page = browser.session().await?;
+        page.goto(&relay.url).await?;
+        landing.push(heading_shown(&page, "Send sensitive documents").await?);
+        let page = browser.session().await?;
+        page.goto(&format!("{}/signup", relay.url)).await?;
+        signup.push(heading_shown(&page, "Create your organisation").await?);
     }
     println!(
         "Landing page, first contentful paint, headless Chromium, release relay on loopback, {runs} runs"
@@ -51,6 +62,9 @@ async fn main() -> anyhow::Result<()> {
         "  bytes moved cold       {:.0} KB (transfer sizes, compressed as served)",
         moved as f64 / 1000.0
     );
+    println!("Cold (fresh profile), until the page's heading shows");
+    println!("  landing (main module)  {}", summary(&mut landing));
+    println!("  /signup (a part)       {}", summary(&mut signup));
     Ok(())
 }
 
@@ -68,6 +82,23 @@ async fn first_contentful_paint(page: &tests::Session) -> anyhow::Result<f64> {
     value
         .as_f64()
         .ok_or_else(|| anyhow::anyhow!("no first-contentful-paint entry: {value}"))
+}
+
+/// Milliseconds from the navigation's start until `main h1` contains `text`.
+async fn heading_shown(page: &tests::Session, text: &str) -> anyhow::Result<f64> {
+    let value = page
+        .eval_async(&format!(
+            "for (let i = 0; i < 2000; i++) {{
+               const heading = document.querySelector('main h1');
+               if (heading && heading.textContent.includes({text:?})) {{ return performance.now(); }}
+               await new Promise((resolve) => setTimeout(resolve, 5));
+             }}
+             return null;"
+        ))
+        .await?;
+    value
+        .as_f64()
+        .ok_or_else(|| anyhow::anyhow!("the heading {text:?} did not show: {value}"))
 }
 
 fn summary(values: &mut [f64]) -> String {

@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         .send_keys(&path.display().to_string())
         .await?;
     sender.replace("input[name=otp]", "bench-otp-123").await?;
+    let phases = phases(&sender).await?;
     let started = Instant::now();
     sender.click("form button[type=submit]").await?;
     let link = wait_for_value(&sender, "[data-testid=link]", Duration::from_secs(1800)).await?;
@@ -148,6 +149,10 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  HTTP alone           {put_ceiling:8.1} MiB/s PUT of 1 MiB chunks to the relay, six in flight (no crypto, no file reads)"
     );
+    println!("  where the upload's time goes, the same file in the sender's page (MiB/s of file):");
+    for (name, speed) in phases {
+        println!("    {name:<52} {speed:8.1}");
+    }
     match received {
         Ok(words) => {
             println!("  received file        {words}");
@@ -236,6 +241,95 @@ fn files_equal(a: &std::path::Path, b: &std::path::Path) -> anyhow::Result<bool>
             return Ok(false);
         }
     }
+}
+
+/// The upload's stages apart, in the sender's page with the picked file, before the app sends
+/// it: file reads as the app does them (1 MiB slices, three ahead) and in larger slices or as a
+/// stream; reads with the app's sequential WebCrypto encryption; and that with the PUTs too
+/// (six in flight, all to one reserved chunk), all in plain JavaScript, so what the app adds
+/// on top (its WASM, its progress line) shows against the app's own figure.
+async fn phases(page: &Session) -> anyhow::Result<Vec<(String, f64)>> {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        (async () => {
+            const file = document.querySelector('input[name=files]').files[0];
+            const CHUNK = 1048560;
+            const mib = file.size / 1048576;
+            const slices = (size) => {
+                const out = [];
+                for (let start = 0; start < file.size; start += size) {
+                    out.push([start, Math.min(start + size, file.size)]);
+                }
+                return out;
+            };
+            const timed = async (run) => {
+                const start = performance.now();
+                await run();
+                return mib / ((performance.now() - start) / 1000);
+            };
+            // Reads `size` slices with `ahead` in flight, handing each to `use` in order.
+            const reads = (size, ahead, use) => async () => {
+                const queue = [];
+                for (const [start, end] of slices(size)) {
+                    queue.push(file.slice(start, end).arrayBuffer());
+                    if (queue.length >= ahead) { await use(await queue.shift()); }
+                }
+                while (queue.length) { await use(await queue.shift()); }
+            };
+            const results = [];
+            results.push(['reads, 1 MiB slices, 3 ahead (as the app)', await timed(reads(CHUNK, 3, async () => {}))]);
+            results.push(['reads, 8 MiB slices, 2 ahead', await timed(reads(8 * CHUNK, 2, async () => {}))]);
+            results.push(['reads, File.stream()', await timed(async () => {
+                const reader = file.stream().getReader();
+                for (;;) { const { done } = await reader.read(); if (done) { break; } }
+            })]);
+            const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt']);
+            const iv = new Uint8Array(12);
+            let counter = 0;
+            const seal = (plain) => {
+                iv[11] = counter++ & 255;
+                return crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, plain);
+            };
+            results.push(['reads + encryption, one at a time (as the app)', await timed(reads(CHUNK, 3, seal))]);
+            const state = await (await fetch('/api/session')).json();
+            const csrf = state.session.csrf_token;
+            const created = await fetch('/api/sends', {
+                method: 'POST',
+                headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+                body: JSON.stringify({ files: [CHUNK], expires_in_seconds: 3600, max_opens: 1 }),
+            });
+            const id = (await created.json()).id;
+            const put = (body) => fetch(`/api/sends/${id}/files/0/chunks/0`, {
+                method: 'PUT',
+                headers: { 'Content-Type': 'application/octet-stream', 'X-CSRF-Token': csrf },
+                body,
+            }).then((r) => { if (!r.ok) { throw new Error('PUT ' + r.status); } });
+            const pipeline = (size) => async () => {
+                const uploads = [];
+                await reads(size, size === CHUNK ? 3 : 2, async (buffer) => {
+                    for (let at = 0; at < buffer.byteLength; at += CHUNK) {
+                        let plain = new Uint8Array(buffer, at, Math.min(CHUNK, buffer.byteLength - at));
+                        if (plain.length < CHUNK) { const padded = new Uint8Array(CHUNK); padded.set(plain); plain = padded; }
+                        uploads.push(put(await seal(plain)));
+                        while (uploads.length >= 6) { await uploads.shift(); }
+                    }
+                })();
+                await Promise.all(uploads);
+            };
+            results.push(['reads + encryption + PUT, in JavaScript', await timed(pipeline(CHUNK))]);
+            results.push(['the same with 8 MiB reads', await timed(pipeline(8 * CHUNK))]);
+            done(results);
+        })().catch((error) => done(String(error)));
+    "#;
+    let answer = page.client.execute_async(script, Vec::new()).await?;
+    let rows = answer.as_array().with_context(|| format!("{answer}"))?;
+    rows.iter()
+        .map(|row| {
+            let name = row[0].as_str().context("a name")?.to_owned();
+            let speed = row[1].as_f64().context("a speed")?;
+            Ok((name, speed))
+        })
+        .collect()
 }
 
 /// The transport alone, from the sender's page: the same chunk PUT 256 times to a reserved
