@@ -1,8 +1,8 @@
 //! Secure Send in the browser (PROTOCOL.md "Documents" and "Links"): draws the bundle key,
 //! seals the manifest (names, types, sizes, note), reserves the bundle, then reads each file
-//! slice by slice, encrypts each 1 MiB chunk through WebCrypto and uploads it, several in
+//! in 8 MiB slices, encrypts each 1 MiB chunk through WebCrypto and uploads it, several in
 //! flight, retrying a failed chunk, and pausing while the relay cannot be reached (it goes on
-//! by itself, sending no chunk that arrived again); only a few chunks are ever held at once,
+//! by itself, sending no chunk that arrived again); only a few slices and chunks (about 30 MiB) are ever held at once,
 //! whatever the file size. The link keys (from a fresh link secret and the OTP) and the guard
 //! are made before the upload and kept, with the bundle key, in the tab's sessionStorage until
 //! the finalize, so that a send a reload interrupted goes on once the sender picks the same
@@ -52,8 +52,14 @@ pub fn generate_otp() -> String {
 /// Chunks uploading at once: enough to hide each request's latency, few enough to keep memory
 /// at a handful of MiB.
 const IN_FLIGHT: usize = 6;
-/// File slices read ahead of encryption.
-const READ_AHEAD: usize = 3;
+/// Chunks read from the file in one slice: one 8 MiB read costs the browser far less than eight
+/// of 1 MiB (the send bench, Chromium: 635 against 352 MiB/s of reads alone, and the whole
+/// pipeline 91 against 80 MiB/s).
+const READ_RUN: u32 = 8;
+/// Slices read ahead of encryption.
+const READ_AHEAD: usize = 2;
+/// The shortest time between two progress reports of an upload.
+const PROGRESS_EVERY_MS: f64 = 100.0;
 /// Quick tries per chunk before the upload waits for the relay to answer again
 /// (`connectivity::wait_for_relay`) and then goes on.
 const CHUNK_TRIES: u32 = 4;
@@ -482,6 +488,17 @@ pub async fn upload_missing(
     progress: impl Fn(u64),
 ) -> Result<u64, SendError> {
     let mut done = 0_u64;
+    // The progress line is redrawn at most every PROGRESS_EVERY_MS, and once at the end: a
+    // redraw for every MiB is more than anyone reads (or a screen reader should announce),
+    // and each is work on the main thread the upload shares.
+    let mut last_report = f64::NEG_INFINITY;
+    let mut progress = |done: u64, last: bool| {
+        let now = browser::now_ms();
+        if last || now - last_report >= PROGRESS_EVERY_MS {
+            last_report = now;
+            progress(done);
+        }
+    };
     // Reads run ahead of encryption and uploads run behind it, each as its own task, so the
     // disk, WebCrypto and the network work at the same time; a few MiB are held at most.
     let mut uploads = VecDeque::new();
@@ -497,7 +514,10 @@ pub async fn upload_missing(
         let layout = *encryptor.layout();
         let held = stored.get(index).map_or(&[][..], Vec::as_slice);
         let is_held = |chunk: u32| held.binary_search(&chunk).is_ok();
+        // Reads of runs of chunks the relay lacks, and the plaintexts of the run being
+        // encrypted, in chunk order.
         let mut reads = VecDeque::new();
+        let mut read = VecDeque::new();
         let mut next_read = 0;
         while !encryptor.is_finished() {
             let chunk = encryptor.next_index();
@@ -506,7 +526,7 @@ pub async fn upload_missing(
                     .skip()
                     .map_err(|error| SendError::Crypto(error.to_string()))?;
                 done += entry.content_len(chunk) as u64;
-                progress(done);
+                progress(done, false);
                 continue;
             }
             while next_read < layout.chunk_count() && reads.len() < READ_AHEAD {
@@ -514,21 +534,30 @@ pub async fn upload_missing(
                     next_read += 1;
                     continue;
                 }
-                let start = u64::from(next_read) * shared::crypto::CHUNK_SIZE as u64;
-                let content = entry.content_len(next_read) as u64;
-                let length = layout.plaintext_len(next_read) as u64;
-                reads.push_back(browser::eager(read_padded(
-                    file.clone(),
-                    start,
-                    content,
-                    length,
-                )));
-                next_read += 1;
+                let first = next_read;
+                let mut pieces = Vec::new();
+                while next_read < layout.chunk_count()
+                    && !is_held(next_read)
+                    && next_read - first < READ_RUN
+                {
+                    pieces.push((
+                        entry.content_len(next_read) as u64,
+                        layout.plaintext_len(next_read) as u64,
+                    ));
+                    next_read += 1;
+                }
+                let start = u64::from(first) * shared::crypto::CHUNK_SIZE as u64;
+                reads.push_back(browser::eager(read_run(file.clone(), start, pieces)));
             }
-            let plain = match reads.pop_front() {
-                Some(read) => read.await.map_err(|_| SendError::Read(file.name()))??,
-                None => return Err(SendError::Read(file.name())),
-            };
+            if read.is_empty() {
+                read = match reads.pop_front() {
+                    Some(run) => run.await.map_err(|_| SendError::Read(file.name()))??,
+                    None => return Err(SendError::Read(file.name())),
+                };
+            }
+            let plain = read
+                .pop_front()
+                .ok_or_else(|| SendError::Read(file.name()))?;
             let sealed = encryptor
                 .encrypt_next(&plain)
                 .await
@@ -542,14 +571,15 @@ pub async fn upload_missing(
             uploads.push_back(browser::eager(upload(destination.clone(), pending)));
             while uploads.len() >= IN_FLIGHT {
                 done += settle_oldest(&mut uploads, destination).await?;
-                progress(done);
+                progress(done, false);
             }
         }
     }
     while !uploads.is_empty() {
         done += settle_oldest(&mut uploads, destination).await?;
-        progress(done);
+        progress(done, false);
     }
+    progress(done, true);
     Ok(done)
 }
 
@@ -626,23 +656,36 @@ async fn upload(destination: Destination, pending: PendingChunk) -> Result<u64, 
     }
 }
 
-/// `content` bytes of `file` from `start`, followed by zeros up to `length` bytes (the chunk's
-/// plaintext; a chunk wholly past the end of the file is all zeros and reads nothing).
-async fn read_padded(
+/// The plaintexts of consecutive chunks from `start` of `file`, read in one slice: each of
+/// `pieces` is a chunk's (bytes of the file, plaintext length); a chunk shorter in the file
+/// than its plaintext is followed by zeros (a chunk wholly past the end is all zeros).
+async fn read_run(
     file: web_sys::File,
     start: u64,
-    content: u64,
-    length: u64,
-) -> Result<Uint8Array, SendError> {
-    if content == length {
-        return read_slice(file, start, length).await;
-    }
+    pieces: Vec<(u64, u64)>,
+) -> Result<VecDeque<Uint8Array>, SendError> {
     let failed = || SendError::Read(file.name());
-    let padded = Uint8Array::new_with_length(u32::try_from(length).map_err(|_| failed())?);
-    if content > 0 {
-        padded.set(&read_slice(file, start, content).await?.into(), 0);
+    let content: u64 = pieces.iter().map(|(content, _)| content).sum();
+    let bytes = match content {
+        0 => Uint8Array::new_with_length(0),
+        _ => read_slice(file.clone(), start, content).await?,
+    };
+    let mut plaintexts = VecDeque::with_capacity(pieces.len());
+    let mut at = 0_u32;
+    for (content, length) in pieces {
+        let content = u32::try_from(content).map_err(|_| failed())?;
+        let length = u32::try_from(length).map_err(|_| failed())?;
+        let piece = bytes.subarray(at, at + content);
+        at += content;
+        if content == length {
+            plaintexts.push_back(piece);
+        } else {
+            let padded = Uint8Array::new_with_length(length);
+            padded.set(&piece, 0);
+            plaintexts.push_back(padded);
+        }
     }
-    Ok(padded)
+    Ok(plaintexts)
 }
 
 /// `length` bytes of `file` from `start`, read into JavaScript memory.
