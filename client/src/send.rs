@@ -1,13 +1,13 @@
-//! Secure Send in the browser (PROTOCOL.md "Documents" and "Links"): draws the bundle key,
-//! seals the manifest (names, types, sizes, note), reserves the bundle, then reads each file
-//! in 8 MiB slices, encrypts each 1 MiB chunk through WebCrypto and uploads it, several in
-//! flight, retrying a failed chunk, and pausing while the relay cannot be reached (it goes on
-//! by itself, sending no chunk that arrived again); only a few slices and chunks (about 30 MiB) are ever held at once,
-//! whatever the file size. The link keys (from a fresh link secret and the OTP) and the guard
-//! are made before the upload and kept, with the bundle key, in the tab's sessionStorage until
-//! the finalize, so that a send a reload interrupted goes on once the sender picks the same
-//! files again (`resume`: size and first-MiB SHA-256 checked, only the chunks the relay lacks
-//! sent). The OTP and every plaintext stay in this browser.
+//! Secure Send in the browser (PROTOCOL.md "Documents" and "Links"): draws the bundle key, seals
+//! the manifest (names, types, sizes, note), reserves the bundle, then reads each file in 8 MiB
+//! slices, encrypts each 1 MiB chunk through WebCrypto and uploads it, several in flight, retrying
+//! a failed chunk, and pausing while the relay cannot be reached (it goes on by itself, sending no
+//! chunk that arrived again); only a few slices and chunks (about 30 MiB) are ever held at once,
+//! whatever the file size. The link keys (from a fresh link secret and the OTP) and the guard are
+//! made before the upload and kept, with the bundle key, in the tab's sessionStorage until the
+//! finalize, so that a send a reload interrupted goes on once the sender picks the same files again
+//! (`resume`: size and first-MiB SHA-256 checked, only the chunks the relay lacks sent). The OTP
+//! and every plaintext stay in this browser.
 
 use std::collections::VecDeque;
 
