@@ -10,7 +10,7 @@
 //! Built with `--cfg sealpost_split` (`.ci/lib.sh client_rustflags`), each part's function is
 //! a split point (`wasm_split`, the machinery of Leptos's `#[lazy]`), and `.ci/build-client`
 //! runs `wasm-split-cli` between `cargo build` and `wasm-bindgen`: code only a part reaches
-//! moves into `split_<part>-<hash>.wasm` (and code two parts share into `chunk_…` files),
+//! moves into `split_<part>-<hash>.wasm` (and code parts share into `chunk_…` files),
 //! which `__wasm_split.js` fetches with subresource integrity. Without the cfg (tests,
 //! `cargo check`) the parts are plain functions in one module.
 //!

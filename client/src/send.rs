@@ -500,7 +500,8 @@ pub async fn upload_missing(
         }
     };
     // Reads run ahead of encryption and uploads run behind it, each as its own task, so the
-    // disk, WebCrypto and the network work at the same time; a few MiB are held at most.
+    // disk, WebCrypto and the network work at the same time; about 30 MiB are held at most
+    // (READ_AHEAD slices, the one being encrypted, IN_FLIGHT sealed chunks).
     let mut uploads = VecDeque::new();
     for (index, (file, entry)) in files.iter().zip(entries).enumerate() {
         let file_index = u32::try_from(index).map_err(|_| SendError::NoFiles)?;
