@@ -597,16 +597,7 @@ async fn an_upload_and_a_download_go_on_after_the_relay_restarts() -> anyhow::Re
         .await?;
 
     let answers = proxy.chunk_answers();
-    let sent_again: Vec<&String> = before
-        .iter()
-        .filter(|path| {
-            answers
-                .iter()
-                .filter(|answer| answer.method == "PUT" && &answer.path == *path)
-                .count()
-                > 1
-        })
-        .collect();
+    let sent_again = put_again(&before, &answers);
     assert!(
         sent_again.is_empty(),
         "chunks the relay had confirmed were sent again: {sent_again:?}"
@@ -662,6 +653,24 @@ async fn an_upload_and_a_download_go_on_after_the_relay_restarts() -> anyhow::Re
 }
 
 /// Polls `done` every 5 ms for up to a minute.
+/// The chunks of `confirmed` (paths the relay had stored) that were PUT more than once in
+/// `answers` (the proxy's ledger).
+fn put_again<'a>(
+    confirmed: &'a [String],
+    answers: &[tests::proxy::ChunkAnswer],
+) -> Vec<&'a String> {
+    confirmed
+        .iter()
+        .filter(|path| {
+            answers
+                .iter()
+                .filter(|answer| answer.method == "PUT" && &answer.path == *path)
+                .count()
+                > 1
+        })
+        .collect()
+}
+
 async fn wait_until(done: impl Fn() -> bool) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !done() {
@@ -743,16 +752,7 @@ async fn a_send_goes_on_after_a_reload_once_the_same_file_is_picked_again() -> a
     };
 
     let answers = proxy.chunk_answers();
-    let again: Vec<&String> = before
-        .iter()
-        .filter(|path| {
-            answers
-                .iter()
-                .filter(|answer| answer.method == "PUT" && &answer.path == *path)
-                .count()
-                > 1
-        })
-        .collect();
+    let again = put_again(&before, &answers);
     assert!(again.is_empty(), "sent again after the reload: {again:?}");
     println!(
         "reload: {} chunks confirmed before it, {} chunk uploads in all for 121 chunks",
