@@ -4,8 +4,10 @@
 //! download+decrypt speed next to raw SubtleCrypto AES-GCM measured in the same browser in the
 //! same run, the pages' WASM memory after each side finished (memory only grows, so this is
 //! the peak), and the relay's peak resident memory (VmHWM). Numbers go in issue notes, not in
-//! assertions; the run fails only if the received file differs. Then the same upload in
-//! Firefox and WebKit (`E2E_ENGINES` picks), each against its own transport ceiling.
+//! assertions; the run fails only if the received file differs. Next to each upload and
+//! ceiling, the cores the machine and the relay kept busy: on a two-core machine with the
+//! relay beside the browser, both are CPU-bound. Then the same upload in Firefox and WebKit
+//! (`E2E_ENGINES` picks), each against its own transport ceiling.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::process::{Child, Command, Stdio};
@@ -32,8 +34,18 @@ async fn main() -> anyhow::Result<()> {
     let binary = std::env::var("BENCH_RELAY_BIN")
         .unwrap_or_else(|_| "target/release/sealpost-relay".to_owned());
     let data_dir = tempfile::tempdir()?;
+    // BENCH_RELAY_CPUS (e.g. `1`) pins the relay to those cores, as a relay on its own machine
+    // would run; run the bench itself under `taskset -c 0` to give the browser the others.
+    let mut command = match std::env::var("BENCH_RELAY_CPUS") {
+        Ok(cpus) => {
+            let mut pinned = Command::new("taskset");
+            pinned.args(["-c", &cpus, &binary]);
+            pinned
+        }
+        Err(_) => Command::new(&binary),
+    };
     let mut child = Relay(
-        Command::new(&binary)
+        command
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .env("SEALPOST_LOG__FORMAT", "json")
@@ -80,9 +92,11 @@ async fn main() -> anyhow::Result<()> {
         .as_f64()
         .context("a time")?;
     let started = Instant::now();
+    let ticks = Ticks::now(pid)?;
     sender.click("form button[type=submit]").await?;
     let link = wait_for_value(&sender, "[data-testid=link]", Duration::from_secs(1800)).await?;
     let upload = started.elapsed();
+    let upload_busy = ticks.busy_until(Ticks::now(pid)?);
     let stages = app_stages(&sender, clicked).await?;
     let sender_wasm = wasm_memory(&sender).await?;
     eprintln!("uploaded in {:.1} s", upload.as_secs_f64());
@@ -120,7 +134,9 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let (raw_encrypt, raw_decrypt) = tests::measure::raw_subtle(&recipient).await?;
-    let put_ceiling = transport(&sender).await?;
+    let chunk_count = u32::try_from(mib)?;
+    let (put_ceiling, put_busy) = transport_busy(&sender, 256, false, pid).await?;
+    let (distinct_ceiling, distinct_busy) = transport_busy(&sender, chunk_count, true, pid).await?;
     let rss = peak_rss_kib(pid)?;
 
     let mib_f = mib as f64;
@@ -155,13 +171,18 @@ async fn main() -> anyhow::Result<()> {
         rss as f64 / 1024.0
     );
     println!(
-        "  HTTP alone           {put_ceiling:8.1} MiB/s PUT of 1 MiB chunks to the relay, six in flight (no crypto, no file reads)"
+        "  HTTP alone           {put_ceiling:8.1} MiB/s PUT of 1 MiB chunks to the relay, six in flight (no crypto, no file reads), 256 to one chunk; {put_busy}"
     );
     println!(
-        "  the app's upload       {:.2} s before the first chunk, {:.2} s of chunks ({:.1} MiB/s), {:.2} s after the last",
+        "  HTTP alone, distinct {distinct_ceiling:8.1} MiB/s the same, {chunk_count} PUTs each to its own chunk (the bytes and files of the upload); {distinct_busy}"
+    );
+    println!(
+        "  the app's upload       {:.2} s before the first chunk, {:.2} s of chunks ({:.1} MiB/s = {:.0} % / {:.0} % of the two), {:.2} s after the last; {upload_busy}",
         stages[0],
         stages[1],
         mib_f / stages[1],
+        100.0 * mib_f / stages[1] / put_ceiling,
+        100.0 * mib_f / stages[1] / distinct_ceiling,
         upload.as_secs_f64() - stages[0] - stages[1],
     );
     println!("  where the upload's time goes, the same file in the sender's page (MiB/s of file):");
@@ -194,17 +215,17 @@ async fn main() -> anyhow::Result<()> {
         let whole = started.elapsed().as_secs_f64();
         let [_, chunks] = app_stages(&page, clicked).await?;
         let (raw, _) = tests::measure::raw_subtle(&page).await?;
-        let ceiling = transport(&page).await?;
+        let ceiling = transport(&page, chunk_count, true).await?;
         rows.push((engine.name(), mib_f / whole, mib_f / chunks, ceiling, raw));
     }
     if !rows.is_empty() {
         println!("  the upload in the other engines (MiB/s):");
         println!(
-            "    engine    encrypt+upload  its chunks  HTTP alone  chunks / HTTP  raw encrypt"
+            "    engine    encrypt+upload  its chunks  HTTP alone (distinct)  chunks / HTTP  raw encrypt"
         );
         for (engine, whole, chunks, ceiling, raw) in rows {
             println!(
-                "    {engine:<9} {whole:14.1} {chunks:11.1} {ceiling:11.1} {:13.0} % {raw:11.1}",
+                "    {engine:<9} {whole:14.1} {chunks:11.1} {ceiling:22.1} {:13.0} % {raw:11.1}",
                 100.0 * chunks / ceiling
             );
         }
@@ -394,6 +415,14 @@ async fn phases(page: &Session, path: &std::path::Path) -> anyhow::Result<Vec<(S
                     await seal(new Uint8Array(buffer, at, Math.min(CHUNK, buffer.byteLength - at)));
                 }
             }))]);
+            results.push(['8 MiB reads + encryption, two chunks at a time', await timed(reads(8 * CHUNK, 2, async (buffer) => {
+                const sealing = [];
+                for (let at = 0; at < buffer.byteLength; at += CHUNK) {
+                    sealing.push(seal(new Uint8Array(buffer, at, Math.min(CHUNK, buffer.byteLength - at))));
+                    if (sealing.length >= 2) { await sealing.shift(); }
+                }
+                await Promise.all(sealing);
+            }))]);
             const state = await (await fetch('/api/session')).json();
             const csrf = state.session.csrf_token;
             const created = await fetch('/api/sends', {
@@ -421,6 +450,23 @@ async fn phases(page: &Session, path: &std::path::Path) -> anyhow::Result<Vec<(S
             };
             results.push(['1 MiB reads + encryption + PUT, in JavaScript', await timed(pipeline(CHUNK))]);
             results.push(['the same with 8 MiB reads (as the app)', await timed(pipeline(8 * CHUNK))]);
+            results.push(['8 MiB reads + two encryptions at a time + PUT', await timed(async () => {
+                const uploads = [];
+                const sealing = [];
+                await reads(8 * CHUNK, 2, async (buffer) => {
+                    for (let at = 0; at < buffer.byteLength; at += CHUNK) {
+                        let plain = new Uint8Array(buffer, at, Math.min(CHUNK, buffer.byteLength - at));
+                        if (plain.length < CHUNK) { const padded = new Uint8Array(CHUNK); padded.set(plain); plain = padded; }
+                        sealing.push(seal(plain));
+                        if (sealing.length >= 2) {
+                            uploads.push(put(await sealing.shift()));
+                            while (uploads.length >= 6) { await uploads.shift(); }
+                        }
+                    }
+                })();
+                for (const sealed of sealing) { uploads.push(put(await sealed)); }
+                await Promise.all(uploads);
+            })]);
             document.querySelector('#bench-file').remove();
             done(results);
         })().catch((error) => done(String(error)));
@@ -436,26 +482,31 @@ async fn phases(page: &Session, path: &std::path::Path) -> anyhow::Result<Vec<(S
         .collect()
 }
 
-/// The transport alone, from the sender's page: the same chunk PUT 256 times to a reserved
-/// send, six in flight as the app does (no crypto, no file reads).
-async fn transport(page: &Session) -> anyhow::Result<f64> {
+/// The transport alone, from the sender's page, six PUTs in flight as the app sends (no crypto,
+/// no file reads): `chunks` PUTs of one 1 MiB sealed chunk, all to chunk 0 of a one-chunk send
+/// (`distinct` false, the ceiling earlier notes used), or each to its own chunk of a send of
+/// `chunks` chunks (`distinct`: the relay stores as many bytes in as many files as the app's
+/// upload).
+async fn transport(page: &Session, chunks: u32, distinct: bool) -> anyhow::Result<f64> {
     let script = r#"
         const done = arguments[arguments.length - 1];
+        const [n, distinct] = [arguments[0], arguments[1]];
         (async () => {
             const state = await (await fetch('/api/session')).json();
             const csrf = state.session.csrf_token;
             const created = await fetch('/api/sends', {
                 method: 'POST',
                 headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
-                body: JSON.stringify({ files: [1048560], expires_in_seconds: 3600, max_opens: 1 }),
+                // A chunk carries 1 MiB of the file and seals to 16 bytes more; a one-chunk
+                // send's single chunk is the whole (shorter) file.
+                body: JSON.stringify({ files: [distinct ? 1048576 * n : 1048560], expires_in_seconds: 3600, max_opens: 1 }),
             });
             const id = (await created.json()).id;
-            const body = new Uint8Array(1048576);
-            const n = 256;
+            const body = new Uint8Array(distinct ? 1048592 : 1048576);
             let start = performance.now();
             let inflight = [];
             for (let i = 0; i < n; i++) {
-                inflight.push(fetch(`/api/sends/${id}/files/0/chunks/0`, {
+                inflight.push(fetch(`/api/sends/${id}/files/0/chunks/${distinct ? i : 0}`, {
                     method: 'PUT',
                     headers: { 'Content-Type': 'application/octet-stream', 'X-CSRF-Token': csrf },
                     body,
@@ -467,8 +518,102 @@ async fn transport(page: &Session) -> anyhow::Result<f64> {
             done(put);
         })().catch((error) => done(String(error)));
     "#;
-    let answer = page.client.execute_async(script, Vec::new()).await?;
+    let answer = page
+        .client
+        .execute_async(script, vec![chunks.into(), distinct.into()])
+        .await?;
     answer.as_f64().with_context(|| format!("{answer}"))
+}
+
+/// The machine's busy and total CPU time so far (`/proc/stat`, clock ticks over all cores).
+fn cpu_ticks() -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .context("/proc/stat is empty")?
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let total: u64 = fields.iter().take(8).sum();
+    // idle and iowait are the time no core had work.
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    Ok((total - idle, total))
+}
+
+/// A process's CPU time so far (user and system, clock ticks).
+fn process_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command's closing parenthesis; utime and stime are the 14th and
+    // 15th of the whole line.
+    let rest = stat
+        .rsplit_once(')')
+        .context("/proc/pid/stat has a command")?
+        .1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |index: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(index)
+            .context("a /proc/pid/stat field")?
+            .parse()?)
+    };
+    Ok(field(11)? + field(12)?)
+}
+
+/// The machine's CPU and the relay's, read together.
+#[derive(Clone, Copy)]
+struct Ticks {
+    machine: (u64, u64),
+    relay: u64,
+}
+
+impl Ticks {
+    fn now(relay: u32) -> anyhow::Result<Self> {
+        Ok(Self {
+            machine: cpu_ticks()?,
+            relay: process_ticks(relay)?,
+        })
+    }
+
+    /// Cores kept busy since `self` (`now` taken later): all, and the relay's share.
+    fn busy_until(self, now: Self) -> Busy {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let total = (now.machine.1 - self.machine.1).max(1) as f64;
+        // /proc/stat sums every core's ticks; a process's ticks are of one clock.
+        let wall = total / cores;
+        Busy {
+            all: cores * (now.machine.0 - self.machine.0) as f64 / total,
+            relay: (now.relay - self.relay) as f64 / wall,
+        }
+    }
+}
+
+struct Busy {
+    all: f64,
+    relay: f64,
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2} cores busy ({:.2} the relay's)",
+            self.all, self.relay
+        )
+    }
+}
+
+/// `transport` with the cores it kept busy.
+async fn transport_busy(
+    page: &Session,
+    chunks: u32,
+    distinct: bool,
+    relay: u32,
+) -> anyhow::Result<(f64, Busy)> {
+    let before = Ticks::now(relay)?;
+    let speed = transport(page, chunks, distinct).await?;
+    Ok((speed, before.busy_until(Ticks::now(relay)?)))
 }
 
 fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
