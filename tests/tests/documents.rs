@@ -1177,3 +1177,94 @@ async fn with_mail_configured_providers_are_reminded_and_readers_told() -> anyho
     assert!(!notices.iter().any(|mail| mail.contains("chart body")));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_document_upload_lists_its_stored_chunks_to_its_uploader_only()
+-> anyhow::Result<()> {
+    let world = two(TestRelay::start().await?).await?;
+    world
+        .firm_owner
+        .put(
+            "/api/org/portal",
+            &wire::PortalSettings {
+                enabled: true,
+                intake: vec![world.firm_intake.id()?],
+            },
+        )
+        .await?
+        .ok::<wire::PortalSettings>()?;
+    let anyone = NativeClient::anonymous(&world.relay.url);
+    // A portal drop (uploads by token) of three whole chunks.
+    let chunk = 1024 * 1024;
+    let created: wire::DocumentCreated = anyone
+        .post(
+            "/api/portal/lawfirm/drops",
+            Some(&wire::NewDocumentRequest {
+                files: vec![3 * chunk],
+            }),
+        )
+        .await?
+        .ok()?;
+    let token = created
+        .upload_token
+        .clone()
+        .expect("a drop uploads by token");
+    for index in [0, 2] {
+        let put = tests::native::send(
+            anyone
+                .raw(
+                    reqwest::Method::PUT,
+                    &format!("/api/documents/{}/files/0/chunks/{index}", created.id),
+                )
+                .bearer_auth(&token)
+                .header("content-type", "application/octet-stream")
+                .body(vec![7_u8; chunk as usize + 16]),
+        )
+        .await?;
+        assert_eq!(put.status, 204, "{put:?}");
+    }
+    let path = format!("/api/documents/{}/chunks", created.id);
+    let listed = |token: &str| {
+        tests::native::send(
+            anyone
+                .raw(reqwest::Method::GET, &path)
+                .bearer_auth(token.to_owned()),
+        )
+    };
+    let stored: wire::StoredChunks = listed(&token).await?.ok()?;
+    assert_eq!(stored.files, vec![vec![0, 2]]);
+    assert_eq!(anyone.get(&path).await?.status, 401, "no token, no session");
+    let forged = listed("bm90IHRoZSB0b2tlbg").await?;
+    assert_eq!(forged.status, 401, "{forged:?}");
+    for reader in [&world.firm_owner, &world.firm_intake] {
+        // Only the token uploads a drop, as for its chunks: a session does not count.
+        let refused = reader.get(&path).await?;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (401, "unauthenticated"),
+            "a reader is not the uploader: {refused:?}"
+        );
+    }
+
+    // A chart transfer (uploads by session): its sender only.
+    let chart = Outgoing::new(vec![vec![1_u8; 10]]);
+    let transfer = transfer_to_lawfirm(&world.clinic_user, chart.sizes()).await?;
+    let path = format!("/api/documents/{}/chunks", transfer.id);
+    let stored: wire::StoredChunks = world.clinic_user.get(&path).await?.ok()?;
+    assert_eq!(stored.files, vec![Vec::<u32>::new()]);
+    for other in [&world.clinic_admin, &world.firm_owner] {
+        let refused = other.get(&path).await?;
+        assert_eq!(refused.status, 403, "{refused:?}");
+    }
+    let done = world
+        .clinic_user
+        .upload_document(&transfer, &chart, None)
+        .await?;
+    assert_eq!(done.status, 200, "{done:?}");
+    let finished = world.clinic_user.get(&path).await?;
+    assert_eq!(
+        finished.status, 409,
+        "nothing to resume once finalized: {finished:?}"
+    );
+    Ok(())
+}

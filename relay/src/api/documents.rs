@@ -259,6 +259,26 @@ pub async fn put_chunk(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /api/documents/{id}/chunks`: the chunks of a document still uploading that the relay
+/// holds whole, for its uploader (the session that reserved it, or the reservation's upload
+/// token) to resume an interrupted upload.
+pub async fn stored_chunks(
+    State(state): State<AppState>,
+    uploader: Uploader,
+    ApiPath(id): ApiPath<Id>,
+) -> Result<Json<wire::StoredChunks>, AppError> {
+    let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
+    authorize_upload(&state, &document, &uploader)?;
+    if document.state != DocumentStatus::Uploading {
+        return Err(AppError::Conflict(
+            "this document is already finalized or ended; there is nothing to resume".to_owned(),
+        ));
+    }
+    super::requests::refuse_if_answered(&state, &document)?;
+    let files = super::chunks::stored(&state, id, &document.files).await?;
+    Ok(Json(wire::StoredChunks { files }))
+}
+
 /// `POST /api/documents/{id}/finalize`: once every chunk is stored, attaches the wrapped keys
 /// (exactly one per expected reader) and the sealed manifest, in one write.
 pub async fn finalize(

@@ -122,6 +122,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/documents", get(documents::list))
         .route("/documents/{id}", get(documents::get))
         .route("/documents/{id}/key", get(documents::key))
+        .route("/documents/{id}/chunks", get(documents::stored_chunks))
         .route("/documents/{id}/finalize", post(documents::finalize))
         .route("/documents/{id}/revoke", post(documents::revoke))
         .route(
