@@ -281,6 +281,14 @@ pub async fn put_document_chunk(
     Err(refusal(response).await)
 }
 
+/// `GET /api/documents/{id}/chunks`: what the relay holds of an interrupted upload.
+pub async fn stored_document_chunks(
+    auth: &UploadAuth,
+    id: Id,
+) -> Result<wire::StoredChunks, ApiError> {
+    send(auth.apply(Request::get(&format!("/api/documents/{id}/chunks")))).await
+}
+
 /// `POST /api/documents/{id}/finalize`.
 pub async fn finalize_document(
     auth: &UploadAuth,

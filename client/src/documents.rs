@@ -9,12 +9,14 @@ use shared::crypto::{
 };
 use shared::ids::Id;
 use shared::wire;
+use zeroize::Zeroizing;
 
 use crate::api::{self, AuthorizedApi, UploadAuth};
+use crate::browser;
 use crate::crypto::rsa;
 use crate::pins::{self, KeyWarning};
 use crate::receive::ReceiveError;
-use crate::send::{self, Destination, SendError};
+use crate::send::{self, Destination, Fingerprints, SendError};
 
 /// What to put in a document.
 pub struct Contents {
@@ -44,13 +46,15 @@ impl Contents {
 
 /// Fills the reserved document `created` with `contents`, encrypted to `readers` (the checked
 /// keys of exactly the readers the relay named) and, for an authorisation by link, under
-/// `link_key` as well. Reports plaintext bytes uploaded.
+/// `link_key` as well. Reports plaintext bytes uploaded. A `resumable` upload is kept in this
+/// tab (`interrupted`) until it is finalized, so a reload can go on with it (`resume`).
 pub async fn provide(
     contents: &Contents,
     created: &wire::DocumentCreated,
     auth: UploadAuth,
     readers: &[(Id, UserPublicKey)],
     link_key: Option<&LinkKey>,
+    resumable: bool,
     progress: impl Fn(u64),
 ) -> Result<wire::DocumentView, SendError> {
     if contents.files.is_empty() {
@@ -75,18 +79,8 @@ pub async fn provide(
     let sealed_manifest = manifest
         .seal(&key, &mut OsRng)
         .map_err(|error| SendError::Invalid(error.to_string()))?;
-    let destination = Destination::Document {
-        id: created.id,
-        auth: auth.clone(),
-    };
-    send::upload_files(
-        &contents.files,
-        &manifest.files,
-        &key,
-        &destination,
-        progress,
-    )
-    .await?;
+    // The key is wrapped to its readers before the upload, so the finalize request is whole
+    // before any chunk leaves and a reload can send it.
     let mut wrapped = Vec::with_capacity(readers.len());
     for (user, public) in readers {
         let wrapped_key = rsa::wrap(public, &key)
@@ -97,12 +91,180 @@ pub async fn provide(
             wrapped_key,
         });
     }
-    let request = wire::FinalizeDocumentRequest {
+    let finalize = wire::FinalizeDocumentRequest {
         readers: wrapped,
         manifest: sealed_manifest,
         link_wrapped_key: link_key.map(|link_key| link_key.wrap(&key, &mut OsRng)),
     };
-    Ok(api::finalize_document(&auth, created.id, &request).await?)
+    if resumable {
+        let fingerprints = Fingerprints::of(&contents.files).await?;
+        remember(created.id, &auth, &key, &finalize, &fingerprints);
+    }
+    upload_and_finalize(
+        &contents.files,
+        &manifest.files,
+        &key,
+        created.id,
+        &auth,
+        &[],
+        &finalize,
+        progress,
+    )
+    .await
+}
+
+/// Uploads what the relay does not hold yet of document `id`, finalizes it and forgets what
+/// this tab kept of it.
+#[allow(clippy::too_many_arguments)]
+async fn upload_and_finalize(
+    files: &[web_sys::File],
+    entries: &[ManifestFile],
+    key: &BundleKey,
+    id: Id,
+    auth: &UploadAuth,
+    stored: &[Vec<u32>],
+    finalize: &wire::FinalizeDocumentRequest,
+    progress: impl Fn(u64),
+) -> Result<wire::DocumentView, SendError> {
+    let destination = Destination::Document {
+        id,
+        auth: auth.clone(),
+    };
+    send::upload_missing(files, entries, key, &destination, stored, progress).await?;
+    let view = api::finalize_document(auth, id, finalize).await?;
+    forget_interrupted();
+    Ok(view)
+}
+
+/// The sessionStorage entry of the document upload this tab has under way.
+const UNDER_WAY: &str = "sealpost.document.under-way";
+
+/// Keeps what a reload needs to finish document `id`, in this tab's sessionStorage only (gone
+/// with the tab): the page it was made on, the upload token (for an upload by link: it allows
+/// only this upload, until the reservation lapses), the bundle key, the finalize request (wrapped
+/// keys and sealed manifest, which the relay receives anyway) and each file's fingerprint.
+fn remember(
+    id: Id,
+    auth: &UploadAuth,
+    key: &BundleKey,
+    finalize: &wire::FinalizeDocumentRequest,
+    fingerprints: &Fingerprints,
+) {
+    let token = match auth {
+        UploadAuth::Token(token) => Some(token.as_str()),
+        UploadAuth::Session(_) => None,
+    };
+    let record = serde_json::json!({
+        "page": current_page(),
+        "id": id,
+        "token": token,
+        "key": shared::encoding::encode(key.dangerously_expose_bytes().as_slice()),
+        "finalize": finalize,
+        "fingerprints": fingerprints.record(),
+    });
+    let text = Zeroizing::new(record.to_string());
+    // Without sessionStorage a reload cannot resume; the upload itself goes on.
+    let _ = browser::remember_in_tab(UNDER_WAY, &text);
+}
+
+/// The page the tab shows (its path), which a kept upload belongs to.
+fn current_page() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().pathname().ok())
+        .unwrap_or_default()
+}
+
+/// `remember`'s record, read back.
+struct Kept {
+    page: String,
+    id: Id,
+    token: Option<Zeroizing<String>>,
+    key: BundleKey,
+    manifest: Manifest,
+    finalize: wire::FinalizeDocumentRequest,
+    fingerprints: Fingerprints,
+}
+
+impl Kept {
+    fn load() -> Option<Self> {
+        let text = Zeroizing::new(browser::recall_in_tab(UNDER_WAY)?);
+        let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let raw = Zeroizing::new(shared::encoding::decode(record["key"].as_str()?).ok()?);
+        let key = BundleKey::dangerously_from_slice(&raw).ok()?;
+        let finalize: wire::FinalizeDocumentRequest =
+            serde_json::from_value(record["finalize"].clone()).ok()?;
+        let manifest = Manifest::open(&key, &finalize.manifest).ok()?;
+        let fingerprints =
+            Fingerprints::from_record(&record["fingerprints"], manifest.files.len())?;
+        let token = match &record["token"] {
+            serde_json::Value::Null => None,
+            token => Some(Zeroizing::new(token.as_str()?.to_owned())),
+        };
+        Some(Self {
+            page: record["page"].as_str()?.to_owned(),
+            id: serde_json::from_value(record["id"].clone()).ok()?,
+            token,
+            key,
+            manifest,
+            finalize,
+            fingerprints,
+        })
+    }
+}
+
+/// A document upload this tab started on the page it shows and did not finish (the page was
+/// reloaded mid-upload), which goes on once the same files are picked again (`resume`).
+pub fn interrupted_here() -> Option<send::Interrupted> {
+    let kept = Kept::load().filter(|kept| kept.page == current_page())?;
+    Some(send::Interrupted {
+        id: kept.id,
+        files: kept
+            .manifest
+            .files
+            .iter()
+            .map(|file| (file.name.clone(), file.size))
+            .collect(),
+    })
+}
+
+/// Forgets the interrupted upload (the relay drops its chunks when the reservation lapses).
+pub fn forget_interrupted() {
+    browser::forget_in_tab(UNDER_WAY);
+}
+
+/// Goes on with the interrupted upload: checks that `picked` holds every file it carried (see
+/// `Fingerprints::find`), asks the relay which chunks it holds, sends only the others and
+/// finalizes. An upload by session needs `session`.
+pub async fn resume(
+    session: Option<AuthorizedApi>,
+    picked: &[web_sys::File],
+    progress: impl Fn(u64),
+) -> Result<wire::DocumentView, SendError> {
+    let kept = Kept::load()
+        .filter(|kept| kept.page == current_page())
+        .ok_or(SendError::NothingToResume)?;
+    let files = kept.fingerprints.find(&kept.manifest.files, picked).await?;
+    let auth = match (&kept.token, session) {
+        (Some(token), _) => UploadAuth::Token(token.to_string()),
+        (None, Some(api)) => UploadAuth::Session(Box::new(api)),
+        (None, None) => {
+            return Err(SendError::Invalid(
+                "log in again to go on with this upload".to_owned(),
+            ));
+        }
+    };
+    let stored = api::stored_document_chunks(&auth, kept.id).await?;
+    upload_and_finalize(
+        &files,
+        &kept.manifest.files,
+        &kept.key,
+        kept.id,
+        &auth,
+        &stored.files,
+        &kept.finalize,
+        progress,
+    )
+    .await
 }
 
 /// Why filling a reserved document stopped.
@@ -134,7 +296,7 @@ pub async fn check_and_provide(
             return Err(SendError::Invalid("the relay gave no upload token".to_owned()).into());
         }
     };
-    Ok(provide(contents, created, auth, &readers, link_key, progress).await?)
+    Ok(provide(contents, created, auth, &readers, link_key, true, progress).await?)
 }
 
 /// The pin check for a logged-in user: their own key as in their session, others pinned.

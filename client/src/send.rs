@@ -124,7 +124,7 @@ pub enum SendError {
     Crypto(String),
     #[error("the send was interrupted; try again")]
     Cancelled,
-    #[error("there is no interrupted send to go on with")]
+    #[error("there is no interrupted upload to go on with")]
     NothingToResume,
     #[error(
         "“{0}” is not among the files you picked, or it changed since (its size, first part or time of change differs): pick the same files that were being sent"
@@ -186,23 +186,14 @@ pub async fn send(
         guard,
         manifest: sealed_manifest,
     };
-    let mut first_chunks = Vec::with_capacity(outgoing.files.len());
-    for file in &outgoing.files {
-        first_chunks.push(first_chunk_digest(file).await?);
-    }
-    let modified: Vec<f64> = outgoing
-        .files
-        .iter()
-        .map(web_sys::File::last_modified)
-        .collect();
+    let fingerprints = Fingerprints::of(&outgoing.files).await?;
     remember(&UnderWay {
         id: created.id,
         expires_at: created.expires_at,
         bundle_key: &bundle_key,
         finalize: &finalize,
         fragment: &secret.to_fragment(),
-        first_chunks: &first_chunks,
-        modified: &modified,
+        fingerprints: &fingerprints,
     });
     upload_and_finalize(
         api,
@@ -255,24 +246,7 @@ pub async fn resume(
     progress: impl Fn(Progress),
 ) -> Result<Sent, SendError> {
     let kept = Kept::load().ok_or(SendError::NothingToResume)?;
-    let mut digests = Vec::with_capacity(picked.len());
-    for file in picked {
-        digests.push(first_chunk_digest(file).await?);
-    }
-    let mut files = Vec::with_capacity(kept.manifest.files.len());
-    // The same size, first MiB and modification time: a chunk that was encrypted before the
-    // reload but not confirmed is encrypted again under its same nonce, which must then meet
-    // the same plaintext (a file edited in between would break AES-GCM's one rule).
-    let kept_files = kept.first_chunks.iter().zip(&kept.modified);
-    for (entry, (first, modified)) in kept.manifest.files.iter().zip(kept_files) {
-        let found = picked.iter().zip(&digests).find(|(file, digest)| {
-            file_size(file) == entry.size && *digest == first && file.last_modified() == *modified
-        });
-        match found {
-            Some((file, _)) => files.push(file.clone()),
-            None => return Err(SendError::NotTheSameFile(entry.name.clone())),
-        }
-    }
+    let files = kept.fingerprints.find(&kept.manifest.files, picked).await?;
     let stored = api.stored_chunks(kept.id).await?;
     upload_and_finalize(
         api,
@@ -358,8 +332,89 @@ async fn link_guard(
     ))
 }
 
-/// SHA-256 of a file's first chunk (its first MiB, or all of a smaller file): with its size,
-/// how a re-picked file is recognised.
+/// How each file of an upload under way is recognised when it is picked again after a reload:
+/// its size (in the manifest), its modification time and the SHA-256 of its first chunk (its
+/// first MiB, or all of a smaller file).
+pub(crate) struct Fingerprints {
+    first_chunks: Vec<Vec<u8>>,
+    /// Each file's `lastModified` (milliseconds).
+    modified: Vec<f64>,
+}
+
+impl Fingerprints {
+    pub(crate) async fn of(files: &[web_sys::File]) -> Result<Self, SendError> {
+        let mut first_chunks = Vec::with_capacity(files.len());
+        for file in files {
+            first_chunks.push(first_chunk_digest(file).await?);
+        }
+        Ok(Self {
+            first_chunks,
+            modified: files.iter().map(web_sys::File::last_modified).collect(),
+        })
+    }
+
+    /// The files of `picked` that are the files of `entries`, in their order; the first one
+    /// missing is `NotTheSameFile`. The same size, first MiB and modification time: a chunk that
+    /// was encrypted before the reload but not confirmed is encrypted again under its same
+    /// nonce, which must then meet the same plaintext (a file edited in between would break
+    /// AES-GCM's one rule).
+    pub(crate) async fn find(
+        &self,
+        entries: &[ManifestFile],
+        picked: &[web_sys::File],
+    ) -> Result<Vec<web_sys::File>, SendError> {
+        let mut digests = Vec::with_capacity(picked.len());
+        for file in picked {
+            digests.push(first_chunk_digest(file).await?);
+        }
+        let mut files = Vec::with_capacity(entries.len());
+        let kept = self.first_chunks.iter().zip(&self.modified);
+        for (entry, (first, modified)) in entries.iter().zip(kept) {
+            let found = picked.iter().zip(&digests).find(|(file, digest)| {
+                file_size(file) == entry.size
+                    && *digest == first
+                    && file.last_modified() == *modified
+            });
+            match found {
+                Some((file, _)) => files.push(file.clone()),
+                None => return Err(SendError::NotTheSameFile(entry.name.clone())),
+            }
+        }
+        Ok(files)
+    }
+
+    /// Its fields in a kept JSON record.
+    pub(crate) fn record(&self) -> serde_json::Value {
+        serde_json::json!({
+            "first_chunks": self
+                .first_chunks
+                .iter()
+                .map(|digest| shared::encoding::encode(digest))
+                .collect::<Vec<_>>(),
+            "modified": self.modified,
+        })
+    }
+
+    /// Read back from `record`, for `files` files.
+    pub(crate) fn from_record(record: &serde_json::Value, files: usize) -> Option<Self> {
+        let first_chunks = record["first_chunks"]
+            .as_array()?
+            .iter()
+            .map(|digest| shared::encoding::decode(digest.as_str()?).ok())
+            .collect::<Option<Vec<_>>>()?;
+        let modified = record["modified"]
+            .as_array()?
+            .iter()
+            .map(serde_json::Value::as_f64)
+            .collect::<Option<Vec<_>>>()?;
+        (first_chunks.len() == files && modified.len() == files).then_some(Self {
+            first_chunks,
+            modified,
+        })
+    }
+}
+
+/// SHA-256 of a file's first chunk.
 async fn first_chunk_digest(file: &web_sys::File) -> Result<Vec<u8>, SendError> {
     let length = file_size(file).min(shared::crypto::CHUNK_SIZE as u64);
     let bytes = read_slice(file.clone(), 0, length).await?;
@@ -381,9 +436,7 @@ struct UnderWay<'a> {
     bundle_key: &'a BundleKey,
     finalize: &'a wire::FinalizeSendRequest,
     fragment: &'a str,
-    first_chunks: &'a [Vec<u8>],
-    /// Each file's `lastModified` (milliseconds).
-    modified: &'a [f64],
+    fingerprints: &'a Fingerprints,
 }
 
 /// `UnderWay`, read back after a reload.
@@ -394,8 +447,7 @@ struct Kept {
     manifest: Manifest,
     finalize: wire::FinalizeSendRequest,
     fragment: Zeroizing<String>,
-    first_chunks: Vec<Vec<u8>>,
-    modified: Vec<f64>,
+    fingerprints: Fingerprints,
 }
 
 fn remember(under_way: &UnderWay<'_>) {
@@ -405,12 +457,7 @@ fn remember(under_way: &UnderWay<'_>) {
         "key": shared::encoding::encode(under_way.bundle_key.dangerously_expose_bytes().as_slice()),
         "finalize": under_way.finalize,
         "fragment": under_way.fragment,
-        "first_chunks": under_way
-            .first_chunks
-            .iter()
-            .map(|digest| shared::encoding::encode(digest))
-            .collect::<Vec<_>>(),
-        "modified": under_way.modified,
+        "fingerprints": under_way.fingerprints.record(),
     });
     let text = Zeroizing::new(record.to_string());
     // Without sessionStorage a reload cannot resume; the send itself goes on.
@@ -426,19 +473,8 @@ impl Kept {
         let finalize: wire::FinalizeSendRequest =
             serde_json::from_value(record["finalize"].clone()).ok()?;
         let manifest = Manifest::open(&bundle_key, &finalize.manifest).ok()?;
-        let first_chunks = record["first_chunks"]
-            .as_array()?
-            .iter()
-            .map(|digest| shared::encoding::decode(digest.as_str()?).ok())
-            .collect::<Option<Vec<_>>>()?;
-        let modified = record["modified"]
-            .as_array()?
-            .iter()
-            .map(serde_json::Value::as_f64)
-            .collect::<Option<Vec<_>>>()?;
-        if first_chunks.len() != manifest.files.len() || modified.len() != manifest.files.len() {
-            return None;
-        }
+        let fingerprints =
+            Fingerprints::from_record(&record["fingerprints"], manifest.files.len())?;
         Some(Self {
             id: serde_json::from_value(record["id"].clone()).ok()?,
             expires_at: record["expires_at"].as_i64()?,
@@ -446,8 +482,7 @@ impl Kept {
             manifest,
             finalize,
             fragment: Zeroizing::new(record["fragment"].as_str()?.to_owned()),
-            first_chunks,
-            modified,
+            fingerprints,
         })
     }
 }
@@ -464,21 +499,10 @@ pub enum Destination {
 /// Reads each file slice by slice, pads it with zeros to its stream size (PROTOCOL.md, manifest
 /// version 2), encrypts each 1 MiB chunk through WebCrypto under its file key and uploads it to
 /// `destination`, several in flight, retrying a failed chunk and waiting while the relay cannot
-/// be reached; only a few chunks are held at
-/// once, whatever the file size. Reports bytes of the files stored (padding not counted);
-/// answers the total.
-pub async fn upload_files(
-    files: &[web_sys::File],
-    entries: &[ManifestFile],
-    bundle_key: &BundleKey,
-    destination: &Destination,
-    progress: impl Fn(u64),
-) -> Result<u64, SendError> {
-    upload_missing(files, entries, bundle_key, destination, &[], progress).await
-}
-
-/// `upload_files`, leaving out the chunks the relay already holds (`stored[file]`, ascending
-/// chunk indices): they are neither read, nor encrypted, nor sent, and count as done.
+/// be reached; only a few chunks are held at once, whatever the file size. The chunks the relay
+/// already holds (`stored[file]`, ascending chunk indices: an interrupted upload going on) are
+/// neither read, nor encrypted, nor sent, and count as done. Reports bytes of the files stored
+/// (padding not counted); answers the total.
 pub async fn upload_missing(
     files: &[web_sys::File],
     entries: &[ManifestFile],

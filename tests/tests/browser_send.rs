@@ -10,7 +10,7 @@
 //! engine (1 GiB; its memory printed and bounded). An upload and a download go on by themselves
 //! after the relay is killed and restarted under them, sending no confirmed chunk again; a send
 //! a reload interrupted goes on once the same file is picked again (a different one is
-//! refused). The curious operator, searching every
+//! refused), and so does a portal drop. The curious operator, searching every
 //! stored byte and every log line, finds no content, no name, no note, no OTP and no link
 //! secret.
 
@@ -770,6 +770,122 @@ async fn a_send_goes_on_after_a_reload_once_the_same_file_is_picked_again() -> a
     recipient.click("[data-testid=save-file]").await?;
     let saved = recipient.wait_for_downloads(1).await?;
     assert!(tests::measure::same_bytes(&saved[0], &bytes)?);
+    Ok(())
+}
+
+/// A reload in the middle of a portal drop (an upload by token, as request links make): the
+/// page offers to go on, refuses a different file of the same size, and with the right one
+/// sends only the chunks the relay lacks; the intake user reads it byte for byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_upload_goes_on_after_a_reload_once_the_same_file_is_picked_again()
+-> anyhow::Result<()> {
+    use shared::wire::{self, Role};
+    use tests::native::{KeyPair, NativeClient};
+    use tests::proxy::TamperingProxy;
+    const MIB: usize = 1024 * 1024;
+    let size = 80 * MIB + 777;
+    let relay = TestRelay::start().await?;
+    let owner =
+        NativeClient::verified_owner_with(&relay.url, relay.data_dir(), "dropbox", KeyPair::Bob)
+            .await?;
+    let intake = owner.invite("intake", Role::Member, KeyPair::Alice).await?;
+    owner
+        .put(
+            "/api/org/portal",
+            &wire::PortalSettings {
+                enabled: true,
+                intake: vec![intake.id()?],
+            },
+        )
+        .await?
+        .ok::<wire::PortalSettings>()?;
+    let proxy = TamperingProxy::start(&relay.url).await?;
+    let browser = Browser::start().await?;
+    let page = browser.session().await?;
+    let folder = tempfile::tempdir()?;
+    let path = folder.path().join("scans.bin");
+    let bytes = pseudo_random(size, 0x2545_f491_4f6c_dd1d);
+    std::fs::write(&path, &bytes)?;
+    let impostor = folder.path().join("other.bin");
+    std::fs::write(&impostor, pseudo_random(size, 11))?;
+    page.goto(&format!("{}/p/dropbox", proxy.url)).await?;
+    page.find("input[name=portal-files]")
+        .await?
+        .send_keys(&path.display().to_string())
+        .await?;
+    page.click("[data-testid=portal-form] button[type=submit]")
+        .await?;
+    let confirmed = || -> Vec<String> {
+        proxy
+            .chunk_answers()
+            .iter()
+            .filter(|answer| answer.method == "PUT" && (200..300).contains(&answer.status))
+            .map(|answer| answer.path.clone())
+            .collect()
+    };
+    wait_until(|| confirmed().len() >= 12).await?;
+    page.reload().await?;
+    let before = confirmed();
+    anyhow::ensure!(before.len() < 81, "the upload ended before the reload");
+
+    let offer = page.text("[data-testid=resume-upload]").await?;
+    assert!(offer.contains("scans.bin"), "{offer}");
+    assert_eq!(
+        page.eval("return document.querySelectorAll('[data-testid=portal-form]').length;")
+            .await?,
+        serde_json::json!(0),
+        "the form waits while an upload can go on"
+    );
+    let pick = |file: &std::path::Path| {
+        let file = file.display().to_string();
+        let page = &page;
+        async move {
+            page.find("input[name=resume-files]")
+                .await?
+                .send_keys(&file)
+                .await?;
+            anyhow::Ok(())
+        }
+    };
+    pick(&impostor).await?;
+    let refusal = page
+        .wait_for_text("[data-testid=resume-error]", "is not among the files")
+        .await?;
+    assert!(refusal.contains("scans.bin"), "{refusal}");
+    pick(&path).await?;
+    if let Err(error) = page.find("[data-testid=portal-done]").await {
+        let text = page
+            .eval("return document.querySelector('main').innerText;")
+            .await?;
+        anyhow::bail!("{error:#}; the page says: {text}");
+    }
+    let answers = proxy.chunk_answers();
+    let again = put_again(&before, &answers);
+    assert!(again.is_empty(), "sent again after the reload: {again:?}");
+    println!(
+        "reload: {} chunks confirmed before it, {} chunk uploads in all for 81 chunks",
+        before.len(),
+        answers
+            .iter()
+            .filter(|answer| answer.method == "PUT")
+            .count()
+    );
+    // Finished: a reload offers nothing more.
+    page.reload().await?;
+    page.find("[data-testid=portal-form]").await?;
+    assert_eq!(
+        page.eval("return document.querySelectorAll('[data-testid=resume-upload]').length;")
+            .await?,
+        serde_json::json!(0)
+    );
+
+    let inbox: Vec<wire::DocumentView> = intake.get("/api/documents?box=inbox").await?.ok()?;
+    let received = intake
+        .read_document(inbox.first().context("the drop in the intake's inbox")?.id)
+        .await?
+        .map_err(|refusal| anyhow::anyhow!("{refusal:?}"))?;
+    assert_eq!(received.names, vec!["scans.bin".to_owned()]);
+    assert!(received.files[0] == bytes, "the drop arrived byte for byte");
     Ok(())
 }
 

@@ -14,5 +14,6 @@ pub mod offline_notice;
 pub mod paused;
 pub mod qr;
 pub mod relay_status;
+pub mod resume_upload;
 pub mod standing;
 pub mod unlock;

@@ -13,6 +13,7 @@ use crate::api;
 use crate::browser::{self, format_bytes};
 use crate::components::file_picker::FilePicker;
 use crate::components::key_warning::KeyWarningBox;
+use crate::components::resume_upload::ResumeUpload;
 use crate::documents::{self, Contents, ProvideError};
 use crate::pins::{self, KeyWarning};
 
@@ -58,6 +59,11 @@ pub fn Portal() -> impl IntoView {
             portal.set(Some(answer));
         });
     }
+
+    // A drop this tab started here before a reload: it goes on once the same files are
+    // picked again.
+    let interrupted = RwSignal::new(documents::interrupted_here());
+    let resumed = Callback::new(move |_: wire::DocumentView| done.set(true));
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -142,7 +148,8 @@ pub fn Portal() -> impl IntoView {
                     })}
                 }.into_any(),
             }}
-            <Show when=move || matches!(portal.get(), Some(Ok(_))) && warning.with(Option::is_none) && !done.get()>
+            <ResumeUpload interrupted=interrupted on_done=resumed />
+            <Show when=move || matches!(portal.get(), Some(Ok(_))) && warning.with(Option::is_none) && !done.get() && interrupted.with(Option::is_none)>
                 <form class="composer" data-testid="portal-form" on:submit=submit>
                     <FilePicker files=files name="portal-files" />
                     <label>"Who you are and how to reach you (encrypted, for the firm only)"

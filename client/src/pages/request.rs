@@ -19,6 +19,7 @@ use crate::components::file_picker::FilePicker;
 use crate::components::invoice::status_text as invoice_status;
 use crate::components::key_warning::KeyWarningBox;
 use crate::components::limited::LimitedViewing;
+use crate::components::resume_upload::ResumeUpload;
 use crate::documents::{self, Contents, ProvideError};
 use crate::pages::requests::status_text;
 use crate::pins::KeyWarning;
@@ -224,10 +225,19 @@ fn Answer(id: Id, on_done: Callback<()>) -> impl IntoView {
         });
     };
 
+    // An answer this tab started here before a reload: it goes on once the same files are
+    // picked again.
+    let interrupted = RwSignal::new(documents::interrupted_here());
+    let resumed = Callback::new(move |_: wire::DocumentView| {
+        done.set(true);
+        on_done.run(());
+    });
+
     view! {
         <h2>"Answer this request"</h2>
         <p class="muted">"What you upload is encrypted to the requester and their organisation's owner only."</p>
-        <Show when=move || !done.get()>
+        <ResumeUpload interrupted=interrupted on_done=resumed />
+        <Show when=move || !done.get() && interrupted.with(Option::is_none)>
             <form class="composer" data-testid="answer-form" on:submit=submit>
                 <FilePicker files=files name="answer-files" />
                 <label>"Note (optional, encrypted)" <textarea name="answer-note" rows="2" bind:value=note></textarea></label>

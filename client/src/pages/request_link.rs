@@ -20,6 +20,7 @@ use crate::api;
 use crate::browser::{self, format_bytes, format_time};
 use crate::components::file_picker::FilePicker;
 use crate::components::key_warning::KeyWarningBox;
+use crate::components::resume_upload::ResumeUpload;
 use crate::documents::{self, Contents, ProvideError};
 use crate::pages::requests::status_text;
 use crate::pins::{self, KeyWarning};
@@ -122,6 +123,18 @@ pub fn RequestLink() -> impl IntoView {
         });
     };
 
+    // An upload this tab started here before a reload: it goes on once the same files are
+    // picked again.
+    let interrupted = RwSignal::new(documents::interrupted_here());
+    let resumed = Callback::new(move |_: wire::DocumentView| {
+        answered_key.with_value(|key| {
+            if let Some(key) = key {
+                browser::remember_in_tab(key, "1");
+            }
+        });
+        done.set(true);
+    });
+
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let (Some(id), Some(keys)) = (id, keys.get_value()) else {
@@ -195,6 +208,7 @@ pub fn RequestLink() -> impl IntoView {
     view! {
         <section class="receive">
             <h1>"Documents requested from you"</h1>
+            <ResumeUpload interrupted=interrupted on_done=resumed />
             {move || match request.get() {
                 None => view! { <p class="muted">"Looking up this request…"</p> }.into_any(),
                 Some(Err(problem)) => view! { <p class="status-error" role="alert" data-testid="request-link-error">{problem}</p> }.into_any(),
@@ -230,7 +244,7 @@ pub fn RequestLink() -> impl IntoView {
                                 "The requester closed this request; it takes no more uploads."
                             </p>
                         </Show>
-                        <Show when=move || open && warning.with(Option::is_none) && !done.get()>
+                        <Show when=move || open && warning.with(Option::is_none) && !done.get() && interrupted.with(Option::is_none)>
                             <form class="composer" data-testid="provide-form" on:submit=submit>
                                 <FilePicker files=files name="provide-files" />
                                 <label>"Note (optional, encrypted)" <textarea name="provide-note" rows="2" bind:value=note></textarea></label>

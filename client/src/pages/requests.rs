@@ -175,6 +175,7 @@ fn NewRequest(on_created: Callback<()>) -> impl IntoView {
                     UploadAuth::Session(Box::new(api.clone())),
                     &readers,
                     keys.as_ref().map(|keys| &keys.authorization_key),
+                    false,
                     |_| {},
                 )
                 .await;

@@ -13,6 +13,7 @@ use crate::auth::use_auth;
 use crate::browser::format_bytes;
 use crate::components::file_picker::FilePicker;
 use crate::components::key_warning::KeyWarningBox;
+use crate::components::resume_upload::ResumeUpload;
 use crate::components::standing::{StandingNotice, may_send};
 use crate::documents::{self, Contents, ProvideError};
 use crate::pins::KeyWarning;
@@ -68,6 +69,14 @@ pub fn Transfer() -> impl IntoView {
         });
     };
 
+    // A transfer this tab started here before a reload: it goes on once the same files are
+    // picked again.
+    let interrupted = RwSignal::new(documents::interrupted_here());
+    let resumed = Callback::new(move |view: wire::DocumentView| {
+        files.set(Vec::new());
+        done.set(Some(view));
+    });
+
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let Some(api) = auth.api.get_untracked() else {
@@ -106,12 +115,14 @@ pub fn Transfer() -> impl IntoView {
             <h1>"Chart transfer"</h1>
             <p class="muted">"Send documents to another organisation on this relay. Only its owner and intake users can read them, and you and your owner keep a copy."</p>
             <StandingNotice action="transfer documents" />
+            <ResumeUpload interrupted=interrupted on_done=resumed />
             <Show when=move || done.get().is_none() fallback=move || view! {
                 <p class="banner banner-ok" data-testid="transfer-done">
                     "Encrypted and sent to " {done.get().map(|view| view.organisation).unwrap_or_default()} "."
                 </p>
                 <p>{move || done.get().map(|view| view! { <A href=routes::document(view.id)>"Your copy"</A> })} " · " <A href=Page::Inbox.path()>"Sent and received"</A></p>
             }>
+                <Show when=move || interrupted.with(Option::is_none)>
                 <form on:submit=submit>
                     <fieldset class="form-body" disabled=move || !allowed.get()>
                         <label>"To (the organisation's handle)"
@@ -124,6 +135,7 @@ pub fn Transfer() -> impl IntoView {
                         <button type="submit" disabled=move || busy.get() || !allowed.get()>"Encrypt and transfer"</button>
                     </fieldset>
                 </form>
+                </Show>
             </Show>
             {move || uploaded.get().map(|(bytes, total)| view! {
                 <div class="progress" role="status" data-testid="transfer-progress">
