@@ -270,7 +270,7 @@ pub async fn put_document_chunk(
             "/api/documents/{id}/files/{file}/chunks/{chunk}"
         )))
         .header("Content-Type", "application/octet-stream")
-        .body(sealed.clone())
+        .body(chunk_body(sealed)?)
         .map_err(|_| ApiError::Unexpected { status: 0 })?
         .send()
         .await
@@ -287,6 +287,15 @@ pub async fn stored_document_chunks(
     id: Id,
 ) -> Result<wire::StoredChunks, ApiError> {
     send(auth.apply(Request::get(&format!("/api/documents/{id}/chunks")))).await
+}
+
+/// A sealed chunk as an upload's body: a `Blob` of it, not the array itself. The browser then
+/// hands the bytes to its network stack in one piece instead of the page streaming them out:
+/// in Chromium the page's process spent half the CPU per uploaded MiB, and the whole upload
+/// ran faster on a machine whose cores were all busy (the send bench's "Blob" rows).
+fn chunk_body(sealed: &Uint8Array) -> Result<web_sys::Blob, ApiError> {
+    web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(sealed))
+        .map_err(|_| ApiError::Unexpected { status: 0 })
 }
 
 /// `POST /api/documents/{id}/finalize`.
@@ -492,7 +501,7 @@ impl AuthorizedApi {
         let response = Request::put(&format!("/api/sends/{id}/files/{file}/chunks/{chunk}"))
             .header("X-CSRF-Token", &self.session.csrf_token)
             .header("Content-Type", "application/octet-stream")
-            .body(sealed.clone())
+            .body(chunk_body(sealed)?)
             .map_err(|_| ApiError::Unexpected { status: 0 })?
             .send()
             .await

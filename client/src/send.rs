@@ -2,8 +2,9 @@
 //! the manifest (names, types, sizes, note), reserves the bundle, then reads each file in 8 MiB
 //! slices, encrypts each 1 MiB chunk through WebCrypto and uploads it, several in flight, retrying
 //! a failed chunk, and pausing while the relay cannot be reached (it goes on by itself, sending no
-//! chunk that arrived again); only a few slices and chunks (about 30 MiB) are ever held at once,
-//! whatever the file size. The link keys (from a fresh link secret and the OTP) and the guard are
+//! chunk that arrived again); only a few slices and chunks (about 30 MiB) are held at once,
+//! whatever the file size, and each is released as soon as it is done with (`browser::release`;
+//! each upload's body is a `Blob`, see `api::chunk_body`). The link keys (from a fresh link secret and the OTP) and the guard are
 //! made before the upload and kept, with the bundle key, in the tab's sessionStorage until the
 //! finalize, so that a send a reload interrupted goes on once the sender picks the same files again
 //! (`resume`: size and first-MiB SHA-256 checked, only the chunks the relay lacks sent). The OTP
@@ -587,6 +588,11 @@ pub async fn upload_missing(
                 .encrypt_next(&plain)
                 .await
                 .map_err(|error| SendError::Crypto(error.to_string()))?;
+            if read.is_empty() {
+                // Every chunk of the slice is encrypted (WebCrypto copied each): its memory
+                // goes now, not at a collection that may come a gigabyte later.
+                browser::release(&plain);
+            }
             let pending = PendingChunk {
                 file: file_index,
                 chunk,
@@ -668,7 +674,10 @@ async fn upload(destination: Destination, pending: PendingChunk) -> Result<u64, 
             }
         };
         match outcome {
-            Ok(()) => return Ok(plaintext_len),
+            Ok(()) => {
+                browser::release(sealed);
+                return Ok(plaintext_len);
+            }
             Err(error) if error.is_transient() && attempt < CHUNK_TRIES => {
                 browser::sleep(250 * 2_i32.pow(attempt)).await;
                 attempt += 1;

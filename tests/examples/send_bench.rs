@@ -93,10 +93,12 @@ async fn main() -> anyhow::Result<()> {
         .context("a time")?;
     let started = Instant::now();
     let ticks = Ticks::now(pid)?;
+    let watch = MemoryWatch::start();
     sender.click("form button[type=submit]").await?;
     let link = wait_for_value(&sender, "[data-testid=link]", Duration::from_secs(1800)).await?;
     let upload = started.elapsed();
-    let upload_busy = ticks.busy_until(Ticks::now(pid)?);
+    let upload_memory = watch.peak_growth();
+    let upload_busy = ticks.busy_until(&Ticks::now(pid)?);
     let stages = app_stages(&sender, clicked).await?;
     let sender_wasm = wasm_memory(&sender).await?;
     eprintln!("uploaded in {:.1} s", upload.as_secs_f64());
@@ -135,8 +137,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let (raw_encrypt, raw_decrypt) = tests::measure::raw_subtle(&recipient).await?;
     let chunk_count = u32::try_from(mib)?;
-    let (put_ceiling, put_busy) = transport_busy(&sender, 256, false, pid).await?;
-    let (distinct_ceiling, distinct_busy) = transport_busy(&sender, chunk_count, true, pid).await?;
+    let (put_ceiling, put_busy) = transport_busy(&sender, 256, false, false, pid).await?;
+    let (array_ceiling, array_busy) =
+        transport_busy(&sender, chunk_count, true, false, pid).await?;
+    let (blob_ceiling, blob_busy) = transport_busy(&sender, chunk_count, true, true, pid).await?;
+    let distinct_ceiling = array_ceiling.max(blob_ceiling);
     let rss = peak_rss_kib(pid)?;
 
     let mib_f = mib as f64;
@@ -174,10 +179,13 @@ async fn main() -> anyhow::Result<()> {
         "  HTTP alone           {put_ceiling:8.1} MiB/s PUT of 1 MiB chunks to the relay, six in flight (no crypto, no file reads), 256 to one chunk; {put_busy}"
     );
     println!(
-        "  HTTP alone, distinct {distinct_ceiling:8.1} MiB/s the same, {chunk_count} PUTs each to its own chunk (the bytes and files of the upload); {distinct_busy}"
+        "  HTTP alone, distinct {array_ceiling:8.1} MiB/s the same, {chunk_count} PUTs each to its own chunk (the bytes and files of the upload); {array_busy}"
     );
     println!(
-        "  the app's upload       {:.2} s before the first chunk, {:.2} s of chunks ({:.1} MiB/s = {:.0} % / {:.0} % of the two), {:.2} s after the last; {upload_busy}",
+        "  the same, Blob bodies{blob_ceiling:8.1} MiB/s each body a Blob of the array, as the app sends; {blob_busy}"
+    );
+    println!(
+        "  the app's upload       {:.2} s before the first chunk, {:.2} s of chunks ({:.1} MiB/s = {:.0} % of the first, {:.0} % of the better distinct one), {:.2} s after the last; {upload_busy}",
         stages[0],
         stages[1],
         mib_f / stages[1],
@@ -185,9 +193,12 @@ async fn main() -> anyhow::Result<()> {
         100.0 * mib_f / stages[1] / distinct_ceiling,
         upload.as_secs_f64() - stages[0] - stages[1],
     );
+    println!(
+        "  memory in use        {upload_memory:8.1} MiB more at most during the upload (the machine's, page cache not counted)"
+    );
     println!("  where the upload's time goes, the same file in the sender's page (MiB/s of file):");
     for (name, speed) in phases {
-        println!("    {name:<52} {speed:8.1}");
+        println!("    {name:<60} {speed:8.1}");
     }
     // The upload in the other engines, each in its own browser after Chromium is done.
     let mut rows = Vec::new();
@@ -208,24 +219,35 @@ async fn main() -> anyhow::Result<()> {
             .as_f64()
             .context("a time")?;
         let started = Instant::now();
+        let watch = MemoryWatch::start();
         page.click("form button[type=submit]").await?;
         wait_for_value(&page, "[data-testid=link]", Duration::from_secs(1800))
             .await
             .with_context(|| format!("uploading in {}", engine.name()))?;
         let whole = started.elapsed().as_secs_f64();
+        let memory = watch.peak_growth();
         let [_, chunks] = app_stages(&page, clicked).await?;
         let (raw, _) = tests::measure::raw_subtle(&page).await?;
-        let ceiling = transport(&page, chunk_count, true).await?;
-        rows.push((engine.name(), mib_f / whole, mib_f / chunks, ceiling, raw));
+        let ceiling = transport(&page, chunk_count, true, false)
+            .await?
+            .max(transport(&page, chunk_count, true, true).await?);
+        rows.push((
+            engine.name(),
+            mib_f / whole,
+            mib_f / chunks,
+            ceiling,
+            raw,
+            memory,
+        ));
     }
     if !rows.is_empty() {
         println!("  the upload in the other engines (MiB/s):");
         println!(
-            "    engine    encrypt+upload  its chunks  HTTP alone (distinct)  chunks / HTTP  raw encrypt"
+            "    engine    encrypt+upload  its chunks  HTTP alone (distinct, better body)  chunks / HTTP  raw encrypt  memory growth, MiB"
         );
-        for (engine, whole, chunks, ceiling, raw) in rows {
+        for (engine, whole, chunks, ceiling, raw, memory) in rows {
             println!(
-                "    {engine:<9} {whole:14.1} {chunks:11.1} {ceiling:22.1} {:13.0} % {raw:11.1}",
+                "    {engine:<9} {whole:14.1} {chunks:11.1} {ceiling:35.1} {:13.0} % {raw:11.1} {memory:18.0}",
                 100.0 * chunks / ceiling
             );
         }
@@ -450,6 +472,19 @@ async fn phases(page: &Session, path: &std::path::Path) -> anyhow::Result<Vec<(S
             };
             results.push(['1 MiB reads + encryption + PUT, in JavaScript', await timed(pipeline(CHUNK))]);
             results.push(['the same with 8 MiB reads (as the app)', await timed(pipeline(8 * CHUNK))]);
+            const putBlob = (body) => put(new Blob([body]));
+            results.push(['the same, each PUT body a Blob of the sealed chunk', await timed(async () => {
+                const uploads = [];
+                await reads(8 * CHUNK, 2, async (buffer) => {
+                    for (let at = 0; at < buffer.byteLength; at += CHUNK) {
+                        let plain = new Uint8Array(buffer, at, Math.min(CHUNK, buffer.byteLength - at));
+                        if (plain.length < CHUNK) { const padded = new Uint8Array(CHUNK); padded.set(plain); plain = padded; }
+                        uploads.push(putBlob(await seal(plain)));
+                        while (uploads.length >= 6) { await uploads.shift(); }
+                    }
+                })();
+                await Promise.all(uploads);
+            })]);
             results.push(['8 MiB reads + two encryptions at a time + PUT', await timed(async () => {
                 const uploads = [];
                 const sealing = [];
@@ -486,11 +521,11 @@ async fn phases(page: &Session, path: &std::path::Path) -> anyhow::Result<Vec<(S
 /// no file reads): `chunks` PUTs of one 1 MiB sealed chunk, all to chunk 0 of a one-chunk send
 /// (`distinct` false, the ceiling earlier notes used), or each to its own chunk of a send of
 /// `chunks` chunks (`distinct`: the relay stores as many bytes in as many files as the app's
-/// upload).
-async fn transport(page: &Session, chunks: u32, distinct: bool) -> anyhow::Result<f64> {
+/// upload). Each body is the array itself, or (`blob`) a `Blob` made of it, as the app sends.
+async fn transport(page: &Session, chunks: u32, distinct: bool, blob: bool) -> anyhow::Result<f64> {
     let script = r#"
         const done = arguments[arguments.length - 1];
-        const [n, distinct] = [arguments[0], arguments[1]];
+        const [n, distinct, blob] = [arguments[0], arguments[1], arguments[2]];
         (async () => {
             const state = await (await fetch('/api/session')).json();
             const csrf = state.session.csrf_token;
@@ -509,7 +544,7 @@ async fn transport(page: &Session, chunks: u32, distinct: bool) -> anyhow::Resul
                 inflight.push(fetch(`/api/sends/${id}/files/0/chunks/${distinct ? i : 0}`, {
                     method: 'PUT',
                     headers: { 'Content-Type': 'application/octet-stream', 'X-CSRF-Token': csrf },
-                    body,
+                    body: blob ? new Blob([body]) : body,
                 }).then((r) => { if (!r.ok) throw new Error('PUT ' + r.status); }));
                 if (inflight.length >= 6) { await inflight.shift(); }
             }
@@ -520,7 +555,7 @@ async fn transport(page: &Session, chunks: u32, distinct: bool) -> anyhow::Resul
     "#;
     let answer = page
         .client
-        .execute_async(script, vec![chunks.into(), distinct.into()])
+        .execute_async(script, vec![chunks.into(), distinct.into(), blob.into()])
         .await?;
     answer.as_f64().with_context(|| format!("{answer}"))
 }
@@ -542,6 +577,56 @@ fn cpu_ticks() -> anyhow::Result<(u64, u64)> {
     Ok((total - idle, total))
 }
 
+/// The machine's memory in use (`MemTotal` less `MemAvailable`: what the page cache could not
+/// give back), in bytes.
+fn memory_in_use() -> u64 {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kib| kib.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    field("MemTotal:").saturating_sub(field("MemAvailable:"))
+}
+
+/// Samples `memory_in_use` every 100 ms from its start until `peak_growth` is asked.
+struct MemoryWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<u64>,
+    start: u64,
+}
+
+impl MemoryWatch {
+    fn start() -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let start = memory_in_use();
+        let stopping = stop.clone();
+        let sampler = std::thread::spawn(move || {
+            let mut peak = memory_in_use();
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(memory_in_use());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            peak
+        });
+        Self {
+            stop,
+            sampler,
+            start,
+        }
+    }
+
+    /// The most the machine's memory in use grew over the start, in MiB.
+    fn peak_growth(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let peak = self.sampler.join().unwrap_or(self.start);
+        peak.saturating_sub(self.start) as f64 / MIB as f64
+    }
+}
+
 /// A process's CPU time so far (user and system, clock ticks).
 fn process_ticks(pid: u32) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
@@ -561,11 +646,48 @@ fn process_ticks(pid: u32) -> anyhow::Result<u64> {
     Ok(field(11)? + field(12)?)
 }
 
-/// The machine's CPU and the relay's, read together.
-#[derive(Clone, Copy)]
+/// CPU ticks of every Chromium process by its role: `browser`, `renderer`, `gpu-process`, and
+/// utility processes by their service (`network.mojom.NetworkService`, ...).
+fn chromium_ticks() -> std::collections::BTreeMap<String, u64> {
+    let mut roles = std::collections::BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return roles;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if !comm.trim().starts_with("chromium") {
+            continue;
+        }
+        // Chromium rewrites its command line with spaces between the arguments.
+        let line = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let line = String::from_utf8_lossy(&line);
+        let argument = |name: &str| {
+            line.split(['\0', ' '])
+                .find_map(|arg| arg.strip_prefix(name).map(str::to_owned))
+        };
+        let role = argument("--utility-sub-type=")
+            .or_else(|| argument("--type="))
+            .unwrap_or_else(|| "browser".to_owned());
+        if let Ok(ticks) = process_ticks(pid) {
+            *roles.entry(role).or_default() += ticks;
+        }
+    }
+    roles
+}
+
+/// The machine's CPU, the relay's and Chromium's by role, read together.
+#[derive(Clone)]
 struct Ticks {
     machine: (u64, u64),
     relay: u64,
+    chromium: std::collections::BTreeMap<String, u64>,
 }
 
 impl Ticks {
@@ -573,11 +695,12 @@ impl Ticks {
         Ok(Self {
             machine: cpu_ticks()?,
             relay: process_ticks(relay)?,
+            chromium: chromium_ticks(),
         })
     }
 
-    /// Cores kept busy since `self` (`now` taken later): all, and the relay's share.
-    fn busy_until(self, now: Self) -> Busy {
+    /// Cores kept busy since `self` (`now` taken later): all, the relay's and Chromium's roles'.
+    fn busy_until(&self, now: &Self) -> Busy {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         let total = (now.machine.1 - self.machine.1).max(1) as f64;
         // /proc/stat sums every core's ticks; a process's ticks are of one clock.
@@ -585,6 +708,15 @@ impl Ticks {
         Busy {
             all: cores * (now.machine.0 - self.machine.0) as f64 / total,
             relay: (now.relay - self.relay) as f64 / wall,
+            chromium: now
+                .chromium
+                .iter()
+                .map(|(role, ticks)| {
+                    let before = self.chromium.get(role).copied().unwrap_or(0);
+                    (role.clone(), ticks.saturating_sub(before) as f64 / wall)
+                })
+                .filter(|(_, busy)| *busy >= 0.02)
+                .collect(),
         }
     }
 }
@@ -592,15 +724,21 @@ impl Ticks {
 struct Busy {
     all: f64,
     relay: f64,
+    chromium: Vec<(String, f64)>,
 }
 
 impl std::fmt::Display for Busy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:.2} cores busy ({:.2} the relay's)",
+            "{:.2} cores busy ({:.2} the relay's",
             self.all, self.relay
-        )
+        )?;
+        for (role, busy) in &self.chromium {
+            let role = role.rsplit('.').next().unwrap_or(role);
+            write!(f, ", {busy:.2} {role}")?;
+        }
+        write!(f, ")")
     }
 }
 
@@ -609,11 +747,12 @@ async fn transport_busy(
     page: &Session,
     chunks: u32,
     distinct: bool,
+    blob: bool,
     relay: u32,
 ) -> anyhow::Result<(f64, Busy)> {
     let before = Ticks::now(relay)?;
-    let speed = transport(page, chunks, distinct).await?;
-    Ok((speed, before.busy_until(Ticks::now(relay)?)))
+    let speed = transport(page, chunks, distinct, blob).await?;
+    Ok((speed, before.busy_until(&Ticks::now(relay)?)))
 }
 
 fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {

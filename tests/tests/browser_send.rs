@@ -10,7 +10,7 @@
 //! engine (1 GiB; its memory printed and bounded). An upload and a download go on by themselves
 //! after the relay is killed and restarted under them, sending no confirmed chunk again; a send
 //! a reload interrupted goes on once the same file is picked again (a different one is
-//! refused), and so does a portal drop. The curious operator, searching every
+//! refused), and so do a portal drop and a chart transfer. The curious operator, searching every
 //! stored byte and every log line, finds no content, no name, no note, no OTP and no link
 //! secret.
 
@@ -773,17 +773,16 @@ async fn a_send_goes_on_after_a_reload_once_the_same_file_is_picked_again() -> a
     Ok(())
 }
 
-/// A reload in the middle of a portal drop (an upload by token, as request links make): the
-/// page offers to go on, refuses a different file of the same size, and with the right one
-/// sends only the chunks the relay lacks; the intake user reads it byte for byte.
+/// A reload in the middle of a document upload, by token (a portal drop, as request links
+/// upload) and by session (a chart transfer): the page offers to go on, refuses a different
+/// file of the same size, and with the right one sends only the chunks the relay lacks; the
+/// intake user reads both byte for byte.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_document_upload_goes_on_after_a_reload_once_the_same_file_is_picked_again()
 -> anyhow::Result<()> {
     use shared::wire::{self, Role};
     use tests::native::{KeyPair, NativeClient};
     use tests::proxy::TamperingProxy;
-    const MIB: usize = 1024 * 1024;
-    let size = 80 * MIB + 777;
     let relay = TestRelay::start().await?;
     let owner =
         NativeClient::verified_owner_with(&relay.url, relay.data_dir(), "dropbox", KeyPair::Bob)
@@ -799,94 +798,189 @@ async fn a_document_upload_goes_on_after_a_reload_once_the_same_file_is_picked_a
         )
         .await?
         .ok::<wire::PortalSettings>()?;
+    let clinic =
+        NativeClient::verified_owner_with(&relay.url, relay.data_dir(), "clinic", KeyPair::Alice)
+            .await?;
+    clinic.invite("doctor", Role::Member, KeyPair::Bob).await?;
     let proxy = TamperingProxy::start(&relay.url).await?;
     let browser = Browser::start().await?;
-    let page = browser.session().await?;
     let folder = tempfile::tempdir()?;
-    let path = folder.path().join("scans.bin");
-    let bytes = pseudo_random(size, 0x2545_f491_4f6c_dd1d);
-    std::fs::write(&path, &bytes)?;
-    let impostor = folder.path().join("other.bin");
-    std::fs::write(&impostor, pseudo_random(size, 11))?;
-    page.goto(&format!("{}/p/dropbox", proxy.url)).await?;
-    page.find("input[name=portal-files]")
-        .await?
-        .send_keys(&path.display().to_string())
-        .await?;
-    page.click("[data-testid=portal-form] button[type=submit]")
-        .await?;
-    let confirmed = || -> Vec<String> {
-        proxy
-            .chunk_answers()
-            .iter()
-            .filter(|answer| answer.method == "PUT" && (200..300).contains(&answer.status))
-            .map(|answer| answer.path.clone())
-            .collect()
-    };
-    wait_until(|| confirmed().len() >= 12).await?;
-    page.reload().await?;
-    let before = confirmed();
-    anyhow::ensure!(before.len() < 81, "the upload ended before the reload");
 
-    let offer = page.text("[data-testid=resume-upload]").await?;
-    assert!(offer.contains("scans.bin"), "{offer}");
-    assert_eq!(
-        page.eval("return document.querySelectorAll('[data-testid=portal-form]').length;")
-            .await?,
-        serde_json::json!(0),
-        "the form waits while an upload can go on"
-    );
-    let pick = |file: &std::path::Path| {
-        let file = file.display().to_string();
-        let page = &page;
-        async move {
-            page.find("input[name=resume-files]")
-                .await?
-                .send_keys(&file)
+    // By token: a portal drop, by someone without an account.
+    let page = browser.session().await?;
+    page.goto(&format!("{}/p/dropbox", proxy.url)).await?;
+    let drop = InterruptedUpload {
+        page: &page,
+        proxy: &proxy,
+        folder: folder.path(),
+        name: "scans.bin",
+        seed: 0x2545_f491_4f6c_dd1d,
+        form: "[data-testid=portal-form]",
+        files: "input[name=portal-files]",
+        done: "[data-testid=portal-done]",
+    };
+    let dropped = drop
+        .run(|| async {
+            page.click("[data-testid=portal-form] button[type=submit]")
                 .await?;
             anyhow::Ok(())
-        }
-    };
-    pick(&impostor).await?;
-    let refusal = page
-        .wait_for_text("[data-testid=resume-error]", "is not among the files")
+        })
         .await?;
-    assert!(refusal.contains("scans.bin"), "{refusal}");
-    pick(&path).await?;
-    if let Err(error) = page.find("[data-testid=portal-done]").await {
-        let text = page
-            .eval("return document.querySelector('main').innerText;")
-            .await?;
-        anyhow::bail!("{error:#}; the page says: {text}");
-    }
-    let answers = proxy.chunk_answers();
-    let again = put_again(&before, &answers);
-    assert!(again.is_empty(), "sent again after the reload: {again:?}");
-    println!(
-        "reload: {} chunks confirmed before it, {} chunk uploads in all for 81 chunks",
-        before.len(),
-        answers
-            .iter()
-            .filter(|answer| answer.method == "PUT")
-            .count()
-    );
-    // Finished: a reload offers nothing more.
-    page.reload().await?;
-    page.find("[data-testid=portal-form]").await?;
-    assert_eq!(
-        page.eval("return document.querySelectorAll('[data-testid=resume-upload]').length;")
-            .await?,
-        serde_json::json!(0)
-    );
+
+    // By session: a chart transfer from a logged-in doctor.
+    let doctor = browser.session().await?;
+    tests::flows::log_in(&doctor, &proxy.url, "doctor@example.com").await?;
+    tests::flows::visit(&doctor, "/app/transfer").await?;
+    doctor.fill("input[name=to]", "dropbox").await?;
+    let transfer = InterruptedUpload {
+        page: &doctor,
+        proxy: &proxy,
+        folder: folder.path(),
+        name: "chart.bin",
+        seed: 0x5851_f42d_4c95_7f2d,
+        form: "input[name=to]",
+        files: "input[name=files]",
+        done: "[data-testid=transfer-done]",
+    };
+    let transferred = transfer
+        .run(|| async {
+            doctor.click("form button[type=submit]").await?;
+            // First contact with the firm: its readers are confirmed.
+            tests::flows::confirm_readers(&doctor, &["dropbox@example.com", "intake@example.com"])
+                .await?;
+            anyhow::Ok(())
+        })
+        .await?;
 
     let inbox: Vec<wire::DocumentView> = intake.get("/api/documents?box=inbox").await?.ok()?;
-    let received = intake
-        .read_document(inbox.first().context("the drop in the intake's inbox")?.id)
-        .await?
-        .map_err(|refusal| anyhow::anyhow!("{refusal:?}"))?;
-    assert_eq!(received.names, vec!["scans.bin".to_owned()]);
-    assert!(received.files[0] == bytes, "the drop arrived byte for byte");
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+    for (name, bytes) in [dropped, transferred] {
+        let mut found = false;
+        for document in &inbox {
+            let received = intake
+                .read_document(document.id)
+                .await?
+                .map_err(|refusal| anyhow::anyhow!("{refusal:?}"))?;
+            if received.names == vec![name.to_owned()] {
+                assert!(received.files[0] == bytes, "{name} arrived byte for byte");
+                found = true;
+            }
+        }
+        assert!(found, "{name} is in the intake's inbox");
+    }
     Ok(())
+}
+
+/// One document upload of an 80 MiB file on `page`, interrupted by a reload and gone on with.
+struct InterruptedUpload<'a> {
+    page: &'a tests::Session,
+    proxy: &'a tests::proxy::TamperingProxy,
+    folder: &'a std::path::Path,
+    name: &'static str,
+    seed: u64,
+    /// What shows only while the page offers its own form.
+    form: &'static str,
+    /// The form's file input.
+    files: &'static str,
+    /// What shows once the upload is finalized.
+    done: &'static str,
+}
+
+impl InterruptedUpload<'_> {
+    /// Picks the file, `start`s the upload, reloads once a dozen chunks arrived, checks the
+    /// offer (a different file refused, the right one finishing without sending a confirmed
+    /// chunk again) and that a reload afterwards offers nothing; answers the file's name and
+    /// bytes.
+    async fn run<F: std::future::Future<Output = anyhow::Result<()>>>(
+        &self,
+        start: impl FnOnce() -> F,
+    ) -> anyhow::Result<(&'static str, Vec<u8>)> {
+        const MIB: usize = 1024 * 1024;
+        let size = 80 * MIB + 777;
+        let page = self.page;
+        let path = self.folder.join(self.name);
+        let bytes = pseudo_random(size, self.seed);
+        std::fs::write(&path, &bytes)?;
+        let impostor = self.folder.join(format!("not-{}", self.name));
+        std::fs::write(&impostor, pseudo_random(size, self.seed ^ 1))?;
+        page.find(self.files)
+            .await?
+            .send_keys(&path.display().to_string())
+            .await?;
+        let confirmed = || -> Vec<String> {
+            self.proxy
+                .chunk_answers()
+                .iter()
+                .filter(|answer| answer.method == "PUT" && (200..300).contains(&answer.status))
+                .map(|answer| answer.path.clone())
+                .collect()
+        };
+        let earlier = confirmed().len();
+        start().await?;
+        wait_until(|| confirmed().len() >= earlier + 12).await?;
+        page.reload().await?;
+        let before = confirmed();
+        anyhow::ensure!(
+            before.len() < earlier + 81,
+            "the upload ended before the reload"
+        );
+
+        let offer = page.text("[data-testid=resume-upload]").await?;
+        assert!(offer.contains(self.name), "{offer}");
+        let shown = format!(
+            "return document.querySelectorAll('{}').length;",
+            self.form.replace('\'', "\\'")
+        );
+        assert_eq!(
+            page.eval(&shown).await?,
+            serde_json::json!(0),
+            "the form waits while an upload can go on"
+        );
+        let pick = |file: &std::path::Path| {
+            let file = file.display().to_string();
+            async move {
+                page.find("input[name=resume-files]")
+                    .await?
+                    .send_keys(&file)
+                    .await?;
+                anyhow::Ok(())
+            }
+        };
+        pick(&impostor).await?;
+        let refusal = page
+            .wait_for_text("[data-testid=resume-error]", "is not among the files")
+            .await?;
+        assert!(refusal.contains(self.name), "{refusal}");
+        pick(&path).await?;
+        if let Err(error) = page.find(self.done).await {
+            let text = page
+                .eval("return document.querySelector('main').innerText;")
+                .await?;
+            anyhow::bail!("{error:#}; the page says: {text}");
+        }
+        let answers = self.proxy.chunk_answers();
+        let again = put_again(&before, &answers);
+        assert!(again.is_empty(), "sent again after the reload: {again:?}");
+        println!(
+            "{}: {} chunks confirmed before the reload, {} chunk uploads in all for 81 chunks",
+            self.name,
+            before.len() - earlier,
+            answers
+                .iter()
+                .filter(|answer| answer.method == "PUT")
+                .count()
+                - earlier
+        );
+        // Finished: a reload offers nothing more, and the form is back.
+        page.reload().await?;
+        page.find(self.form).await?;
+        assert_eq!(
+            page.eval("return document.querySelectorAll('[data-testid=resume-upload]').length;")
+                .await?,
+            serde_json::json!(0)
+        );
+        Ok((self.name, bytes))
+    }
 }
 
 /// Cheap, varied bytes (xorshift from `seed`): not all zeros, so a lost or misplaced chunk shows.
