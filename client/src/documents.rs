@@ -216,15 +216,7 @@ impl Kept {
 /// reloaded mid-upload), which goes on once the same files are picked again (`resume`).
 pub fn interrupted_here() -> Option<send::Interrupted> {
     let kept = Kept::load().filter(|kept| kept.page == current_page())?;
-    Some(send::Interrupted {
-        id: kept.id,
-        files: kept
-            .manifest
-            .files
-            .iter()
-            .map(|file| (file.name.clone(), file.size))
-            .collect(),
-    })
+    Some(send::Interrupted::of(kept.id, &kept.manifest))
 }
 
 /// Forgets the interrupted upload (the relay drops its chunks when the reservation lapses).

@@ -219,18 +219,24 @@ pub struct Interrupted {
     pub files: Vec<(String, u64)>,
 }
 
+impl Interrupted {
+    /// Bundle `id`, carrying the files of `manifest`.
+    pub(crate) fn of(id: Id, manifest: &Manifest) -> Self {
+        Self {
+            id,
+            files: manifest
+                .files
+                .iter()
+                .map(|file| (file.name.clone(), file.size))
+                .collect(),
+        }
+    }
+}
+
 /// The send this tab has under way, if a reload interrupted one.
 pub fn interrupted() -> Option<Interrupted> {
     let kept = Kept::load()?;
-    Some(Interrupted {
-        id: kept.id,
-        files: kept
-            .manifest
-            .files
-            .iter()
-            .map(|file| (file.name.clone(), file.size))
-            .collect(),
-    })
+    Some(Interrupted::of(kept.id, &kept.manifest))
 }
 
 /// Forgets the interrupted send (the relay drops its chunks when the reservation lapses).

@@ -6,6 +6,27 @@ use wasm_bindgen::JsCast as _;
 
 use crate::browser::format_bytes;
 
+/// The files picked in the file input `event` came from, which is then cleared (so picking the
+/// same files again fires another change).
+pub fn take_picked(event: &leptos::ev::Event) -> Vec<web_sys::File> {
+    let input: Option<web_sys::HtmlInputElement> =
+        event.target().and_then(|target| target.dyn_into().ok());
+    let Some(input) = input else {
+        return Vec::new();
+    };
+    // Taken before the input is cleared: clearing empties the same (live) list.
+    let picked = input
+        .files()
+        .map(|list| {
+            (0..list.length())
+                .filter_map(|index| list.get(index))
+                .collect()
+        })
+        .unwrap_or_default();
+    input.set_value("");
+    picked
+}
+
 #[component]
 pub fn FilePicker(
     files: RwSignal<Vec<web_sys::File>, LocalStorage>,

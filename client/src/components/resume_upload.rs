@@ -5,10 +5,10 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::wire;
-use wasm_bindgen::JsCast as _;
 
 use crate::auth::use_auth;
 use crate::browser::format_bytes;
+use crate::components::file_picker::take_picked;
 use crate::components::paused::Paused;
 use crate::documents;
 use crate::send::Interrupted;
@@ -30,21 +30,7 @@ pub fn ResumeUpload(
         let Some(under_way) = interrupted.get_untracked() else {
             return;
         };
-        let input: Option<web_sys::HtmlInputElement> =
-            event.target().and_then(|target| target.dyn_into().ok());
-        let Some(input) = input else {
-            return;
-        };
-        // Taken before the input is cleared: clearing empties the same (live) list.
-        let picked: Vec<web_sys::File> = input
-            .files()
-            .map(|list| {
-                (0..list.length())
-                    .filter_map(|index| list.get(index))
-                    .collect()
-            })
-            .unwrap_or_default();
-        input.set_value("");
+        let picked = take_picked(&event);
         let total: u64 = under_way.files.iter().map(|(_, size)| size).sum();
         busy.set(true);
         error.set(None);

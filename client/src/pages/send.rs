@@ -13,11 +13,10 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use shared::crypto::Passphrase;
 use shared::money::{Currency, parse_amount};
-use wasm_bindgen::JsCast as _;
 
 use crate::auth::use_auth;
 use crate::browser::{format_bytes, format_time};
-use crate::components::file_picker::FilePicker;
+use crate::components::file_picker::{FilePicker, take_picked};
 use crate::components::standing::{StandingNotice, may_send};
 use crate::routes::Page;
 use crate::send::{self, MIN_OTP_CHARS, Outgoing, Progress};
@@ -145,21 +144,7 @@ fn Composer() -> impl IntoView {
         let Some(api) = auth.api.get_untracked() else {
             return;
         };
-        let input: Option<web_sys::HtmlInputElement> =
-            event.target().and_then(|target| target.dyn_into().ok());
-        let Some(input) = input else {
-            return;
-        };
-        // Taken before the input is cleared: clearing empties the same (live) list.
-        let picked: Vec<web_sys::File> = input
-            .files()
-            .map(|list| {
-                (0..list.length())
-                    .filter_map(|index| list.get(index))
-                    .collect()
-            })
-            .unwrap_or_default();
-        input.set_value("");
+        let picked = take_picked(&event);
         busy.set(true);
         error.set(None);
         spawn_local(async move {
