@@ -3,13 +3,12 @@
 //! slices, encrypts each 1 MiB chunk through WebCrypto and uploads it, several in flight, retrying
 //! a failed chunk, and pausing while the relay cannot be reached (it goes on by itself, sending no
 //! chunk that arrived again); only a few slices and chunks (about 30 MiB) are held at once,
-//! whatever the file size, each released as soon as it is done with (`browser::release`), and
-//! each upload's body is a `Blob` (`api::chunk_body`). The link keys (from a fresh link secret
-//! and the OTP) and the guard are made before the upload and kept, with the bundle key, in the
-//! tab's sessionStorage until the finalize, so that a send a reload interrupted goes on once the
-//! sender picks the same files again (`resume`: size, time of change and first-MiB SHA-256
-//! checked, only the chunks the relay lacks sent). The OTP and every plaintext stay in this
-//! browser.
+//! whatever the file size, each released as soon as it is done with (`browser::release`). The link
+//! keys (from a fresh link secret and the OTP) and the guard are made before the upload and kept,
+//! with the bundle key, in the tab's sessionStorage until the finalize, so that a send a reload
+//! interrupted goes on once the sender picks the same files again (`resume`: size, time of change
+//! and first-MiB SHA-256 checked, only the chunks the relay lacks sent). The OTP and every
+//! plaintext stay in this browser.
 
 use std::collections::VecDeque;
 

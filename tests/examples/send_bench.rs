@@ -186,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
         "  HTTP alone, distinct {array_ceiling:8.1} MiB/s the same, {chunk_count} PUTs each to its own chunk (the bytes and files of the upload); {array_busy}"
     );
     println!(
-        "  the same, Blob bodies{blob_ceiling:8.1} MiB/s each body a Blob of the array, as the app sends; {blob_busy}"
+        "  the same, Blob bodies{blob_ceiling:8.1} MiB/s each body a Blob of the array (the app sends the array); {blob_busy}"
     );
     println!(
         "  the app's upload       {:.2} s before the first chunk, {:.2} s of chunks ({:.1} MiB/s = {:.0} % of the first, {:.0} % of the better distinct one), {:.2} s after the last; {upload_busy}",
@@ -526,7 +526,8 @@ async fn phases(page: &Session, path: &std::path::Path) -> anyhow::Result<Vec<(S
 /// no file reads): `chunks` PUTs of one 1 MiB sealed chunk, all to chunk 0 of a one-chunk send
 /// (`distinct` false, the ceiling earlier notes used), or each to its own chunk of a send of
 /// `chunks` chunks (`distinct`: the relay stores as many bytes in as many files as the app's
-/// upload). Each body is the array itself, or (`blob`) a `Blob` made of it, as the app sends.
+/// upload). Each body is the array itself (as the app sends it), or (`blob`) a `Blob` made of
+/// it.
 async fn transport(page: &Session, chunks: u32, distinct: bool, blob: bool) -> anyhow::Result<f64> {
     let script = r#"
         const done = arguments[arguments.length - 1];
