@@ -15,220 +15,26 @@ use std::path::{Path, PathBuf};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
-use http_body_util::BodyExt as _;
 use rand_core::RngCore as _;
 use relay::admin::{AdminCommand, execute};
-use relay::clock::ManualClock;
-use relay::{AppState, Clock, Config, Store};
 use shared::crypto::kdf::KdfParams;
 use shared::crypto::{
     BundleKey, CHUNK_SIZE, ChunkDecryptor, ChunkEncryptor, LinkKeys, LinkSecret, Manifest,
-    ManifestFile, OsRng, Passphrase, SealedChunk, SealedManifest, StreamError, UserPrivateKey,
-    derive_link_keys, derive_master_key,
+    ManifestFile, OsRng, Passphrase, SealedChunk, SealedManifest, StreamError, derive_link_keys,
 };
 use shared::ids::Id;
 use shared::wire;
 use tower::ServiceExt as _;
 
-const ALICE: &[u8] = include_bytes!("../../shared/src/crypto/tests/fixtures/test-alice-3072.pk8");
-const START: i64 = 1_800_000_000;
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 const MIB: usize = CHUNK_SIZE;
 const TAG: usize = 16;
 
-// ---------------------------------------------------------------------------------------------
-// The harness (the pieces of `accounts.rs` these tests need).
-
-struct Relay {
-    router: axum::Router,
-    store: Store,
-    config: Config,
-    clock: ManualClock,
-    time: Clock,
-    dir: tempfile::TempDir,
-}
-
-fn relay() -> Relay {
-    relay_with(|_| {})
-}
-
-/// A relay whose configuration `tweak` adjusted first.
-fn relay_with(tweak: impl FnOnce(&mut Config)) -> Relay {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    tweak(&mut config);
-    let store = Store::open(&config.data_dir).expect("store");
-    let (clock, handle) = Clock::manual(START);
-    Relay {
-        router: relay::app(AppState::with_clock(
-            config.clone(),
-            store.clone(),
-            clock.clone(),
-        )),
-        store,
-        config,
-        clock: handle,
-        time: clock,
-        dir,
-    }
-}
-
-/// A logged-in browser: its session cookie and CSRF token.
-#[derive(Clone, Debug)]
-struct Login {
-    cookie: String,
-    csrf: String,
-    session: wire::SessionResponse,
-}
-
-struct Account {
-    email: String,
-    keys: wire::AccountKeys,
-    auth_key: [u8; 32],
-}
-
-fn account(email: &str, password: &str) -> Account {
-    let private = UserPrivateKey::from_pkcs8_der(ALICE).expect("fixture key");
-    let mut salt = [0_u8; 16];
-    OsRng.fill_bytes(&mut salt);
-    let master = derive_master_key(
-        &Passphrase::new(password.to_owned()),
-        &salt,
-        &KdfParams::CLIENT_V1,
-    )
-    .expect("derives");
-    let sealed = master
-        .wrap_key()
-        .seal_private_key(&private, &mut OsRng)
-        .expect("seals");
-    let public = private.public_key().expect("public");
-    let keys = wire::AccountKeys::new(
-        public.spki_der(),
-        salt,
-        KdfParams::CLIENT_V1,
-        sealed,
-        &master.auth_key(),
-    );
-    Account {
-        email: email.to_owned(),
-        auth_key: *master.auth_key().dangerously_expose_bytes(),
-        keys,
-    }
-}
-
-async fn json(response: Response) -> serde_json::Value {
-    let bytes = body_bytes(response).await;
-    serde_json::from_slice(&bytes).expect("JSON body")
-}
-
-async fn body_bytes(response: Response) -> Vec<u8> {
-    response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec()
-}
-
-async fn login_from(response: Response) -> Login {
-    let set_cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
-    // Sign-up answers the session itself; log-in wraps it (`{"session": …}`).
-    let body = json(response).await;
-    let body = if body.get("session").is_some() {
-        body["session"].clone()
-    } else {
-        body
-    };
-    let session: wire::SessionResponse = serde_json::from_value(body).expect("session");
-    Login {
-        cookie,
-        csrf: session.csrf_token.clone(),
-        session,
-    }
-}
-
-/// Asserts a JSON error answer with this status and code; returns its body.
-async fn expect_error(response: Response, status: StatusCode, code: &str) -> serde_json::Value {
-    assert_eq!(response.status(), status, "expected {status} {code}");
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "errors are JSON, got {content_type:?}"
-    );
-    let body = json(response).await;
-    assert_eq!(body["code"], code, "{body}");
-    body
-}
-
-fn message(body: &serde_json::Value) -> &str {
-    body["message"].as_str().expect("a message")
-}
+use super::support::*;
 
 impl Relay {
-    fn now(&self) -> i64 {
-        self.time.now()
-    }
-
-    async fn send_request(&self, request: Request<Body>) -> Response {
-        self.router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible")
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        login: Option<&Login>,
-        body: Option<serde_json::Value>,
-    ) -> Response {
-        self.call_from(None, method, path, login, body).await
-    }
-
-    /// A request as if it came from `ip` (the relay reads the peer address of the connection).
-    async fn call_from(
-        &self,
-        ip: Option<&str>,
-        method: Method,
-        path: &str,
-        login: Option<&Login>,
-        body: Option<serde_json::Value>,
-    ) -> Response {
-        self.send_request(request(ip, method, path, login, body))
-            .await
-    }
-
-    async fn signup(&self, account: &Account, handle: &str) -> Login {
-        let body = serde_json::json!({
-            "email": account.email,
-            "name": "Ada Owner",
-            "organisation": { "name": format!("Firm {handle}"), "handle": handle },
-            "keys": account.keys,
-        });
-        let response = self
-            .call(Method::POST, "/api/auth/signup", None, Some(body))
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        login_from(response).await
-    }
-
-    async fn login(&self, account: &Account) -> Login {
+    async fn log_in(&self, account: &Account) -> Login {
         let body = serde_json::json!({
             "email": account.email,
             "auth_key": shared::encoding::encode(&account.auth_key),
@@ -549,32 +355,6 @@ impl Relay {
         entries.reverse();
         entries
     }
-}
-
-fn request(
-    ip: Option<&str>,
-    method: Method,
-    path: &str,
-    login: Option<&Login>,
-    body: Option<serde_json::Value>,
-) -> Request<Body> {
-    let mut request = Request::builder().method(method).uri(path);
-    if let Some(ip) = ip {
-        let address: std::net::SocketAddr = format!("{ip}:40000").parse().expect("address");
-        request = request.extension(axum::extract::ConnectInfo(address));
-    }
-    if let Some(login) = login {
-        request = request
-            .header(header::COOKIE, &login.cookie)
-            .header("x-csrf-token", &login.csrf);
-    }
-    match body {
-        Some(json) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(json.to_string())),
-        None => request.body(Body::empty()),
-    }
-    .expect("request")
 }
 
 fn open_request(ip: Option<&str>, id: Id, proof: &[u8; 32]) -> Request<Body> {
@@ -1619,7 +1399,7 @@ async fn the_audit_log_records_every_step_and_nothing_stored_holds_the_otp_or_li
     expect_error(relay.info(expired.id).await, StatusCode::GONE, "expired").await;
 
     // The session went idle meanwhile: the owner logs in again to read the log.
-    let owner_login = relay.login(&owner).await;
+    let owner_login = relay.log_in(&owner).await;
     let response = relay
         .call(Method::GET, "/api/org/audit", Some(&owner_login), None)
         .await;

@@ -6,40 +6,12 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
 use http_body_util::BodyExt as _;
-use relay::{AppState, Config, Store};
 use shared::wire;
-use tower::ServiceExt as _;
 
-struct Harness {
-    router: axum::Router,
-    _dir: tempfile::TempDir,
-}
-
-fn harness() -> Harness {
-    harness_with(|_| {})
-}
-
-fn harness_with(adjust: impl FnOnce(&mut Config)) -> Harness {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    adjust(&mut config);
-    let store = Store::open(&config.data_dir).expect("store opens");
-    Harness {
-        router: relay::app(AppState::new(config, store)),
-        _dir: dir,
-    }
-}
+use super::support::{Relay as Harness, body_bytes, relay as harness, relay_with as harness_with};
 
 async fn send(harness: &Harness, request: Request<Body>) -> Response {
-    harness
-        .router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("the router is infallible")
+    harness.send_request(request).await
 }
 
 async fn get(harness: &Harness, path: &str) -> Response {
@@ -58,16 +30,6 @@ async fn post(harness: &Harness, path: &str, content_type: &str, body: Vec<u8>) 
         .body(Body::from(body))
         .expect("request");
     send(harness, request).await
-}
-
-async fn body_bytes(response: Response) -> Vec<u8> {
-    response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec()
 }
 
 async fn error_body(response: Response) -> wire::ErrorResponse {
