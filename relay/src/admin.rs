@@ -14,7 +14,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use shared::wire::OrgStatus;
 
-use crate::audit::{Actor, AuditEvent, Outcome};
+use crate::audit::{Actor, AuditAction, AuditEvent, Outcome};
 use crate::{AppState, Store};
 
 /// The socket's folder and file name inside the data directory.
@@ -144,19 +144,19 @@ pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse
 }
 
 impl AdminCommand {
-    fn audit_action(&self) -> &'static str {
+    fn audit_action(&self) -> AuditAction {
         match self {
-            AdminCommand::AuditVerify { .. } => "admin.audit_verify",
-            AdminCommand::AuditCheckpoint => "admin.audit_checkpoint",
-            AdminCommand::OrgsList { .. } => "admin.orgs_list",
-            AdminCommand::OrgVerify { .. } => "org.verify",
-            AdminCommand::OrgSuspend { .. } => "org.suspend",
-            AdminCommand::OrgReinstate { .. } => "org.reinstate",
-            AdminCommand::BlocksList => "admin.blocks_list",
-            AdminCommand::BlockLift { .. } => "guard.ip_unblocked",
-            AdminCommand::PayoutsReport => "admin.payouts_report",
-            AdminCommand::PayoutRecord { .. } => "payout.record",
-            AdminCommand::UserMfaReset { .. } => "auth.mfa_reset",
+            AdminCommand::AuditVerify { .. } => AuditAction::AdminAuditVerify,
+            AdminCommand::AuditCheckpoint => AuditAction::AdminAuditCheckpoint,
+            AdminCommand::OrgsList { .. } => AuditAction::AdminOrgsList,
+            AdminCommand::OrgVerify { .. } => AuditAction::OrgVerify,
+            AdminCommand::OrgSuspend { .. } => AuditAction::OrgSuspend,
+            AdminCommand::OrgReinstate { .. } => AuditAction::OrgReinstate,
+            AdminCommand::BlocksList => AuditAction::AdminBlocksList,
+            AdminCommand::BlockLift { .. } => AuditAction::GuardIpUnblocked,
+            AdminCommand::PayoutsReport => AuditAction::AdminPayoutsReport,
+            AdminCommand::PayoutRecord { .. } => AuditAction::PayoutRecord,
+            AdminCommand::UserMfaReset { .. } => AuditAction::AuthMfaReset,
         }
     }
 

@@ -29,13 +29,98 @@ pub enum Outcome {
     Denied,
 }
 
+macro_rules! audit_actions {
+    ($($variant:ident => $name:literal,)*) => {
+        /// What an audit entry records. The chain stores (and hashes) each action's dotted name,
+        /// so a name never changes: entries written before this enum verify as they did.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum AuditAction {
+            $($variant,)*
+        }
+
+        impl AuditAction {
+            /// Every action, in the order declared.
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)*];
+
+            /// The stable dotted name stored in the chain, e.g. `auth.login`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    AdminAuditCheckpoint => "admin.audit_checkpoint",
+    AdminAuditVerify => "admin.audit_verify",
+    AdminBlocksList => "admin.blocks_list",
+    AdminOrgsList => "admin.orgs_list",
+    AdminPayoutsReport => "admin.payouts_report",
+    AuthJoin => "auth.join",
+    AuthLogin => "auth.login",
+    AuthLoginPassword => "auth.login_password",
+    AuthLogout => "auth.logout",
+    AuthLogoutAll => "auth.logout_all",
+    AuthMfa => "auth.mfa",
+    AuthMfaEnable => "auth.mfa_enable",
+    AuthMfaReset => "auth.mfa_reset",
+    AuthPasswordChange => "auth.password_change",
+    AuthSignup => "auth.signup",
+    DocumentAbandon => "document.abandon",
+    DocumentCreate => "document.create",
+    DocumentExpire => "document.expire",
+    DocumentOpen => "document.open",
+    DocumentRevoke => "document.revoke",
+    GuardIpBlocked => "guard.ip_blocked",
+    GuardIpUnblocked => "guard.ip_unblocked",
+    InvoiceCheckout => "invoice.checkout",
+    InvoiceMarkPaid => "invoice.mark_paid",
+    InvoicePaid => "invoice.paid",
+    InvoicePartlyRefunded => "invoice.partly_refunded",
+    InvoicePaymentFailed => "invoice.payment_failed",
+    InvoiceProcessing => "invoice.processing",
+    InvoiceRefunded => "invoice.refunded",
+    OrgClose => "org.close",
+    OrgInvite => "org.invite",
+    OrgInviteMail => "org.invite_mail",
+    OrgInviteRevoke => "org.invite_revoke",
+    OrgMemberRemove => "org.member_remove",
+    OrgOwnershipTransfer => "org.ownership_transfer",
+    OrgPolicy => "org.policy",
+    OrgPurged => "org.purged",
+    OrgReinstate => "org.reinstate",
+    OrgRoleChange => "org.role_change",
+    OrgSuspend => "org.suspend",
+    OrgVerify => "org.verify",
+    PayoutDetails => "payout.details",
+    PayoutRecord => "payout.record",
+    PortalDrop => "portal.drop",
+    PortalSettings => "portal.settings",
+    RequestClose => "request.close",
+    RequestCreate => "request.create",
+    RequestFulfil => "request.fulfil",
+    RequestRemind => "request.remind",
+    SendAbandon => "send.abandon",
+    SendCreate => "send.create",
+    SendDestroy => "send.destroy",
+    SendExpire => "send.expire",
+    SendOpen => "send.open",
+    SendPurge => "send.purge",
+    SendReceipt => "send.receipt",
+    SendRevoke => "send.revoke",
+    StripeWebhook => "stripe.webhook",
+    TransferCreate => "transfer.create",
+}
+
 /// An event to record (the store assigns sequence, time and hashes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub actor: Actor,
     pub org: Option<Id>,
-    /// A stable dotted name such as `auth.login` or `org.verify`.
-    pub action: &'static str,
+    /// What happened (stored as its stable dotted name, e.g. `auth.login`).
+    pub action: AuditAction,
     /// What was acted on (an id, a handle, an e-mail address), never a secret.
     pub target: Option<String>,
     pub outcome: Outcome,
@@ -103,7 +188,7 @@ impl AuditEntry {
             time,
             actor: event.actor,
             org: event.org,
-            action: event.action.to_owned(),
+            action: event.action.as_str().to_owned(),
             target: event.target,
             outcome: event.outcome,
             count,
@@ -320,7 +405,7 @@ pub fn verify_chain(
 mod tests {
     use super::*;
 
-    fn event(action: &'static str) -> AuditEvent {
+    fn event(action: AuditAction) -> AuditEvent {
         AuditEvent {
             actor: Actor::Operator,
             org: None,
@@ -334,7 +419,8 @@ mod tests {
         let mut prev = [0; 32];
         (0..n)
             .map(|seq| {
-                let entry = AuditEntry::new(seq, 1_000 + seq as i64, prev, event("org.verify"));
+                let entry =
+                    AuditEntry::new(seq, 1_000 + seq as i64, prev, event(AuditAction::OrgVerify));
                 prev = entry.hash;
                 entry
             })
@@ -347,19 +433,103 @@ mod tests {
 
     #[test]
     fn a_single_entry_hashes_as_before_counts_existed_and_a_counted_one_verifies() {
-        let single = AuditEntry::new(0, 1_000, [0; 32], event("org.verify"));
+        let single = AuditEntry::new(0, 1_000, [0; 32], event(AuditAction::OrgVerify));
         let json = serde_json::to_string(&single).expect("JSON");
         assert!(!json.contains("count"), "{json}");
         let stored: AuditEntry = serde_json::from_str(&json).expect("reads back");
         assert_eq!(stored.count, 1);
         assert_eq!(stored.computed_hash(), single.hash);
-        let counted = AuditEntry::repeated(1, 1_060, single.hash, event("stripe.webhook"), 99);
+        let counted =
+            AuditEntry::repeated(1, 1_060, single.hash, event(AuditAction::StripeWebhook), 99);
         assert_ne!(
             counted.computed_hash(),
-            AuditEntry::repeated(1, 1_060, single.hash, event("stripe.webhook"), 98).hash,
+            AuditEntry::repeated(1, 1_060, single.hash, event(AuditAction::StripeWebhook), 98).hash,
             "the count is hashed"
         );
         assert_eq!(walk(&[single, counted]), Ok(2));
+    }
+
+    #[test]
+    fn action_names_are_unique_and_never_change() {
+        // Stored entries hash these names: renaming one would make every entry written with
+        // it fail to verify. Add new actions at the end of both lists; never edit one.
+        let names: Vec<&str> = AuditAction::ALL
+            .iter()
+            .map(|action| action.as_str())
+            .collect();
+        let written = [
+            "admin.audit_checkpoint",
+            "admin.audit_verify",
+            "admin.blocks_list",
+            "admin.orgs_list",
+            "admin.payouts_report",
+            "auth.join",
+            "auth.login",
+            "auth.login_password",
+            "auth.logout",
+            "auth.logout_all",
+            "auth.mfa",
+            "auth.mfa_enable",
+            "auth.mfa_reset",
+            "auth.password_change",
+            "auth.signup",
+            "document.abandon",
+            "document.create",
+            "document.expire",
+            "document.open",
+            "document.revoke",
+            "guard.ip_blocked",
+            "guard.ip_unblocked",
+            "invoice.checkout",
+            "invoice.mark_paid",
+            "invoice.paid",
+            "invoice.partly_refunded",
+            "invoice.payment_failed",
+            "invoice.processing",
+            "invoice.refunded",
+            "org.close",
+            "org.invite",
+            "org.invite_mail",
+            "org.invite_revoke",
+            "org.member_remove",
+            "org.ownership_transfer",
+            "org.policy",
+            "org.purged",
+            "org.reinstate",
+            "org.role_change",
+            "org.suspend",
+            "org.verify",
+            "payout.details",
+            "payout.record",
+            "portal.drop",
+            "portal.settings",
+            "request.close",
+            "request.create",
+            "request.fulfil",
+            "request.remind",
+            "send.abandon",
+            "send.create",
+            "send.destroy",
+            "send.expire",
+            "send.open",
+            "send.purge",
+            "send.receipt",
+            "send.revoke",
+            "stripe.webhook",
+            "transfer.create",
+        ];
+        assert_eq!(names, written);
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "no two actions share a name");
+        for name in names {
+            let (group, rest) = name.split_once('.').expect("a dotted name");
+            assert!(!group.is_empty() && !rest.is_empty(), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! and the answers reveal nobody.
 
 use crate::api::network_of;
-use crate::audit::{Actor, AuditEvent, Outcome};
+use crate::audit::{Actor, AuditAction, AuditEvent, Outcome};
 use crate::config::BruteForceConfig;
 use crate::store::{AccountFailures, IpBlock, Store};
 
@@ -218,7 +218,7 @@ impl Guard<'_> {
                     ip: Some(ip.to_owned()),
                 },
                 org: None,
-                action: "guard.ip_blocked",
+                action: AuditAction::GuardIpBlocked,
                 target: Some(ip.to_owned()),
                 outcome: Outcome::Denied,
             },

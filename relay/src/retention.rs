@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use shared::wire::{DocumentStatus, RequestStatus, Role};
 
-use crate::audit::{Actor, AuditEvent, Outcome};
+use crate::audit::{Actor, AuditAction, AuditEvent, Outcome};
 use crate::config::SendsConfig;
 use crate::store::{SendState, StoredTarget};
 use crate::{AppState, Store};
@@ -35,7 +35,7 @@ pub fn sweep(store: &Store, now: i64) -> anyhow::Result<usize> {
             AuditEvent {
                 actor: Actor::Operator,
                 org: Some(org.id),
-                action: "org.purged",
+                action: AuditAction::OrgPurged,
                 target: Some(org.handle.clone()),
                 outcome: Outcome::Success,
             },
@@ -75,7 +75,7 @@ pub async fn sweep_sends(
                     continue;
                 }
                 report.abandoned += 1;
-                "send.abandon"
+                AuditAction::SendAbandon
             }
             SendState::Ready | SendState::Uploading if now >= send.expires_at => {
                 let ended = store.update_send(id, |send| {
@@ -89,7 +89,7 @@ pub async fn sweep_sends(
                     continue;
                 }
                 report.expired += 1;
-                "send.expire"
+                AuditAction::SendExpire
             }
             SendState::Ready
                 if send.used_up()
@@ -108,7 +108,7 @@ pub async fn sweep_sends(
                     continue;
                 }
                 report.purged += 1;
-                "send.purge"
+                AuditAction::SendPurge
             }
             _ => continue,
         };
@@ -151,7 +151,7 @@ pub async fn sweep_documents(state: &AppState, now: i64) -> anyhow::Result<Docum
                     continue;
                 }
                 report.abandoned += 1;
-                "document.abandon"
+                AuditAction::DocumentAbandon
             }
             DocumentStatus::Ready if now >= document.expires_at => {
                 let ended = store.update_document(id, |document| {
@@ -165,7 +165,7 @@ pub async fn sweep_documents(state: &AppState, now: i64) -> anyhow::Result<Docum
                     continue;
                 }
                 report.expired += 1;
-                "document.expire"
+                AuditAction::DocumentExpire
             }
             _ => continue,
         };
@@ -181,7 +181,7 @@ async fn ended(
     now: i64,
     org: shared::ids::Id,
     id: shared::ids::Id,
-    action: &'static str,
+    action: AuditAction,
 ) -> anyhow::Result<()> {
     store.audit_append(
         now,
@@ -347,7 +347,7 @@ pub async fn remind_requests(state: &AppState, now: i64) -> anyhow::Result<usize
                 AuditEvent {
                     actor: Actor::Operator,
                     org: Some(request.org),
-                    action: "request.remind",
+                    action: AuditAction::RequestRemind,
                     target: Some(request.id.to_string()),
                     outcome: Outcome::Success,
                 },

@@ -15,7 +15,7 @@ use shared::wire::{self, OrgStatus, Role};
 use subtle::ConstantTimeEq as _;
 
 use super::json::{ApiJson, ClientIp};
-use crate::audit::{Actor, AuditEvent, Outcome};
+use crate::audit::{Actor, AuditAction, AuditEvent, Outcome};
 use crate::guard::{self, Guard, Refusal};
 use crate::hashing::keyed;
 use crate::session::{self, Session};
@@ -97,9 +97,9 @@ pub async fn signup(
         Actor::User { id: user.id, ip },
         Some(org.id),
         if request.invite.is_some() {
-            "auth.join"
+            AuditAction::AuthJoin
         } else {
-            "auth.signup"
+            AuditAction::AuthSignup
         },
         Some(email),
         Outcome::Success,
@@ -275,7 +275,7 @@ pub async fn confirm_signup(
             ip,
         },
         Some(pending.org.id),
-        "auth.signup",
+        AuditAction::AuthSignup,
         Some(pending.owner.email.clone()),
         Outcome::Success,
     )?;
@@ -393,7 +393,7 @@ pub async fn login(
                 &state,
                 Actor::Anonymous { ip },
                 None,
-                "auth.login",
+                AuditAction::AuthLogin,
                 Some(typed_address(&state, &email, known)),
                 Outcome::Denied,
             )?;
@@ -424,7 +424,7 @@ pub async fn login(
             &state,
             Actor::Anonymous { ip },
             None,
-            "auth.login",
+            AuditAction::AuthLogin,
             Some(typed_address(&state, &email, known)),
             Outcome::Failure,
         )?;
@@ -438,7 +438,7 @@ pub async fn login(
             &state,
             Actor::User { id: user.id, ip },
             Some(user.org),
-            "auth.login_password",
+            AuditAction::AuthLoginPassword,
             Some(email),
             Outcome::Success,
         )?;
@@ -485,7 +485,7 @@ pub(crate) fn complete_login(
         state,
         Actor::User { id: user.id, ip },
         Some(org.id),
-        "auth.login",
+        AuditAction::AuthLogin,
         Some(user.email.clone()),
         Outcome::Success,
     )?;
@@ -515,7 +515,7 @@ pub async fn logout(
             ip,
         },
         Some(session.org.id),
-        "auth.logout",
+        AuditAction::AuthLogout,
         None,
         Outcome::Success,
     )?;
@@ -540,7 +540,7 @@ pub async fn logout_all(
             ip,
         },
         Some(session.org.id),
-        "auth.logout_all",
+        AuditAction::AuthLogoutAll,
         Some(format!("{ended} sessions")),
         Outcome::Success,
     )?;
@@ -569,7 +569,7 @@ pub async fn change_password(
             &state,
             Actor::User { id: user.id, ip },
             Some(session.org.id),
-            "auth.password_change",
+            AuditAction::AuthPasswordChange,
             None,
             Outcome::Failure,
         )?;
@@ -630,7 +630,7 @@ pub async fn change_password(
         &state,
         Actor::User { id: user.id, ip },
         Some(session.org.id),
-        "auth.password_change",
+        AuditAction::AuthPasswordChange,
         None,
         Outcome::Success,
     )?;
@@ -674,7 +674,7 @@ pub(crate) fn audit(
     state: &AppState,
     actor: Actor,
     org: Option<Id>,
-    action: &'static str,
+    action: AuditAction,
     target: Option<String>,
     outcome: Outcome,
 ) -> Result<(), AppError> {

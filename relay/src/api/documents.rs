@@ -17,7 +17,7 @@ use shared::wire::{self, DocumentKind, DocumentStatus, InvoiceStatus, Role};
 use subtle::ConstantTimeEq as _;
 
 use super::json::{ApiJson, ApiPath, ClientIp};
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::session::Session;
 use crate::store::{
     DocumentKeys, DocumentLimits, DocumentRecord, OrgRecord, StorageRefusal, UserRecord,
@@ -403,7 +403,7 @@ pub async fn finalize(
         &state,
         actor,
         &document,
-        "document.create",
+        AuditAction::DocumentCreate,
         Outcome::Success,
     )?;
     if let Some(mailer) = state.mailer.clone() {
@@ -480,7 +480,13 @@ pub async fn key(
         ip,
     };
     if !allowed.readable {
-        audit_document(&state, actor, &document, "document.open", Outcome::Denied)?;
+        audit_document(
+            &state,
+            actor,
+            &document,
+            AuditAction::DocumentOpen,
+            Outcome::Denied,
+        )?;
         return Err(not_a_reader());
     }
     refuse_unless_ready(&document)?;
@@ -515,7 +521,13 @@ pub async fn key(
             return Err(gone());
         }
     }
-    audit_document(&state, actor, &document, "document.open", Outcome::Success)?;
+    audit_document(
+        &state,
+        actor,
+        &document,
+        AuditAction::DocumentOpen,
+        Outcome::Success,
+    )?;
     Ok(Json(wire::OpenDocumentResponse {
         wrapped_key: reader.wrapped_key,
         manifest,
@@ -606,7 +618,7 @@ pub async fn revoke(
             ip,
         },
         &document,
-        "document.revoke",
+        AuditAction::DocumentRevoke,
         Outcome::Success,
     )?;
     Ok(Json(view(&state, &document, Some(&session))?))
@@ -717,7 +729,7 @@ async fn expire(state: &AppState, document: &DocumentRecord) -> Result<(), AppEr
         state,
         Actor::Operator,
         document,
-        "document.expire",
+        AuditAction::DocumentExpire,
         Outcome::Success,
     )?;
     super::chunks::destroy_files(state, document.id).await
@@ -727,7 +739,7 @@ pub fn audit_document(
     state: &AppState,
     actor: Actor,
     document: &DocumentRecord,
-    action: &'static str,
+    action: AuditAction,
     outcome: Outcome,
 ) -> Result<(), AppError> {
     super::auth::audit(

@@ -17,7 +17,7 @@ use shared::wire::{self, InvoiceStatus, OrgStatus};
 use subtle::ConstantTimeEq as _;
 
 use super::json::{ApiJson, ApiPath, ClientIp};
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::guard::{Guard, Refusal};
 use crate::store::{DownloadToken, SendRecord, SendState};
 use crate::{AppError, AppState};
@@ -160,7 +160,7 @@ pub async fn open(
                 &state,
                 actor,
                 Some(send.org),
-                "send.open",
+                AuditAction::SendOpen,
                 target,
                 Outcome::Success,
             );
@@ -200,7 +200,7 @@ pub async fn open(
                 &state,
                 actor,
                 Some(send.org),
-                "send.open",
+                AuditAction::SendOpen,
                 target,
                 Outcome::Failure,
             )?;
@@ -212,7 +212,7 @@ pub async fn open(
                 &state,
                 actor.clone(),
                 Some(send.org),
-                "send.open",
+                AuditAction::SendOpen,
                 target.clone(),
                 Outcome::Failure,
             )?;
@@ -220,7 +220,7 @@ pub async fn open(
                 &state,
                 actor,
                 Some(send.org),
-                "send.destroy",
+                AuditAction::SendDestroy,
                 target,
                 Outcome::Success,
             )?;
@@ -308,7 +308,7 @@ pub async fn receipt(
             &state,
             Actor::Anonymous { ip },
             Some(send.org),
-            "send.receipt",
+            AuditAction::SendReceipt,
             Some(id.to_string()),
             Outcome::Failure,
         )?;
@@ -339,7 +339,7 @@ pub async fn receipt(
         &state,
         Actor::Anonymous { ip },
         Some(send.org),
-        "send.receipt",
+        AuditAction::SendReceipt,
         Some(id.to_string()),
         Outcome::Success,
     )?;
@@ -392,7 +392,7 @@ async fn expire_audit(state: &AppState, send: &SendRecord) -> Result<(), AppErro
         state,
         Actor::Operator,
         Some(send.org),
-        "send.expire",
+        AuditAction::SendExpire,
         Some(send.id.to_string()),
         Outcome::Success,
     )?;

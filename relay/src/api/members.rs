@@ -14,7 +14,7 @@ use shared::wire::{self, Role};
 
 use super::auth::{audit, normalize_email};
 use super::json::{ApiJson, ClientIp};
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::session::{Session, hash_token};
 use crate::store::{InviteRecord, Updated, UserRecord};
@@ -97,7 +97,7 @@ pub async fn create_invite(
                     ip: ip.clone(),
                 },
                 Some(session.org.id),
-                "org.invite_mail",
+                AuditAction::OrgInviteMail,
                 Some(email.clone()),
                 outcome,
             )?;
@@ -117,7 +117,7 @@ pub async fn create_invite(
             ip,
         },
         Some(session.org.id),
-        "org.invite",
+        AuditAction::OrgInvite,
         Some(email),
         Outcome::Success,
     )?;
@@ -167,7 +167,7 @@ pub async fn revoke_invite(
             ip,
         },
         Some(session.org.id),
-        "org.invite_revoke",
+        AuditAction::OrgInviteRevoke,
         Some(id.to_string()),
         Outcome::Success,
     )?;
@@ -233,7 +233,7 @@ pub async fn change_role(
             ip,
         },
         Some(session.org.id),
-        "org.role_change",
+        AuditAction::OrgRoleChange,
         Some(format!("{}: {from:?} -> {:?}", member.email, member.role).to_lowercase()),
         Outcome::Success,
     )?;
@@ -276,7 +276,7 @@ pub async fn remove_member(
             ip,
         },
         Some(session.org.id),
-        "org.member_remove",
+        AuditAction::OrgMemberRemove,
         Some(member.email),
         Outcome::Success,
     )?;

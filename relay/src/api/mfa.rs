@@ -15,7 +15,7 @@ use shared::wire;
 
 use super::auth::{audit, complete_login};
 use super::json::{ApiJson, ClientIp};
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{self, Permission, authorize};
 use crate::guard::{self, Guard};
 use crate::session::{Session, hash_token};
@@ -109,7 +109,7 @@ pub async fn verify(
                 &state,
                 Actor::User { id: user.id, ip },
                 Some(user.org),
-                "auth.mfa",
+                AuditAction::AuthMfa,
                 None,
                 Outcome::Failure,
             )?;
@@ -134,7 +134,7 @@ pub async fn verify(
             ip: ip.clone(),
         },
         Some(user.org),
-        "auth.mfa",
+        AuditAction::AuthMfa,
         Some(method.to_owned()),
         Outcome::Success,
     )?;
@@ -241,7 +241,7 @@ pub async fn confirm(
                 &state,
                 Actor::User { id: user.id, ip },
                 Some(user.org),
-                "auth.mfa_enable",
+                AuditAction::AuthMfaEnable,
                 None,
                 Outcome::Failure,
             )?;
@@ -253,7 +253,7 @@ pub async fn confirm(
         &state,
         Actor::User { id: user.id, ip },
         Some(user.org),
-        "auth.mfa_enable",
+        AuditAction::AuthMfaEnable,
         None,
         Outcome::Success,
     )?;
@@ -308,7 +308,7 @@ pub async fn reset(
             ip,
         },
         Some(member.org),
-        "auth.mfa_reset",
+        AuditAction::AuthMfaReset,
         Some(member.email),
         Outcome::Success,
     )?;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use shared::wire;
 
 use super::json::{ApiJson, ClientIp};
-use crate::audit::{Actor, AuditEntry, Outcome};
+use crate::audit::{Actor, AuditAction, AuditEntry, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::session::Session;
 use crate::{AppError, AppState};
@@ -125,7 +125,7 @@ pub async fn set_policy(
             ip,
         },
         Some(org.id),
-        "org.policy",
+        AuditAction::OrgPolicy,
         Some(serde_json::to_string(&policy).unwrap_or_default()),
         Outcome::Success,
     )?;
@@ -169,7 +169,7 @@ pub async fn transfer(
         &state,
         Actor::User { id: owner.id, ip },
         Some(owner.org),
-        "org.ownership_transfer",
+        AuditAction::OrgOwnershipTransfer,
         Some(heir.email.clone()),
         Outcome::Success,
     )?;
@@ -223,7 +223,7 @@ pub async fn close(
             ip,
         },
         Some(org.id),
-        "org.close",
+        AuditAction::OrgClose,
         Some(org.handle.clone()),
         Outcome::Success,
     )?;

@@ -14,7 +14,7 @@ use shared::wire::{self, InvoiceStatus, MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHA
 
 use super::json::{ApiJson, ApiPath, ClientIp};
 use super::read_body;
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::guard::Guard;
 use crate::paywall::{self, Change};
@@ -176,7 +176,7 @@ pub async fn checkout(
         &state,
         Actor::Anonymous { ip },
         Some(invoice.payee_org),
-        "invoice.checkout",
+        AuditAction::InvoiceCheckout,
         Some(invoice_id),
         Outcome::Success,
     )?;
@@ -222,7 +222,7 @@ pub async fn mark_paid(
             ip,
         },
         Some(invoice.payee_org),
-        "invoice.mark_paid",
+        AuditAction::InvoiceMarkPaid,
         Some(invoice.id.to_string()),
         Outcome::Success,
     )?;
@@ -260,7 +260,7 @@ pub async fn webhook(
             &state,
             Actor::Anonymous { ip },
             None,
-            "stripe.webhook",
+            AuditAction::StripeWebhook,
             None,
             Outcome::Denied,
         )?;
@@ -340,7 +340,7 @@ pub async fn set_payout_details(
             ip,
         },
         Some(session.org.id),
-        "payout.details",
+        AuditAction::PayoutDetails,
         None,
         Outcome::Success,
     )?;
@@ -374,7 +374,7 @@ pub async fn record_payout(
             ip,
         },
         Some(session.org.id),
-        "payout.record",
+        AuditAction::PayoutRecord,
         Some(entry.seq.to_string()),
         Outcome::Success,
     )?;
@@ -444,7 +444,13 @@ async fn session_settled(
             "a Checkout Session does not match its invoice's amount or currency"
         );
         state.store.mark_stripe_event(&event.id, now)?;
-        audit_invoice(state, &ip, &invoice, "invoice.paid", Outcome::Failure)?;
+        audit_invoice(
+            state,
+            &ip,
+            &invoice,
+            AuditAction::InvoicePaid,
+            Outcome::Failure,
+        )?;
         return Ok("mismatch");
     }
     let payment_intent = confirmed
@@ -494,13 +500,19 @@ async fn session_settled(
     }
     sync_subject(state, &invoice)?;
     let action = match change {
-        Change::Paid | Change::PaidAgain => "invoice.paid",
-        Change::Processing => "invoice.processing",
+        Change::Paid | Change::PaidAgain => AuditAction::InvoicePaid,
+        Change::Processing => AuditAction::InvoiceProcessing,
         _ => return Ok("absorbed"),
     };
     audit_invoice(state, &ip, &invoice, action, Outcome::Success)?;
     if invoice.status == InvoiceStatus::Refunded {
-        audit_invoice(state, &ip, &invoice, "invoice.refunded", Outcome::Success)?;
+        audit_invoice(
+            state,
+            &ip,
+            &invoice,
+            AuditAction::InvoiceRefunded,
+            Outcome::Success,
+        )?;
     }
     Ok("applied")
 }
@@ -533,7 +545,7 @@ async fn session_failed(
                 state,
                 &ip,
                 &invoice,
-                "invoice.payment_failed",
+                AuditAction::InvoicePaymentFailed,
                 Outcome::Failure,
             )?;
             Ok("applied")
@@ -578,8 +590,8 @@ async fn charge_refunded(
         InvoiceUpdate::Applied { outcome, invoice } => {
             sync_subject(state, &invoice)?;
             let action = match outcome {
-                Change::Refunded => "invoice.refunded",
-                Change::PartlyRefunded => "invoice.partly_refunded",
+                Change::Refunded => AuditAction::InvoiceRefunded,
+                Change::PartlyRefunded => AuditAction::InvoicePartlyRefunded,
                 _ => return Ok("absorbed"),
             };
             audit_invoice(state, &ip, &invoice, action, Outcome::Success)?;
@@ -605,7 +617,7 @@ fn audit_invoice(
     state: &AppState,
     ip: &Option<String>,
     invoice: &InvoiceRecord,
-    action: &'static str,
+    action: AuditAction,
     outcome: Outcome,
 ) -> Result<(), AppError> {
     super::auth::audit(

@@ -10,7 +10,7 @@ use shared::wire::{self, DocumentKind, OrgStatus};
 
 use super::documents::{self, Reservation};
 use super::json::{ApiJson, ApiPath, ClientIp};
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::guard::{Guard, Refusal};
 use crate::session::Session;
@@ -73,7 +73,7 @@ pub async fn set_settings(
             ip,
         },
         Some(org.id),
-        "portal.settings",
+        AuditAction::PortalSettings,
         None,
         Outcome::Success,
     )?;
@@ -157,7 +157,7 @@ pub async fn drop(
         &state,
         Actor::Anonymous { ip },
         &document,
-        "portal.drop",
+        AuditAction::PortalDrop,
         Outcome::Success,
     )?;
     Ok(Json(created))
@@ -225,7 +225,7 @@ pub async fn transfer(
             ip,
         },
         &document,
-        "transfer.create",
+        AuditAction::TransferCreate,
         Outcome::Success,
     )?;
     Ok(Json(created))

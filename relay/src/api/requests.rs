@@ -19,7 +19,7 @@ use shared::wire::{
 
 use super::documents::{self, Reservation};
 use super::json::{ApiJson, ApiPath, ClientIp};
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::session::Session;
 use crate::store::{
@@ -160,7 +160,7 @@ pub async fn create(
             ip,
         },
         Some(session.org.id),
-        "request.create",
+        AuditAction::RequestCreate,
         Some(id.to_string()),
         Outcome::Success,
     )?;
@@ -235,7 +235,7 @@ pub async fn close(
             ip,
         },
         Some(request.org),
-        "request.close",
+        AuditAction::RequestClose,
         Some(id.to_string()),
         Outcome::Success,
     )?;
@@ -374,7 +374,7 @@ pub async fn fulfil(
         &state,
         actor,
         Some(request.org),
-        "request.fulfil",
+        AuditAction::RequestFulfil,
         Some(id.to_string()),
         Outcome::Success,
     )?;

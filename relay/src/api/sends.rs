@@ -12,7 +12,7 @@ use shared::ids::Id;
 use shared::wire;
 
 use super::json::{ApiJson, ApiPath, ClientIp};
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::session::Session;
 use crate::store::{
@@ -259,7 +259,7 @@ pub async fn finalize(
             ip,
         },
         Some(send.org),
-        "send.create",
+        AuditAction::SendCreate,
         Some(send.id.to_string()),
         Outcome::Success,
     )?;
@@ -314,7 +314,7 @@ pub async fn revoke(
             ip,
         },
         Some(send.org),
-        "send.revoke",
+        AuditAction::SendRevoke,
         Some(send.id.to_string()),
         Outcome::Success,
     )?;

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use shared::ids::Id;
 
 use super::Store;
-use crate::audit::{Actor, AuditEntry, AuditEvent, ChainError, Outcome, verify_chain};
+use crate::audit::{Actor, AuditAction, AuditEntry, AuditEvent, ChainError, Outcome, verify_chain};
 use std::collections::HashMap;
 
 const TREE: &str = "audit";
@@ -25,7 +25,7 @@ const MAX_OPEN_WINDOWS: usize = 10_000;
 struct RepeatKey {
     ip: Option<String>,
     org: Option<Id>,
-    action: &'static str,
+    action: AuditAction,
     target: Option<String>,
 }
 
@@ -232,7 +232,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::audit::{Actor, AuditEvent, ChainError, Outcome};
+    use crate::audit::{Actor, AuditAction, AuditEvent, ChainError, Outcome};
     use crate::store::Store;
 
     fn event(n: usize) -> AuditEvent {
@@ -241,7 +241,7 @@ mod tests {
                 ip: Some(format!("192.0.2.{n}")),
             },
             org: None,
-            action: "auth.login",
+            action: AuditAction::AuthLogin,
             target: Some(format!("user{n}@example.com")),
             outcome: Outcome::Failure,
         }
@@ -310,7 +310,7 @@ mod tests {
                 ip: Some("203.0.113.9".to_owned()),
             },
             org: None,
-            action: "stripe.webhook",
+            action: AuditAction::StripeWebhook,
             target: None,
             outcome: Outcome::Denied,
         };
