@@ -312,7 +312,7 @@ fn blocks_list(store: &Store, now: i64) -> AdminResponse {
 }
 
 fn block_lift(store: &Store, ip: &str) -> AdminResponse {
-    match store.remove_ip_block(&crate::api::network_of(ip)) {
+    match store.remove_ip_block(&crate::client_ip::network_of(ip)) {
         Ok(true) => AdminResponse::ok(
             format!("{ip} is no longer blocked"),
             serde_json::Value::Null,

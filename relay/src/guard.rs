@@ -10,8 +10,8 @@
 //! keys are an HMAC of the address, so unknown addresses are throttled exactly like known ones
 //! and the answers reveal nobody.
 
-use crate::api::network_of;
 use crate::audit::{Actor, AuditAction, AuditEvent, Outcome};
+use crate::client_ip::network_of;
 use crate::config::BruteForceConfig;
 use crate::store::{AccountFailures, IpBlock, Store};
 

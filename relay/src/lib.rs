@@ -15,12 +15,14 @@ pub mod hashing;
 pub mod logging;
 pub mod mail;
 pub mod paywall;
+pub mod requests;
 pub mod retention;
 pub mod store;
 pub mod stripe;
 
 mod api;
 mod assets;
+mod client_ip;
 mod error;
 pub mod rate_limit;
 mod security;

@@ -17,7 +17,7 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::api::{ClientIp, network_of};
+use crate::client_ip::{ClientIp, network_of};
 use crate::config::{RateLimit, RateLimitsConfig};
 use crate::{AppError, AppState};
 

@@ -268,7 +268,7 @@ pub async fn remind_requests(state: &AppState, now: i64) -> anyhow::Result<usize
     let store = &state.store;
     let mut reminded = 0;
     for request in store.requests()? {
-        let status = crate::api::request_status(state, &request)?;
+        let status = crate::requests::status(store, now, &request)?;
         let due_soon = request.due_at - now <= REMIND_BEFORE_DUE;
         let recently = request
             .reminded_at

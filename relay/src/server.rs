@@ -145,7 +145,7 @@ impl PerAddress {
         if self.exempt.contains(&ip) {
             return Some(Slot { open: None });
         }
-        let key = crate::api::network_of(&ip.to_string());
+        let key = crate::client_ip::network_of(&ip.to_string());
         let mut open = self.open.lock().ok()?;
         let count = open.entry(key.clone()).or_default();
         if *count >= self.cap {

@@ -14,8 +14,9 @@ use shared::ids::Id;
 use shared::wire::{self, OrgStatus, Role};
 use subtle::ConstantTimeEq as _;
 
-use super::json::{ApiJson, ClientIp};
+use super::json::ApiJson;
 use crate::audit::{Actor, AuditAction, AuditEvent, Outcome};
+use crate::client_ip::ClientIp;
 use crate::guard::{self, Guard, Refusal};
 use crate::hashing::keyed;
 use crate::session::{self, Session};

@@ -16,8 +16,9 @@ use shared::ids::Id;
 use shared::wire::{self, DocumentKind, DocumentStatus, InvoiceStatus, Role};
 use subtle::ConstantTimeEq as _;
 
-use super::json::{ApiJson, ApiPath, ClientIp};
+use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
+use crate::client_ip::ClientIp;
 use crate::session::Session;
 use crate::store::{
     DocumentKeys, DocumentLimits, DocumentRecord, OrgRecord, StorageRefusal, UserRecord,

@@ -16,8 +16,9 @@ use shared::ids::Id;
 use shared::wire::{self, InvoiceStatus, OrgStatus};
 use subtle::ConstantTimeEq as _;
 
-use super::json::{ApiJson, ApiPath, ClientIp};
+use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
+use crate::client_ip::ClientIp;
 use crate::guard::{Guard, Refusal};
 use crate::store::{DownloadToken, SendRecord, SendState};
 use crate::{AppError, AppState};

@@ -13,9 +13,10 @@ use shared::ids::Id;
 use shared::wire::{self, Role};
 
 use super::auth::{audit, normalize_email};
-use super::json::{ApiJson, ClientIp};
+use super::json::ApiJson;
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Permission, authorize};
+use crate::client_ip::ClientIp;
 use crate::session::{Session, hash_token};
 use crate::store::{InviteRecord, Updated, UserRecord};
 use crate::{AppError, AppState};

@@ -14,9 +14,10 @@ use shared::crypto::OsRng;
 use shared::wire;
 
 use super::auth::{audit, complete_login};
-use super::json::{ApiJson, ClientIp};
+use super::json::ApiJson;
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{self, Permission, authorize};
+use crate::client_ip::ClientIp;
 use crate::guard::{self, Guard};
 use crate::session::{Session, hash_token};
 use crate::store::{MfaState, MfaTicket, Updated, UserRecord};

@@ -25,9 +25,6 @@ use serde::de::DeserializeOwned;
 
 use crate::{AppError, AppState, rate_limit};
 
-pub use json::{ClientIp, network_of};
-pub use requests::status as request_status;
-
 pub fn router(state: &AppState) -> Router<AppState> {
     let config = &state.config;
     macro_rules! limited {

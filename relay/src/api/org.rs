@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use shared::wire;
 
-use super::json::{ApiJson, ClientIp};
+use super::json::ApiJson;
 use crate::audit::{Actor, AuditAction, AuditEntry, Outcome};
 use crate::authz::{Permission, authorize};
+use crate::client_ip::ClientIp;
 use crate::session::Session;
 use crate::{AppError, AppState};
 

@@ -12,10 +12,11 @@ use shared::ids::Id;
 use shared::money::{self, Currency};
 use shared::wire::{self, InvoiceStatus, MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHARS};
 
-use super::json::{ApiJson, ApiPath, ClientIp};
+use super::json::{ApiJson, ApiPath};
 use super::read_body;
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
+use crate::client_ip::ClientIp;
 use crate::guard::Guard;
 use crate::paywall::{self, Change};
 use crate::session::Session;

@@ -9,9 +9,10 @@ use axum::extract::State;
 use shared::wire::{self, DocumentKind, OrgStatus};
 
 use super::documents::{self, Reservation};
-use super::json::{ApiJson, ApiPath, ClientIp};
+use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Permission, authorize};
+use crate::client_ip::ClientIp;
 use crate::guard::{Guard, Refusal};
 use crate::session::Session;
 use crate::{AppError, AppState};
@@ -125,7 +126,7 @@ pub async fn drop(
     if let Some(address) = ip.as_deref() {
         let count = state
             .store
-            .count_portal_drop(&super::json::network_of(address), now.div_euclid(3600))?;
+            .count_portal_drop(&crate::client_ip::network_of(address), now.div_euclid(3600))?;
         if count > limit {
             return Err(AppError::RateLimited {
                 message: format!(
@@ -149,7 +150,7 @@ pub async fn drop(
             max_bundle_bytes: state.config.portal.max_bundle_bytes,
             quota_org: org.id,
             paywall: None,
-            anonymous: Some(ip.as_deref().map(super::json::network_of)),
+            anonymous: Some(ip.as_deref().map(crate::client_ip::network_of)),
         },
     )
     .await?;

@@ -13,14 +13,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use shared::ids::Id;
-use shared::wire::{
-    self, DocumentKind, DocumentStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus, RequestStatus,
-};
+use shared::wire::{self, DocumentKind, DocumentStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus};
 
 use super::documents::{self, Reservation};
-use super::json::{ApiJson, ApiPath, ClientIp};
+use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
+use crate::client_ip::ClientIp;
 use crate::session::Session;
 use crate::store::{
     DocumentRecord, InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget,
@@ -341,7 +340,7 @@ pub async fn fulfil(
             paywall,
             anonymous: provider
                 .is_none()
-                .then(|| ip.as_deref().map(super::json::network_of)),
+                .then(|| ip.as_deref().map(crate::client_ip::network_of)),
         },
     )
     .await?;
@@ -425,7 +424,7 @@ pub async fn link_view(
     };
     Ok(Json(wire::LinkRequestView {
         id: request.id,
-        status: status(&state, &request)?,
+        status: crate::requests::status(&state.store, state.clock.now(), &request)?,
         description: request.description.clone(),
         due_at: request.due_at,
         organisation: org.name,
@@ -505,20 +504,6 @@ fn side(session: &Session, request: &RequestRecord) -> Option<Side> {
     }
 }
 
-/// The request's status now: closed, fulfilled (a finished upload), overdue, or open.
-pub fn status(state: &AppState, request: &RequestRecord) -> Result<RequestStatus, AppError> {
-    if request.closed_at.is_some() {
-        return Ok(RequestStatus::Closed);
-    }
-    if finished_answer(state, request, None)? {
-        return Ok(RequestStatus::Fulfilled);
-    }
-    if state.clock.now() > request.due_at {
-        return Ok(RequestStatus::Overdue);
-    }
-    Ok(RequestStatus::Open)
-}
-
 async fn view(
     state: &AppState,
     request: &RequestRecord,
@@ -552,7 +537,7 @@ async fn view(
     }
     Ok(wire::RequestView {
         id: request.id,
-        status: status(state, request)?,
+        status: crate::requests::status(&state.store, state.clock.now(), request)?,
         description: request.description.clone(),
         due_at: request.due_at,
         created_at: request.created_at,
@@ -651,32 +636,10 @@ fn answer_for(
         }
     }
     // Answers finished before requests recorded who answered them.
-    if finished_answer(state, request, mine)? {
+    if crate::requests::has_finished_answer(&state.store, request, mine)? {
         return Ok(Answer::Answered);
     }
     Ok(Answer::Open)
-}
-
-/// Whether a fulfilment of `request` other than `except` finished uploading.
-fn finished_answer(
-    state: &AppState,
-    request: &RequestRecord,
-    except: Option<Id>,
-) -> Result<bool, AppError> {
-    for id in &request.fulfilments {
-        if Some(*id) == except {
-            continue;
-        }
-        if let Some(document) = state.store.document(*id)?
-            && matches!(
-                document.state,
-                DocumentStatus::Ready | DocumentStatus::Expired
-            )
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// The request by link that `document` would answer, if it is a fulfilment of one.

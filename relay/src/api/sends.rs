@@ -11,9 +11,10 @@ use shared::crypto::manifest::MAX_FILES;
 use shared::ids::Id;
 use shared::wire;
 
-use super::json::{ApiJson, ApiPath, ClientIp};
+use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
+use crate::client_ip::ClientIp;
 use crate::session::Session;
 use crate::store::{
     InvoiceRecord, InvoiceSubject, LinkKeys, LinkOtp, Paywall, SendRecord, SendState,

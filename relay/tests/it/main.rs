@@ -3,10 +3,12 @@
 //! - `accounts`: sign-up, log-in, sessions, CSRF, blocks, invitations, roles, MFA, the audit log;
 //! - `sends`: Secure Send end to end with the real cryptography of `shared`;
 //! - `http`: the HTTP surface (security headers, JSON errors, the embedded app);
-//! - `process`: the real binary as an operator runs it (flags, logs, SIGTERM, admin commands).
+//! - `process`: the real binary as an operator runs it (flags, logs, SIGTERM, admin commands);
+//! - `tidy`: the layering of `relay/src` (ARCHITECTURE.md "Architecture invariant").
 
 mod accounts;
 mod http;
 mod process;
 mod sends;
 mod support;
+mod tidy;
