@@ -40,6 +40,11 @@ pub fn relay_with(tweak: impl FnOnce(&mut Config)) -> Relay {
     };
     tweak(&mut config);
     let store = Store::open(&config.data_dir).expect("store");
+    serving(config, store, dir)
+}
+
+/// The relay of `config` on `store`, its clock at `START`.
+fn serving(config: Config, store: Store, dir: tempfile::TempDir) -> Relay {
     let (clock, handle) = Clock::manual(START);
     Relay {
         router: relay::app(AppState::with_clock(
@@ -248,19 +253,7 @@ impl Relay {
                 Err(error) => panic!("the store reopens: {error:#}"),
             }
         };
-        let (clock, handle) = Clock::manual(START);
-        Relay {
-            router: relay::app(AppState::with_clock(
-                config.clone(),
-                store.clone(),
-                clock.clone(),
-            )),
-            store,
-            config,
-            clock: handle,
-            time: clock,
-            dir,
-        }
+        serving(config, store, dir)
     }
 }
 
