@@ -116,6 +116,11 @@ impl From<anyhow::Error> for AppError {
 }
 
 impl AppError {
+    /// The refusal of a change whose session ended while it was on its way.
+    pub fn session_ended() -> Self {
+        AppError::Unauthenticated("your session has ended; please log in again")
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),

@@ -68,6 +68,27 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Appends an event to the audit log at the relay's time (the one way the API and the
+    /// sweep record what they did).
+    pub fn audit(
+        &self,
+        actor: audit::Actor,
+        org: Option<shared::ids::Id>,
+        action: audit::AuditAction,
+        target: Option<String>,
+        outcome: audit::Outcome,
+    ) -> Result<(), AppError> {
+        let event = audit::AuditEvent {
+            actor,
+            org,
+            action,
+            target,
+            outcome,
+        };
+        self.store.audit_append(self.clock.now(), event)?;
+        Ok(())
+    }
+
     /// State on the system clock.
     pub fn new(config: Config, store: Store) -> Self {
         Self::with_clock(config, store, Clock::system())

@@ -14,13 +14,15 @@ use shared::ids::Id;
 use shared::wire::{self, OrgStatus, Role};
 use subtle::ConstantTimeEq as _;
 
-use super::json::ApiJson;
-use crate::audit::{Actor, AuditAction, AuditEvent, Outcome};
+use super::json::{ApiJson, normalize_email};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
 use crate::guard::{self, Guard, Refusal};
 use crate::hashing::keyed;
-use crate::session::{self, Session};
-use crate::store::{JoinConflict, OrgRecord, PendingSignup, SignupConflict, Updated, UserRecord};
+use crate::session::{self, Session, hash_token};
+use crate::store::{
+    JoinConflict, MfaTicket, OrgRecord, PendingSignup, SignupConflict, Updated, UserRecord,
+};
 use crate::{AppError, AppState};
 
 /// `POST /api/auth/prelogin`.
@@ -93,8 +95,7 @@ pub async fn signup(
             ));
         }
     };
-    audit(
-        &state,
+    state.audit(
         Actor::User { id: user.id, ip },
         Some(org.id),
         if request.invite.is_some() {
@@ -269,8 +270,7 @@ pub async fn confirm_signup(
             ),
         });
     }
-    audit(
-        &state,
+    state.audit(
         Actor::User {
             id: pending.owner.id,
             ip,
@@ -390,8 +390,7 @@ pub async fn login(
         Ok(attempt) => attempt,
         Err(refusal) => {
             let known = state.store.user_by_email(&email)?.is_some();
-            audit(
-                &state,
+            state.audit(
                 Actor::Anonymous { ip },
                 None,
                 AuditAction::AuthLogin,
@@ -421,8 +420,7 @@ pub async fn login(
     let matches = bool::from(presented.ct_eq(&expected));
     let known = user.is_some();
     let (Some(user), true) = (user, matches) else {
-        audit(
-            &state,
+        state.audit(
             Actor::Anonymous { ip },
             None,
             AuditAction::AuthLogin,
@@ -434,9 +432,8 @@ pub async fn login(
     guard.succeeded(attempt)?;
     if user.mfa.is_some() {
         // The password was right; the session waits for the second factor.
-        let ticket = super::mfa::issue_ticket(&state, &user)?;
-        audit(
-            &state,
+        let ticket = issue_ticket(&state, &user)?;
+        state.audit(
             Actor::User { id: user.id, ip },
             Some(user.org),
             AuditAction::AuthLoginPassword,
@@ -482,8 +479,7 @@ pub(crate) fn complete_login(
         ));
     }
     let (record, cookie) = session::start(state, user.id, credential)?;
-    audit(
-        state,
+    state.audit(
         Actor::User { id: user.id, ip },
         Some(org.id),
         AuditAction::AuthLogin,
@@ -509,8 +505,7 @@ pub async fn logout(
     session: Session,
 ) -> Result<Response, AppError> {
     state.store.delete_session(&session.token_hash)?;
-    audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -534,8 +529,7 @@ pub async fn logout_all(
         .store
         .update_user(session.user.id, None, false, |user| user.session_epoch += 1)?;
     let ended = state.store.delete_sessions_of(session.user.id, None)?;
-    audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -566,8 +560,7 @@ pub async fn change_password(
         .storage_hash(request.current_auth_key, verified_salt)
         .await?;
     if !bool::from(presented.ct_eq(&user.auth_hash)) {
-        audit(
-            &state,
+        state.audit(
             Actor::User { id: user.id, ip },
             Some(session.org.id),
             AuditAction::AuthPasswordChange,
@@ -627,8 +620,7 @@ pub async fn change_password(
     state
         .store
         .delete_sessions_of(user.id, Some(&session.token_hash))?;
-    audit(
-        &state,
+    state.audit(
         Actor::User { id: user.id, ip },
         Some(session.org.id),
         AuditAction::AuthPasswordChange,
@@ -669,25 +661,6 @@ fn logged_out(state: &AppState) -> Response {
         session::clearing_cookie(&state.config.sessions),
     );
     (StatusCode::NO_CONTENT, headers).into_response()
-}
-
-pub(crate) fn audit(
-    state: &AppState,
-    actor: Actor,
-    org: Option<Id>,
-    action: AuditAction,
-    target: Option<String>,
-    outcome: Outcome,
-) -> Result<(), AppError> {
-    let event = AuditEvent {
-        actor,
-        org,
-        action,
-        target,
-        outcome,
-    };
-    state.store.audit_append(state.clock.now(), event)?;
-    Ok(())
 }
 
 /// What every upload of account keys must satisfy: a usable public key, key-derivation
@@ -752,22 +725,6 @@ fn fake_salt(secret: &[u8; 32], email: &str) -> [u8; 16] {
     salt
 }
 
-/// Trimmed and lowercased; one `@` with something on both sides; at most 254 bytes.
-pub(crate) fn normalize_email(email: &str) -> Result<String, AppError> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && email.split('@').count() == 2
-        && email.split('@').all(|part| !part.is_empty())
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(email)
-    } else {
-        Err(AppError::Invalid(
-            "that is not an e-mail address".to_owned(),
-        ))
-    }
-}
-
 fn checked_name(name: &str, what: &str) -> Result<String, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -793,4 +750,21 @@ fn checked_handle(handle: &str) -> Result<String, AppError> {
             "the handle must be 3 to 32 lowercase letters, digits or inner dashes".to_owned(),
         ))
     }
+}
+
+/// Makes a login ticket for `user`, whose password was just checked; returns the token (only
+/// its hash is stored).
+fn issue_ticket(state: &AppState, user: &UserRecord) -> Result<String, AppError> {
+    let mut token = [0_u8; 32];
+    OsRng.fill_bytes(&mut token);
+    let ticket = MfaTicket {
+        user: user.id,
+        created_at: state.clock.now(),
+        attempts: 0,
+        credential: user.server_salt,
+    };
+    state
+        .store
+        .create_mfa_ticket(&hash_token(&token), &ticket)?;
+    Ok(shared::encoding::encode(&token))
 }

@@ -743,8 +743,7 @@ pub fn audit_document(
     action: AuditAction,
     outcome: Outcome,
 ) -> Result<(), AppError> {
-    super::auth::audit(
-        state,
+    state.audit(
         actor,
         Some(document.org),
         action,

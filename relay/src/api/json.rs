@@ -76,3 +76,19 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiPath<T> {
             .map_err(|rejection| AppError::BadRequest(rejection.body_text()))
     }
 }
+
+/// Trimmed and lowercased; one `@` with something on both sides; at most 254 bytes.
+pub fn normalize_email(email: &str) -> Result<String, AppError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split('@').count() == 2
+        && email.split('@').all(|part| !part.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(AppError::Invalid(
+            "that is not an e-mail address".to_owned(),
+        ))
+    }
+}

@@ -157,8 +157,7 @@ pub async fn open(
             };
             // The open is spent only together with an answer that carries the key: if it
             // cannot be audited and made durable, it is given back and nothing is released.
-            let recorded = super::auth::audit(
-                &state,
+            let recorded = state.audit(
                 actor,
                 Some(send.org),
                 AuditAction::SendOpen,
@@ -197,8 +196,7 @@ pub async fn open(
         }
         Opening::Wrong { attempts_left } => {
             guard.record_failure(ip.as_deref(), now)?;
-            super::auth::audit(
-                &state,
+            state.audit(
                 actor,
                 Some(send.org),
                 AuditAction::SendOpen,
@@ -209,16 +207,14 @@ pub async fn open(
         }
         Opening::DestroyedNow => {
             guard.record_failure(ip.as_deref(), now)?;
-            super::auth::audit(
-                &state,
+            state.audit(
                 actor.clone(),
                 Some(send.org),
                 AuditAction::SendOpen,
                 target.clone(),
                 Outcome::Failure,
             )?;
-            super::auth::audit(
-                &state,
+            state.audit(
                 actor,
                 Some(send.org),
                 AuditAction::SendDestroy,
@@ -305,8 +301,7 @@ pub async fn receipt(
         ))?;
     let receipt_key = ReceiptKey::dangerously_from_bytes(receipt_key);
     if !receipt_key.verify_receipt(&id, &token.receipt_nonce, &request.receipt) {
-        super::auth::audit(
-            &state,
+        state.audit(
             Actor::Anonymous { ip },
             Some(send.org),
             AuditAction::SendReceipt,
@@ -336,8 +331,7 @@ pub async fn receipt(
             false
         })?
         .ok_or(AppError::NotFound)?;
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::Anonymous { ip },
         Some(send.org),
         AuditAction::SendReceipt,
@@ -389,8 +383,7 @@ async fn live_send(state: &AppState, id: Id) -> Result<SendRecord, AppError> {
 
 /// Records an expired send's expiry and deletes its bundle folder.
 async fn expire_audit(state: &AppState, send: &SendRecord) -> Result<(), AppError> {
-    super::auth::audit(
-        state,
+    state.audit(
         Actor::Operator,
         Some(send.org),
         AuditAction::SendExpire,

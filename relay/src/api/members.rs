@@ -12,10 +12,9 @@ use shared::crypto::OsRng;
 use shared::ids::Id;
 use shared::wire::{self, Role};
 
-use super::auth::{audit, normalize_email};
-use super::json::ApiJson;
+use super::json::{ApiJson, normalize_email};
 use crate::audit::{Actor, AuditAction, Outcome};
-use crate::authz::{Permission, authorize};
+use crate::authz::{self, Permission, authorize};
 use crate::client_ip::ClientIp;
 use crate::session::{Session, hash_token};
 use crate::store::{InviteRecord, Updated, UserRecord};
@@ -91,8 +90,7 @@ pub async fn create_invite(
             } else {
                 Outcome::Failure
             };
-            audit(
-                &state,
+            state.audit(
                 Actor::User {
                     id: session.user.id,
                     ip: ip.clone(),
@@ -111,8 +109,7 @@ pub async fn create_invite(
         }
         None => false,
     };
-    audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -161,8 +158,7 @@ pub async fn revoke_invite(
     if !state.store.revoke_invite(session.org.id, id)? {
         return Err(AppError::NotFound);
     }
-    audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -224,11 +220,10 @@ pub async fn change_role(
         } => (from, record),
         Updated::Done { outcome: None, .. } => return Err(owner_only()),
         Updated::Missing => return Err(AppError::NotFound),
-        Updated::SessionEnded => return Err(super::mfa::session_ended()),
+        Updated::SessionEnded => return Err(AppError::session_ended()),
     };
     state.store.delete_sessions_of(member.id, None)?;
-    audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -268,10 +263,9 @@ pub async fn remove_member(
             ));
         }
         Updated::Missing => return Err(AppError::NotFound),
-        Updated::SessionEnded => return Err(super::mfa::session_ended()),
+        Updated::SessionEnded => return Err(AppError::session_ended()),
     };
-    audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -314,4 +308,56 @@ fn member_view(user: &UserRecord) -> wire::MemberView {
         name: user.name.clone(),
         role: user.role,
     }
+}
+
+/// `POST /api/org/members/{id}/mfa-reset`: an owner or admin removes a member's second factor
+/// (a lost phone); the member's sessions end.
+pub async fn reset_mfa(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let member: UserRecord = target_member(&state, &session, &id)?;
+    let principal = session.principal();
+    // Decided on the record as it is in the same compare-and-swap: a member promoted meanwhile
+    // is judged by their new role.
+    let updated = state
+        .store
+        .update_user(member.id, Some(&session.guard()), false, |member| {
+            let over = authz::Member {
+                id: member.id,
+                org: member.org,
+                role: member.role,
+            };
+            authz::authorize_over(&principal, Permission::ManageMembers, over)?;
+            member.mfa = None;
+            member.mfa_pending = None;
+            member.session_epoch += 1;
+            Ok::<(), authz::Denied>(())
+        })?;
+    let member = match updated {
+        Updated::Done {
+            outcome: Ok(()),
+            record,
+        } => record,
+        Updated::Done {
+            outcome: Err(denied),
+            ..
+        } => return Err(denied.into()),
+        Updated::Missing => return Err(AppError::NotFound),
+        Updated::SessionEnded => return Err(AppError::session_ended()),
+    };
+    state.store.delete_sessions_of(member.id, None)?;
+    state.audit(
+        Actor::User {
+            id: session.user.id,
+            ip,
+        },
+        Some(member.org),
+        AuditAction::AuthMfaReset,
+        Some(member.email),
+        Outcome::Success,
+    )?;
+    Ok(StatusCode::NO_CONTENT)
 }

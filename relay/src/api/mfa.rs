@@ -1,49 +1,31 @@
 //! The second factor (TOTP, RFC 6238): enrolment (a secret for the authenticator app, confirmed
 //! with a first code, then ten single-use recovery codes shown once and stored hashed), the
 //! second step of log-in (a short-lived ticket redeemed with a code; a code is never accepted
-//! twice; wrong codes count as failed log-ins), and an admin's reset of a member's factor, which
-//! ends the member's sessions.
+//! twice; wrong codes count as failed log-ins). The ticket is issued by log-in (`auth`); an
+//! admin's reset of a member's factor is a member change (`members`).
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::Response;
 use rand_core::RngCore as _;
 use sha2::{Digest, Sha256};
 use shared::crypto::OsRng;
 use shared::wire;
 
-use super::auth::{audit, complete_login};
+use super::auth::complete_login;
 use super::json::ApiJson;
 use crate::audit::{Actor, AuditAction, Outcome};
-use crate::authz::{self, Permission, authorize};
+use crate::authz::{Permission, authorize};
 use crate::client_ip::ClientIp;
 use crate::guard::{self, Guard};
 use crate::session::{Session, hash_token};
-use crate::store::{MfaState, MfaTicket, Updated, UserRecord};
+use crate::store::{MfaState, Updated};
 use crate::{AppError, AppState, totp};
 
 /// A login ticket is good for five minutes and five codes.
 const TICKET_SECONDS: i64 = 300;
 const TICKET_ATTEMPTS: u32 = 5;
 const RECOVERY_CODES: usize = 10;
-
-/// Makes a login ticket for `user`, whose password was just checked; returns the token (only
-/// its hash is stored).
-pub(crate) fn issue_ticket(state: &AppState, user: &UserRecord) -> Result<String, AppError> {
-    let mut token = [0_u8; 32];
-    OsRng.fill_bytes(&mut token);
-    let ticket = MfaTicket {
-        user: user.id,
-        created_at: state.clock.now(),
-        attempts: 0,
-        credential: user.server_salt,
-    };
-    state
-        .store
-        .create_mfa_ticket(&hash_token(&token), &ticket)?;
-    Ok(shared::encoding::encode(&token))
-}
 
 /// `POST /api/auth/mfa/verify`: the second step of log-in. The ticket's tries and the code's
 /// time step are each spent in one atomic step, so parallel guesses are each counted and a
@@ -106,8 +88,7 @@ pub async fn verify(
             record,
         } => (method, record),
         Updated::Done { outcome: None, .. } => {
-            audit(
-                &state,
+            state.audit(
                 Actor::User { id: user.id, ip },
                 Some(user.org),
                 AuditAction::AuthMfa,
@@ -128,8 +109,7 @@ pub async fn verify(
         return Err(expired());
     }
     guard.succeeded(attempt)?;
-    audit(
-        &state,
+    state.audit(
         Actor::User {
             id: user.id,
             ip: ip.clone(),
@@ -172,7 +152,7 @@ pub async fn setup(
                 "a second factor is already set up".to_owned(),
             ));
         }
-        Updated::Missing | Updated::SessionEnded => return Err(session_ended()),
+        Updated::Missing | Updated::SessionEnded => return Err(AppError::session_ended()),
     }
     Ok(Json(wire::MfaSetupResponse {
         secret: totp::base32(&secret),
@@ -238,8 +218,7 @@ pub async fn confirm(
             outcome: Confirmation::WrongCode,
             ..
         } => {
-            audit(
-                &state,
+            state.audit(
                 Actor::User { id: user.id, ip },
                 Some(user.org),
                 AuditAction::AuthMfaEnable,
@@ -248,10 +227,9 @@ pub async fn confirm(
             )?;
             return Err(AppError::WrongCode);
         }
-        Updated::Missing | Updated::SessionEnded => return Err(session_ended()),
+        Updated::Missing | Updated::SessionEnded => return Err(AppError::session_ended()),
     }
-    audit(
-        &state,
+    state.audit(
         Actor::User { id: user.id, ip },
         Some(user.org),
         AuditAction::AuthMfaEnable,
@@ -261,64 +239,6 @@ pub async fn confirm(
     Ok(Json(wire::MfaConfirmResponse {
         recovery_codes: codes,
     }))
-}
-
-/// `POST /api/org/members/{id}/mfa-reset`: an owner or admin removes a member's second factor
-/// (a lost phone); the member's sessions end.
-pub async fn reset(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    session: Session,
-    Path(id): Path<String>,
-) -> Result<StatusCode, AppError> {
-    let member: UserRecord = super::members::target_member(&state, &session, &id)?;
-    let principal = session.principal();
-    // Decided on the record as it is in the same compare-and-swap: a member promoted meanwhile
-    // is judged by their new role.
-    let updated = state
-        .store
-        .update_user(member.id, Some(&session.guard()), false, |member| {
-            let over = authz::Member {
-                id: member.id,
-                org: member.org,
-                role: member.role,
-            };
-            authz::authorize_over(&principal, Permission::ManageMembers, over)?;
-            member.mfa = None;
-            member.mfa_pending = None;
-            member.session_epoch += 1;
-            Ok::<(), authz::Denied>(())
-        })?;
-    let member = match updated {
-        Updated::Done {
-            outcome: Ok(()),
-            record,
-        } => record,
-        Updated::Done {
-            outcome: Err(denied),
-            ..
-        } => return Err(denied.into()),
-        Updated::Missing => return Err(AppError::NotFound),
-        Updated::SessionEnded => return Err(session_ended()),
-    };
-    state.store.delete_sessions_of(member.id, None)?;
-    audit(
-        &state,
-        Actor::User {
-            id: session.user.id,
-            ip,
-        },
-        Some(member.org),
-        AuditAction::AuthMfaReset,
-        Some(member.email),
-        Outcome::Success,
-    )?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// The refusal of a change whose session ended while it was on its way.
-pub(crate) fn session_ended() -> AppError {
-    AppError::Unauthenticated("your session has ended; please log in again")
 }
 
 /// `XXXX-XXXX-XXXX-XXXX` in base32 (80 random bits).

@@ -65,7 +65,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/auth/mfa/setup", post(mfa::setup))
         .route("/auth/mfa/confirm", post(mfa::confirm))
-        .route("/org/members/{id}/mfa-reset", post(mfa::reset))
+        .route("/org/members/{id}/mfa-reset", post(members::reset_mfa))
         .route("/org/audit", get(org::audit))
         .route("/org/audit/checkpoint", get(org::audit_checkpoint))
         .route("/org/policy", get(org::policy).put(org::set_policy))

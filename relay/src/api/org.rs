@@ -118,9 +118,8 @@ pub async fn set_policy(
         })?
         .done()
         .map(|((), org)| org)
-        .ok_or_else(super::mfa::session_ended)?;
-    super::auth::audit(
-        &state,
+        .ok_or_else(AppError::session_ended)?;
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -160,14 +159,13 @@ pub async fn transfer(
         {
             crate::store::Updated::Done { record, .. } => record,
             crate::store::Updated::Missing => return Err(AppError::NotFound),
-            crate::store::Updated::SessionEnded => return Err(super::mfa::session_ended()),
+            crate::store::Updated::SessionEnded => return Err(AppError::session_ended()),
         };
     state.store.delete_sessions_of(heir.id, None)?;
     state
         .store
         .delete_sessions_of(owner.id, Some(&session.token_hash))?;
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::User { id: owner.id, ip },
         Some(owner.org),
         AuditAction::OrgOwnershipTransfer,
@@ -212,13 +210,12 @@ pub async fn close(
         })?
         .done()
         .map(|((), org)| org)
-        .ok_or_else(super::mfa::session_ended)?;
+        .ok_or_else(AppError::session_ended)?;
     // Sessions of a closed organisation are refused on their next request; this tidies up.
     for member in state.store.users_of_org(org.id)? {
         state.store.delete_sessions_of(member.id, None)?;
     }
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,

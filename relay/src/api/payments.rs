@@ -173,8 +173,7 @@ pub async fn checkout(
         invoice.checkout = Some(record.clone());
         ((), Vec::new())
     })?;
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::Anonymous { ip },
         Some(invoice.payee_org),
         AuditAction::InvoiceCheckout,
@@ -216,8 +215,7 @@ pub async fn mark_paid(
         ));
     }
     sync_subject(&state, &invoice)?;
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -257,8 +255,7 @@ pub async fn webhook(
         i64::from(config.webhook_tolerance_seconds),
     ) {
         tracing::warn!(%error, "refused a Stripe webhook");
-        super::auth::audit(
-            &state,
+        state.audit(
             Actor::Anonymous { ip },
             None,
             AuditAction::StripeWebhook,
@@ -334,8 +331,7 @@ pub async fn set_payout_details(
         notes: field(&request.notes, "the notes", 1000)?,
     };
     state.store.set_payout_details(session.org.id, &details)?;
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -368,8 +364,7 @@ pub async fn record_payout(
         &request.reference,
     )
     .await?;
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -621,8 +616,7 @@ fn audit_invoice(
     action: AuditAction,
     outcome: Outcome,
 ) -> Result<(), AppError> {
-    super::auth::audit(
-        state,
+    state.audit(
         Actor::Anonymous { ip: ip.clone() },
         Some(invoice.payee_org),
         action,

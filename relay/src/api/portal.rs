@@ -66,9 +66,8 @@ pub async fn set_settings(
         })?
         .done()
         .map(|((), org)| org)
-        .ok_or_else(super::mfa::session_ended)?;
-    super::auth::audit(
-        &state,
+        .ok_or_else(AppError::session_ended)?;
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,

@@ -152,8 +152,7 @@ pub async fn create(
         answered_by: None,
     };
     state.store.save_request(&record)?;
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -227,8 +226,7 @@ pub async fn close(
             request.closed_at.get_or_insert(now);
         })?
         .ok_or(AppError::NotFound)?;
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -369,8 +367,7 @@ pub async fn fulfil(
         },
         None => Actor::Anonymous { ip },
     };
-    super::auth::audit(
-        &state,
+    state.audit(
         actor,
         Some(request.org),
         AuditAction::RequestFulfil,

@@ -253,8 +253,7 @@ pub async fn finalize(
         }
         return Err(already_finalized());
     }
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
@@ -308,8 +307,7 @@ pub async fn revoke(
         ));
     }
     super::chunks::destroy_files(&state, id).await?;
-    super::auth::audit(
-        &state,
+    state.audit(
         Actor::User {
             id: session.user.id,
             ip,
