@@ -168,6 +168,24 @@ impl AppError {
     }
 }
 
+impl From<crate::requests::AnswerError> for AppError {
+    fn from(error: crate::requests::AnswerError) -> Self {
+        use crate::requests::AnswerError;
+        match error {
+            AnswerError::Finishing => AppError::Conflict(
+                "another upload with this request link is being finished right now; if it fails, try again in a few minutes"
+                    .to_owned(),
+            ),
+            AnswerError::Answered => AppError::Gone {
+                code: "fulfilled",
+                message: "this request has already been answered; it takes no more documents",
+            },
+            AnswerError::Gone => AppError::NotFound,
+            AnswerError::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<crate::authz::Denied> for AppError {
     fn from(denied: crate::authz::Denied) -> Self {
         AppError::Forbidden(denied.to_string())

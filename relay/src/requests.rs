@@ -1,11 +1,12 @@
-//! Document requests in the domain's terms, apart from HTTP: what state a request is in. The
-//! API's handlers and the retention sweep's reminders both ask here, so a request is open,
-//! overdue, fulfilled or closed by one rule.
+//! Document requests in the domain's terms, apart from HTTP: what state a request is in (one
+//! rule for the API's handlers and the retention sweep's reminders), who may answer a request by
+//! link (its one answer, taken with a compare-and-swap at the finalize), and whether an upload
+//! token is the request's. Refusals are `AnswerError`s; the HTTP edge maps them to answers.
 
 use shared::ids::Id;
-use shared::wire::{DocumentStatus, RequestStatus};
+use shared::wire::{DocumentKind, DocumentStatus, RequestStatus};
 
-use crate::store::{RequestRecord, Store};
+use crate::store::{DocumentRecord, RequestRecord, Store, StoredTarget};
 
 /// The request's status at `now`: closed, fulfilled (a finished upload), overdue, or open.
 pub fn status(store: &Store, now: i64, request: &RequestRecord) -> anyhow::Result<RequestStatus> {
@@ -42,4 +43,143 @@ pub fn has_finished_answer(
         }
     }
     Ok(false)
+}
+
+/// Where a request by link stands for one more answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Nobody answered: an upload may.
+    Open,
+    /// Another upload took the answer and is being finalized.
+    Finishing,
+    /// Another upload answered it.
+    Answered,
+}
+
+/// Why an upload may not answer a request by link.
+#[derive(Debug)]
+pub enum AnswerError {
+    /// Another upload took the answer and is being finalized.
+    Finishing,
+    /// Another upload answered it.
+    Answered,
+    /// The request is gone.
+    Gone,
+    /// The store failed.
+    Store(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AnswerError {
+    fn from(error: anyhow::Error) -> Self {
+        AnswerError::Store(error)
+    }
+}
+
+/// Where `request` stands for an upload of `mine` (`None`: one not reserved yet).
+pub fn answer_for(
+    store: &Store,
+    request: &RequestRecord,
+    mine: Option<Id>,
+) -> anyhow::Result<Answer> {
+    if let Some(holder) = request.answered_by.filter(|holder| Some(*holder) != mine) {
+        match store.document(holder)?.map(|document| document.state) {
+            Some(DocumentStatus::Ready | DocumentStatus::Expired) => return Ok(Answer::Answered),
+            Some(DocumentStatus::Uploading) => return Ok(Answer::Finishing),
+            // Its answer was withdrawn, or its upload abandoned: the answer is free again.
+            Some(DocumentStatus::Revoked) | None => {}
+        }
+    }
+    // Answers finished before requests recorded who answered them.
+    if has_finished_answer(store, request, mine)? {
+        return Ok(Answer::Answered);
+    }
+    Ok(Answer::Open)
+}
+
+/// Refuses a chunk of `document` if it answers a request by link that another upload answered
+/// already, or is answering right now.
+pub fn refuse_if_answered(store: &Store, document: &DocumentRecord) -> Result<(), AnswerError> {
+    let Some(request) = link_request_of(store, document)? else {
+        return Ok(());
+    };
+    match answer_for(store, &request, Some(document.id))? {
+        Answer::Open => Ok(()),
+        Answer::Finishing => Err(AnswerError::Finishing),
+        Answer::Answered => Err(AnswerError::Answered),
+    }
+}
+
+/// At the finalize of `document`, just before it becomes readable: if it answers a request by
+/// link, it takes the request's one answer with a compare-and-swap on the request (so of two
+/// uploads finishing at once, one answers and the other is refused), or is refused as
+/// `refuse_if_answered` says. Requests to an organisation take any number of answers.
+pub fn take_answer(store: &Store, document: &DocumentRecord) -> Result<(), AnswerError> {
+    loop {
+        let Some(request) = link_request_of(store, document)? else {
+            return Ok(());
+        };
+        match answer_for(store, &request, Some(document.id))? {
+            Answer::Open => {}
+            Answer::Finishing => return Err(AnswerError::Finishing),
+            Answer::Answered => return Err(AnswerError::Answered),
+        }
+        let seen = request.answered_by;
+        let (taken, _) = store
+            .update_request(request.id, |request| {
+                let unchanged = request.answered_by == seen;
+                if unchanged {
+                    request.answered_by = Some(document.id);
+                }
+                unchanged
+            })?
+            .ok_or(AnswerError::Gone)?;
+        if taken {
+            return Ok(());
+        }
+        // Another upload took it between the look and the swap: look again.
+    }
+}
+
+/// Gives back the answer `document` took, when its finalize did not make it readable after all.
+pub fn release_answer(store: &Store, document: &DocumentRecord) -> anyhow::Result<()> {
+    let Some(id) = document.request else {
+        return Ok(());
+    };
+    store.update_request(id, |request| {
+        if request.answered_by == Some(document.id) {
+            request.answered_by = None;
+        }
+    })?;
+    Ok(())
+}
+
+/// The request by link that `document` would answer, if it is a fulfilment of one.
+fn link_request_of(
+    store: &Store,
+    document: &DocumentRecord,
+) -> anyhow::Result<Option<RequestRecord>> {
+    if document.kind != DocumentKind::Fulfilment {
+        return Ok(None);
+    }
+    let Some(id) = document.request else {
+        return Ok(None);
+    };
+    Ok(store
+        .request(id)?
+        .filter(|request| request.target_org().is_none()))
+}
+
+/// Whether `token` (base64, as the provider's link carries it) is the upload token of `request`,
+/// a request by link; checked against its verifier in constant time.
+pub fn link_token_matches(request: &RequestRecord, token: Option<&str>) -> bool {
+    let StoredTarget::Link {
+        upload_verifier, ..
+    } = &request.target
+    else {
+        return false;
+    };
+    let Some(token) = token.and_then(|value| shared::encoding::decode(value).ok()) else {
+        return false;
+    };
+    shared::crypto::LinkVerifier::from_bytes(*upload_verifier).matches(&token)
 }

@@ -243,7 +243,7 @@ pub async fn put_chunk(
             "this document is already finalized or ended; its chunks cannot change".to_owned(),
         ));
     }
-    super::requests::refuse_if_answered(&state, &document)?;
+    crate::requests::refuse_if_answered(&state.store, &document)?;
     let expected = super::chunks::sealed_len(&document.files, file, chunk)?;
     let body = super::chunks::read_chunk(request, expected, file, chunk).await?;
     // A bundle that ended while the chunk was arriving keeps nothing of it (its folder may
@@ -275,7 +275,7 @@ pub async fn stored_chunks(
             "this document is already finalized or ended; there is nothing to resume".to_owned(),
         ));
     }
-    super::requests::refuse_if_answered(&state, &document)?;
+    crate::requests::refuse_if_answered(&state.store, &document)?;
     let files = super::chunks::stored(&state, id, &document.files).await?;
     Ok(Json(wire::StoredChunks { files }))
 }
@@ -351,7 +351,7 @@ pub async fn finalize(
     }
     super::chunks::all_stored(&state, document.id, &document.files).await?;
     // A request by link takes one answer: this upload takes it now, or is refused.
-    super::requests::take_answer(&state, &document)?;
+    crate::requests::take_answer(&state.store, &document)?;
     // The key material goes into the bundle folder (durably) before anyone can read it.
     let stored = state
         .store
@@ -365,7 +365,7 @@ pub async fn finalize(
         )
         .await;
     if let Err(error) = stored {
-        super::requests::release_answer(&state, &document)?;
+        crate::requests::release_answer(&state.store, &document)?;
         return Err(error.into());
     }
     let now = state.clock.now();
@@ -381,7 +381,7 @@ pub async fn finalize(
         })?
         .ok_or(AppError::NotFound)?;
     if !finalized {
-        super::requests::release_answer(&state, &document)?;
+        crate::requests::release_answer(&state.store, &document)?;
         if !matches!(
             document.state,
             DocumentStatus::Uploading | DocumentStatus::Ready
@@ -544,7 +544,7 @@ pub async fn chunk(
     ApiPath((id, file, chunk)): ApiPath<(Id, u32, u32)>,
 ) -> Result<Response, AppError> {
     let document = live_document(&state, id).await?;
-    let by_link = super::requests::link_holder_of_authorization(&state, &document, &headers)?;
+    let by_link = link_holder_of_authorization(&state, &document, &headers)?;
     if !by_link {
         let Some(session) = session else {
             return Err(AppError::Unauthenticated("please log in"));
@@ -894,4 +894,30 @@ async fn notify_readers(state: &AppState, mailer: &crate::mail::Mailer, document
 
 pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// Whether the headers carry the upload token of the request by link that `document` (an
+/// authorisation) belongs to: then its holder may download the authorisation's ciphertext.
+fn link_holder_of_authorization(
+    state: &AppState,
+    document: &DocumentRecord,
+    headers: &HeaderMap,
+) -> Result<bool, AppError> {
+    if document.kind != DocumentKind::Authorization || !super::json::has_upload_token(headers) {
+        return Ok(false);
+    }
+    let Some(request) = document
+        .request
+        .map(|id| state.store.request(id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(false);
+    };
+    if !crate::requests::link_token_matches(&request, super::json::upload_token(headers)) {
+        return Err(AppError::Unauthenticated(
+            "this request link is incomplete or wrong; open the whole link you were sent",
+        ));
+    }
+    Ok(true)
 }

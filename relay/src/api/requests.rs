@@ -16,18 +16,15 @@ use shared::ids::Id;
 use shared::wire::{self, DocumentKind, DocumentStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus};
 
 use super::documents::{self, Reservation};
-use super::json::{ApiJson, ApiPath};
+use super::json::{ApiJson, ApiPath, has_upload_token, upload_token};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::client_ip::ClientIp;
 use crate::session::Session;
-use crate::store::{
-    DocumentRecord, InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget,
-};
+use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget};
 use crate::{AppError, AppState};
 
 /// The header a provider by link sends the upload token in.
-pub const UPLOAD_TOKEN_HEADER: &str = "x-upload-token";
 /// The furthest a due date may be.
 const MAX_DUE_DAYS: i64 = 366;
 
@@ -268,7 +265,7 @@ pub async fn fulfil(
                     "this request link is incomplete or wrong; open the whole link you were sent",
                 ));
             };
-            if !link_token_matches(&request, &headers) {
+            if !crate::requests::link_token_matches(&request, upload_token(&headers)) {
                 return Err(AppError::Unauthenticated(
                     "this request link is incomplete or wrong; open the whole link you were sent",
                 ));
@@ -288,9 +285,12 @@ pub async fn fulfil(
         });
     }
     if request.target_org().is_none()
-        && matches!(answer_for(&state, &request, None)?, Answer::Answered)
+        && matches!(
+            crate::requests::answer_for(&state.store, &request, None)?,
+            crate::requests::Answer::Answered
+        )
     {
-        return Err(answered());
+        return Err(crate::requests::AnswerError::Answered.into());
     }
     if matches!(
         requester_org.status,
@@ -385,7 +385,7 @@ pub async fn link_view(
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::LinkRequestView>, AppError> {
     let request = state.store.request(id)?.ok_or(AppError::NotFound)?;
-    if !link_token_matches(&request, &headers) {
+    if !crate::requests::link_token_matches(&request, upload_token(&headers)) {
         return Err(AppError::Unauthenticated(
             "this request link is incomplete or wrong; open the whole link you were sent",
         ));
@@ -434,32 +434,6 @@ pub async fn link_view(
     }))
 }
 
-/// Whether the headers carry the upload token of the request by link that `document` (an
-/// authorisation) belongs to: then its holder may download the authorisation's ciphertext.
-pub fn link_holder_of_authorization(
-    state: &AppState,
-    document: &DocumentRecord,
-    headers: &HeaderMap,
-) -> Result<bool, AppError> {
-    if document.kind != DocumentKind::Authorization || headers.get(UPLOAD_TOKEN_HEADER).is_none() {
-        return Ok(false);
-    }
-    let Some(request) = document
-        .request
-        .map(|id| state.store.request(id))
-        .transpose()?
-        .flatten()
-    else {
-        return Ok(false);
-    };
-    if !link_token_matches(&request, headers) {
-        return Err(AppError::Unauthenticated(
-            "this request link is incomplete or wrong; open the whole link you were sent",
-        ));
-    }
-    Ok(true)
-}
-
 /// Who fulfils: a provider by link (their request's upload token in `X-Upload-Token`; any
 /// session cookie is then ignored), or a logged-in member of the organisation asked.
 #[derive(Debug)]
@@ -475,7 +449,7 @@ impl axum::extract::FromRequestParts<AppState> for Provider {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if parts.headers.contains_key(UPLOAD_TOKEN_HEADER) {
+        if has_upload_token(&parts.headers) {
             return Ok(Provider::Link(parts.headers.clone()));
         }
         <Session as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
@@ -548,141 +522,4 @@ async fn view(
         authorization,
         fulfilments,
     })
-}
-
-/// Refuses a chunk of `document` if it answers a request by link that another upload answered
-/// already (410 `fulfilled`), or is answering right now (409).
-pub fn refuse_if_answered(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
-    let Some(request) = link_request_of(state, document)? else {
-        return Ok(());
-    };
-    match answer_for(state, &request, Some(document.id))? {
-        Answer::Open => Ok(()),
-        Answer::Finishing => Err(finishing()),
-        Answer::Answered => Err(answered()),
-    }
-}
-
-/// At the finalize of `document`, just before it becomes readable: if it answers a request by
-/// link, it takes the request's one answer with a compare-and-swap on the request (so of two
-/// uploads finishing at once, one answers and the other is refused), or is refused as
-/// `refuse_if_answered` says. Requests to an organisation take any number of answers.
-pub fn take_answer(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
-    loop {
-        let Some(request) = link_request_of(state, document)? else {
-            return Ok(());
-        };
-        match answer_for(state, &request, Some(document.id))? {
-            Answer::Open => {}
-            Answer::Finishing => return Err(finishing()),
-            Answer::Answered => return Err(answered()),
-        }
-        let seen = request.answered_by;
-        let (taken, _) = state
-            .store
-            .update_request(request.id, |request| {
-                let unchanged = request.answered_by == seen;
-                if unchanged {
-                    request.answered_by = Some(document.id);
-                }
-                unchanged
-            })?
-            .ok_or(AppError::NotFound)?;
-        if taken {
-            return Ok(());
-        }
-        // Another upload took it between the look and the swap: look again.
-    }
-}
-
-/// Gives back the answer `document` took, when its finalize did not make it readable after all.
-pub fn release_answer(state: &AppState, document: &DocumentRecord) -> Result<(), AppError> {
-    let Some(id) = document.request else {
-        return Ok(());
-    };
-    state.store.update_request(id, |request| {
-        if request.answered_by == Some(document.id) {
-            request.answered_by = None;
-        }
-    })?;
-    Ok(())
-}
-
-/// Where a request by link stands for one more answer.
-enum Answer {
-    /// Nobody answered: an upload may.
-    Open,
-    /// Another upload took the answer and is being finalized.
-    Finishing,
-    /// Another upload answered it.
-    Answered,
-}
-
-/// Where `request` stands for an upload of `mine` (`None`: one not reserved yet).
-fn answer_for(
-    state: &AppState,
-    request: &RequestRecord,
-    mine: Option<Id>,
-) -> Result<Answer, AppError> {
-    if let Some(holder) = request.answered_by.filter(|holder| Some(*holder) != mine) {
-        match state.store.document(holder)?.map(|document| document.state) {
-            Some(DocumentStatus::Ready | DocumentStatus::Expired) => return Ok(Answer::Answered),
-            Some(DocumentStatus::Uploading) => return Ok(Answer::Finishing),
-            // Its answer was withdrawn, or its upload abandoned: the answer is free again.
-            Some(DocumentStatus::Revoked) | None => {}
-        }
-    }
-    // Answers finished before requests recorded who answered them.
-    if crate::requests::has_finished_answer(&state.store, request, mine)? {
-        return Ok(Answer::Answered);
-    }
-    Ok(Answer::Open)
-}
-
-/// The request by link that `document` would answer, if it is a fulfilment of one.
-fn link_request_of(
-    state: &AppState,
-    document: &DocumentRecord,
-) -> Result<Option<RequestRecord>, AppError> {
-    if document.kind != DocumentKind::Fulfilment {
-        return Ok(None);
-    }
-    let Some(id) = document.request else {
-        return Ok(None);
-    };
-    Ok(state
-        .store
-        .request(id)?
-        .filter(|request| request.target_org().is_none()))
-}
-
-fn answered() -> AppError {
-    AppError::Gone {
-        code: "fulfilled",
-        message: "this request has already been answered; it takes no more documents",
-    }
-}
-
-fn finishing() -> AppError {
-    AppError::Conflict(
-        "another upload with this request link is being finished right now; if it fails, try again in a few minutes"
-            .to_owned(),
-    )
-}
-
-fn link_token_matches(request: &RequestRecord, headers: &HeaderMap) -> bool {
-    let StoredTarget::Link {
-        upload_verifier, ..
-    } = &request.target
-    else {
-        return false;
-    };
-    let Some(token) = headers
-        .get(UPLOAD_TOKEN_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| shared::encoding::decode(value).ok())
-    else {
-        return false;
-    };
-    shared::crypto::LinkVerifier::from_bytes(*upload_verifier).matches(&token)
 }
