@@ -249,28 +249,24 @@ fn payout_record(
             return AdminResponse::failed(format!("cannot read organisations: {error:#}"));
         }
     };
-    let parsed = shared::money::Currency::parse(currency).and_then(|currency| {
-        shared::money::parse_amount(amount, currency).map(|minor| (minor, currency))
-    });
-    let (minor, currency) = match parsed {
+    let parsed = shared::money::Currency::parse(currency)
+        .and_then(|currency| {
+            shared::money::parse_amount(amount, currency).map(|minor| (minor, currency))
+        })
+        .map_err(crate::paywall::EntryRefusal::Amount)
+        .and_then(|(minor, currency)| {
+            crate::paywall::checked_payout(minor, currency, reference)
+                .map(|reference| (minor, currency, reference))
+        });
+    let (minor, currency, reference) = match parsed {
         Ok(parsed) => parsed,
-        Err(error) => {
-            let mut response = AdminResponse::failed(format!("nothing recorded: {error}"));
+        Err(refusal) => {
+            let mut response = AdminResponse::failed(format!("nothing recorded: {refusal}"));
             response.org = Some(org.id);
             return response;
         }
     };
-    let reference = reference.trim();
-    if reference.is_empty() || reference.chars().count() > shared::wire::MAX_REFERENCE_CHARS {
-        let mut response = AdminResponse::failed(format!(
-            "nothing recorded: give a reference of 1 to {} characters",
-            shared::wire::MAX_REFERENCE_CHARS
-        ));
-        response.org = Some(org.id);
-        return response;
-    }
-    let mut response = match store.record_payout(org.id, minor, currency, reference.to_owned(), now)
-    {
+    let mut response = match store.record_payout(org.id, minor, currency, reference, now) {
         Ok(entry) => AdminResponse::ok(
             format!(
                 "recorded a payout of {} to {}",

@@ -2,8 +2,9 @@
 //! payment fact moves an invoice and which ledger entries it causes, and how the ledger sums
 //! into a payout report. States only move forward (open → processing → paid → refunded; a
 //! failed bank debit returns processing to open), so an event that arrives late or twice is
-//! absorbed instead of undoing a later one. No I/O here: `api::payments` applies these inside
-//! the store's invoice transaction.
+//! absorbed instead of undoing a later one. The checks of a payout or a payment marked by hand
+//! live here too, so the API and the operator's command refuse the same input. No I/O here:
+//! `api::payments` applies these inside the store's invoice transaction.
 
 use std::collections::BTreeMap;
 
@@ -322,4 +323,41 @@ mod tests {
         let yen = lines.iter().find(|line| line.currency == jpy).expect("JPY");
         assert_eq!(yen.owed, -500, "paid out more than collected");
     }
+}
+
+/// Why a payout or a payment marked by hand cannot be recorded, in words for whoever typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryRefusal {
+    #[error("{0}")]
+    Amount(shared::money::MoneyError),
+    #[error(
+        "give a reference (a transfer's reference, a cheque number) of 1 to {} characters",
+        shared::wire::MAX_REFERENCE_CHARS
+    )]
+    Reference,
+}
+
+/// A payout as the ledger takes it, whoever records it (an owner through the API, the operator
+/// with `admin payout record`): an amount within the currency's limits and a reference of 1 to
+/// `MAX_REFERENCE_CHARS` characters with no control character; answers the reference trimmed.
+pub fn checked_payout(
+    amount_minor: u64,
+    currency: shared::money::Currency,
+    reference: &str,
+) -> Result<String, EntryRefusal> {
+    shared::money::check_amount(amount_minor, currency).map_err(EntryRefusal::Amount)?;
+    checked_reference(reference)
+}
+
+/// A ledger entry's reference as typed (a transfer's reference, a cheque number): trimmed, 1 to
+/// `MAX_REFERENCE_CHARS` characters, no control character.
+pub fn checked_reference(reference: &str) -> Result<String, EntryRefusal> {
+    let reference = reference.trim();
+    if reference.is_empty()
+        || reference.chars().count() > shared::wire::MAX_REFERENCE_CHARS
+        || reference.chars().any(char::is_control)
+    {
+        return Err(EntryRefusal::Reference);
+    }
+    Ok(reference.to_owned())
 }

@@ -657,6 +657,25 @@ async fn the_ledger_and_payout_report_balance_to_the_cent_across_currencies() ->
     .await?
     .ok_or_else(|| anyhow::anyhow!("the admin socket answers"))?;
     assert!(!refused.ok, "a sub-cent payout is refused");
+    // The operator's command checks a payout as the owner's API does: a reference with a
+    // control character (which would garble the report and the ledger's view) is refused.
+    let garbled = relay::admin::send(
+        world.relay.data_dir(),
+        &relay::admin::AdminCommand::PayoutRecord {
+            handle: "bigfirm".to_owned(),
+            amount: "5".to_owned(),
+            currency: "EUR".to_owned(),
+            reference: "wire\u{1b}[2J 78".to_owned(),
+        },
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("the admin socket answers"))?;
+    assert!(!garbled.ok, "a control character is refused");
+    assert!(
+        garbled.message.contains("give a reference"),
+        "{}",
+        garbled.message
+    );
 
     let report = world.report().await?;
     assert_eq!(report.lines.len(), expected.len(), "one line per currency");

@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{Request, State};
 use shared::ids::Id;
 use shared::money::{self, Currency};
-use shared::wire::{self, InvoiceStatus, MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHARS};
+use shared::wire::{self, InvoiceStatus, MAX_DESCRIPTION_CHARS};
 
 use super::json::{ApiJson, ApiPath};
 use super::read_body;
@@ -200,7 +200,8 @@ pub async fn mark_paid(
             by: invoice.created_by,
         },
     )?;
-    let reference = validate_reference(&request.reference)?;
+    let reference = paywall::checked_reference(&request.reference)
+        .map_err(|refusal| AppError::Invalid(refusal.to_string()))?;
     let now = state.clock.now();
     let _money = state.store.lock_payments().await;
     let update = state.store.update_invoice(id, None, now, |invoice| {
@@ -385,9 +386,8 @@ pub async fn record_payout_for(
     currency: Currency,
     reference: &str,
 ) -> Result<LedgerEntry, AppError> {
-    money::check_amount(amount_minor, currency)
-        .map_err(|error| AppError::Invalid(error.to_string()))?;
-    let reference = validate_reference(reference)?;
+    let reference = paywall::checked_payout(amount_minor, currency, reference)
+        .map_err(|refusal| AppError::Invalid(refusal.to_string()))?;
     let _money = state.store.lock_payments().await;
     Ok(state
         .store
@@ -667,19 +667,6 @@ fn public_base(state: &AppState) -> Result<String, AppError> {
         ));
     }
     Ok(configured.to_owned())
-}
-
-fn validate_reference(reference: &str) -> Result<String, AppError> {
-    let reference = reference.trim();
-    if reference.is_empty()
-        || reference.chars().count() > MAX_REFERENCE_CHARS
-        || reference.chars().any(char::is_control)
-    {
-        return Err(AppError::Invalid(format!(
-            "give a reference (a transfer's reference, a cheque number) of 1 to {MAX_REFERENCE_CHARS} characters"
-        )));
-    }
-    Ok(reference.to_owned())
 }
 
 /// The refusal for a refunded invoice.
