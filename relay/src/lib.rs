@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod audit;
 pub mod authz;
+pub mod bundles;
 pub mod clock;
 mod commit;
 pub mod config;

@@ -77,14 +77,8 @@ pub async fn sweep_sends(
                 report.abandoned += 1;
                 AuditAction::SendAbandon
             }
-            SendState::Ready | SendState::Uploading if now >= send.expires_at => {
-                let ended = store.update_send(id, |send| {
-                    if !matches!(send.state, SendState::Ready | SendState::Uploading) {
-                        return false;
-                    }
-                    send.end(SendState::Expired, now);
-                    true
-                })?;
+            _ if crate::bundles::send_is_due(&send, now) => {
+                let ended = crate::bundles::expire_send(store, id, now)?;
                 if !matches!(ended, Some((true, _))) {
                     continue;
                 }
@@ -153,14 +147,8 @@ pub async fn sweep_documents(state: &AppState, now: i64) -> anyhow::Result<Docum
                 report.abandoned += 1;
                 AuditAction::DocumentAbandon
             }
-            DocumentStatus::Ready if now >= document.expires_at => {
-                let ended = store.update_document(id, |document| {
-                    if document.state != DocumentStatus::Ready {
-                        return false;
-                    }
-                    document.end(DocumentStatus::Expired, now);
-                    true
-                })?;
+            _ if crate::bundles::document_is_due(&document, now) => {
+                let ended = crate::bundles::expire_document(store, id, now)?;
                 if !matches!(ended, Some((true, _))) {
                     continue;
                 }

@@ -705,19 +705,11 @@ pub async fn live_document(state: &AppState, id: Id) -> Result<DocumentRecord, A
         super::payments::sync_subject(state, &invoice)?;
         document = state.store.document(id)?.ok_or(AppError::NotFound)?;
     }
-    if !(document.state == DocumentStatus::Ready && now >= document.expires_at) {
+    if !crate::bundles::document_is_due(&document, now) {
         return Ok(document);
     }
-    let (expired_now, document) = state
-        .store
-        .update_document(id, |document| {
-            if document.state != DocumentStatus::Ready {
-                return false;
-            }
-            document.end(DocumentStatus::Expired, now);
-            true
-        })?
-        .ok_or(AppError::NotFound)?;
+    let (expired_now, document) =
+        crate::bundles::expire_document(&state.store, id, now)?.ok_or(AppError::NotFound)?;
     if expired_now {
         expire(state, &document).await?;
     }

@@ -362,19 +362,11 @@ async fn live_send(state: &AppState, id: Id) -> Result<SendRecord, AppError> {
         // Not a link yet; the sweep removes it once it expires or is abandoned.
         return Err(AppError::NotFound);
     }
-    if !(send.state == SendState::Ready && now >= send.expires_at) {
+    if !crate::bundles::send_is_due(&send, now) {
         return Ok(send);
     }
-    let (expired_now, send) = state
-        .store
-        .update_send(id, |send| {
-            if send.state != SendState::Ready {
-                return false;
-            }
-            send.end(SendState::Expired, now);
-            true
-        })?
-        .ok_or(AppError::NotFound)?;
+    let (expired_now, send) =
+        crate::bundles::expire_send(&state.store, id, now)?.ok_or(AppError::NotFound)?;
     if expired_now {
         expire_audit(state, &send).await?;
     }
