@@ -49,10 +49,18 @@ pub fn access(session: &Session, document: &DocumentRecord) -> Access {
 
 /// Who is uploading: the bearer of a document's upload token (an uploader without an account;
 /// any session cookie the browser also sends is then ignored), or a logged-in user.
-#[derive(Debug)]
 pub enum Uploader {
     Token(String),
     User(Box<Session>),
+}
+
+impl std::fmt::Debug for Uploader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Uploader::Token(_) => f.debug_tuple("Token").field(&"***").finish(),
+            Uploader::User(session) => f.debug_tuple("User").field(session).finish(),
+        }
+    }
 }
 
 impl axum::extract::FromRequestParts<AppState> for Uploader {
@@ -912,4 +920,15 @@ fn link_holder_of_authorization(
         ));
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uploader_by_token_never_prints_its_token() {
+        let printed = format!("{:?}", Uploader::Token("upload-secret".to_owned()));
+        assert!(!printed.contains("upload-secret"), "{printed}");
+    }
 }

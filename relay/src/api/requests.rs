@@ -436,10 +436,20 @@ pub async fn link_view(
 
 /// Who fulfils: a provider by link (their request's upload token in `X-Upload-Token`; any
 /// session cookie is then ignored), or a logged-in member of the organisation asked.
-#[derive(Debug)]
 pub enum Provider {
     Link(HeaderMap),
     User(Box<Session>),
+}
+
+/// The headers of a provider by link carry its upload token (and perhaps a cookie): never
+/// printed.
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Provider::Link(_) => f.debug_tuple("Link").field(&"***").finish(),
+            Provider::User(session) => f.debug_tuple("User").field(session).finish(),
+        }
+    }
 }
 
 impl axum::extract::FromRequestParts<AppState> for Provider {
@@ -522,4 +532,24 @@ async fn view(
         authorization,
         fulfilments,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_by_link_never_prints_its_token() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-upload-token", "upload-secret".parse().expect("header"));
+        headers.insert(
+            "cookie",
+            "sealpost_session=cookie-secret".parse().expect("header"),
+        );
+        let printed = format!("{:?}", Provider::Link(headers));
+        assert!(
+            !printed.contains("upload-secret") && !printed.contains("cookie-secret"),
+            "{printed}"
+        );
+    }
 }
