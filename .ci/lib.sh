@@ -220,3 +220,50 @@ check_served_client() {
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
 }
+
+# An S3-compatible server for the bucket tests (relay chunks on object storage): moto's server
+# mode from PyPI, in its own virtual environment under .tools, every package pinned.
+ensure_s3_server() {
+  local venv="$TOOLS/moto" stamp
+  stamp=$(sha256sum "$ROOT/.ci/s3-requirements.txt" | cut -c1-16)
+  if [ -x "$venv/bin/moto_server" ] && [ -f "$venv/.installed-$stamp" ]; then
+    step "moto (S3-compatible test server): present"
+    return
+  fi
+  step "moto (S3-compatible test server): installing from PyPI into .tools/moto (about 15 s)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/.ci/s3-requirements.txt"
+  touch "$venv/.installed-$stamp"
+}
+
+# Starts the S3 server on a free loopback port, creates the tests' bucket, and exports its
+# address as TEST_S3_ENDPOINT (the tests give each relay its own prefix in that bucket). The
+# caller stops it: `stop_s3_server`.
+start_s3_server() {
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$ROOT/target"
+  "$TOOLS/moto/bin/moto_server" -H 127.0.0.1 -p "$port" >"$ROOT/target/s3-server.log" 2>&1 &
+  S3_SERVER_PID=$!
+  export TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do
+    if python3 -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], method="PUT"), timeout=5)' \
+      "$TEST_S3_ENDPOINT/sealpost-tests" 2>/dev/null; then
+      step "S3 server (moto) on $TEST_S3_ENDPOINT, bucket sealpost-tests"
+      return
+    fi
+    sleep 0.2
+  done
+  cat "$ROOT/target/s3-server.log" >&2
+  echo "error: the S3 server did not start" >&2
+  exit 1
+}
+
+stop_s3_server() {
+  if [ -n "${S3_SERVER_PID:-}" ]; then
+    kill "$S3_SERVER_PID" 2>/dev/null || true
+    wait "$S3_SERVER_PID" 2>/dev/null || true
+    S3_SERVER_PID=
+  fi
+}

@@ -33,6 +33,7 @@ pub struct Config {
     pub portal: PortalConfig,
     pub anonymous: AnonymousConfig,
     pub security: SecurityContactConfig,
+    pub blobs: BlobsConfig,
 }
 
 /// Who hears of vulnerabilities in this relay, served as `/.well-known/security.txt`
@@ -93,6 +94,7 @@ impl Default for Config {
             portal: PortalConfig::default(),
             anonymous: AnonymousConfig::default(),
             security: SecurityContactConfig::default(),
+            blobs: BlobsConfig::default(),
         }
     }
 }
@@ -361,10 +363,103 @@ impl Default for StripeConfig {
     }
 }
 
+impl S3Config {
+    /// What an S3 bucket needs before the relay can use it (also checked by
+    /// `admin blobs migrate`, which uses this section whatever `backend` says).
+    pub fn check(&self) -> Result<(), String> {
+        if self.bucket.trim().is_empty() {
+            return Err("[blobs] backend = \"s3\" needs [blobs.s3] bucket".to_owned());
+        }
+        let endpoint = self.endpoint.trim();
+        if endpoint.starts_with("http://") && !self.allow_http {
+            return Err(format!(
+                "[blobs.s3] endpoint {endpoint:?} is plain http: use https://, or set allow_http = true for a store on this machine or a private network"
+            ));
+        }
+        if !endpoint.is_empty()
+            && !endpoint.starts_with("http://")
+            && !endpoint.starts_with("https://")
+        {
+            return Err(format!(
+                "[blobs.s3] endpoint must start with https:// (or http://), not {endpoint:?}"
+            ));
+        }
+        if self
+            .prefix
+            .split('/')
+            .any(|part| part == "." || part == "..")
+            || self.prefix.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "[blobs.s3] prefix {:?} must be plain folder names separated by /",
+                self.prefix
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl StripeConfig {
     /// Whether card payments are on.
     pub fn enabled(&self) -> bool {
         !self.secret_key.is_empty() && !self.webhook_secret.is_empty()
+    }
+}
+
+/// Where chunk ciphertext is kept. Key material (link verifiers, wrapped keys, manifests,
+/// receipt keys) and metadata always stay in the data directory, whichever backend holds the
+/// chunks.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlobsConfig {
+    pub backend: BlobBackend,
+    pub s3: S3Config,
+}
+
+/// The chunk backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobBackend {
+    /// Files under `<data_dir>/blobs/` (each synced before a 2xx).
+    #[default]
+    Files,
+    /// Objects in an S3-compatible bucket (`[blobs.s3]`).
+    S3,
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph RGW, Garage, ...) for chunk ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    pub bucket: String,
+    /// Folder-like prefix inside the bucket, e.g. `sealpost/firm-a` (several relays can
+    /// share a bucket, each under its own prefix).
+    pub prefix: String,
+    /// Empty for AWS itself; otherwise the store's address, e.g. `https://s3.firm.example`.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    /// Redacted in logs.
+    pub secret_access_key: Secret,
+    /// Lets `endpoint` be plain `http://` (a store on the same machine or a private network).
+    pub allow_http: bool,
+    /// Path-style addresses (`endpoint/bucket/key`), which most self-hosted stores need;
+    /// `false` uses virtual-hosted addresses (`bucket.endpoint/key`).
+    pub path_style: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            bucket: String::new(),
+            prefix: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".to_owned(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            allow_http: false,
+            path_style: true,
+        }
     }
 }
 
@@ -467,6 +562,9 @@ impl Config {
         {
             return Err("the [security] values must be single lines".to_owned());
         }
+        if self.blobs.backend == BlobBackend::S3 {
+            self.blobs.s3.check()?;
+        }
         // Checkout's return address comes only from here: taken from a request's Origin, a
         // payer could be sent back anywhere the request claimed.
         if self.stripe.enabled() && public_url.is_empty() {
@@ -541,6 +639,42 @@ mod tests {
             "{printed}"
         );
         assert!(stripe.enabled() && !StripeConfig::default().enabled());
+        let blobs = BlobsConfig {
+            backend: BlobBackend::S3,
+            s3: S3Config {
+                bucket: "firm".to_owned(),
+                secret_access_key: Secret::new("s3-hunter5".to_owned()),
+                ..S3Config::default()
+            },
+        };
+        let printed = format!("{blobs:?}");
+        assert!(
+            !printed.contains("hunter5") && printed.contains("***"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn the_bucket_comes_from_the_environment_and_is_checked() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SEALPOST_BLOBS__BACKEND", "s3");
+            let error = Config::load(None, &FlagOverrides::default()).expect_err("no bucket");
+            assert!(error.to_string().contains("bucket"), "{error}");
+            jail.set_env("SEALPOST_BLOBS__S3__BUCKET", "firm-chunks");
+            jail.set_env("SEALPOST_BLOBS__S3__ENDPOINT", "http://127.0.0.1:9000");
+            let error = Config::load(None, &FlagOverrides::default()).expect_err("plain http");
+            assert!(error.to_string().contains("allow_http"), "{error}");
+            jail.set_env("SEALPOST_BLOBS__S3__ALLOW_HTTP", "true");
+            jail.set_env("SEALPOST_BLOBS__S3__SECRET_ACCESS_KEY", "s3-hunter6");
+            let config = Config::load(None, &FlagOverrides::default()).map_err(|e| *e)?;
+            assert_eq!(config.blobs.backend, BlobBackend::S3);
+            assert_eq!(config.blobs.s3.bucket, "firm-chunks");
+            assert_eq!(
+                config.blobs.s3.secret_access_key.dangerously_expose(),
+                "s3-hunter6"
+            );
+            Ok(())
+        });
     }
 
     #[test]

@@ -71,6 +71,28 @@ enum AdminCli {
         #[command(subcommand)]
         command: UsersCli,
     },
+    /// Chunk ciphertext: move it between the data directory and an S3 bucket.
+    Blobs {
+        #[command(subcommand)]
+        command: BlobsCli,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BlobsCli {
+    /// Move every chunk to the bucket of [blobs.s3] (`--to s3`) or back into the data
+    /// directory (`--to files`), with the relay stopped. Resumable: run it again after an
+    /// interruption. Then set [blobs] backend to the same place and start the relay.
+    Migrate {
+        #[arg(long, value_enum)]
+        to: MigrateTo,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum MigrateTo {
+    Files,
+    S3,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +176,13 @@ async fn main() -> anyhow::Result<ExitCode> {
         .context("while reading the configuration")?;
     match cli.command {
         None | Some(Command::Serve) => serve(config).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Admin {
+            json,
+            command:
+                AdminCli::Blobs {
+                    command: BlobsCli::Migrate { to },
+                },
+        }) => migrate_blobs(&config, to, json).await,
         Some(Command::Admin { json, command }) => {
             let command = match command {
                 AdminCli::Audit {
@@ -191,6 +220,9 @@ async fn main() -> anyhow::Result<ExitCode> {
                 AdminCli::Users {
                     command: UsersCli::MfaReset { email },
                 } => AdminCommand::UserMfaReset { email },
+                AdminCli::Blobs { .. } => {
+                    anyhow::bail!("the chunk migration runs without the admin socket")
+                }
             };
             admin(&config, &command, json).await
         }
@@ -200,7 +232,7 @@ async fn main() -> anyhow::Result<ExitCode> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     relay::logging::init(&config.log)?;
     let shutdown = shutdown_signal()?;
-    let store = Store::open(&config.data_dir)?;
+    let store = Store::open_with(&config.data_dir, &config.blobs)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("while binding {}", config.listen))?;
@@ -209,6 +241,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("while reading the bound address")?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
+        chunks = %store.chunks_wanted(),
         client_sha256 = relay::client_sha256(),
         version = env!("CARGO_PKG_VERSION"),
         "Sealpost relay listening on http://{address}"
@@ -235,7 +268,7 @@ async fn admin(config: &Config, command: &AdminCommand, json: bool) -> anyhow::R
     let response = match relay::admin::send(&config.data_dir, command).await? {
         Some(response) => response,
         None => {
-            let store = Store::open(&config.data_dir).with_context(|| {
+            let store = Store::open_with(&config.data_dir, &config.blobs).with_context(|| {
                 format!(
                     "no relay answers on {} and the data directory cannot be opened (is a relay \
                      running there under another user?)",
@@ -257,6 +290,55 @@ async fn admin(config: &Config, command: &AdminCommand, json: bool) -> anyhow::R
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `admin blobs migrate`: with the relay stopped, since it moves what a running relay reads.
+async fn migrate_blobs(config: &Config, to: MigrateTo, json: bool) -> anyhow::Result<ExitCode> {
+    if tokio::net::UnixStream::connect(relay::admin::socket_path(&config.data_dir))
+        .await
+        .is_ok()
+    {
+        anyhow::bail!(
+            "a relay is running on {}: stop it first (it reads and writes the chunks being moved)",
+            config.data_dir.display()
+        );
+    }
+    let to = match to {
+        MigrateTo::Files => relay::config::BlobBackend::Files,
+        MigrateTo::S3 => relay::config::BlobBackend::S3,
+    };
+    let report = Store::migrate_blobs(&config.data_dir, &config.blobs.s3, to, |report| {
+        if !json && report.bundles % 100 == 0 {
+            eprintln!(
+                "{} bundles, {} chunks ({} bytes) moved so far",
+                report.bundles, report.chunks, report.bytes
+            );
+        }
+    })
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if report.from == report.to {
+        println!("the chunks are already in {}: nothing to move", report.to);
+    } else {
+        println!(
+            "moved the chunks of {} bundles from {} to {}: {} chunks, {} bytes copied, {} already \
+             there, {} ended bundles' objects deleted. Set [blobs] backend = \"{}\" and start \
+             the relay.",
+            report.bundles,
+            report.from,
+            report.to,
+            report.chunks,
+            report.bytes,
+            report.already_there,
+            report.orphans_deleted,
+            match to {
+                relay::config::BlobBackend::Files => "files",
+                relay::config::BlobBackend::S3 => "s3",
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A checkpoint given on the command line: its text, or the file that holds it.

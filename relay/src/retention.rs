@@ -200,7 +200,7 @@ pub struct FolderSweep {
 /// links.
 pub async fn sweep_folders(store: &Store) -> anyhow::Result<FolderSweep> {
     let mut report = FolderSweep::default();
-    for id in store.bundle_folders()? {
+    for id in store.stored_bundles().await? {
         let (folder, keys) = (keeps_folder(store, id)?, keeps_keys(store, id)?);
         if folder && keys {
             continue;
@@ -386,11 +386,6 @@ pub async fn run(state: AppState) {
             Ok(report) => tracing::info!(?report, "retention sweep ended documents"),
             Err(error) => tracing::error!(error = format!("{error:#}"), "document sweep failed"),
         }
-        match sweep_folders(&store).await {
-            Ok(report) if report == FolderSweep::default() => {}
-            Ok(report) => tracing::info!(?report, "retention sweep removed leftover files"),
-            Err(error) => tracing::error!(error = format!("{error:#}"), "folder sweep failed"),
-        }
         match remind_requests(&state, clock.now()).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "mailed request reminders"),
@@ -411,6 +406,12 @@ pub async fn run(state: AppState) {
                 error = format!("{error:#}"),
                 "the sweep's changes could not be made durable"
             );
+        }
+        // Last: it also removes the bucket objects of bundles purged just above.
+        match sweep_folders(&store).await {
+            Ok(report) if report == FolderSweep::default() => {}
+            Ok(report) => tracing::info!(?report, "retention sweep removed leftover files"),
+            Err(error) => tracing::error!(error = format!("{error:#}"), "folder sweep failed"),
         }
     }
 }

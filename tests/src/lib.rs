@@ -12,6 +12,7 @@ pub mod native;
 pub mod process;
 pub mod proxy;
 mod relay;
+pub mod s3;
 pub mod smtp;
 pub mod stripe;
 

@@ -48,8 +48,11 @@ impl TestRelay {
             ..relay::Config::default()
         };
         adjust(&mut config);
+        if crate::s3::everywhere() && config.blobs.backend == relay::config::BlobBackend::Files {
+            config.blobs = crate::s3::bucket()?;
+        }
         config.check().map_err(|problem| anyhow::anyhow!(problem))?;
-        let store = relay::Store::open(&config.data_dir)?;
+        let store = relay::Store::open_with(&config.data_dir, &config.blobs)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let mailer = relay::mail::Mailer::from_config(&config.smtp, &config.public_url)?;
         let state = relay::AppState::with_clock(config, store, clock).with_mailer(mailer);

@@ -76,7 +76,11 @@ async fn three_files_arrive_intact_and_the_operator_sees_none_of_them(
         .nth(1)
         .and_then(|rest| rest.split('#').next())
         .context("link id")?;
-    let mut stored = stored_chunk_lengths(relay.data_dir(), id)?;
+    let blobs = &relay.state().config.blobs;
+    let mut stored = match blobs.backend {
+        relay::config::BlobBackend::Files => stored_chunk_lengths(relay.data_dir(), id)?,
+        relay::config::BlobBackend::S3 => tests::s3::chunk_lengths(blobs, id).await?,
+    };
     stored.sort();
     let mut expected_lengths = vec![
         (0, 0, 4096 + 16),

@@ -80,15 +80,14 @@ pub async fn read_chunk(
 
 /// For each of `files`, the chunks of bundle `id` stored at their full length (ascending).
 pub async fn stored(state: &AppState, id: Id, files: &[u64]) -> Result<Vec<Vec<u32>>, AppError> {
+    let lengths = state.store.chunk_lengths(id).await?;
     let mut stored = Vec::with_capacity(files.len());
     for (file, size) in files.iter().enumerate() {
         let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
         let layout = layout_of(*size)?;
         let mut whole = Vec::new();
         for chunk in 0..layout.chunk_count() {
-            if state.store.chunk_len(id, file, chunk).await?
-                == Some(layout.sealed_len(chunk) as u64)
-            {
+            if lengths.get(&(file, chunk)).copied() == Some(layout.sealed_len(chunk) as u64) {
                 whole.push(chunk);
             }
         }
@@ -99,11 +98,12 @@ pub async fn stored(state: &AppState, id: Id, files: &[u64]) -> Result<Vec<Vec<u
 
 /// Refuses a finalize until every chunk of `files` is stored for bundle `id`.
 pub async fn all_stored(state: &AppState, id: Id, files: &[u64]) -> Result<(), AppError> {
+    let lengths = state.store.chunk_lengths(id).await?;
     for (file, size) in files.iter().enumerate() {
         let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
         let layout = layout_of(*size)?;
         for chunk in 0..layout.chunk_count() {
-            let stored = state.store.chunk_len(id, file, chunk).await?;
+            let stored = lengths.get(&(file, chunk)).copied();
             if stored != Some(layout.sealed_len(chunk) as u64) {
                 return Err(AppError::Conflict(format!(
                     "chunk {chunk} of file {file} has not arrived yet; upload it, then finalize"
@@ -152,7 +152,7 @@ pub async fn discard_if_ended(state: &AppState, id: Id, live: bool) -> Result<()
 }
 
 /// A sealed chunk as an answer: octets, never cached.
-pub fn answer(bytes: Vec<u8>) -> Response {
+pub fn answer(bytes: Bytes) -> Response {
     let mut response = Body::from(bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -1,5 +1,6 @@
 //! Bundle folders: `blobs/<bundle id>/` holds what one send or document carries, as files:
-//! one per sealed chunk (`<file>-<chunk>`), its key material (`keys`: a link's verifier and
+//! one per sealed chunk (`<file>-<chunk>`; in the bucket instead when `[blobs] backend = "s3"`,
+//! see `bucket`), its key material (`keys`: a link's verifier and
 //! wrapped key, or a document's wrapped keys, and the sealed manifest) and a link's receipt key
 //! (`receipt`). Bulk ciphertext and everything that must be destroyed live here rather than
 //! in sled: deleting a file removes the bytes at once, while sled keeps earlier versions of a
@@ -11,10 +12,12 @@
 //! place, the folder synced), so a reader never sees half a file and a 2xx after it is on disk;
 //! a deletion syncs the folder that held the removed entry.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use bytes::Bytes;
 use rand_core::RngCore as _;
 use serde::{Deserialize, Serialize};
 use shared::crypto::{LinkVerifier, LinkWrappedKey, SealedManifest};
@@ -71,29 +74,62 @@ impl Store {
         self.bundle_folder(id).join(format!("{file}-{chunk}"))
     }
 
-    /// Stores one sealed chunk durably (replacing an earlier upload of the same chunk).
+    /// Stores one sealed chunk durably (replacing an earlier upload of the same chunk): a
+    /// file synced into the bundle's folder, or an object the bucket acknowledged. Either way
+    /// the bundle's folder must exist: a bundle whose folder is gone has ended, and nothing is
+    /// written for it.
     pub async fn put_chunk(
         &self,
         id: Id,
         file: u32,
         chunk: u32,
-        sealed: impl AsRef<[u8]> + Send + 'static,
+        sealed: Bytes,
     ) -> anyhow::Result<()> {
-        self.put_file(id, format!("{file}-{chunk}"), sealed).await
+        match &self.bucket {
+            None => self.put_file(id, format!("{file}-{chunk}"), sealed).await,
+            Some(bucket) => {
+                let folder = self.bundle_folder(id);
+                anyhow::ensure!(
+                    tokio::fs::try_exists(&folder).await.unwrap_or(false),
+                    "bundle {id} has no folder (it ended); its chunk is not stored"
+                );
+                bucket.put(id, file, chunk, sealed).await
+            }
+        }
     }
 
     /// The sealed chunk, or `None` if it is not (or no longer) stored.
-    pub async fn chunk(&self, id: Id, file: u32, chunk: u32) -> anyhow::Result<Option<Vec<u8>>> {
-        read_if_there(&self.chunk_path(id, file, chunk)).await
+    pub async fn chunk(&self, id: Id, file: u32, chunk: u32) -> anyhow::Result<Option<Bytes>> {
+        match &self.bucket {
+            None => Ok(read_if_there(&self.chunk_path(id, file, chunk))
+                .await?
+                .map(Bytes::from)),
+            Some(bucket) => bucket.get(id, file, chunk).await,
+        }
     }
 
     /// The stored length of a chunk, or `None` if it is missing.
     pub async fn chunk_len(&self, id: Id, file: u32, chunk: u32) -> anyhow::Result<Option<u64>> {
-        let path = self.chunk_path(id, file, chunk);
-        match tokio::fs::metadata(&path).await {
-            Ok(metadata) => Ok(Some(metadata.len())),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error).with_context(|| format!("while checking {}", path.display())),
+        Ok(self.chunk_lengths(id).await?.get(&(file, chunk)).copied())
+    }
+
+    /// The stored length of every chunk of bundle `id`, by `(file, chunk)`: one listing of its
+    /// folder or of its objects, whatever the bundle's size.
+    pub async fn chunk_lengths(&self, id: Id) -> anyhow::Result<BTreeMap<(u32, u32), u64>> {
+        match &self.bucket {
+            None => {
+                let folder = self.bundle_folder(id);
+                tokio::task::spawn_blocking(move || chunk_files(&folder))
+                    .await
+                    .context("the listing task panicked")?
+                    .map(|files| {
+                        files
+                            .into_iter()
+                            .map(|(key, (_, len))| (key, len))
+                            .collect()
+                    })
+            }
+            Some(bucket) => bucket.chunk_lengths(id).await,
         }
     }
 
@@ -162,40 +198,45 @@ impl Store {
             .context("while looking for key material")
     }
 
-    /// Deletes everything of bundle `id` (no error if there was nothing), durably.
+    /// Deletes everything of bundle `id` (no error if there was nothing), durably: its folder
+    /// first (key material, and the chunks on the files backend), then its objects in the
+    /// bucket.
     pub async fn delete_chunks(&self, id: Id) -> anyhow::Result<()> {
         let folder = self.bundle_folder(id);
         let blobs = self.blobs.as_ref().clone();
         tokio::task::spawn_blocking(move || delete_folder(&folder, &blobs))
             .await
-            .context("the deletion task panicked")?
+            .context("the deletion task panicked")??;
+        match &self.bucket {
+            None => Ok(()),
+            Some(bucket) => bucket.delete_bundle(id).await,
+        }
     }
 
-    /// `delete_chunks` for callers that are not async.
-    pub fn delete_chunks_blocking(&self, id: Id) -> anyhow::Result<()> {
+    /// `delete_chunks` for callers that are not async: the bundle's folder only. Objects in a
+    /// bucket are left to the folder sweep (`retention::sweep_folders`), which deletes every
+    /// bundle's objects once its record is gone.
+    pub fn delete_folder_blocking(&self, id: Id) -> anyhow::Result<()> {
         delete_folder(&self.bundle_folder(id), &self.blobs)
     }
 
-    /// The ids of every bundle folder on disk (for the sweep that removes folders whose bundle
-    /// ended or is gone).
-    pub fn bundle_folders(&self) -> anyhow::Result<Vec<Id>> {
-        let mut ids = Vec::new();
-        let entries = std::fs::read_dir(self.blobs.as_ref())
-            .with_context(|| format!("while listing {}", self.blobs.display()))?;
-        for entry in entries {
-            let entry = entry.context("while listing the bundle folders")?;
-            if let Some(id) = entry
-                .file_name()
-                .to_str()
-                .and_then(|name| Id::parse(name).ok())
-            {
-                ids.push(id);
-            }
+    /// The ids of every bundle with a folder on disk or objects in the bucket (for the sweep
+    /// that removes what belongs to bundles that ended or are gone).
+    pub async fn stored_bundles(&self) -> anyhow::Result<Vec<Id>> {
+        let mut ids = std::collections::BTreeSet::new();
+        let blobs = self.blobs.as_ref().clone();
+        ids.extend(
+            tokio::task::spawn_blocking(move || bundle_folders(&blobs))
+                .await
+                .context("the listing task panicked")??,
+        );
+        if let Some(bucket) = &self.bucket {
+            ids.extend(bucket.bundles().await?);
         }
-        Ok(ids)
+        Ok(ids.into_iter().collect())
     }
 
-    fn bundle_folder(&self, id: Id) -> PathBuf {
+    pub(super) fn bundle_folder(&self, id: Id) -> PathBuf {
         self.blobs.join(id.to_string())
     }
 
@@ -259,8 +300,60 @@ impl Store {
     }
 }
 
+/// The ids of the bundle folders in `blobs`.
+pub(super) fn bundle_folders(blobs: &Path) -> anyhow::Result<Vec<Id>> {
+    let mut ids = Vec::new();
+    let entries =
+        std::fs::read_dir(blobs).with_context(|| format!("while listing {}", blobs.display()))?;
+    for entry in entries {
+        let entry = entry.context("while listing the bundle folders")?;
+        if let Some(id) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| Id::parse(name).ok())
+        {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// `(file, chunk)` of a chunk's name (`<file>-<chunk>`); `None` for any other name (key
+/// material, temporary files).
+pub(super) fn chunk_key(name: &str) -> Option<(u32, u32)> {
+    let (file, chunk) = name.split_once('-')?;
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    if !digits(file) || !digits(chunk) {
+        return None;
+    }
+    Some((file.parse().ok()?, chunk.parse().ok()?))
+}
+
+/// The chunk files in `folder` with their paths and lengths (none if the folder is gone).
+pub(super) fn chunk_files(folder: &Path) -> anyhow::Result<BTreeMap<(u32, u32), (PathBuf, u64)>> {
+    let mut files = BTreeMap::new();
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        Err(error) => {
+            return Err(error).with_context(|| format!("while listing {}", folder.display()));
+        }
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("while listing {}", folder.display()))?;
+        let Some(key) = entry.file_name().to_str().and_then(chunk_key) else {
+            continue;
+        };
+        let metadata = entry
+            .metadata()
+            .with_context(|| format!("while reading {}", entry.path().display()))?;
+        files.insert(key, (entry.path(), metadata.len()));
+    }
+    Ok(files)
+}
+
 /// Creates `folder` in `blobs` durably (no error if it exists).
-fn create_folder(blobs: &Path, folder: &Path) -> anyhow::Result<()> {
+pub(super) fn create_folder(blobs: &Path, folder: &Path) -> anyhow::Result<()> {
     if folder.is_dir() {
         return Ok(());
     }
@@ -272,7 +365,7 @@ fn create_folder(blobs: &Path, folder: &Path) -> anyhow::Result<()> {
 
 /// Writes `name` in `folder` durably: a temporary file, synced, renamed into place, the folder
 /// synced. The folder must exist (`create_folder`).
-fn write_durably(folder: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_durably(folder: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let mut nonce = [0_u8; 8];
     shared::crypto::OsRng.fill_bytes(&mut nonce);
     let temporary = folder.join(format!(".{name}.{}.part", shared::encoding::encode(&nonce)));

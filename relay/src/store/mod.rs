@@ -5,6 +5,8 @@
 mod accounts;
 mod audit;
 mod blobs;
+mod blobs_migrate;
+mod bucket;
 mod documents;
 mod durability;
 mod guard;
@@ -21,6 +23,7 @@ pub use accounts::{
 };
 pub use audit::REPEAT_WINDOW_SECONDS;
 pub use blobs::{DocumentKeys, LinkKeys};
+pub use blobs_migrate::BlobMigration;
 pub use documents::{DocumentLimits, DocumentRecord, RequestRecord, StorageRefusal, StoredTarget};
 pub use durability::track_writes;
 pub use guard::{AccountFailures, IpBlock, IpFailures};
@@ -53,8 +56,11 @@ pub struct Store {
     /// A random secret made at the first start, kept in the database: the key of the fake
     /// prelogin salts for unknown e-mail addresses.
     server_secret: Arc<zeroize::Zeroizing<[u8; 32]>>,
-    /// Where chunk ciphertext lives as files (see `blobs`).
+    /// Where bundle folders live (see `blobs`).
     blobs: Arc<std::path::PathBuf>,
+    /// The bucket that holds chunk ciphertext, when `[blobs] backend = "s3"`; `None`: chunks
+    /// are files in the bundle folders.
+    bucket: Option<Arc<bucket::Bucket>>,
     /// Serialises quota checks with the reservations they allow.
     quota_lock: Arc<tokio::sync::Mutex<()>>,
     /// Serialises changes of money (invoice states, ledger, Stripe events) within this
@@ -91,10 +97,75 @@ impl std::fmt::Debug for Store {
 const SCHEMA_VERSION: u32 = 2;
 const META_SCHEMA_KEY: &[u8] = b"schema_version";
 const META_SERVER_SECRET: &[u8] = b"server_secret";
+/// Where this data directory's chunks are: `files`, `s3://bucket/prefix`, or `migrating:`
+/// followed by one of those while `admin blobs migrate` has not finished.
+const META_CHUNKS_AT: &[u8] = b"chunks_at";
+const FILES: &str = "files";
+const MIGRATING: &str = "migrating:";
 
 impl Store {
-    /// Opens (or creates) the store in `data_dir`.
+    /// Opens (or creates) the store in `data_dir`, with chunks as files there.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::open_with(data_dir, &crate::config::BlobsConfig::default())
+    }
+
+    /// Opens (or creates) the store in `data_dir`, with chunks where `blobs` says. Refuses a
+    /// data directory whose chunks are elsewhere (or half moved): serving it would answer
+    /// "gone" for every bundle whose chunks it cannot see.
+    pub fn open_with(data_dir: &Path, blobs: &crate::config::BlobsConfig) -> anyhow::Result<Self> {
+        let store = Self::open_unchecked(data_dir, blobs)?;
+        let wanted = store.chunks_wanted();
+        let recorded = store.chunks_at()?;
+        match recorded.as_deref() {
+            Some(at) if at == wanted => {}
+            None => store.record_chunks_at(&wanted)?,
+            Some(at) => anyhow::bail!("{}", chunks_elsewhere(at, &wanted)),
+        }
+        Ok(store)
+    }
+
+    /// Where this store's chunks go: `files`, or `s3://bucket/prefix`.
+    pub fn chunks_wanted(&self) -> String {
+        self.bucket
+            .as_ref()
+            .map_or_else(|| FILES.to_owned(), |bucket| bucket.name().to_owned())
+    }
+
+    /// Where the data directory says its chunks are (`None` before the first start that
+    /// recorded it: a relay whose chunks are files, or a new one).
+    fn chunks_at(&self) -> anyhow::Result<Option<String>> {
+        let meta = self.tree("meta")?;
+        let Some(bytes) = meta
+            .get(META_CHUNKS_AT)
+            .context("while reading chunks_at")?
+        else {
+            // Every relay before this record kept its chunks as files.
+            let has_bundles = !blobs::bundle_folders(&self.blobs)?.is_empty();
+            return Ok(has_bundles.then(|| FILES.to_owned()));
+        };
+        String::from_utf8(bytes.to_vec())
+            .map(Some)
+            .context("the stored chunks_at is corrupt")
+    }
+
+    fn record_chunks_at(&self, at: &str) -> anyhow::Result<()> {
+        self.tree("meta")?
+            .insert(META_CHUNKS_AT, at.as_bytes())
+            .context("while recording where the chunks are")?;
+        self.durability.commit_blocking()
+    }
+
+    /// Opens the store without checking where its chunks are (`admin blobs migrate`).
+    fn open_unchecked(
+        data_dir: &Path,
+        blobs_config: &crate::config::BlobsConfig,
+    ) -> anyhow::Result<Self> {
+        let bucket = match blobs_config.backend {
+            crate::config::BlobBackend::Files => None,
+            crate::config::BlobBackend::S3 => {
+                Some(Arc::new(bucket::Bucket::connect(&blobs_config.s3)?))
+            }
+        };
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
         let db = sled::Config::new()
@@ -149,6 +220,7 @@ impl Store {
             audit_repeats: Arc::new(Mutex::new(audit::Repeats::default())),
             server_secret: Arc::new(zeroize::Zeroizing::new(server_secret)),
             blobs: Arc::new(blobs),
+            bucket,
             quota_lock: Arc::new(tokio::sync::Mutex::new(())),
             payments_lock: Arc::new(tokio::sync::Mutex::new(())),
             finalizing: Arc::new(Mutex::new(std::collections::HashSet::new())),
@@ -251,6 +323,31 @@ impl Store {
     /// Reports a write made through `Tree::raw` (a multi-tree transaction).
     fn wrote(&self) {
         self.durability.wrote();
+    }
+}
+
+/// Why a data directory whose chunks are `at` cannot serve with chunks `wanted`, and what to do.
+fn chunks_elsewhere(at: &str, wanted: &str) -> String {
+    let target = |place: &str| {
+        if place == FILES {
+            "--to files".to_owned()
+        } else {
+            format!("--to s3 (with [blobs.s3] naming {place})")
+        }
+    };
+    match at.strip_prefix(MIGRATING) {
+        Some(to) => format!(
+            "a move of this data directory's chunks to {to} did not finish: run \
+             `sealpost-relay admin blobs migrate {}` again to finish it (it resumes), then start \
+             with the configuration that names {to}",
+            target(to)
+        ),
+        None => format!(
+            "this data directory's chunks are in {at}, but the configuration puts them in \
+             {wanted}: set [blobs] back to {at}, or stop here and move them first with \
+             `sealpost-relay admin blobs migrate {}`",
+            target(wanted)
+        ),
     }
 }
 

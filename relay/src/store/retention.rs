@@ -33,7 +33,7 @@ impl Store {
                 }
             }
             for send in self.sends()?.into_iter().filter(|send| send.org == org.id) {
-                self.delete_chunks_blocking(send.id)?;
+                self.delete_folder_blocking(send.id)?;
                 self.delete_send(send.id)?;
             }
             for document in self
@@ -41,7 +41,7 @@ impl Store {
                 .into_iter()
                 .filter(|doc| doc.org == org.id)
             {
-                self.delete_chunks_blocking(document.id)?;
+                self.delete_folder_blocking(document.id)?;
                 self.delete_document(document.id)?;
             }
             for request in self.requests()?.into_iter().filter(|r| r.org == org.id) {

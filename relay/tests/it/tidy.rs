@@ -1,6 +1,6 @@
 //! The relay's layering, kept by tests (as rust-analyzer's tidy tests keep its architecture):
 //! only `lib.rs` names the HTTP API, so nothing below the edge reaches up into its handlers;
-//! only `store/` names sled; and outside the HTTP edge no module names axum, so the domain is
+//! only `store/` names sled or the object-store client; and outside the HTTP edge no module names axum, so the domain is
 //! written in its own terms. ARCHITECTURE.md describes the layers these tests hold.
 
 use std::path::{Path, PathBuf};
@@ -120,6 +120,22 @@ fn only_the_store_names_sled() {
 }
 
 #[test]
+fn only_the_store_names_the_object_store_client() {
+    // Chunks go to files or a bucket behind the store's one interface (`put_chunk`, `chunk`,
+    // `chunk_lengths`, `delete_chunks`, `stored_bundles`): nobody above it picks a backend.
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("store/"))
+        .filter(|(_, code)| names(code, "object_store"))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "only `store/` may name object_store: {offenders:?}"
+    );
+}
+
+#[test]
 fn outside_the_http_edge_no_module_names_axum() {
     let offenders: Vec<String> = sources()
         .into_iter()
@@ -146,6 +162,7 @@ fn the_checks_see_what_they_look_for() {
     };
     assert!(code("lib.rs").contains("api::router"));
     assert!(names(code("store/mod.rs"), "sled"));
+    assert!(names(code("store/bucket.rs"), "object_store"));
     assert!(names(code("server.rs"), "axum"));
     assert!(!names("resled::x", "sled") && names("use sled::Db;", "sled"));
     assert!(names_path("use crate::api;", "api") && names_path("api::router(", "api"));
