@@ -97,6 +97,10 @@ pub enum AppError {
     )]
     StorageUnavailable(anyhow::Error),
     #[error(
+        "the relay's storage for file contents did not answer, so nothing was acknowledged; try again in a moment"
+    )]
+    BucketUnavailable(anyhow::Error),
+    #[error(
         "the relay could not send mail just now, so nothing was done; try again in a few minutes"
     )]
     MailUnavailable(anyhow::Error),
@@ -105,10 +109,13 @@ pub enum AppError {
 }
 
 impl From<anyhow::Error> for AppError {
-    /// A store error that means the disk is full becomes a 507; any other is internal.
+    /// A store error that means the disk is full becomes a 507, one from the chunks' bucket a
+    /// 503; any other is internal.
     fn from(error: anyhow::Error) -> Self {
         if crate::store::is_disk_full(&error) {
             AppError::StorageFull
+        } else if crate::store::is_bucket_error(&error) {
+            AppError::BucketUnavailable(error)
         } else {
             AppError::Internal(error)
         }
@@ -159,7 +166,7 @@ impl AppError {
             AppError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             AppError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             AppError::StorageFull => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
-            AppError::StorageUnavailable(_) => {
+            AppError::StorageUnavailable(_) | AppError::BucketUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
             }
             AppError::MailUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable"),
@@ -208,6 +215,9 @@ impl IntoResponse for AppError {
                     "a change could not be made durable"
                 );
             }
+            AppError::BucketUnavailable(error) => {
+                tracing::error!(error = format!("{error:#}"), "the chunks' bucket failed");
+            }
             AppError::StorageFull => tracing::warn!("refused a change: the storage is full"),
             AppError::MailUnavailable(error) => {
                 tracing::warn!(error = format!("{error:#}"), "mail could not be sent");
@@ -221,7 +231,7 @@ impl IntoResponse for AppError {
             | AppError::SlowDown {
                 retry_after_seconds,
             } => Some(*retry_after_seconds),
-            AppError::StorageUnavailable(_) => Some(5),
+            AppError::StorageUnavailable(_) | AppError::BucketUnavailable(_) => Some(5),
             AppError::MailUnavailable(_) => Some(60),
             _ => None,
         };

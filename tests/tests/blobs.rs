@@ -287,6 +287,33 @@ async fn migration_moves_every_chunk_to_the_bucket_and_back_and_resumes_after_a_
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_that_does_not_answer_is_a_503_in_seconds_and_nothing_is_acknowledged()
+-> anyhow::Result<()> {
+    let mut blobs = s3::bucket()?;
+    // A port nothing listens on (bound, then closed).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    blobs.s3.endpoint = format!("http://{closed}");
+    let relay = TestRelay::start_with(move |config| config.blobs = blobs).await?;
+    let owner = NativeClient::verified_owner(&relay.url, relay.data_dir(), "away-firm").await?;
+    let started = Instant::now();
+    let refused = owner
+        .send_files(&[bytes_with("away", 100)], 1, None)
+        .await
+        .expect_err("no chunk is acknowledged without the bucket");
+    let printed = format!("{refused:#}");
+    assert!(
+        printed.contains("503") && printed.contains("storage_unavailable"),
+        "{printed}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    relay.stop().await
+}
+
 #[test]
 fn the_bucket_settings_are_checked_before_a_start() {
     let mut blobs = s3::bucket().expect("the test bucket");

@@ -52,7 +52,15 @@ impl Bucket {
             .with_bucket_name(config.bucket.trim())
             .with_region(config.region.trim())
             .with_allow_http(config.allow_http)
-            .with_virtual_hosted_style_request(!config.path_style);
+            .with_virtual_hosted_style_request(!config.path_style)
+            // A few quick retries ride out a blip; a store that stays away answers 503 within
+            // seconds (the uploader's own retry takes over), not after object_store's default
+            // three minutes with a request held open.
+            .with_retry(object_store::RetryConfig {
+                backoff: object_store::BackoffConfig::default(),
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(15),
+            });
         if !config.endpoint.trim().is_empty() {
             builder = builder.with_endpoint(config.endpoint.trim());
         }

@@ -351,6 +351,14 @@ fn chunks_elsewhere(at: &str, wanted: &str) -> String {
     }
 }
 
+/// Whether `error` comes from the bucket of the chunks (unreachable, refusing, failing): the
+/// edge answers 503 with a `Retry-After`, as for a storage that is away for a moment.
+pub fn is_bucket_error(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<object_store::Error>().is_some())
+}
+
 /// Whether `error` comes from a full disk (or a quota or file-size limit): such a write could
 /// not be made durable, and the edge answers 507.
 pub fn is_disk_full(error: &anyhow::Error) -> bool {
