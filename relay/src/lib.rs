@@ -13,6 +13,7 @@ pub mod config;
 mod edge_errors;
 pub mod guard;
 pub mod hashing;
+mod identity;
 pub mod logging;
 pub mod mail;
 pub mod paywall;
@@ -29,6 +30,7 @@ pub mod rate_limit;
 mod security;
 mod server;
 pub mod session;
+pub mod tokens;
 pub mod totp;
 
 /// Decoders of untrusted input that are private to the API, reachable for the fuzz targets in

@@ -8,7 +8,6 @@ use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use rand_core::RngCore as _;
-use sha2::{Digest, Sha256};
 use shared::crypto::OsRng;
 use shared::encoding;
 use shared::ids::Id;
@@ -131,8 +130,7 @@ pub fn start(
     user: Id,
     credential: &[u8; 16],
 ) -> Result<(SessionRecord, HeaderValue), AppError> {
-    let mut token = [0_u8; 32];
-    OsRng.fill_bytes(&mut token);
+    let token = crate::tokens::mint();
     let mut csrf = [0_u8; 32];
     OsRng.fill_bytes(&mut csrf);
     let now = state.clock.now();
@@ -145,13 +143,13 @@ pub fn start(
     };
     let record = state
         .store
-        .create_session(&hash_token(&token), &record, credential)?
+        .create_session(&token.hash, &record, credential)?
         .map_err(|_| {
             AppError::Unauthenticated(
                 "your account changed while you were logging in; log in again",
             )
         })?;
-    let cookie = cookie_value(&encoding::encode(&token), &state.config.sessions);
+    let cookie = cookie_value(&token.text, &state.config.sessions);
     Ok((record, cookie))
 }
 
@@ -173,12 +171,8 @@ fn cookie_value(token: &str, config: &SessionConfig) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("sealpost_session=; Max-Age=0"))
 }
 
-pub fn hash_token(token: &[u8]) -> [u8; 32] {
-    Sha256::digest(token).into()
-}
-
-/// The session token from the `Cookie` header, if any.
-fn token_from(headers: &HeaderMap) -> Option<Vec<u8>> {
+/// The stored hash of the session token in the `Cookie` header, if there is a token.
+fn token_from(headers: &HeaderMap) -> Option<crate::tokens::TokenHash> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -186,8 +180,7 @@ fn token_from(headers: &HeaderMap) -> Option<Vec<u8>> {
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE)
-        .and_then(|(_, value)| encoding::decode(value).ok())
-        .filter(|token| token.len() == 32)
+        .and_then(|(_, value)| crate::tokens::hash_of(value))
 }
 
 /// Refuses unless the session `guard` names is still alive: it exists and its user's session
@@ -233,8 +226,8 @@ impl FromRequestParts<AppState> for Session {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = token_from(&parts.headers).ok_or(AppError::Unauthenticated("please log in"))?;
-        let token_hash = hash_token(&token);
+        let token_hash =
+            token_from(&parts.headers).ok_or(AppError::Unauthenticated("please log in"))?;
         let store = &state.store;
         let mut record = store
             .session(&token_hash)?

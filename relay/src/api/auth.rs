@@ -19,7 +19,7 @@ use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
 use crate::guard::{self, Guard, Refusal};
 use crate::hashing::keyed;
-use crate::session::{self, Session, hash_token};
+use crate::session::{self, Session};
 use crate::store::{
     JoinConflict, MfaTicket, OrgRecord, PendingSignup, SignupConflict, Updated, UserRecord,
 };
@@ -63,7 +63,7 @@ pub async fn signup(
         }
         (None, Some(token)) => {
             let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
-            let token_hash = token_hash_of(token).ok_or_else(invalid)?;
+            let token_hash = crate::tokens::hash_of(token).ok_or_else(invalid)?;
             let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
             if invite.expires_at <= state.clock.now() {
                 return Err(invalid());
@@ -186,22 +186,15 @@ async fn signup_by_mail(
     } else {
         let org = new_organisation(new_org, now)?;
         owner.org = org.id;
-        let mut token = [0_u8; 32];
-        OsRng.fill_bytes(&mut token);
+        let token = crate::tokens::mint();
         let pending = PendingSignup {
             org,
             owner,
             expires_at: now + i64::from(SIGNUP_CONFIRM_HOURS) * 3600,
         };
-        state
-            .store
-            .put_pending_signup(&session::hash_token(&token), &pending)?;
+        state.store.put_pending_signup(&token.hash, &pending)?;
         if may_mail {
-            Some(
-                mailer
-                    .send_signup_confirmation(&email, &shared::encoding::encode(&token))
-                    .await,
-            )
+            Some(mailer.send_signup_confirmation(&email, &token.text).await)
         } else {
             None
         }
@@ -245,7 +238,7 @@ pub async fn confirm_signup(
                 .to_owned(),
         )
     };
-    let token_hash = token_hash_of(&request.token).ok_or_else(invalid)?;
+    let token_hash = crate::tokens::hash_of(&request.token).ok_or_else(invalid)?;
     let pending = state
         .store
         .pending_signup(&token_hash)?
@@ -332,7 +325,7 @@ fn join_organisation(
     now: i64,
 ) -> Result<OrgRecord, AppError> {
     let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
-    let token_hash = token_hash_of(token).ok_or_else(invalid)?;
+    let token_hash = crate::tokens::hash_of(token).ok_or_else(invalid)?;
     let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
     user.org = invite.org;
     user.role = invite.role;
@@ -345,20 +338,13 @@ fn join_organisation(
     })
 }
 
-/// The stored key of an invitation's or a sign-up confirmation's token (`None` if it is not
-/// a token at all).
-pub(crate) fn token_hash_of(token: &str) -> Option<[u8; 32]> {
-    let bytes = shared::encoding::decode(token.trim().trim_start_matches('#')).ok()?;
-    (bytes.len() == 32).then(|| session::hash_token(&bytes))
-}
-
 /// `POST /api/auth/invite`: the organisation, address and role an invite token is for.
 pub async fn invite_lookup(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<wire::InviteLookupRequest>,
 ) -> Result<Json<wire::InviteLookupResponse>, AppError> {
     let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
-    let token_hash = token_hash_of(&request.token).ok_or_else(invalid)?;
+    let token_hash = crate::tokens::hash_of(&request.token).ok_or_else(invalid)?;
     let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
     if invite.expires_at <= state.clock.now() {
         return Err(invalid());
@@ -755,16 +741,13 @@ fn checked_handle(handle: &str) -> Result<String, AppError> {
 /// Makes a login ticket for `user`, whose password was just checked; returns the token (only
 /// its hash is stored).
 fn issue_ticket(state: &AppState, user: &UserRecord) -> Result<String, AppError> {
-    let mut token = [0_u8; 32];
-    OsRng.fill_bytes(&mut token);
+    let token = crate::tokens::mint();
     let ticket = MfaTicket {
         user: user.id,
         created_at: state.clock.now(),
         attempts: 0,
         credential: user.server_salt,
     };
-    state
-        .store
-        .create_mfa_ticket(&hash_token(&token), &ticket)?;
-    Ok(shared::encoding::encode(&token))
+    state.store.create_mfa_ticket(&token.hash, &ticket)?;
+    Ok(token.text)
 }

@@ -7,18 +7,16 @@
 
 use axum::Json;
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
-use rand_core::RngCore as _;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use shared::ids::Id;
 use shared::wire::{self, DocumentKind, DocumentStatus, InvoiceStatus, Role};
-use subtle::ConstantTimeEq as _;
 
 use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
+use crate::identity::{LinkToken, Uploader};
 use crate::session::Session;
 use crate::store::{
     DocumentKeys, DocumentLimits, DocumentRecord, OrgRecord, StorageRefusal, UserRecord,
@@ -45,45 +43,6 @@ pub fn access(session: &Session, document: &DocumentRecord) -> Access {
         visible: member,
         readable: member && document.expected_readers.contains(&session.user.id),
     }
-}
-
-/// Who is uploading: the bearer of a document's upload token (an uploader without an account;
-/// any session cookie the browser also sends is then ignored), or a logged-in user.
-pub enum Uploader {
-    Token(String),
-    User(Box<Session>),
-}
-
-impl std::fmt::Debug for Uploader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Uploader::Token(_) => f.debug_tuple("Token").field(&"***").finish(),
-            Uploader::User(session) => f.debug_tuple("User").field(session).finish(),
-        }
-    }
-}
-
-impl axum::extract::FromRequestParts<AppState> for Uploader {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if let Some(token) = bearer(&parts.headers) {
-            return Ok(Uploader::Token(token.to_owned()));
-        }
-        Session::from_request_parts(parts, state)
-            .await
-            .map(|session| Uploader::User(Box::new(session)))
-    }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
 }
 
 /// What a reservation needs from the endpoint making it.
@@ -125,11 +84,7 @@ pub async fn reserve(
         ));
     }
     let now = state.clock.now();
-    let token = reservation.uploaded_by.is_none().then(|| {
-        let mut token = [0_u8; 32];
-        shared::crypto::OsRng.fill_bytes(&mut token);
-        shared::encoding::encode(&token)
-    });
+    let token = reservation.uploaded_by.is_none().then(crate::tokens::mint);
     let readers = reservation
         .readers
         .iter()
@@ -154,7 +109,7 @@ pub async fn reserve(
         legacy_link_wrapped_key: None,
         anonymous: reservation.anonymous.is_some(),
         uploader_ip: reservation.anonymous.clone().flatten(),
-        upload_token_hash: token.as_deref().map(token_hash),
+        upload_token_hash: token.as_ref().map(|token| token.hash),
         paywall: reservation.paywall,
         opened_at: None,
         ended_at: None,
@@ -185,7 +140,7 @@ pub async fn reserve(
         id: document.id,
         expires_at: document.expires_at,
         readers,
-        upload_token: token,
+        upload_token: token.map(|token| token.text),
     };
     Ok((document, created))
 }
@@ -548,11 +503,11 @@ pub async fn key(
 pub async fn chunk(
     State(state): State<AppState>,
     session: Option<Session>,
-    headers: HeaderMap,
+    link: LinkToken,
     ApiPath((id, file, chunk)): ApiPath<(Id, u32, u32)>,
 ) -> Result<Response, AppError> {
     let document = live_document(&state, id).await?;
-    let by_link = link_holder_of_authorization(&state, &document, &headers)?;
+    let by_link = link_holder_of_authorization(&state, &document, &link)?;
     if !by_link {
         let Some(session) = session else {
             return Err(AppError::Unauthenticated("please log in"));
@@ -827,15 +782,15 @@ fn authorize_upload(
     uploader: &Uploader,
 ) -> Result<(), AppError> {
     who_uploads(document, uploader)?;
-    match uploader {
-        Uploader::User(session) => {
+    match uploader.principal() {
+        Some(principal) => {
             crate::authz::authorize(
-                &session.principal(),
+                &principal,
                 crate::authz::Permission::SendOrRequest,
-                session.org.id,
+                principal.org,
             )?;
         }
-        Uploader::Token(_) => {
+        None => {
             let org = state.store.org(document.org)?.ok_or_else(gone)?;
             match org.status {
                 shared::wire::OrgStatus::Verified => {}
@@ -854,7 +809,7 @@ fn authorize_upload(
 fn who_uploads(document: &DocumentRecord, uploader: &Uploader) -> Result<(), AppError> {
     match (document.upload_token_hash, uploader) {
         (Some(expected), Uploader::Token(token)) => {
-            if bool::from(token_hash(token).ct_eq(&expected)) {
+            if crate::tokens::Presented::new(token.dangerously_expose()).matches(&expected) {
                 Ok(())
             } else {
                 Err(AppError::Unauthenticated("this upload token is not valid"))
@@ -892,18 +847,14 @@ async fn notify_readers(state: &AppState, mailer: &crate::mail::Mailer, document
     }
 }
 
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 /// Whether the headers carry the upload token of the request by link that `document` (an
 /// authorisation) belongs to: then its holder may download the authorisation's ciphertext.
 fn link_holder_of_authorization(
     state: &AppState,
     document: &DocumentRecord,
-    headers: &HeaderMap,
+    link: &LinkToken,
 ) -> Result<bool, AppError> {
-    if document.kind != DocumentKind::Authorization || !super::json::has_upload_token(headers) {
+    if document.kind != DocumentKind::Authorization || link.0.is_none() {
         return Ok(false);
     }
     let Some(request) = document
@@ -914,21 +865,10 @@ fn link_holder_of_authorization(
     else {
         return Ok(false);
     };
-    if !crate::requests::link_token_matches(&request, super::json::upload_token(headers)) {
+    if !crate::requests::link_token_matches(&request, link.text()) {
         return Err(AppError::Unauthenticated(
             "this request link is incomplete or wrong; open the whole link you were sent",
         ));
     }
     Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_uploader_by_token_never_prints_its_token() {
-        let printed = format!("{:?}", Uploader::Token("upload-secret".to_owned()));
-        assert!(!printed.contains("upload-secret"), "{printed}");
-    }
 }

@@ -2,8 +2,8 @@
 //! limit, clear 400/413/415/422 errors) and path parameters with the same JSON errors.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use super::{parse_json, read_body};
@@ -91,19 +91,4 @@ pub fn normalize_email(email: &str) -> Result<String, AppError> {
             "that is not an e-mail address".to_owned(),
         ))
     }
-}
-
-/// The header a provider by link sends the request's upload token in (never in the URL).
-const UPLOAD_TOKEN_HEADER: &str = "x-upload-token";
-
-/// The upload token of a request by link, when the headers carry one.
-pub fn upload_token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(UPLOAD_TOKEN_HEADER)
-        .and_then(|value| value.to_str().ok())
-}
-
-/// Whether the headers carry an upload token at all (a provider by link, not a session).
-pub fn has_upload_token(headers: &HeaderMap) -> bool {
-    headers.contains_key(UPLOAD_TOKEN_HEADER)
 }

@@ -10,17 +10,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use rand_core::RngCore as _;
-use sha2::{Digest, Sha256};
 use shared::crypto::ReceiptKey;
 use shared::ids::Id;
 use shared::wire::{self, InvoiceStatus, OrgStatus};
-use subtle::ConstantTimeEq as _;
 
 use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
 use crate::guard::{Guard, Refusal};
 use crate::store::{DownloadToken, SendRecord, SendState};
+use crate::tokens::Presented;
 use crate::{AppError, AppState};
 
 /// `GET /api/links/{id}`: who sends, until when, how many opens and tries are left, and the
@@ -102,14 +101,12 @@ pub async fn open(
     // Read before the opening is decided: an open is spent only with the key in hand.
     let keys = state.store.link_keys(id).await?;
 
-    let mut token = [0_u8; 32];
-    shared::crypto::OsRng.fill_bytes(&mut token);
-    let token = shared::encoding::encode(&token);
+    let token = crate::tokens::mint();
     let mut receipt_nonce = [0_u8; 16];
     shared::crypto::OsRng.fill_bytes(&mut receipt_nonce);
     let token_expires_at = now + i64::from(state.config.sends.download_token_minutes) * 60;
     let issued = DownloadToken {
-        hash: token_hash(&token),
+        hash: token.hash,
         expires_at: token_expires_at.min(send.expires_at),
         receipt_nonce,
         receipted: false,
@@ -189,7 +186,7 @@ pub async fn open(
             Ok(axum::Json(wire::OpenLinkResponse {
                 wrapped_key: keys.wrapped_key,
                 manifest: keys.manifest,
-                download_token: token,
+                download_token: token.text,
                 token_expires_at: issued.expires_at,
                 receipt_nonce,
             }))
@@ -291,11 +288,11 @@ pub async fn receipt(
         .receipt_key(id)
         .await?
         .ok_or_else(gone_deleted)?;
-    let presented = token_hash(&request.download_token);
+    let presented = Presented::new(&request.download_token);
     let token = send
         .tokens
         .iter()
-        .find(|token| bool::from(token.hash.ct_eq(&presented)))
+        .find(|token| presented.matches(&token.hash))
         .ok_or(AppError::Unauthenticated(
             "this download token is not valid for this link",
         ))?;
@@ -318,7 +315,7 @@ pub async fn receipt(
             if let Some(token) = send
                 .tokens
                 .iter_mut()
-                .find(|token| bool::from(token.hash.ct_eq(&presented)))
+                .find(|token| presented.matches(&token.hash))
             {
                 token.receipted = true;
             }
@@ -464,24 +461,20 @@ fn authorize_token(send: &SendRecord, headers: &HeaderMap, now: i64) -> Result<(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .map(token_hash)
+        .map(Presented::new)
         .ok_or(AppError::Unauthenticated(
             "downloads need the token from opening the link",
         ))?;
     let valid = send
         .tokens
         .iter()
-        .any(|token| bool::from(token.hash.ct_eq(&presented)) && token.expires_at > now);
+        .any(|token| presented.matches(&token.hash) && token.expires_at > now);
     if !valid {
         return Err(AppError::Unauthenticated(
             "this download token is wrong or expired; open the link again if it allows another open",
         ));
     }
     Ok(())
-}
-
-fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 fn gone_destroyed() -> AppError {

@@ -7,7 +7,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rand_core::RngCore as _;
 use shared::crypto::OsRng;
 use shared::ids::Id;
 use shared::wire::{self, Role};
@@ -16,7 +15,7 @@ use super::json::{ApiJson, normalize_email};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{self, Permission, authorize};
 use crate::client_ip::ClientIp;
-use crate::session::{Session, hash_token};
+use crate::session::Session;
 use crate::store::{InviteRecord, Updated, UserRecord};
 use crate::{AppError, AppState};
 
@@ -59,8 +58,7 @@ pub async fn create_invite(
             ),
         });
     }
-    let mut token = [0_u8; 32];
-    OsRng.fill_bytes(&mut token);
+    let token = crate::tokens::mint();
     let invite = InviteRecord {
         id: Id::generate(&mut OsRng),
         org: session.org.id,
@@ -70,8 +68,8 @@ pub async fn create_invite(
         created_at: now,
         expires_at: now + INVITE_SECONDS,
     };
-    state.store.create_invite(&hash_token(&token), &invite)?;
-    let token_text = shared::encoding::encode(&token);
+    state.store.create_invite(&token.hash, &invite)?;
+    let token_text = token.text;
     let emailed = match &state.mailer {
         Some(mailer) => {
             let invitation = crate::mail::Invitation {

@@ -18,7 +18,7 @@ use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::client_ip::ClientIp;
 use crate::guard::{self, Guard};
-use crate::session::{Session, hash_token};
+use crate::session::Session;
 use crate::store::{MfaState, Updated};
 use crate::{AppError, AppState, totp};
 
@@ -37,8 +37,7 @@ pub async fn verify(
 ) -> Result<Response, AppError> {
     let expired =
         || AppError::Unauthenticated("this log-in has expired; enter your password again");
-    let token = shared::encoding::decode(&request.ticket).map_err(|_| expired())?;
-    let ticket_hash = hash_token(&token);
+    let ticket_hash = crate::tokens::hash_of(&request.ticket).ok_or_else(expired)?;
     let ticket = state.store.mfa_ticket(&ticket_hash)?.ok_or_else(expired)?;
     let now = state.clock.now();
     if now - ticket.created_at >= TICKET_SECONDS || ticket.attempts >= TICKET_ATTEMPTS {

@@ -11,15 +11,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use shared::ids::Id;
 use shared::wire::{self, DocumentKind, DocumentStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus};
 
 use super::documents::{self, Reservation};
-use super::json::{ApiJson, ApiPath, has_upload_token, upload_token};
+use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::client_ip::ClientIp;
+use crate::identity::{LinkToken, Provider};
 use crate::session::Session;
 use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget};
 use crate::{AppError, AppState};
@@ -260,12 +260,12 @@ pub async fn fulfil(
             Some(session)
         }
         (StoredTarget::Link { .. }, provider) => {
-            let Provider::Link(headers) = provider else {
+            let Provider::Link(token) = provider else {
                 return Err(AppError::Unauthenticated(
                     "this request link is incomplete or wrong; open the whole link you were sent",
                 ));
             };
-            if !crate::requests::link_token_matches(&request, upload_token(&headers)) {
+            if !crate::requests::link_token_matches(&request, Some(token.dangerously_expose())) {
                 return Err(AppError::Unauthenticated(
                     "this request link is incomplete or wrong; open the whole link you were sent",
                 ));
@@ -381,11 +381,11 @@ pub async fn fulfil(
 /// request, the keys to encrypt to, and the authorisation document's link-wrapped key.
 pub async fn link_view(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    link: LinkToken,
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::LinkRequestView>, AppError> {
     let request = state.store.request(id)?.ok_or(AppError::NotFound)?;
-    if !crate::requests::link_token_matches(&request, upload_token(&headers)) {
+    if !crate::requests::link_token_matches(&request, link.text()) {
         return Err(AppError::Unauthenticated(
             "this request link is incomplete or wrong; open the whole link you were sent",
         ));
@@ -432,40 +432,6 @@ pub async fn link_view(
         authorization,
         max_bundle_bytes: state.config.sends.max_bundle_bytes,
     }))
-}
-
-/// Who fulfils: a provider by link (their request's upload token in `X-Upload-Token`; any
-/// session cookie is then ignored), or a logged-in member of the organisation asked.
-pub enum Provider {
-    Link(HeaderMap),
-    User(Box<Session>),
-}
-
-/// The headers of a provider by link carry its upload token (and perhaps a cookie): never
-/// printed.
-impl std::fmt::Debug for Provider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Provider::Link(_) => f.debug_tuple("Link").field(&"***").finish(),
-            Provider::User(session) => f.debug_tuple("User").field(session).finish(),
-        }
-    }
-}
-
-impl axum::extract::FromRequestParts<AppState> for Provider {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if has_upload_token(&parts.headers) {
-            return Ok(Provider::Link(parts.headers.clone()));
-        }
-        <Session as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
-            .await
-            .map(|session| Provider::User(Box::new(session)))
-    }
 }
 
 /// Which side of a request the caller's organisation is on.
@@ -532,24 +498,4 @@ async fn view(
         authorization,
         fulfilments,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_provider_by_link_never_prints_its_token() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-upload-token", "upload-secret".parse().expect("header"));
-        headers.insert(
-            "cookie",
-            "sealpost_session=cookie-secret".parse().expect("header"),
-        );
-        let printed = format!("{:?}", Provider::Link(headers));
-        assert!(
-            !printed.contains("upload-secret") && !printed.contains("cookie-secret"),
-            "{printed}"
-        );
-    }
 }

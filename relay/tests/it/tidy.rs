@@ -15,6 +15,7 @@ const EDGE: &[&str] = &[
     "commit.rs",
     "edge_errors.rs",
     "error.rs",
+    "identity.rs",
     "rate_limit.rs",
     "security.rs",
     "server.rs",

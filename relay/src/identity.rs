@@ -1,0 +1,158 @@
+//! Who is calling. Every identity a handler can take is an extractor, here or (for the cookie
+//! session with its CSRF, expiry and epoch checks) in `session`, re-exported here:
+//! - [`Session`]: a logged-in user;
+//! - [`Uploader`]: the bearer of a document's upload token (`Authorization: Bearer`), or a
+//!   logged-in user;
+//! - [`Provider`]: a provider by request link (its `X-Upload-Token`), or a logged-in user;
+//! - [`LinkToken`]: the `X-Upload-Token` header alone, for the holder of a request link.
+//!
+//! An account's identity yields an `authz::Principal` (`Session::principal`,
+//! `Uploader::principal`), which `authz::authorize` decides on; tokens are checked against the object they open by the
+//! domain (`tokens::Presented`, `requests::link_token_matches`). A token a client presented
+//! is a [`PresentedToken`], which prints as `***`, so deriving `Debug` on what holds one is
+//! safe.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+
+use crate::authz::Principal;
+pub use crate::session::Session;
+use crate::{AppError, AppState};
+
+/// The header a provider by link sends the request's upload token in (never in the URL).
+const UPLOAD_TOKEN_HEADER: &str = "x-upload-token";
+
+/// A token as a client presented it: its text, which `Debug` never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresentedToken(String);
+
+impl PresentedToken {
+    /// The text, for the one comparison that needs it. Never log it.
+    pub fn dangerously_expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PresentedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Who is uploading a document: the bearer of its upload token (an uploader without an
+/// account; any session cookie the browser also sends is then ignored), or a logged-in user.
+#[derive(Debug)]
+pub enum Uploader {
+    Token(PresentedToken),
+    User(Box<Session>),
+}
+
+impl Uploader {
+    /// The account uploading, if it is one.
+    pub fn principal(&self) -> Option<Principal> {
+        match self {
+            Uploader::Token(_) => None,
+            Uploader::User(session) => Some(session.principal()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Uploader {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(token) = bearer(&parts.headers) {
+            return Ok(Uploader::Token(PresentedToken(token.to_owned())));
+        }
+        Session::from_request_parts(parts, state)
+            .await
+            .map(|session| Uploader::User(Box::new(session)))
+    }
+}
+
+/// Who provides the documents of a request: the holder of its link (who shows the link's
+/// upload token instead of a session), or a logged-in user.
+#[derive(Debug)]
+pub enum Provider {
+    Link(PresentedToken),
+    User(Box<Session>),
+}
+
+impl FromRequestParts<AppState> for Provider {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(token) = link_token(&parts.headers) {
+            return Ok(Provider::Link(token));
+        }
+        Session::from_request_parts(parts, state)
+            .await
+            .map(|session| Provider::User(Box::new(session)))
+    }
+}
+
+/// The `X-Upload-Token` of a request link's holder, if the request carries one (never
+/// refuses: whether it opens anything is the domain's question).
+#[derive(Debug)]
+pub struct LinkToken(pub Option<PresentedToken>);
+
+impl LinkToken {
+    /// The token's text, if one was presented.
+    pub fn text(&self) -> Option<&str> {
+        self.0.as_ref().map(PresentedToken::dangerously_expose)
+    }
+}
+
+impl FromRequestParts<AppState> for LinkToken {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, AppError> {
+        Ok(LinkToken(link_token(&parts.headers)))
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+}
+
+/// The upload token header, if present (a value that is not text is kept as an empty token,
+/// which opens nothing: the caller still chose the link over a session).
+fn link_token(headers: &HeaderMap) -> Option<PresentedToken> {
+    headers
+        .get(UPLOAD_TOKEN_HEADER)
+        .map(|value| PresentedToken(value.to_str().unwrap_or_default().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presented_tokens_never_print() {
+        let token = PresentedToken("upload-secret".to_owned());
+        let printed = format!(
+            "{:?} {:?} {:?}",
+            Uploader::Token(token.clone()),
+            Provider::Link(token.clone()),
+            LinkToken(Some(token))
+        );
+        assert!(!printed.contains("upload-secret"), "{printed}");
+    }
+
+    #[test]
+    fn the_link_token_is_read_from_its_header_only() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(link_token(&headers), None);
+        headers.insert("x-upload-token", "abc".parse().expect("header"));
+        headers.insert(header::AUTHORIZATION, "Bearer xyz".parse().expect("header"));
+        assert_eq!(
+            link_token(&headers).map(|token| token.0),
+            Some("abc".to_owned())
+        );
+        assert_eq!(bearer(&headers), Some("xyz"));
+    }
+}

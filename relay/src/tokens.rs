@@ -1,0 +1,115 @@
+//! Bearer tokens, one way for every kind: sessions, sign-up confirmations, invitations, log-in
+//! tickets, download tokens and document upload tokens. A token is 32 random bytes handed out
+//! once as base64url text ([`mint`]); the relay keeps only `SHA-256` of the 32 bytes (a
+//! [`TokenHash`]), looks records up by it or compares it in constant time ([`Presented`]).
+//!
+//! Until this module, download and upload tokens were stored as `SHA-256` of their text
+//! rather than of their bytes. Those are short-lived (a download token lasts at most
+//! `sends.download_token_minutes`; an upload token only while its document uploads), but a
+//! relay upgraded mid-upload still holds some: [`Presented::matches`] accepts the old form for
+//! those two kinds, with the same constant-time comparison. New tokens are stored only in the
+//! one form.
+//!
+//! Not bearer tokens, so not here: one-time recovery codes (typed by people, normalised before
+//! hashing, `api/mfa.rs`), CSRF tokens (bound to a session record), and a request link's upload
+//! proof (derived in the browser from the link, checked against its verifier in `requests`).
+
+use rand_core::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+/// What the relay stores of a token: `SHA-256` of its 32 bytes.
+pub type TokenHash = [u8; 32];
+
+/// A token just made: its text goes to its holder once, its hash into the store.
+pub struct Minted {
+    /// Base64url of the 32 random bytes; never logged (`Debug` prints `***`).
+    pub text: String,
+    pub hash: TokenHash,
+}
+
+impl std::fmt::Debug for Minted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minted")
+            .field("text", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new token from the operating system's randomness.
+pub fn mint() -> Minted {
+    let mut bytes = zeroize::Zeroizing::new([0_u8; 32]);
+    shared::crypto::OsRng.fill_bytes(bytes.as_mut());
+    Minted {
+        text: shared::encoding::encode(bytes.as_ref()),
+        hash: Sha256::digest(bytes.as_ref()).into(),
+    }
+}
+
+/// The stored hash of a token given as text (surrounding blanks and a leading `#`, as a pasted
+/// link fragment has, are ignored); `None` when the text is not a token at all.
+pub fn hash_of(text: &str) -> Option<TokenHash> {
+    let bytes = zeroize::Zeroizing::new(
+        shared::encoding::decode(text.trim().trim_start_matches('#')).ok()?,
+    );
+    (bytes.len() == 32).then(|| Sha256::digest(bytes.as_slice()).into())
+}
+
+/// A token as a client presented it, ready to be compared with stored hashes.
+pub struct Presented {
+    hash: Option<TokenHash>,
+    /// `SHA-256` of the text: how download and upload tokens were stored before this module.
+    legacy: TokenHash,
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Presented(***)")
+    }
+}
+
+impl Presented {
+    pub fn new(text: &str) -> Self {
+        Self {
+            hash: hash_of(text),
+            legacy: Sha256::digest(text.as_bytes()).into(),
+        }
+    }
+
+    /// Whether this is the token whose hash is `stored`, in constant time (both forms are
+    /// always compared).
+    pub fn matches(&self, stored: &TokenHash) -> bool {
+        let current =
+            self.hash.unwrap_or([0; 32]).ct_eq(stored) & u8::from(self.hash.is_some()).into();
+        let legacy = self.legacy.ct_eq(stored);
+        bool::from(current | legacy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minted_token_matches_its_hash_and_nothing_else() {
+        let minted = mint();
+        assert_eq!(hash_of(&minted.text), Some(minted.hash));
+        assert_eq!(hash_of(&format!(" #{} ", minted.text)), Some(minted.hash));
+        assert!(Presented::new(&minted.text).matches(&minted.hash));
+        let other = mint();
+        assert_ne!(minted.hash, other.hash);
+        assert!(!Presented::new(&other.text).matches(&minted.hash));
+        assert!(!Presented::new("").matches(&minted.hash));
+        assert_eq!(hash_of("not a token"), None);
+        assert_eq!(hash_of(&shared::encoding::encode(&[1_u8; 31])), None);
+        assert!(!format!("{minted:?}").contains(&minted.text));
+    }
+
+    #[test]
+    fn tokens_stored_before_this_module_still_match() {
+        let minted = mint();
+        let stored_the_old_way: TokenHash = Sha256::digest(minted.text.as_bytes()).into();
+        assert!(Presented::new(&minted.text).matches(&stored_the_old_way));
+        assert!(!Presented::new(&mint().text).matches(&stored_the_old_way));
+    }
+}
