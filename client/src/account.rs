@@ -189,7 +189,7 @@ pub async fn log_in(
     progress(Progress::Contacting);
     let outcome = api::login(&wire::LoginRequest {
         email: email.to_owned(),
-        auth_key: *master.auth_key().dangerously_expose_bytes(),
+        auth_key: (*master.auth_key().dangerously_expose_bytes()).into(),
     })
     .await?;
     match outcome {
@@ -257,7 +257,7 @@ pub async fn change_password(
         .seal_private_key(&private_key, &mut OsRng)
         .map_err(WebRsaError::from)?;
     let request = wire::ChangePasswordRequest {
-        current_auth_key: *old_master.auth_key().dangerously_expose_bytes(),
+        current_auth_key: (*old_master.auth_key().dangerously_expose_bytes()).into(),
         keys: wire::AccountKeys::new(&keys.public_key, salt, kdf, sealed, &new_master.auth_key()),
     };
     let api = api.change_password(&request).await?;

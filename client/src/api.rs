@@ -108,7 +108,7 @@ pub async fn confirm_signup(token: &str) -> Result<wire::SignupConfirmed, ApiErr
     post(
         "/api/auth/signup/confirm",
         &wire::SignupConfirmRequest {
-            token: token.to_owned(),
+            token: token.into(),
         },
     )
     .await
@@ -130,7 +130,9 @@ pub async fn login(request: &wire::LoginRequest) -> Result<LoginOutcome, ApiErro
         (Some(session), _) => Ok(LoginOutcome::LoggedIn(Box::new(AuthorizedApi::new(
             session,
         )))),
-        (None, Some(ticket)) => Ok(LoginOutcome::NeedsCode { ticket }),
+        (None, Some(ticket)) => Ok(LoginOutcome::NeedsCode {
+            ticket: ticket.dangerously_expose().to_owned(),
+        }),
         (None, None) => Err(ApiError::Unexpected { status: 200 }),
     }
 }
@@ -138,8 +140,8 @@ pub async fn login(request: &wire::LoginRequest) -> Result<LoginOutcome, ApiErro
 /// `POST /api/auth/mfa/verify`: the second step; the relay sets the session cookie.
 pub async fn verify_code(ticket: &str, code: &str) -> Result<AuthorizedApi, ApiError> {
     let request = wire::MfaVerifyRequest {
-        ticket: ticket.to_owned(),
-        code: code.to_owned(),
+        ticket: ticket.into(),
+        code: code.into(),
     };
     let answer: wire::LoginResponse = post("/api/auth/mfa/verify", &request).await?;
     answer
@@ -159,7 +161,7 @@ pub async fn invite_lookup(token: &str) -> Result<wire::InviteLookupResponse, Ap
     post(
         "/api/auth/invite",
         &wire::InviteLookupRequest {
-            token: token.to_owned(),
+            token: token.into(),
         },
     )
     .await
@@ -174,7 +176,9 @@ pub async fn link_info(id: Id) -> Result<wire::LinkInfo, ApiError> {
 pub async fn open_link(id: Id, proof: &[u8; 32]) -> Result<wire::OpenLinkResponse, ApiError> {
     post(
         &format!("/api/links/{id}/open"),
-        &wire::OpenLinkRequest { proof: *proof },
+        &wire::OpenLinkRequest {
+            proof: (*proof).into(),
+        },
     )
     .await
 }
@@ -248,7 +252,9 @@ pub enum UploadAuth {
 impl UploadAuth {
     fn apply(&self, request: RequestBuilder) -> RequestBuilder {
         match self {
-            UploadAuth::Session(api) => request.header("X-CSRF-Token", &api.session.csrf_token),
+            UploadAuth::Session(api) => {
+                request.header("X-CSRF-Token", api.session.csrf_token.dangerously_expose())
+            }
             // No cookie: a logged-in browser uploading to a portal acts as nobody in particular.
             UploadAuth::Token(token) => request
                 .header("Authorization", &format!("Bearer {token}"))
@@ -429,9 +435,7 @@ impl AuthorizedApi {
 
     /// `POST /api/auth/mfa/confirm`: answers the recovery codes, once.
     pub async fn mfa_confirm(&self, code: &str) -> Result<wire::MfaConfirmResponse, ApiError> {
-        let request = wire::MfaConfirmRequest {
-            code: code.to_owned(),
-        };
+        let request = wire::MfaConfirmRequest { code: code.into() };
         self.write(Request::post("/api/auth/mfa/confirm"), Some(&request))
             .await
     }
@@ -472,7 +476,7 @@ impl AuthorizedApi {
     /// `DELETE /api/org/members/{id}`.
     pub async fn remove_member(&self, member: shared::ids::Id) -> Result<(), ApiError> {
         let response = Request::delete(&format!("/api/org/members/{member}"))
-            .header("X-CSRF-Token", &self.session.csrf_token)
+            .header("X-CSRF-Token", self.session.csrf_token.dangerously_expose())
             .send()
             .await
             .map_err(|_| ApiError::Network)?;
@@ -500,7 +504,7 @@ impl AuthorizedApi {
         sealed: &Uint8Array,
     ) -> Result<(), ApiError> {
         let response = Request::put(&format!("/api/sends/{id}/files/{file}/chunks/{chunk}"))
-            .header("X-CSRF-Token", &self.session.csrf_token)
+            .header("X-CSRF-Token", self.session.csrf_token.dangerously_expose())
             .header("Content-Type", "application/octet-stream")
             .body(chunk_body(sealed))
             .map_err(|_| ApiError::Unexpected { status: 0 })?
@@ -669,7 +673,7 @@ impl AuthorizedApi {
         request: RequestBuilder,
         body: Option<&B>,
     ) -> Result<T, ApiError> {
-        let request = request.header("X-CSRF-Token", &self.session.csrf_token);
+        let request = request.header("X-CSRF-Token", self.session.csrf_token.dangerously_expose());
         let request = match body {
             Some(body) => request
                 .json(body)
@@ -684,7 +688,7 @@ impl AuthorizedApi {
 
     async fn post_empty(&self, path: &str) -> Result<(), ApiError> {
         let response = Request::post(path)
-            .header("X-CSRF-Token", &self.session.csrf_token)
+            .header("X-CSRF-Token", self.session.csrf_token.dangerously_expose())
             .send()
             .await
             .map_err(|_| ApiError::Network)?;

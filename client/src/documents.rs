@@ -283,7 +283,7 @@ pub async fn check_and_provide(
     let readers = check(&created.readers)?;
     let auth = match (session, &created.upload_token) {
         (Some(api), _) => UploadAuth::Session(Box::new(api)),
-        (None, Some(token)) => UploadAuth::Token(token.clone()),
+        (None, Some(token)) => UploadAuth::Token(token.dangerously_expose().to_owned()),
         (None, None) => {
             return Err(SendError::Invalid("the relay gave no upload token".to_owned()).into());
         }

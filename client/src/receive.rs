@@ -110,7 +110,7 @@ pub async fn open(
         id: info.id,
         key,
         manifest,
-        token: answer.download_token,
+        token: answer.download_token.dangerously_expose().to_owned(),
         receipt_nonce: answer.receipt_nonce,
     })
 }
@@ -207,7 +207,7 @@ pub async fn confirm_delivery(opened: &Opened) -> Result<(), ReceiveError> {
     api::send_receipt(
         opened.id,
         &wire::ReceiptRequest {
-            download_token: opened.token.clone(),
+            download_token: opened.token.as_str().into(),
             receipt,
         },
     )

@@ -92,7 +92,7 @@ pub fn password_expired(user: &UserRecord, org: &OrgRecord, now: i64) -> bool {
 pub fn session_response(
     user: &UserRecord,
     org: &OrgRecord,
-    csrf_token: &str,
+    csrf_token: &shared::secret::SecretString,
     now: i64,
 ) -> wire::SessionResponse {
     wire::SessionResponse {
@@ -108,7 +108,7 @@ pub fn session_response(
             handle: org.handle.clone(),
             status: org.status,
         },
-        csrf_token: csrf_token.to_owned(),
+        csrf_token: csrf_token.clone(),
         keys: wire::OwnKeys {
             public_key: user.public_key.clone(),
             salt: user.salt,
@@ -138,7 +138,7 @@ pub fn start(
         user,
         created_at: now,
         last_seen: now,
-        csrf_token: encoding::encode(&csrf),
+        csrf_token: encoding::encode(&csrf).into(),
         epoch: 0,
     };
     let record = state
@@ -149,7 +149,7 @@ pub fn start(
                 "your account changed while you were logging in; log in again",
             )
         })?;
-    let cookie = cookie_value(&token.text, &state.config.sessions);
+    let cookie = cookie_value(token.text.dangerously_expose(), &state.config.sessions);
     Ok((record, cookie))
 }
 
@@ -251,7 +251,7 @@ impl FromRequestParts<AppState> for Session {
                 .get(CSRF_HEADER)
                 .map(HeaderValue::as_bytes)
                 .unwrap_or_default();
-            if !bool::from(presented.ct_eq(record.csrf_token.as_bytes())) {
+            if !bool::from(presented.ct_eq(record.csrf_token.dangerously_expose().as_bytes())) {
                 return Err(AppError::Csrf);
             }
         }

@@ -16,24 +16,18 @@
 
 use rand_core::RngCore as _;
 use sha2::{Digest as _, Sha256};
+use shared::secret::SecretString;
 use subtle::ConstantTimeEq as _;
 
 /// What the relay stores of a token: `SHA-256` of its 32 bytes.
 pub type TokenHash = [u8; 32];
 
 /// A token just made: its text goes to its holder once, its hash into the store.
+#[derive(Debug)]
 pub struct Minted {
-    /// Base64url of the 32 random bytes; never logged (`Debug` prints `***`).
-    pub text: String,
+    /// Base64url of the 32 random bytes (`Debug` prints `***`).
+    pub text: SecretString,
     pub hash: TokenHash,
-}
-
-impl std::fmt::Debug for Minted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Minted")
-            .field("text", &"***")
-            .finish_non_exhaustive()
-    }
 }
 
 /// A new token from the operating system's randomness.
@@ -41,7 +35,7 @@ pub fn mint() -> Minted {
     let mut bytes = zeroize::Zeroizing::new([0_u8; 32]);
     shared::crypto::OsRng.fill_bytes(bytes.as_mut());
     Minted {
-        text: shared::encoding::encode(bytes.as_ref()),
+        text: shared::encoding::encode(bytes.as_ref()).into(),
         hash: Sha256::digest(bytes.as_ref()).into(),
     }
 }
@@ -93,23 +87,25 @@ mod tests {
     #[test]
     fn a_minted_token_matches_its_hash_and_nothing_else() {
         let minted = mint();
-        assert_eq!(hash_of(&minted.text), Some(minted.hash));
-        assert_eq!(hash_of(&format!(" #{} ", minted.text)), Some(minted.hash));
-        assert!(Presented::new(&minted.text).matches(&minted.hash));
+        let text = minted.text.dangerously_expose();
+        assert_eq!(hash_of(text), Some(minted.hash));
+        assert_eq!(hash_of(&format!(" #{text} ")), Some(minted.hash));
+        assert!(Presented::new(text).matches(&minted.hash));
         let other = mint();
         assert_ne!(minted.hash, other.hash);
-        assert!(!Presented::new(&other.text).matches(&minted.hash));
+        assert!(!Presented::new(other.text.dangerously_expose()).matches(&minted.hash));
         assert!(!Presented::new("").matches(&minted.hash));
         assert_eq!(hash_of("not a token"), None);
         assert_eq!(hash_of(&shared::encoding::encode(&[1_u8; 31])), None);
-        assert!(!format!("{minted:?}").contains(&minted.text));
+        assert!(!format!("{minted:?}").contains(text));
     }
 
     #[test]
     fn tokens_stored_before_this_module_still_match() {
         let minted = mint();
-        let stored_the_old_way: TokenHash = Sha256::digest(minted.text.as_bytes()).into();
-        assert!(Presented::new(&minted.text).matches(&stored_the_old_way));
-        assert!(!Presented::new(&mint().text).matches(&stored_the_old_way));
+        let text = minted.text.dangerously_expose();
+        let stored_the_old_way: TokenHash = Sha256::digest(text.as_bytes()).into();
+        assert!(Presented::new(text).matches(&stored_the_old_way));
+        assert!(!Presented::new(mint().text.dangerously_expose()).matches(&stored_the_old_way));
     }
 }

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod ids;
 pub mod money;
+pub mod secret;
 pub mod wire;
 
 /// The protocol version this crate implements (PROTOCOL.md, "Sealpost protocol, version 1").

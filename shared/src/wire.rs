@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::secret::{SecretBytes, SecretString};
+
 mod documents;
 mod payments;
 mod sends;
@@ -43,7 +45,7 @@ pub struct ErrorResponse {
 
 /// What a sender's browser gives the relay to guard a Secure Send link (PROTOCOL.md "Links"
 /// and "Delivery receipts"): never the link secret, the OTP, `o` or the proof.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkGuard {
     #[serde(with = "crate::encoding::array")]
     pub otp_salt: OtpSalt,
@@ -53,8 +55,7 @@ pub struct LinkGuard {
     /// `AES-256-GCM(link_key, K)`.
     pub wrapped_key: LinkWrappedKey,
     /// `HKDF(K, "sealpost/v1/receipt")`, so the relay can check delivery receipts.
-    #[serde(with = "crate::encoding::array")]
-    pub receipt_key: [u8; 32],
+    pub receipt_key: SecretBytes<32>,
 }
 
 impl LinkGuard {
@@ -71,14 +72,14 @@ impl LinkGuard {
             kdf,
             verifier: keys.proof.verifier(),
             wrapped_key,
-            receipt_key: *receipt_key.dangerously_expose_bytes(),
+            receipt_key: (*receipt_key.dangerously_expose_bytes()).into(),
         }
     }
 }
 
 /// What sign-up (and a password change) uploads (PROTOCOL.md "Accounts"): the public key, the
 /// salt and parameters of the password derivation, the sealed private key and the auth key.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountKeys {
     /// SPKI DER.
     #[serde(with = "crate::encoding::bytes")]
@@ -89,8 +90,7 @@ pub struct AccountKeys {
     /// `AES-256-GCM(wrap_key, private_key_pkcs8)`.
     pub sealed_private_key: SealedPrivateKey,
     /// `HKDF(master, "sealpost/v1/auth")`; the relay stores only its argon2id hash.
-    #[serde(with = "crate::encoding::array")]
-    pub auth_key: [u8; 32],
+    pub auth_key: SecretBytes<32>,
 }
 
 impl AccountKeys {
@@ -106,130 +106,8 @@ impl AccountKeys {
             salt,
             kdf,
             sealed_private_key,
-            auth_key: *auth_key.dangerously_expose_bytes(),
+            auth_key: (*auth_key.dangerously_expose_bytes()).into(),
         }
-    }
-}
-
-// Types that carry a secret (a key, a token, a code) print it as `***`.
-
-impl std::fmt::Debug for LinkGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkGuard")
-            .field("otp_salt", &self.otp_salt)
-            .field("kdf", &self.kdf)
-            .field("verifier", &self.verifier)
-            .field("wrapped_key", &self.wrapped_key)
-            .field("receipt_key", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for AccountKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccountKeys")
-            .field("salt", &self.salt)
-            .field("kdf", &self.kdf)
-            .field("sealed_private_key", &self.sealed_private_key)
-            .field("auth_key", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for InviteView {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InviteView")
-            .field("id", &self.id)
-            .field("email", &self.email)
-            .field("role", &self.role)
-            .field("expires_at", &self.expires_at)
-            .field("emailed", &self.emailed)
-            .field("token", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for InviteLookupRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InviteLookupRequest")
-            .field("token", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for LoginRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginRequest")
-            .field("email", &self.email)
-            .field("auth_key", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for SessionResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionResponse")
-            .field("user", &self.user)
-            .field("organisation", &self.organisation)
-            .field("keys", &self.keys)
-            .field("policy", &self.policy)
-            .field("password_expired", &self.password_expired)
-            .field("mfa_enabled", &self.mfa_enabled)
-            .field("mfa_enrolment_required", &self.mfa_enrolment_required)
-            .field("csrf_token", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for LoginResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginResponse")
-            .field("session", &self.session)
-            .field("mfa_ticket", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for MfaVerifyRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MfaVerifyRequest")
-            .field("ticket", &"***")
-            .field("code", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for MfaSetupResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MfaSetupResponse")
-            .field("secret", &"***")
-            .field("otpauth_uri", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for MfaConfirmRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MfaConfirmRequest")
-            .field("code", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for MfaConfirmResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MfaConfirmResponse")
-            .field("recovery_codes", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for ChangePasswordRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChangePasswordRequest")
-            .field("keys", &self.keys)
-            .field("current_auth_key", &"***")
-            .finish()
     }
 }
 
@@ -263,7 +141,7 @@ mod tests {
             kdf: KdfParams::CLIENT_V1,
             verifier: LinkVerifier::from_bytes([0xab; 32]),
             wrapped_key: LinkWrappedKey::from_bytes(vec![1, 2, 3]),
-            receipt_key: [0; 32],
+            receipt_key: [0; 32].into(),
         };
         let json = serde_json::to_string(&guard).expect("json");
         assert_eq!(
@@ -288,7 +166,7 @@ mod tests {
     fn debug_never_prints_keys_tokens_or_codes() {
         let request = LoginRequest {
             email: "ada@example.com".to_owned(),
-            auth_key: [0xab; 32],
+            auth_key: [0xab; 32].into(),
         };
         let printed = format!("{request:?}");
         assert!(
@@ -297,8 +175,8 @@ mod tests {
         );
         assert!(!printed.contains("171"), "no key bytes: {printed}");
         let verify = MfaVerifyRequest {
-            ticket: "ticket-secret".to_owned(),
-            code: "123456".to_owned(),
+            ticket: "ticket-secret".into(),
+            code: "123456".into(),
         };
         let printed = format!("{verify:?}");
         assert!(
@@ -386,15 +264,9 @@ pub struct SignupPending {
 }
 
 /// `POST /api/auth/signup/confirm`: the token from the confirmation link's fragment.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignupConfirmRequest {
-    pub token: String,
-}
-
-impl std::fmt::Debug for SignupConfirmRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SignupConfirmRequest(***)")
-    }
+    pub token: SecretString,
 }
 
 /// `POST /api/auth/signup/confirm`'s answer: the account exists now; log in to use it.
@@ -413,23 +285,23 @@ pub struct CreateInviteRequest {
 
 /// A pending invitation as owners and admins see it. `token` is present only in the answer to
 /// its creation (it is stored hashed and cannot be shown again).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteView {
     pub id: crate::ids::Id,
     pub email: String,
     pub role: Role,
     pub expires_at: i64,
     #[serde(default)]
-    pub token: Option<String>,
+    pub token: Option<SecretString>,
     /// Whether the relay e-mailed the link (it does when SMTP is configured).
     #[serde(default)]
     pub emailed: bool,
 }
 
 /// `POST /api/auth/invite`: what an invite token is for, so the join page can say it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteLookupRequest {
-    pub token: String,
+    pub token: SecretString,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -474,11 +346,10 @@ pub struct ChangeRoleRequest {
 }
 
 /// `POST /api/auth/login`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub email: String,
-    #[serde(with = "crate::encoding::array")]
-    pub auth_key: [u8; 32],
+    pub auth_key: SecretBytes<32>,
 }
 
 /// A user as the app shows them.
@@ -512,11 +383,11 @@ pub struct OwnKeys {
 
 /// The answer to sign-up, log-in and `GET /api/me`: who is logged in, and the token to send in
 /// `X-CSRF-Token` with every state-changing request.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionResponse {
     pub user: UserView,
     pub organisation: OrgView,
-    pub csrf_token: String,
+    pub csrf_token: SecretString,
     pub keys: OwnKeys,
     /// The organisation's rules the browser must apply (it alone sees the password).
     #[serde(default)]
@@ -534,40 +405,40 @@ pub struct SessionResponse {
 
 /// The answer to `POST /api/auth/login`: a session, or (with a second factor) a ticket to
 /// redeem with a code at `POST /api/auth/mfa/verify`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginResponse {
     #[serde(default)]
     pub session: Option<SessionResponse>,
     #[serde(default)]
-    pub mfa_ticket: Option<String>,
+    pub mfa_ticket: Option<SecretString>,
 }
 
 /// `POST /api/auth/mfa/verify`: a TOTP code or a recovery code for a login ticket.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaVerifyRequest {
-    pub ticket: String,
-    pub code: String,
+    pub ticket: SecretString,
+    pub code: SecretString,
 }
 
 /// `POST /api/auth/mfa/setup`: the secret to put in an authenticator app.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaSetupResponse {
     /// Base32, for typing in by hand.
-    pub secret: String,
+    pub secret: SecretString,
     /// `otpauth://…`, for the QR code.
-    pub otpauth_uri: String,
+    pub otpauth_uri: SecretString,
 }
 
 /// `POST /api/auth/mfa/confirm`: the first code from the app, proving the enrolment.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaConfirmRequest {
-    pub code: String,
+    pub code: SecretString,
 }
 
 /// Ten single-use recovery codes, shown once.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaConfirmResponse {
-    pub recovery_codes: Vec<String>,
+    pub recovery_codes: Vec<SecretString>,
 }
 
 /// An organisation's account rules.
@@ -604,10 +475,9 @@ impl Default for OrgPolicy {
 
 /// `POST /api/auth/password`: a new password's key material, proven by the current auth key.
 /// The public key stays the same; the private key is re-sealed under the new wrap key.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangePasswordRequest {
-    #[serde(with = "crate::encoding::array")]
-    pub current_auth_key: [u8; 32],
+    pub current_auth_key: SecretBytes<32>,
     pub keys: AccountKeys,
 }
 

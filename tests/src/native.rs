@@ -208,7 +208,9 @@ impl NativeClient {
                 let confirmed = client
                     .post(
                         "/api/auth/signup/confirm",
-                        Some(&wire::SignupConfirmRequest { token }),
+                        Some(&wire::SignupConfirmRequest {
+                            token: token.into(),
+                        }),
                     )
                     .await?;
                 if confirmed.status == 200 {
@@ -237,7 +239,7 @@ impl NativeClient {
             .post(format!("{}/api/auth/login", client.base))
             .json(&wire::LoginRequest {
                 email: email.to_owned(),
-                auth_key,
+                auth_key: auth_key.into(),
             })
             .send()
             .await?;
@@ -247,7 +249,7 @@ impl NativeClient {
         let cookie = session_cookie(&response)?;
         let body: wire::LoginResponse = response.json().await?;
         let session = body.session.context("a session (no second factor)")?;
-        client.csrf = Some(session.csrf_token.clone());
+        client.csrf = Some(session.csrf_token.dangerously_expose().to_owned());
         client.user = Some(session.user.id);
         client.cookie = Some(cookie);
         Ok(Ok(client))
@@ -289,7 +291,7 @@ impl NativeClient {
         let current_auth_key = self.auth_key(email, old).await?;
         let pair = self.keys.context("an account with keys")?;
         Ok(wire::ChangePasswordRequest {
-            current_auth_key,
+            current_auth_key: current_auth_key.into(),
             keys: account_keys(new, pair)?,
         })
     }
@@ -349,7 +351,7 @@ impl NativeClient {
             .await?
             .ok()?;
         let token = match invite.token {
-            Some(token) => token,
+            Some(token) => token.dangerously_expose().to_owned(),
             // A relay that sends mail hands the token only to the address.
             None => self.mailed_invitation(&email).await?,
         };
@@ -378,7 +380,7 @@ impl NativeClient {
                 .post(
                     "/api/auth/invite",
                     Some(&wire::InviteLookupRequest {
-                        token: token.clone(),
+                        token: token.as_str().into(),
                     }),
                 )
                 .await?;
@@ -567,7 +569,9 @@ impl NativeClient {
         };
         self.post(
             &format!("/api/links/{}/open", link.id),
-            Some(&wire::OpenLinkRequest { proof }),
+            Some(&wire::OpenLinkRequest {
+                proof: proof.into(),
+            }),
         )
         .await
     }
@@ -593,12 +597,12 @@ impl NativeClient {
             .post(
                 &format!("/api/links/{}/open", link.id),
                 Some(&wire::OpenLinkRequest {
-                    proof: *keys.proof.dangerously_expose_bytes(),
+                    proof: (*keys.proof.dangerously_expose_bytes()).into(),
                 }),
             )
             .await?
             .ok()?;
-        Ok(opened.download_token.clone())
+        Ok(opened.download_token.dangerously_expose().to_owned())
     }
 
     /// `open_link` under an OTP fixture (no argon2id here).
@@ -620,7 +624,7 @@ impl NativeClient {
             .post(
                 &format!("/api/links/{}/open", link.id),
                 Some(&wire::OpenLinkRequest {
-                    proof: *keys.proof.dangerously_expose_bytes(),
+                    proof: (*keys.proof.dangerously_expose_bytes()).into(),
                 }),
             )
             .await?;
@@ -636,7 +640,7 @@ impl NativeClient {
                 &format!("/api/links/{}", link.id),
                 &key,
                 &manifest,
-                |request| request.bearer_auth(&token),
+                |request| request.bearer_auth(token.dangerously_expose()),
             )
             .await?;
         Ok(Ok(files))
@@ -757,7 +761,7 @@ impl NativeClient {
         created: &wire::DocumentCreated,
     ) -> reqwest::RequestBuilder {
         match &created.upload_token {
-            Some(token) => request.bearer_auth(token),
+            Some(token) => request.bearer_auth(token.dangerously_expose()),
             None => self.authorize(request),
         }
     }

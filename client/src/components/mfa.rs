@@ -39,7 +39,13 @@ pub fn MfaSetup() -> impl IntoView {
         spawn_local(async move {
             match api.mfa_confirm(&typed).await {
                 Ok(answer) => {
-                    recovery.set(Some(answer.recovery_codes));
+                    recovery.set(Some(
+                        answer
+                            .recovery_codes
+                            .iter()
+                            .map(|code| code.dangerously_expose().to_owned())
+                            .collect(),
+                    ));
                     setup.set(None);
                     if let Ok(Some(refreshed)) = crate::api::resume().await {
                         auth.api.set(Some(refreshed));
@@ -61,8 +67,8 @@ pub fn MfaSetup() -> impl IntoView {
                 }.into_any(),
                 (false, Some(answer)) => view! {
                     <p>"Scan this code with your authenticator app, or type the secret in."</p>
-                    <img class="qr" src=crate::components::qr::data_uri(&answer.otpauth_uri) alt="QR code of your authenticator secret" width="200" height="200" />
-                    <p><code data-testid="mfa-secret">{answer.secret.clone()}</code></p>
+                    <img class="qr" src=crate::components::qr::data_uri(answer.otpauth_uri.dangerously_expose()) alt="QR code of your authenticator secret" width="200" height="200" />
+                    <p><code data-testid="mfa-secret">{answer.secret.dangerously_expose().to_owned()}</code></p>
                     <form on:submit=confirm>
                         <label>"First code from the app" <input type="text" name="mfa-code" required autocomplete="one-time-code" inputmode="numeric" bind:value=code /></label>
                         <button type="submit">"Confirm"</button>

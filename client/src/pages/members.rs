@@ -51,7 +51,11 @@ pub fn Members() -> impl IntoView {
                         .and_then(|window| window.location().origin().ok())
                         .unwrap_or_default();
                     emailed.set(invite.emailed.then(|| invite.email.clone()));
-                    link.set(invite.token.map(|token| format!("{origin}/join#{token}")));
+                    link.set(
+                        invite
+                            .token
+                            .map(|token| format!("{origin}/join#{}", token.dangerously_expose())),
+                    );
                     email.set(String::new());
                     reload.update(|n| *n += 1);
                 }

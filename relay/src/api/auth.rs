@@ -129,7 +129,7 @@ async fn new_user(
     OsRng.fill_bytes(&mut server_salt);
     let auth_hash = state
         .hashing
-        .storage_hash(keys.auth_key, server_salt)
+        .storage_hash(*keys.auth_key.dangerously_expose(), server_salt)
         .await?;
     Ok(UserRecord {
         id: Id::generate(&mut OsRng),
@@ -194,7 +194,11 @@ async fn signup_by_mail(
         };
         state.store.put_pending_signup(&token.hash, &pending)?;
         if may_mail {
-            Some(mailer.send_signup_confirmation(&email, &token.text).await)
+            Some(
+                mailer
+                    .send_signup_confirmation(&email, token.text.dangerously_expose())
+                    .await,
+            )
         } else {
             None
         }
@@ -238,7 +242,8 @@ pub async fn confirm_signup(
                 .to_owned(),
         )
     };
-    let token_hash = crate::tokens::hash_of(&request.token).ok_or_else(invalid)?;
+    let token_hash =
+        crate::tokens::hash_of(request.token.dangerously_expose()).ok_or_else(invalid)?;
     let pending = state
         .store
         .pending_signup(&token_hash)?
@@ -344,7 +349,8 @@ pub async fn invite_lookup(
     ApiJson(request): ApiJson<wire::InviteLookupRequest>,
 ) -> Result<Json<wire::InviteLookupResponse>, AppError> {
     let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
-    let token_hash = crate::tokens::hash_of(&request.token).ok_or_else(invalid)?;
+    let token_hash =
+        crate::tokens::hash_of(request.token.dangerously_expose()).ok_or_else(invalid)?;
     let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
     if invite.expires_at <= state.clock.now() {
         return Err(invalid());
@@ -394,7 +400,7 @@ pub async fn login(
     };
     let presented = match state
         .hashing
-        .storage_hash(request.auth_key, server_salt)
+        .storage_hash(*request.auth_key.dangerously_expose(), server_salt)
         .await
     {
         Ok(presented) => presented,
@@ -428,7 +434,7 @@ pub async fn login(
         )?;
         return Ok(Json(wire::LoginResponse {
             session: None,
-            mfa_ticket: Some(ticket),
+            mfa_ticket: Some(ticket.into()),
         })
         .into_response());
     }
@@ -543,7 +549,10 @@ pub async fn change_password(
     let verified_salt = user.server_salt;
     let presented = state
         .hashing
-        .storage_hash(request.current_auth_key, verified_salt)
+        .storage_hash(
+            *request.current_auth_key.dangerously_expose(),
+            verified_salt,
+        )
         .await?;
     if !bool::from(presented.ct_eq(&user.auth_hash)) {
         state.audit(
@@ -569,7 +578,7 @@ pub async fn change_password(
     OsRng.fill_bytes(&mut server_salt);
     let auth_hash = state
         .hashing
-        .storage_hash(keys.auth_key, server_salt)
+        .storage_hash(*keys.auth_key.dangerously_expose(), server_salt)
         .await?;
     let guard = session.guard();
     let updated = state
@@ -749,5 +758,5 @@ fn issue_ticket(state: &AppState, user: &UserRecord) -> Result<String, AppError>
         credential: user.server_salt,
     };
     state.store.create_mfa_ticket(&token.hash, &ticket)?;
-    Ok(token.text)
+    Ok(token.text.dangerously_expose().to_owned())
 }

@@ -81,7 +81,9 @@ pub async fn create_invite(
             let sent = if taken {
                 mailer.send_invite_taken(&email, &invitation).await
             } else {
-                mailer.send_invite(&email, &invitation, &token_text).await
+                mailer
+                    .send_invite(&email, &invitation, token_text.dangerously_expose())
+                    .await
             };
             let outcome = if sent.is_ok() {
                 Outcome::Success

@@ -37,7 +37,8 @@ pub async fn verify(
 ) -> Result<Response, AppError> {
     let expired =
         || AppError::Unauthenticated("this log-in has expired; enter your password again");
-    let ticket_hash = crate::tokens::hash_of(&request.ticket).ok_or_else(expired)?;
+    let ticket_hash =
+        crate::tokens::hash_of(request.ticket.dangerously_expose()).ok_or_else(expired)?;
     let ticket = state.store.mfa_ticket(&ticket_hash)?.ok_or_else(expired)?;
     let now = state.clock.now();
     if now - ticket.created_at >= TICKET_SECONDS || ticket.attempts >= TICKET_ATTEMPTS {
@@ -66,7 +67,7 @@ pub async fn verify(
         state.store.delete_mfa_ticket(&ticket_hash)?;
         return Err(expired());
     }
-    let code = request.code.as_str();
+    let code = request.code.dangerously_expose();
     let accepted = state.store.update_user(user.id, None, false, |user| {
         if user.server_salt != ticket.credential {
             return None;
@@ -154,8 +155,8 @@ pub async fn setup(
         Updated::Missing | Updated::SessionEnded => return Err(AppError::session_ended()),
     }
     Ok(Json(wire::MfaSetupResponse {
-        secret: totp::base32(&secret),
-        otpauth_uri: totp::otpauth_uri("Sealpost", &session.user.email, &secret),
+        secret: totp::base32(&secret).into(),
+        otpauth_uri: totp::otpauth_uri("Sealpost", &session.user.email, &secret).into(),
     }))
 }
 
@@ -183,7 +184,7 @@ pub async fn confirm(
     let now = state.clock.now();
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
     let hashes: Vec<String> = codes.iter().map(|code| recovery_hash(code)).collect();
-    let code = request.code.as_str();
+    let code = request.code.dangerously_expose();
     let updated =
         state
             .store
@@ -236,7 +237,7 @@ pub async fn confirm(
         Outcome::Success,
     )?;
     Ok(Json(wire::MfaConfirmResponse {
-        recovery_codes: codes,
+        recovery_codes: codes.into_iter().map(Into::into).collect(),
     }))
 }
 

@@ -227,7 +227,7 @@ pub async fn finalize(
                 wrapped_key: guard.wrapped_key.clone(),
                 manifest: request.manifest.clone(),
             },
-            guard.receipt_key,
+            *guard.receipt_key.dangerously_expose(),
         )
         .await?;
     let now = state.clock.now();

@@ -149,13 +149,13 @@ pub struct MfaTicket {
 }
 
 /// A session as stored (keyed by the SHA-256 of its token).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub user: Id,
     pub created_at: i64,
     pub last_seen: i64,
-    /// Sent back in `X-CSRF-Token` with every state-changing request.
-    pub csrf_token: String,
+    /// Sent back in `X-CSRF-Token` with every state-changing request (`Debug` prints `***`).
+    pub csrf_token: shared::secret::SecretString,
     /// The user's session epoch when it started (see the module header).
     #[serde(default)]
     pub epoch: u64,
@@ -171,17 +171,6 @@ impl std::fmt::Debug for UserRecord {
             .field("email", &self.email)
             .field("role", &self.role)
             .field("mfa", &self.mfa.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for SessionRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionRecord")
-            .field("user", &self.user)
-            .field("created_at", &self.created_at)
-            .field("last_seen", &self.last_seen)
-            .field("epoch", &self.epoch)
             .finish_non_exhaustive()
     }
 }
@@ -702,7 +691,7 @@ mod tests {
             user,
             created_at: 0,
             last_seen: 0,
-            csrf_token: "csrf".to_owned(),
+            csrf_token: "csrf".into(),
             epoch: 0,
         }
     }

@@ -38,7 +38,11 @@ impl Store {
                     manifest: manifest.clone(),
                 };
                 let keys = (!send.used_up()).then_some(&keys);
-                self.put_link_keys_blocking(send.id, keys, guard.receipt_key)?;
+                self.put_link_keys_blocking(
+                    send.id,
+                    keys,
+                    *guard.receipt_key.dangerously_expose(),
+                )?;
             }
             let otp = send.legacy_guard.as_ref().map(|guard| super::LinkOtp {
                 otp_salt: guard.otp_salt,
@@ -126,7 +130,7 @@ mod tests {
                 kdf: KdfParams::CLIENT_V1,
                 verifier: LinkVerifier::from_bytes([7; 32]),
                 wrapped_key: LinkWrappedKey::from_bytes(vec![8; 60]),
-                receipt_key: [9; 32],
+                receipt_key: [9; 32].into(),
             };
             let mut old = serde_json::to_value(&record).expect("JSON");
             old["guard"] = serde_json::to_value(&guard).expect("JSON");

@@ -270,7 +270,12 @@ impl Relay {
             let mut plaintext = Vec::new();
             for chunk in 0..file.chunks {
                 let sealed = self
-                    .download_ok(link.id, index, chunk, &opened.download_token)
+                    .download_ok(
+                        link.id,
+                        index,
+                        chunk,
+                        opened.download_token.dangerously_expose(),
+                    )
                     .await;
                 let opened = decryptor.decrypt_next(&sealed).expect("the chunk decrypts");
                 plaintext.extend_from_slice(opened.as_bytes());
@@ -283,7 +288,7 @@ impl Relay {
 
     async fn receipt(&self, id: Id, download_token: &str, receipt: [u8; 32]) -> Response {
         let body = wire::ReceiptRequest {
-            download_token: download_token.to_owned(),
+            download_token: download_token.into(),
             receipt,
         };
         let body = serde_json::to_value(&body).expect("JSON");
@@ -358,7 +363,10 @@ impl Relay {
 }
 
 fn open_request(ip: Option<&str>, id: Id, proof: &[u8; 32]) -> Request<Body> {
-    let body = serde_json::to_value(wire::OpenLinkRequest { proof: *proof }).expect("JSON");
+    let body = serde_json::to_value(wire::OpenLinkRequest {
+        proof: (*proof).into(),
+    })
+    .expect("JSON");
     request(
         ip,
         Method::POST,
@@ -585,7 +593,7 @@ async fn a_bundle_round_trips_and_a_one_open_link_is_deleted_after_its_receipt()
 
     let receipt = key.receipt_key().receipt(&link.id, &opened.receipt_nonce);
     let answer = relay
-        .receipt(link.id, &opened.download_token, receipt)
+        .receipt(link.id, opened.download_token.dangerously_expose(), receipt)
         .await;
     assert_eq!(answer.status(), StatusCode::NO_CONTENT);
     let view = relay.sent(&sender, link.id).await;
@@ -608,7 +616,12 @@ async fn a_bundle_round_trips_and_a_one_open_link_is_deleted_after_its_receipt()
     expect_error(again, StatusCode::GONE, "used_up").await;
     expect_error(relay.info(link.id).await, StatusCode::GONE, "used_up").await;
     let late = relay
-        .download(link.id, 1, 0, Some(&opened.download_token))
+        .download(
+            link.id,
+            1,
+            0,
+            Some(opened.download_token.dangerously_expose()),
+        )
         .await;
     assert_eq!(late.status(), StatusCode::GONE, "nothing left to download");
 }
@@ -1178,7 +1191,10 @@ async fn downloads_need_a_live_token_from_an_opening() {
         .send_request(
             Request::builder()
                 .uri(format!("/api/links/{}/files/0/chunks/0", link.id))
-                .header(header::AUTHORIZATION, &opened.download_token)
+                .header(
+                    header::AUTHORIZATION,
+                    opened.download_token.dangerously_expose(),
+                )
                 .body(Body::empty())
                 .expect("request"),
         )
@@ -1186,11 +1202,21 @@ async fn downloads_need_a_live_token_from_an_opening() {
     expect_error(not_bearer, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     let other = relay.send(&sender, &bundle, 1, 3 * DAY).await;
     let elsewhere = relay
-        .download(other.id, 0, 0, Some(&opened.download_token))
+        .download(
+            other.id,
+            0,
+            0,
+            Some(opened.download_token.dangerously_expose()),
+        )
         .await;
     expect_error(elsewhere, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     let beyond = relay
-        .download(link.id, 0, 2, Some(&opened.download_token))
+        .download(
+            link.id,
+            0,
+            2,
+            Some(opened.download_token.dangerously_expose()),
+        )
         .await;
     expect_error(beyond, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
 
@@ -1203,7 +1229,12 @@ async fn downloads_need_a_live_token_from_an_opening() {
     );
     relay.clock.advance(1);
     let lapsed = relay
-        .download(link.id, 0, 0, Some(&opened.download_token))
+        .download(
+            link.id,
+            0,
+            0,
+            Some(opened.download_token.dangerously_expose()),
+        )
         .await;
     expect_error(lapsed, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
@@ -1230,7 +1261,7 @@ async fn a_tampered_stored_chunk_is_served_but_fails_decryption() {
     let mut decryptor =
         ChunkDecryptor::new(&key.file_key(0), &file.nonce_prefix, file.size).expect("decryptor");
     let served = relay
-        .download_ok(link.id, 0, 0, &opened.download_token)
+        .download_ok(link.id, 0, 0, opened.download_token.dangerously_expose())
         .await;
     assert_eq!(
         served.as_bytes(),
@@ -1331,12 +1362,20 @@ async fn a_wrong_receipt_is_refused_and_changes_nothing() {
     let opened = relay.open_ok(&link).await;
 
     let forged = relay
-        .receipt(link.id, &opened.download_token, wrong_proof())
+        .receipt(
+            link.id,
+            opened.download_token.dangerously_expose(),
+            wrong_proof(),
+        )
         .await;
     expect_error(forged, StatusCode::FORBIDDEN, "forbidden").await;
     let wrong_nonce = bundle.key.receipt_key().receipt(&link.id, &[0; 16]);
     let replayed = relay
-        .receipt(link.id, &opened.download_token, wrong_nonce)
+        .receipt(
+            link.id,
+            opened.download_token.dangerously_expose(),
+            wrong_nonce,
+        )
         .await;
     expect_error(replayed, StatusCode::FORBIDDEN, "forbidden").await;
     let right = bundle
@@ -1356,7 +1395,9 @@ async fn a_wrong_receipt_is_refused_and_changes_nothing() {
     let (_, _, plaintexts) = relay.receive(&link, &opened).await;
     assert!(plaintexts == bundle.plaintexts, "still downloadable");
 
-    let answer = relay.receipt(link.id, &opened.download_token, right).await;
+    let answer = relay
+        .receipt(link.id, opened.download_token.dangerously_expose(), right)
+        .await;
     assert_eq!(answer.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         relay.sent(&sender, link.id).await.status,
@@ -1385,7 +1426,11 @@ async fn the_audit_log_records_every_step_and_nothing_stored_holds_the_otp_or_li
         .receipt_key()
         .receipt(&delivered.id, &opened.receipt_nonce);
     let answer = relay
-        .receipt(delivered.id, &opened.download_token, receipt)
+        .receipt(
+            delivered.id,
+            opened.download_token.dangerously_expose(),
+            receipt,
+        )
         .await;
     assert_eq!(answer.status(), StatusCode::NO_CONTENT);
     for _ in 0..5 {

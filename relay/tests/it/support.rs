@@ -140,7 +140,7 @@ pub async fn login_from(response: Response) -> Login {
     let session: wire::SessionResponse = serde_json::from_value(body).expect("session");
     Login {
         cookie,
-        csrf: session.csrf_token.clone(),
+        csrf: session.csrf_token.dangerously_expose().to_owned(),
         session,
     }
 }

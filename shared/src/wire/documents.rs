@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{InvoiceTerms, InvoiceView, Role};
 use crate::crypto::{LinkVerifier, LinkWrappedKey, SealedManifest, UserWrappedKey};
 use crate::ids::Id;
+use crate::secret::SecretString;
 
 /// Longest request description, in characters.
 pub const MAX_REQUEST_DESCRIPTION_CHARS: usize = 2000;
@@ -70,9 +71,8 @@ pub enum DocumentStatus {
     Revoked,
 }
 
-/// What the relay hands back when a document is reserved (its `Debug` hides the upload
-/// token).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the relay hands back when a document is reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentCreated {
     pub id: Id,
     pub expires_at: i64,
@@ -81,18 +81,7 @@ pub struct DocumentCreated {
     /// For an uploader without an account: the bearer token for this document's chunks and
     /// its finalize (shown once; the relay keeps its hash).
     #[serde(default)]
-    pub upload_token: Option<String>,
-}
-
-impl std::fmt::Debug for DocumentCreated {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DocumentCreated")
-            .field("id", &self.id)
-            .field("expires_at", &self.expires_at)
-            .field("readers", &self.readers.len())
-            .field("upload_token", &self.upload_token.as_ref().map(|_| "***"))
-            .finish()
-    }
+    pub upload_token: Option<SecretString>,
 }
 
 /// `POST /api/documents/{id}/finalize`.
@@ -324,7 +313,7 @@ mod tests {
             id: Id::from_bytes([1; 16]),
             expires_at: 0,
             readers: Vec::new(),
-            upload_token: Some("bearer-secret-token".to_owned()),
+            upload_token: Some("bearer-secret-token".into()),
         };
         let printed = format!("{created:?}");
         assert!(!printed.contains("bearer-secret-token"), "{printed}");

@@ -10,6 +10,7 @@ use crate::crypto::SealedManifest;
 use crate::crypto::kdf::{KdfParams, OtpSalt};
 use crate::crypto::{LinkWrappedKey, receipt::RECEIPT_NONCE_LEN};
 use crate::ids::Id;
+use crate::secret::{SecretBytes, SecretString};
 
 /// `POST /api/sends`: reserve room for a bundle and get its id (which is also the link id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,20 +123,19 @@ pub struct LinkInfo {
 }
 
 /// `POST /api/links/{id}/open`: the proof derived from the link secret and the OTP.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenLinkRequest {
-    #[serde(with = "crate::encoding::array")]
-    pub proof: [u8; 32],
+    pub proof: SecretBytes<32>,
 }
 
 /// What a correct proof releases (once per allowed open).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenLinkResponse {
     /// `AES-256-GCM(link_key, K)`.
     pub wrapped_key: LinkWrappedKey,
     pub manifest: SealedManifest,
     /// Bearer token for the chunk downloads of this bundle (short-lived).
-    pub download_token: String,
+    pub download_token: SecretString,
     pub token_expires_at: i64,
     /// The relay's challenge for the delivery receipt.
     #[serde(with = "crate::encoding::array")]
@@ -143,39 +143,11 @@ pub struct OpenLinkResponse {
 }
 
 /// `POST /api/links/{id}/receipt`: `HMAC-SHA-256(receipt_key, link_id ‖ nonce)`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptRequest {
-    pub download_token: String,
+    pub download_token: SecretString,
     #[serde(with = "crate::encoding::array")]
     pub receipt: [u8; 32],
-}
-
-impl std::fmt::Debug for OpenLinkRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenLinkRequest")
-            .field("proof", &"***")
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for OpenLinkResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenLinkResponse")
-            .field("wrapped_key", &self.wrapped_key)
-            .field("manifest", &self.manifest)
-            .field("download_token", &"***")
-            .field("token_expires_at", &self.token_expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for ReceiptRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReceiptRequest")
-            .field("download_token", &"***")
-            .field("receipt", &"***")
-            .finish()
-    }
 }
 
 #[cfg(test)]
@@ -213,7 +185,9 @@ mod tests {
             serde_json::from_str(r#"{"files":[1],"expires_in_seconds":3600,"max_opens":1}"#)
                 .expect("the e-mail is optional");
         assert_eq!(minimal.recipient_email, None);
-        let open = OpenLinkRequest { proof: [0xab; 32] };
+        let open = OpenLinkRequest {
+            proof: [0xab; 32].into(),
+        };
         assert_eq!(
             serde_json::to_string(&open).expect("json"),
             r#"{"proof":"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s"}"#

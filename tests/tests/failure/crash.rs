@@ -149,7 +149,10 @@ async fn killed_at_random_the_relay_loses_no_acknowledged_write() -> anyhow::Res
         .await?;
     // The changer's password is PASSWORD; bring it to key set 0 so the two sets alternate.
     let first = wire::ChangePasswordRequest {
-        current_auth_key: changer.auth_key(CHANGER_EMAIL, tests::PASSWORD).await?,
+        current_auth_key: changer
+            .auth_key(CHANGER_EMAIL, tests::PASSWORD)
+            .await?
+            .into(),
         keys: keys[0].clone(),
     };
     changer
@@ -479,7 +482,7 @@ async fn change_password(world: Arc<World>) -> anyhow::Result<()> {
     let client = world.client(&client);
     let next = 1 - current;
     let body = wire::ChangePasswordRequest {
-        current_auth_key: world.keys[current].auth_key,
+        current_auth_key: world.keys[current].auth_key.clone(),
         keys: world.keys[next].clone(),
     };
     client

@@ -173,7 +173,7 @@ async fn two_hundred_parallel_wrong_log_ins_hash_only_what_the_guard_allows() ->
                     "/api/auth/login",
                     Some(&wire::LoginRequest {
                         email: "burst@example.com".to_owned(),
-                        auth_key: [n; 32],
+                        auth_key: [n; 32].into(),
                     }),
                 )
                 .await

@@ -123,7 +123,9 @@ async fn sign_up_and_invitations_do_not_tell_who_has_an_account() -> anyhow::Res
         .into_iter()
         .next()
         .expect("a confirmation link");
-    let confirm = wire::SignupConfirmRequest { token };
+    let confirm = wire::SignupConfirmRequest {
+        token: token.into(),
+    };
     let confirmed = attacker
         .post("/api/auth/signup/confirm", Some(&confirm))
         .await?;
@@ -145,7 +147,7 @@ async fn sign_up_and_invitations_do_not_tell_who_has_an_account() -> anyhow::Res
         .post(
             "/api/auth/signup/confirm",
             Some(&wire::SignupConfirmRequest {
-                token: "AAAA".to_owned(),
+                token: "AAAA".into(),
             }),
         )
         .await?;

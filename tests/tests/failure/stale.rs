@@ -90,13 +90,16 @@ async fn a_held_mfa_confirmation_cannot_bring_an_old_password_back() -> anyhow::
     let email = "held-mfa@example.com";
     let setup: wire::MfaSetupResponse =
         owner.post::<()>("/api/auth/mfa/setup", None).await?.ok()?;
-    let code = relay::totp::code_at(&base32_decode(&setup.secret), unix_now());
+    let code = relay::totp::code_at(
+        &base32_decode(setup.secret.dangerously_expose()),
+        unix_now(),
+    );
     let mut held = Held::send(
         &relay,
         Method::POST,
         "/api/auth/mfa/confirm",
         &owner.session_headers(),
-        json(&wire::MfaConfirmRequest { code }),
+        json(&wire::MfaConfirmRequest { code: code.into() }),
     );
     held.loaded().await;
     let elsewhere = log_in(&relay, email, PASSWORD).await?;
@@ -259,12 +262,12 @@ async fn with_second_factor(
     let owner = NativeClient::verified_owner(&relay.url, relay.data_dir(), handle).await?;
     let setup: wire::MfaSetupResponse =
         owner.post::<()>("/api/auth/mfa/setup", None).await?.ok()?;
-    let secret = base32_decode(&setup.secret);
+    let secret = base32_decode(setup.secret.dangerously_expose());
     let confirmed = owner
         .post(
             "/api/auth/mfa/confirm",
             Some(&wire::MfaConfirmRequest {
-                code: relay::totp::code_at(&secret, START),
+                code: relay::totp::code_at(&secret, START).into(),
             }),
         )
         .await?;
@@ -282,13 +285,14 @@ async fn ticket(relay: &TestRelay, email: &str) -> anyhow::Result<String> {
             "/api/auth/login",
             Some(&wire::LoginRequest {
                 email: email.to_owned(),
-                auth_key,
+                auth_key: auth_key.into(),
             }),
         )
         .await?
         .ok()?;
     answer
         .mfa_ticket
+        .map(|ticket| ticket.dangerously_expose().to_owned())
         .ok_or_else(|| anyhow::anyhow!("a ticket for the second factor"))
 }
 
@@ -297,8 +301,8 @@ async fn verify(relay: &TestRelay, ticket: &str, code: &str) -> anyhow::Result<A
         .post(
             "/api/auth/mfa/verify",
             Some(&wire::MfaVerifyRequest {
-                ticket: ticket.to_owned(),
-                code: code.to_owned(),
+                ticket: ticket.into(),
+                code: code.into(),
             }),
         )
         .await
@@ -317,8 +321,8 @@ async fn fifty_parallel_wrong_codes_on_one_ticket_spend_at_most_its_five_tries()
                 .post(
                     "/api/auth/mfa/verify",
                     Some(&wire::MfaVerifyRequest {
-                        ticket,
-                        code: format!("{:06}", 100_000 + n),
+                        ticket: ticket.into(),
+                        code: format!("{:06}", 100_000 + n).into(),
                     }),
                 )
                 .await

@@ -402,7 +402,7 @@ async fn a_full_disk_answers_507_and_spends_no_open_without_its_key() -> anyhow:
         relay.state().clock.clone(),
     ));
     let right = json(&wire::OpenLinkRequest {
-        proof: otp.proof(&link),
+        proof: otp.proof(&link).into(),
     });
     let (status, body) = call(
         &crowded,
@@ -497,7 +497,7 @@ async fn a_thousand_simultaneous_openings_of_a_one_time_link_have_one_winner() -
         .send_files_with_otp(&[b"one winner".to_vec()], 1, None, &otp)
         .await?;
     let body = json(&wire::OpenLinkRequest {
-        proof: otp.proof(&link),
+        proof: otp.proof(&link).into(),
     });
     let router = relay::app(relay.state().clone());
     let start = Arc::new(tokio::sync::Barrier::new(1000));
