@@ -2,8 +2,11 @@
 //! `live_send` and `live_document` (a link or document touched after its time) and the retention
 //! sweep (the hourly pass) ask here, and end a bundle with the same compare-and-swap, so an
 //! expiry the two race to make happens once. What follows an expiry (the audit entry, then the
-//! deletion of the bundle's folder) stays with the caller.
+//! deletion of the bundle's folder) stays with the caller. The sizes a bundle's chunks must
+//! have are here too (`sealed_size`, `sealed_len`).
 
+use shared::crypto::StreamLayout;
+use shared::crypto::manifest::MAX_FILES;
 use shared::ids::Id;
 use shared::wire::DocumentStatus;
 
@@ -46,4 +49,38 @@ pub fn expire_document(
         document.end(DocumentStatus::Expired, now);
         true
     })
+}
+
+/// The ciphertext size of a bundle of files of these stream (padded plaintext) sizes (1 to
+/// `MAX_FILES`); why not, in words, if the sizes are no bundle.
+pub fn sealed_size(files: &[u64]) -> Result<u64, String> {
+    if files.is_empty() || files.len() > MAX_FILES {
+        return Err(format!("a bundle carries 1 to {MAX_FILES} files"));
+    }
+    let mut total: u64 = 0;
+    for size in files {
+        total = total.saturating_add(layout_of(*size)?.sealed_size());
+    }
+    Ok(total)
+}
+
+/// The sealed length chunk `chunk` of file `file` must have.
+pub fn sealed_len(files: &[u64], file: u32, chunk: u32) -> Result<usize, String> {
+    let size = usize::try_from(file)
+        .ok()
+        .and_then(|index| files.get(index))
+        .ok_or_else(|| format!("there is no file {file}"))?;
+    let layout = layout_of(*size)?;
+    if chunk >= layout.chunk_count() {
+        return Err(format!(
+            "file {file} has {} chunks; there is no chunk {chunk}",
+            layout.chunk_count()
+        ));
+    }
+    Ok(layout.sealed_len(chunk))
+}
+
+/// The chunk layout of one file's stream size.
+pub fn layout_of(size: u64) -> Result<StreamLayout, String> {
+    StreamLayout::for_size(size).map_err(|error| error.to_string())
 }

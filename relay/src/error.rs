@@ -122,6 +122,33 @@ impl From<anyhow::Error> for AppError {
     }
 }
 
+impl From<crate::documents::DocumentError> for AppError {
+    fn from(error: crate::documents::DocumentError) -> Self {
+        use crate::documents::DocumentError;
+        use crate::store::StorageRefusal;
+        match error {
+            DocumentError::Invalid(message) => AppError::Invalid(message),
+            DocumentError::NoReaders => AppError::Conflict(DocumentError::NoReaders.to_string()),
+            DocumentError::Refused(StorageRefusal::Quota(full)) => AppError::QuotaExceeded {
+                used: full.used,
+                quota: full.quota,
+            },
+            DocumentError::Refused(StorageRefusal::IntakeFull) => AppError::IntakeFull,
+            DocumentError::Refused(StorageRefusal::AddressBusy) => AppError::RateLimited {
+                message: "uploads from your network already hold as much unfinished data as this relay allows; finish or wait for them, then try again".to_owned(),
+            },
+            DocumentError::NotFound => AppError::NotFound,
+            DocumentError::Store(error) => AppError::from(error),
+        }
+    }
+}
+
+impl From<crate::invoices::InvalidTerms> for AppError {
+    fn from(error: crate::invoices::InvalidTerms) -> Self {
+        AppError::Invalid(error.0)
+    }
+}
+
 impl AppError {
     /// The refusal of a change whose session ended while it was on its way.
     pub fn session_ended() -> Self {

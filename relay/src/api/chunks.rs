@@ -10,41 +10,14 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use shared::crypto::StreamLayout;
-use shared::crypto::manifest::MAX_FILES;
 use shared::ids::Id;
 
 use super::read_body;
 use crate::{AppError, AppState};
 
-/// The ciphertext size of a bundle of files of these stream (padded plaintext) sizes (1 to
-/// `MAX_FILES`).
-pub fn sealed_size(files: &[u64]) -> Result<u64, AppError> {
-    if files.is_empty() || files.len() > MAX_FILES {
-        return Err(AppError::Invalid(format!(
-            "a bundle carries 1 to {MAX_FILES} files"
-        )));
-    }
-    let mut total: u64 = 0;
-    for size in files {
-        total = total.saturating_add(layout_of(*size)?.sealed_size());
-    }
-    Ok(total)
-}
-
-/// The sealed length chunk `chunk` of file `file` must have.
+/// The sealed length chunk `chunk` of file `file` must have (see `bundles::sealed_len`).
 pub fn sealed_len(files: &[u64], file: u32, chunk: u32) -> Result<usize, AppError> {
-    let size = usize::try_from(file)
-        .ok()
-        .and_then(|index| files.get(index))
-        .ok_or_else(|| AppError::Invalid(format!("there is no file {file}")))?;
-    let layout = layout_of(*size)?;
-    if chunk >= layout.chunk_count() {
-        return Err(AppError::Invalid(format!(
-            "file {file} has {} chunks; there is no chunk {chunk}",
-            layout.chunk_count()
-        )));
-    }
-    Ok(layout.sealed_len(chunk))
+    crate::bundles::sealed_len(files, file, chunk).map_err(AppError::Invalid)
 }
 
 /// Reads an uploaded chunk: `application/octet-stream` of exactly `expected` bytes.
@@ -164,5 +137,5 @@ pub fn answer(bytes: Bytes) -> Response {
 }
 
 fn layout_of(size: u64) -> Result<StreamLayout, AppError> {
-    StreamLayout::for_size(size).map_err(|error| AppError::Invalid(error.to_string()))
+    crate::bundles::layout_of(size).map_err(AppError::Invalid)
 }

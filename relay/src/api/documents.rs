@@ -3,7 +3,8 @@
 //! readers), uploading its chunks and finalizing it with exactly the wrapped keys its reader
 //! list calls for, listing the inbox and sent box, and reading: metadata for members of the
 //! organisations involved, the wrapped key and ciphertext for its readers only (anyone else
-//! gets 403, and an unpaid fulfilment 402). `access` is the one decision of who sees what.
+//! gets 403, and an unpaid fulfilment 402). Who sees what is `documents::access`; reserving,
+//! reader lists and key holders are in `documents` too.
 
 use axum::Json;
 use axum::extract::{Query, Request, State};
@@ -11,109 +12,25 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use shared::ids::Id;
-use shared::wire::{self, DocumentKind, DocumentStatus, InvoiceStatus, Role};
+use shared::wire::{self, DocumentKind, DocumentStatus, InvoiceStatus};
 
 use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
+use crate::documents::{Reservation, access};
 use crate::identity::{LinkToken, Uploader};
 use crate::session::Session;
-use crate::store::{
-    DocumentKeys, DocumentLimits, DocumentRecord, OrgRecord, StorageRefusal, UserRecord,
-};
+use crate::store::{DocumentKeys, DocumentLimits, DocumentRecord};
 use crate::{AppError, AppState};
 
 /// The shortest and longest an RSA-OAEP wrapped key may be (2048 to 4096-bit keys).
 const WRAPPED_KEY_BYTES: std::ops::RangeInclusive<usize> = 256..=512;
 
-/// What a viewer may do with a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Access {
-    /// Sees its metadata (a member of an organisation involved).
-    pub visible: bool,
-    /// Is one of its readers: gets the wrapped key and the ciphertext.
-    pub readable: bool,
-}
-
-/// The one decision: members of the holding organisation and of the counterpart see a
-/// document's metadata; only its readers read it.
-pub fn access(session: &Session, document: &DocumentRecord) -> Access {
-    let member = session.org.id == document.org || Some(session.org.id) == document.counterpart;
-    Access {
-        visible: member,
-        readable: member && document.expected_readers.contains(&session.user.id),
-    }
-}
-
-/// What a reservation needs from the endpoint making it.
-#[derive(Debug, Clone)]
-pub struct Reservation {
-    pub kind: DocumentKind,
-    pub org: Id,
-    pub counterpart: Option<Id>,
-    pub uploaded_by: Option<Id>,
-    pub request: Option<Id>,
-    pub files: Vec<u64>,
-    /// Users whose keys wrap it, in the order the uploader is shown them.
-    pub readers: Vec<UserRecord>,
-    pub expires_in_days: u32,
-    pub max_bundle_bytes: u64,
-    pub quota_org: Id,
-    pub paywall: Option<crate::store::Paywall>,
-    /// For an uploader without an account: `Some(their address, if known)`. Their bytes count
-    /// against the intake allowances, never the organisation's sending quota.
-    pub anonymous: Option<Option<String>>,
-}
-
-/// Reserves a document: checks sizes and quota, stores it, and answers its id, the reader
-/// keys and (for an uploader without an account) a fresh upload token.
+/// Reserves a document (see `documents::reserve`) under this relay's limits and clock.
 pub async fn reserve(
     state: &AppState,
     reservation: Reservation,
 ) -> Result<(DocumentRecord, wire::DocumentCreated), AppError> {
-    let sealed_bytes = super::chunks::sealed_size(&reservation.files)?;
-    if sealed_bytes > reservation.max_bundle_bytes {
-        return Err(AppError::Invalid(format!(
-            "these files are {sealed_bytes} bytes once encrypted; at most {} bytes are accepted here",
-            reservation.max_bundle_bytes
-        )));
-    }
-    if reservation.readers.is_empty() {
-        return Err(AppError::Conflict(
-            "nobody could read this: the organisation has no keys to encrypt to".to_owned(),
-        ));
-    }
-    let now = state.clock.now();
-    let token = reservation.uploaded_by.is_none().then(crate::tokens::mint);
-    let readers = reservation
-        .readers
-        .iter()
-        .map(|user| key_holder(state, user))
-        .collect::<Result<Vec<_>, _>>()?;
-    let document = DocumentRecord {
-        id: Id::generate(&mut shared::crypto::OsRng),
-        kind: reservation.kind,
-        org: reservation.org,
-        counterpart: reservation.counterpart,
-        uploaded_by: reservation.uploaded_by,
-        request: reservation.request,
-        created_at: now,
-        expires_at: now + i64::from(reservation.expires_in_days.max(1)) * 86_400,
-        files: reservation.files,
-        sealed_bytes,
-        quota_org: reservation.quota_org,
-        state: DocumentStatus::Uploading,
-        expected_readers: reservation.readers.iter().map(|user| user.id).collect(),
-        legacy_readers: Vec::new(),
-        legacy_manifest: None,
-        legacy_link_wrapped_key: None,
-        anonymous: reservation.anonymous.is_some(),
-        uploader_ip: reservation.anonymous.clone().flatten(),
-        upload_token_hash: token.as_ref().map(|token| token.hash),
-        paywall: reservation.paywall,
-        opened_at: None,
-        ended_at: None,
-    };
     let anonymous = &state.config.anonymous;
     let limits = DocumentLimits {
         org_quota: state.config.sends.org_quota_bytes,
@@ -121,75 +38,7 @@ pub async fn reserve(
         unfinished_per_address: anonymous.unfinished_bytes_per_address,
         intake_per_org: anonymous.stored_bytes_per_org,
     };
-    match state.store.create_document(&document, &limits).await? {
-        Ok(()) => {}
-        Err(StorageRefusal::Quota(full)) => {
-            return Err(AppError::QuotaExceeded {
-                used: full.used,
-                quota: full.quota,
-            });
-        }
-        Err(StorageRefusal::IntakeFull) => return Err(AppError::IntakeFull),
-        Err(StorageRefusal::AddressBusy) => {
-            return Err(AppError::RateLimited {
-                message: "uploads from your network already hold as much unfinished data as this relay allows; finish or wait for them, then try again".to_owned(),
-            });
-        }
-    }
-    let created = wire::DocumentCreated {
-        id: document.id,
-        expires_at: document.expires_at,
-        readers,
-        upload_token: token.map(|token| token.text),
-    };
-    Ok((document, created))
-}
-
-/// A user as a key to encrypt to.
-pub fn key_holder(state: &AppState, user: &UserRecord) -> Result<wire::KeyHolder, AppError> {
-    let org = state.store.org(user.org)?.ok_or(AppError::NotFound)?;
-    Ok(wire::KeyHolder {
-        user: user.id,
-        name: user.name.clone(),
-        email: user.email.clone(),
-        organisation: org.name.clone(),
-        handle: org.handle.clone(),
-        role: user.role,
-        intake: org.intake.contains(&user.id),
-        public_key: user.public_key.clone(),
-    })
-}
-
-/// The owner of `org` (every organisation has exactly one).
-pub fn owner_of(state: &AppState, org: Id) -> Result<UserRecord, AppError> {
-    state
-        .store
-        .users_of_org(org)?
-        .into_iter()
-        .find(|user| user.role == Role::Owner)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("an organisation has no owner")))
-}
-
-/// `org`'s owner and intake users: who reads what arrives through its portal or by transfer.
-pub fn intake_readers(state: &AppState, org: &OrgRecord) -> Result<Vec<UserRecord>, AppError> {
-    let mut readers = Vec::new();
-    for user in state.store.users_of_org(org.id)? {
-        if user.role == Role::Owner || org.intake.contains(&user.id) {
-            readers.push(user);
-        }
-    }
-    readers.sort_by_key(|user| user.role != Role::Owner);
-    Ok(readers)
-}
-
-/// Adds `more` to `readers`, skipping anyone already there.
-pub fn with_readers(mut readers: Vec<UserRecord>, more: Vec<UserRecord>) -> Vec<UserRecord> {
-    for user in more {
-        if !readers.iter().any(|known| known.id == user.id) {
-            readers.push(user);
-        }
-    }
-    readers
+    Ok(crate::documents::reserve(&state.store, state.clock.now(), &limits, reservation).await?)
 }
 
 /// `PUT /api/documents/{id}/files/{file}/chunks/{chunk}`: one sealed chunk, by its uploader.
@@ -403,7 +252,9 @@ pub async fn list(
     };
     let mut views = Vec::new();
     for document in state.store.documents()?.into_iter().rev() {
-        if !access(&session, &document).visible || document.state == DocumentStatus::Uploading {
+        if !access(&session.principal(), &document).visible
+            || document.state == DocumentStatus::Uploading
+        {
             continue;
         }
         if is_outgoing(&session, &document) == sent {
@@ -420,7 +271,7 @@ pub async fn get(
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::DocumentView>, AppError> {
     let document = live_document(&state, id).await?;
-    if !access(&session, &document).visible {
+    if !access(&session.principal(), &document).visible {
         return Err(AppError::NotFound);
     }
     Ok(Json(view(&state, &document, Some(&session))?))
@@ -435,7 +286,7 @@ pub async fn key(
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::OpenDocumentResponse>, AppError> {
     let document = live_document(&state, id).await?;
-    let allowed = access(&session, &document);
+    let allowed = access(&session.principal(), &document);
     if !allowed.visible {
         return Err(AppError::NotFound);
     }
@@ -512,7 +363,7 @@ pub async fn chunk(
         let Some(session) = session else {
             return Err(AppError::Unauthenticated("please log in"));
         };
-        let allowed = access(&session, &document);
+        let allowed = access(&session.principal(), &document);
         if !allowed.visible {
             return Err(AppError::NotFound);
         }
@@ -536,7 +387,7 @@ pub async fn revoke(
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::DocumentView>, AppError> {
     let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
-    if !access(&session, &document).visible {
+    if !access(&session.principal(), &document).visible {
         return Err(AppError::NotFound);
     }
     let sender = document.uploaded_by.unwrap_or(Id::from_bytes([0; 16]));
@@ -635,7 +486,7 @@ pub fn view(
         expires_at: document.expires_at,
         files: u32::try_from(document.files.len()).unwrap_or(u32::MAX),
         size: document.files.iter().sum(),
-        readable: viewer.is_some_and(|session| access(session, document).readable),
+        readable: viewer.is_some_and(|session| access(&session.principal(), document).readable),
         readers,
         request: document.request,
         invoice,
@@ -661,11 +512,7 @@ fn is_outgoing(session: &Session, document: &DocumentRecord) -> bool {
 pub async fn live_document(state: &AppState, id: Id) -> Result<DocumentRecord, AppError> {
     let now = state.clock.now();
     let mut document = state.store.document(id)?.ok_or(AppError::NotFound)?;
-    if let Some(paywall) = document.paywall
-        && let Some(invoice) = state.store.invoice(paywall.invoice)?
-        && paywall.unlocked != (invoice.status == InvoiceStatus::Paid)
-    {
-        super::payments::sync_subject(state, &invoice)?;
+    if crate::invoices::heal_mirror(&state.store, document.paywall)? {
         document = state.store.document(id)?.ok_or(AppError::NotFound)?;
     }
     if !crate::bundles::document_is_due(&document, now) {

@@ -348,11 +348,7 @@ async fn live_send(state: &AppState, id: Id) -> Result<SendRecord, AppError> {
     let now = state.clock.now();
     let mut send = state.store.send(id)?.ok_or(AppError::NotFound)?;
     // Heal a paywall mirror left behind by a crash between an invoice change and its sync.
-    if let Some(paywall) = send.paywall
-        && let Some(invoice) = state.store.invoice(paywall.invoice)?
-        && paywall.unlocked != (invoice.status == InvoiceStatus::Paid)
-    {
-        super::payments::sync_subject(state, &invoice)?;
+    if crate::invoices::heal_mirror(&state.store, send.paywall)? {
         send = state.store.send(id)?.ok_or(AppError::NotFound)?;
     }
     if send.state == SendState::Uploading {

@@ -2,15 +2,15 @@
 //! attached to sends, card checkout through Stripe, Stripe's webhook (signature checked before
 //! anything is parsed, each event handled once, a payment confirmed by fetching its Checkout
 //! Session back before it counts), marking paid by hand, payout details, recording payouts
-//! and the payout report. Every change of an invoice is followed by `sync_subject`, which
-//! mirrors "paid" onto the send so its opening decides atomically. The rules themselves are in
-//! `paywall`.
+//! and the payout report. Every change of an invoice is followed by `invoices::sync_subject`,
+//! which mirrors "paid" onto the send so its opening decides atomically. What an event does
+//! is `invoices::apply_event`; the money rules are in `paywall`.
 
 use axum::Json;
 use axum::extract::{Request, State};
 use shared::ids::Id;
-use shared::money::{self, Currency};
-use shared::wire::{self, InvoiceStatus, MAX_DESCRIPTION_CHARS};
+use shared::money::Currency;
+use shared::wire::{self, InvoiceStatus};
 
 use super::json::{ApiJson, ApiPath};
 use super::read_body;
@@ -18,34 +18,17 @@ use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::client_ip::ClientIp;
 use crate::guard::Guard;
+use crate::invoices::EventError;
 use crate::paywall::{self, Change};
 use crate::session::Session;
 use crate::store::{
     CheckoutRecord, InvoiceRecord, InvoiceSubject, InvoiceUpdate, LedgerEntry, SendState,
 };
-use crate::stripe::{self, CheckoutSession, NewCheckout};
+use crate::stripe::{self, NewCheckout};
 use crate::{AppError, AppState};
 
 /// A Checkout Session this close to its expiry is not handed out again.
 const CHECKOUT_REUSE_MARGIN_SECONDS: i64 = 600;
-
-/// Checks what a sender asks for, in words they understand.
-pub fn validate_terms(terms: &wire::InvoiceTerms) -> Result<String, AppError> {
-    money::check_amount(terms.amount_minor, terms.currency)
-        .map_err(|error| AppError::Invalid(error.to_string()))?;
-    let description = terms.description.trim();
-    if description.is_empty() || description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(AppError::Invalid(format!(
-            "an invoice needs a description of 1 to {MAX_DESCRIPTION_CHARS} characters"
-        )));
-    }
-    if description.chars().any(char::is_control) {
-        return Err(AppError::Invalid(
-            "the invoice description cannot contain control characters".to_owned(),
-        ));
-    }
-    Ok(description.to_owned())
-}
 
 /// An invoice as payer and payee see it.
 pub fn view(state: &AppState, invoice: &InvoiceRecord) -> Result<wire::InvoiceView, AppError> {
@@ -65,32 +48,6 @@ pub fn view(state: &AppState, invoice: &InvoiceRecord) -> Result<wire::InvoiceVi
         paid_at: invoice.paid_at,
         refunded_minor: invoice.refunded_minor,
     })
-}
-
-/// Mirrors the invoice's "paid" onto what it guards (see `store::Paywall`).
-pub fn sync_subject(state: &AppState, invoice: &InvoiceRecord) -> Result<(), AppError> {
-    let paid = invoice.status == InvoiceStatus::Paid;
-    match invoice.subject {
-        InvoiceSubject::Send { id } => {
-            state.store.update_send(id, |send| {
-                if let Some(paywall) = send.paywall.as_mut()
-                    && paywall.invoice == invoice.id
-                {
-                    paywall.unlocked = paid;
-                }
-            })?;
-        }
-        InvoiceSubject::Document { id } => {
-            state.store.update_document(id, |document| {
-                if let Some(paywall) = document.paywall.as_mut()
-                    && paywall.invoice == invoice.id
-                {
-                    paywall.unlocked = paid;
-                }
-            })?;
-        }
-    }
-    Ok(())
 }
 
 /// `POST /api/invoices/{id}/checkout`, for anyone holding the link: a Stripe Checkout
@@ -215,7 +172,7 @@ pub async fn mark_paid(
             "this invoice is already paid".to_owned(),
         ));
     }
-    sync_subject(&state, &invoice)?;
+    crate::invoices::sync_subject(&state.store, &invoice)?;
     state.audit(
         Actor::User {
             id: session.user.id,
@@ -267,19 +224,16 @@ pub async fn webhook(
     }
     let event: stripe::Event = serde_json::from_slice(&body)
         .map_err(|error| AppError::InvalidBody(format!("not a Stripe event: {error}")))?;
-    if state.store.stripe_event_seen(&event.id)? {
-        return Ok(Json(received("duplicate")));
-    }
-    let handled = match event.kind.as_str() {
-        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            session_settled(&state, &api, &event, ip, now).await?
-        }
-        "checkout.session.async_payment_failed" => session_failed(&state, &event, ip, now).await?,
-        "charge.refunded" => charge_refunded(&state, &event, ip, now).await?,
-        // Events the endpoint was not set up for: acknowledged, not recorded.
-        _ => "ignored",
-    };
-    Ok(Json(received(handled)))
+    let outcome = crate::invoices::apply_event(&state.store, &api, &event, ip, now)
+        .await
+        .map_err(|error| match error {
+            EventError::Malformed(message) => AppError::InvalidBody(message),
+            EventError::Provider(error) => AppError::PaymentProvider(error),
+            EventError::Store(error) => AppError::from(error),
+        })?;
+    Ok(Json(
+        serde_json::json!({ "received": true, "outcome": outcome.as_str() }),
+    ))
 }
 
 /// `GET /api/org/payouts`: details, the report per currency and the ledger (owner only).
@@ -405,224 +359,6 @@ pub fn ledger_view(entry: &LedgerEntry) -> wire::LedgerEntryView {
         currency: entry.currency,
         reference: entry.reference.clone(),
     }
-}
-
-/// `checkout.session.completed` (paid now, or processing for a payment that settles later)
-/// and `checkout.session.async_payment_succeeded`: confirmed with Stripe's API first.
-async fn session_settled(
-    state: &AppState,
-    api: &stripe::StripeApi,
-    event: &stripe::Event,
-    ip: Option<String>,
-    now: i64,
-) -> Result<&'static str, AppError> {
-    let object: CheckoutSession = serde_json::from_value(event.data.object.clone())
-        .map_err(|error| AppError::InvalidBody(format!("not a Checkout Session: {error}")))?;
-    let Some(invoice_id) = invoice_of(&object) else {
-        state.store.mark_stripe_event(&event.id, now)?;
-        return Ok("not_ours");
-    };
-    // The event says what happened; Stripe's API says what is true now.
-    let confirmed = api
-        .checkout_session(&object.id)
-        .await
-        .map_err(AppError::PaymentProvider)?;
-    let Some(invoice) = state.store.invoice(invoice_id)? else {
-        state.store.mark_stripe_event(&event.id, now)?;
-        return Ok("not_ours");
-    };
-    let matches = invoice_of(&confirmed) == Some(invoice_id)
-        && confirmed.amount_total == Some(invoice.amount_minor)
-        && confirmed.currency.as_deref() == Some(invoice.currency.stripe_code().as_str());
-    if !matches {
-        tracing::warn!(
-            invoice = %invoice_id,
-            "a Checkout Session does not match its invoice's amount or currency"
-        );
-        state.store.mark_stripe_event(&event.id, now)?;
-        audit_invoice(
-            state,
-            &ip,
-            &invoice,
-            AuditAction::InvoicePaid,
-            Outcome::Failure,
-        )?;
-        return Ok("mismatch");
-    }
-    let payment_intent = confirmed
-        .payment_intent
-        .clone()
-        .unwrap_or_else(|| confirmed.id.clone());
-    let amount = invoice.amount_minor;
-    let _money = state.store.lock_payments().await;
-    let update = match (confirmed.status.as_str(), confirmed.payment_status.as_str()) {
-        ("complete", "paid") => {
-            state
-                .store
-                .update_invoice(invoice_id, Some(&event.id), now, |invoice| {
-                    paywall::card_paid(invoice, &payment_intent, amount, now)
-                })?
-        }
-        ("complete", "unpaid") => state.store.update_invoice(
-            invoice_id,
-            Some(&event.id),
-            now,
-            paywall::card_processing,
-        )?,
-        // Not (or not yet) complete whatever the event said: nothing happened.
-        _ => {
-            state.store.mark_stripe_event(&event.id, now)?;
-            return Ok("not_complete");
-        }
-    };
-    let (change, mut invoice) = match update {
-        InvoiceUpdate::Applied { outcome, invoice } => (outcome, invoice),
-        InvoiceUpdate::Duplicate => return Ok("duplicate"),
-        InvoiceUpdate::Missing => return Ok("not_ours"),
-    };
-    // A refund of this payment may have arrived before it (events are not ordered).
-    if matches!(change, Change::Paid | Change::PaidAgain)
-        && let Some(refunded) = state.store.early_refund(&payment_intent)?
-        && let InvoiceUpdate::Applied {
-            invoice: refunded_invoice,
-            ..
-        } = state
-            .store
-            .update_invoice(invoice_id, None, now, |invoice| {
-                paywall::card_refunded(invoice, &payment_intent, refunded)
-            })?
-    {
-        invoice = refunded_invoice;
-    }
-    sync_subject(state, &invoice)?;
-    let action = match change {
-        Change::Paid | Change::PaidAgain => AuditAction::InvoicePaid,
-        Change::Processing => AuditAction::InvoiceProcessing,
-        _ => return Ok("absorbed"),
-    };
-    audit_invoice(state, &ip, &invoice, action, Outcome::Success)?;
-    if invoice.status == InvoiceStatus::Refunded {
-        audit_invoice(
-            state,
-            &ip,
-            &invoice,
-            AuditAction::InvoiceRefunded,
-            Outcome::Success,
-        )?;
-    }
-    Ok("applied")
-}
-
-/// `checkout.session.async_payment_failed`: a processing payment failed; the invoice is
-/// open again.
-async fn session_failed(
-    state: &AppState,
-    event: &stripe::Event,
-    ip: Option<String>,
-    now: i64,
-) -> Result<&'static str, AppError> {
-    let object: CheckoutSession = serde_json::from_value(event.data.object.clone())
-        .map_err(|error| AppError::InvalidBody(format!("not a Checkout Session: {error}")))?;
-    let Some(invoice_id) = invoice_of(&object) else {
-        state.store.mark_stripe_event(&event.id, now)?;
-        return Ok("not_ours");
-    };
-    let _money = state.store.lock_payments().await;
-    match state
-        .store
-        .update_invoice(invoice_id, Some(&event.id), now, paywall::card_failed)?
-    {
-        InvoiceUpdate::Applied {
-            outcome: Change::Failed,
-            invoice,
-        } => {
-            sync_subject(state, &invoice)?;
-            audit_invoice(
-                state,
-                &ip,
-                &invoice,
-                AuditAction::InvoicePaymentFailed,
-                Outcome::Failure,
-            )?;
-            Ok("applied")
-        }
-        InvoiceUpdate::Applied { .. } => Ok("absorbed"),
-        InvoiceUpdate::Duplicate => Ok("duplicate"),
-        InvoiceUpdate::Missing => {
-            state.store.mark_stripe_event(&event.id, now)?;
-            Ok("not_ours")
-        }
-    }
-}
-
-/// `charge.refunded`: money went back. A full refund locks what the invoice guards.
-async fn charge_refunded(
-    state: &AppState,
-    event: &stripe::Event,
-    ip: Option<String>,
-    now: i64,
-) -> Result<&'static str, AppError> {
-    let charge: stripe::Charge = serde_json::from_value(event.data.object.clone())
-        .map_err(|error| AppError::InvalidBody(format!("not a charge: {error}")))?;
-    let payment_intent = charge.payment_intent.clone().unwrap_or(charge.id.clone());
-    let _money = state.store.lock_payments().await;
-    let Some(invoice) = state.store.invoice_by_payment(&payment_intent)? else {
-        // Perhaps its payment is not confirmed yet: keep the refund for when it is.
-        state
-            .store
-            .record_early_refund(&event.id, &payment_intent, charge.amount_refunded, now)?;
-        return Ok("kept_for_later");
-    };
-    if charge.currency != invoice.currency.stripe_code() {
-        state.store.mark_stripe_event(&event.id, now)?;
-        return Ok("mismatch");
-    }
-    let update = state
-        .store
-        .update_invoice(invoice.id, Some(&event.id), now, |invoice| {
-            paywall::card_refunded(invoice, &payment_intent, charge.amount_refunded)
-        })?;
-    match update {
-        InvoiceUpdate::Applied { outcome, invoice } => {
-            sync_subject(state, &invoice)?;
-            let action = match outcome {
-                Change::Refunded => AuditAction::InvoiceRefunded,
-                Change::PartlyRefunded => AuditAction::InvoicePartlyRefunded,
-                _ => return Ok("absorbed"),
-            };
-            audit_invoice(state, &ip, &invoice, action, Outcome::Success)?;
-            Ok("applied")
-        }
-        InvoiceUpdate::Duplicate => Ok("duplicate"),
-        InvoiceUpdate::Missing => Ok("not_ours"),
-    }
-}
-
-fn invoice_of(session: &CheckoutSession) -> Option<Id> {
-    session
-        .metadata
-        .get("invoice_id")
-        .and_then(|text| Id::parse(text).ok())
-}
-
-fn received(outcome: &str) -> serde_json::Value {
-    serde_json::json!({ "received": true, "outcome": outcome })
-}
-
-fn audit_invoice(
-    state: &AppState,
-    ip: &Option<String>,
-    invoice: &InvoiceRecord,
-    action: AuditAction,
-    outcome: Outcome,
-) -> Result<(), AppError> {
-    state.audit(
-        Actor::Anonymous { ip: ip.clone() },
-        Some(invoice.payee_org),
-        action,
-        Some(invoice.id.to_string()),
-        outcome,
-    )
 }
 
 /// The page a payer returns to, if what the invoice guards can still be had.

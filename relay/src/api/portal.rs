@@ -8,11 +8,12 @@ use axum::Json;
 use axum::extract::State;
 use shared::wire::{self, DocumentKind, OrgStatus};
 
-use super::documents::{self, Reservation};
+use super::documents;
 use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::client_ip::ClientIp;
+use crate::documents::Reservation;
 use crate::guard::{Guard, Refusal};
 use crate::session::Session;
 use crate::{AppError, AppState};
@@ -89,9 +90,9 @@ pub async fn view(
     ApiPath(handle): ApiPath<String>,
 ) -> Result<Json<wire::PortalView>, AppError> {
     let org = open_portal(&state, &handle)?;
-    let readers = documents::intake_readers(&state, &org)?
+    let readers = crate::documents::intake_readers(&state.store, &org)?
         .iter()
-        .map(|user| documents::key_holder(&state, user))
+        .map(|user| crate::documents::key_holder(&state.store, user))
         .collect::<Result<_, _>>()?;
     Ok(Json(wire::PortalView {
         organisation: org.name,
@@ -134,7 +135,7 @@ pub async fn drop(
             });
         }
     }
-    let readers = documents::intake_readers(&state, &org)?;
+    let readers = crate::documents::intake_readers(&state.store, &org)?;
     let (document, created) = documents::reserve(
         &state,
         Reservation {
@@ -190,11 +191,11 @@ pub async fn transfer(
             "a chart transfer goes to another organisation".to_owned(),
         ));
     }
-    let readers = documents::with_readers(
-        documents::intake_readers(&state, &target)?,
-        documents::with_readers(
+    let readers = crate::documents::with_readers(
+        crate::documents::intake_readers(&state.store, &target)?,
+        crate::documents::with_readers(
             vec![session.user.clone()],
-            vec![documents::owner_of(&state, session.org.id)?],
+            vec![crate::documents::owner_of(&state.store, session.org.id)?],
         ),
     );
     let (document, created) = documents::reserve(

@@ -14,11 +14,12 @@ use axum::extract::State;
 use shared::ids::Id;
 use shared::wire::{self, DocumentKind, DocumentStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus};
 
-use super::documents::{self, Reservation};
+use super::documents;
 use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::client_ip::ClientIp;
+use crate::documents::Reservation;
 use crate::identity::{LinkToken, Provider};
 use crate::session::Session;
 use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget};
@@ -91,16 +92,16 @@ pub async fn create(
         }
     };
     let id = Id::generate(&mut shared::crypto::OsRng);
-    let requester_side = documents::with_readers(
+    let requester_side = crate::documents::with_readers(
         vec![session.user.clone()],
-        vec![documents::owner_of(&state, session.org.id)?],
+        vec![crate::documents::owner_of(&state.store, session.org.id)?],
     );
     let authorization = match request.authorization {
         None => None,
         Some(files) => {
             let readers = match &target_org {
-                Some(org) => documents::with_readers(
-                    documents::intake_readers(&state, org)?,
+                Some(org) => crate::documents::with_readers(
+                    crate::documents::intake_readers(&state.store, org)?,
                     requester_side.clone(),
                 ),
                 None => requester_side.clone(),
@@ -161,7 +162,7 @@ pub async fn create(
     )?;
     let readers = requester_side
         .iter()
-        .map(|user| documents::key_holder(&state, user))
+        .map(|user| crate::documents::key_holder(&state.store, user))
         .collect::<Result<_, _>>()?;
     Ok(Json(wire::CreateRequestResponse {
         id,
@@ -305,7 +306,7 @@ pub async fn fulfil(
     let description = fulfilment
         .invoice
         .as_ref()
-        .map(super::payments::validate_terms)
+        .map(crate::invoices::validate_terms)
         .transpose()?;
     let invoice_id = Id::generate(&mut shared::crypto::OsRng);
     let paywall = description.as_ref().map(|_| Paywall {
@@ -317,9 +318,9 @@ pub async fn fulfil(
         .store
         .user(request.requester)?
         .ok_or(AppError::NotFound)?;
-    let readers = documents::with_readers(
+    let readers = crate::documents::with_readers(
         vec![requester],
-        vec![documents::owner_of(&state, request.org)?],
+        vec![crate::documents::owner_of(&state.store, request.org)?],
     );
     let provider_org = provider.as_ref().map(|session| session.org.id);
     let (document, created) = documents::reserve(
@@ -395,12 +396,12 @@ pub async fn link_view(
         .store
         .user(request.requester)?
         .ok_or(AppError::NotFound)?;
-    let readers = documents::with_readers(
+    let readers = crate::documents::with_readers(
         vec![requester.clone()],
-        vec![documents::owner_of(&state, request.org)?],
+        vec![crate::documents::owner_of(&state.store, request.org)?],
     )
     .iter()
-    .map(|user| documents::key_holder(&state, user))
+    .map(|user| crate::documents::key_holder(&state.store, user))
     .collect::<Result<_, _>>()?;
     let authorization = match request.authorization {
         Some(document) => {

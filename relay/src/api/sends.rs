@@ -42,7 +42,7 @@ pub async fn create(
             "a send carries 1 to {MAX_FILES} files"
         )));
     }
-    let sealed_bytes = super::chunks::sealed_size(&request.files)?;
+    let sealed_bytes = crate::bundles::sealed_size(&request.files).map_err(AppError::Invalid)?;
     if sealed_bytes > limits.max_bundle_bytes {
         return Err(AppError::Invalid(format!(
             "this send is {sealed_bytes} bytes once encrypted; this relay accepts at most {} bytes per send",
@@ -67,7 +67,7 @@ pub async fn create(
     let description = request
         .invoice
         .as_ref()
-        .map(super::payments::validate_terms)
+        .map(crate::invoices::validate_terms)
         .transpose()?;
     let now = state.clock.now();
     let id = Id::generate(&mut shared::crypto::OsRng);
