@@ -11,6 +11,9 @@ use shared::wire::{self, DocumentKind, DocumentStatus, Role};
 use crate::authz::Principal;
 use crate::store::{DocumentLimits, DocumentRecord, OrgRecord, StorageRefusal, Store, UserRecord};
 
+/// The shortest and longest an RSA-OAEP wrapped key may be (2048 to 4096-bit keys).
+const WRAPPED_KEY_BYTES: std::ops::RangeInclusive<usize> = 256..=512;
+
 /// Why a document cannot be reserved (or its readers named).
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
@@ -174,4 +177,65 @@ pub fn with_readers(mut readers: Vec<UserRecord>, more: Vec<UserRecord>) -> Vec<
         }
     }
     readers
+}
+
+/// Checks a finalize of `document` before anything is stored: the keys wrap `K` to exactly
+/// the readers named at the reservation, each wrapped key and the sealed manifest have
+/// plausible sizes, and a link-wrapped key comes exactly when the document is the
+/// authorisation of a request by link.
+pub fn check_finalize(
+    store: &Store,
+    document: &DocumentRecord,
+    request: &wire::FinalizeDocumentRequest,
+) -> Result<(), DocumentError> {
+    let invalid = |message: &str| Err(DocumentError::Invalid(message.to_owned()));
+    let mut given: Vec<Id> = request.readers.iter().map(|reader| reader.user).collect();
+    given.sort();
+    let mut expected = document.expected_readers.clone();
+    expected.sort();
+    if given != expected {
+        return invalid(
+            "the document must be encrypted to exactly the readers the relay named when it was reserved",
+        );
+    }
+    if request
+        .readers
+        .iter()
+        .any(|reader| !WRAPPED_KEY_BYTES.contains(&reader.wrapped_key.len()))
+    {
+        return invalid("a wrapped key must be an RSA-OAEP ciphertext of 256 to 512 bytes");
+    }
+    match (&request.link_wrapped_key, needs_link_key(store, document)?) {
+        (Some(wrapped), true) if wrapped.len() == 12 + 32 + 16 => {}
+        (None, false) => {}
+        (Some(_), true) => {
+            return invalid("the link-wrapped key must be 60 bytes (nonce, key, tag)");
+        }
+        (None, true) => {
+            return invalid(
+                "an authorisation for a request by link needs its key wrapped for the link",
+            );
+        }
+        (Some(_), false) => {
+            return invalid(
+                "only an authorisation for a request by link carries a link-wrapped key",
+            );
+        }
+    }
+    if request.manifest.len() < 12 + 16 {
+        return invalid("the sealed manifest is too short");
+    }
+    Ok(())
+}
+
+/// Whether finalize needs a link-wrapped key: an authorisation of a request by link.
+fn needs_link_key(store: &Store, document: &DocumentRecord) -> anyhow::Result<bool> {
+    if document.kind != DocumentKind::Authorization {
+        return Ok(false);
+    }
+    let request = document
+        .request
+        .and_then(|id| store.request(id).transpose())
+        .transpose()?;
+    Ok(request.is_some_and(|request| request.target_org().is_none()))
 }

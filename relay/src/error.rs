@@ -143,6 +143,64 @@ impl From<crate::documents::DocumentError> for AppError {
     }
 }
 
+impl From<crate::accounts::AccountError> for AppError {
+    fn from(error: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError;
+        match error {
+            AccountError::Invalid(message) => AppError::Invalid(message),
+            AccountError::Conflict(message) => AppError::Conflict(message),
+            AccountError::Store(error) => AppError::from(error),
+        }
+    }
+}
+
+impl From<crate::links::LinkRefusal> for AppError {
+    fn from(refusal: crate::links::LinkRefusal) -> Self {
+        use crate::links::LinkRefusal;
+        let gone = |code, message| AppError::Gone { code, message };
+        match refusal {
+            LinkRefusal::NotFound => AppError::NotFound,
+            LinkRefusal::Destroyed => gone(
+                "destroyed",
+                "this link was destroyed after too many wrong one-time passwords; ask the sender to send the documents again",
+            ),
+            LinkRefusal::DestroyedNow => gone(
+                "destroyed",
+                "wrong one-time password, and that was the last try: the link is now destroyed; ask the sender to send the documents again",
+            ),
+            LinkRefusal::Revoked => gone("revoked", "the sender revoked this link"),
+            LinkRefusal::Expired => gone(
+                "expired",
+                "this link has expired; ask the sender to send the documents again",
+            ),
+            LinkRefusal::UsedUp => gone(
+                "used_up",
+                "this link has been opened as many times as the sender allowed",
+            ),
+            LinkRefusal::Deleted => gone(
+                "deleted",
+                "the documents behind this link are no longer stored",
+            ),
+            LinkRefusal::SenderUnavailable => gone(
+                "sender_unavailable",
+                "the sending organisation is suspended or closed, so this link cannot be opened; contact the sender",
+            ),
+            LinkRefusal::PaymentProcessing => AppError::PaymentRequired {
+                code: "payment_processing",
+                message: "your payment is being processed; the link opens as soon as it is confirmed",
+            },
+            LinkRefusal::Refunded => AppError::PaymentRequired {
+                code: "refunded",
+                message: "the payment for these documents was refunded, so the link is locked; contact the sender",
+            },
+            LinkRefusal::PaymentRequired => AppError::PaymentRequired {
+                code: "payment_required",
+                message: "these documents are released only once the invoice is paid: pay it, then type the one-time password",
+            },
+        }
+    }
+}
+
 impl From<crate::invoices::InvalidTerms> for AppError {
     fn from(error: crate::invoices::InvalidTerms) -> Self {
         AppError::Invalid(error.0)

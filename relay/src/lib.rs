@@ -3,6 +3,7 @@
 //! calls these, so tests drive exactly what production runs. The relay never sees plaintext,
 //! file names, link secrets, OTPs or private keys (PROTOCOL.md); nothing here decrypts anything.
 
+pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod authz;
@@ -16,6 +17,7 @@ pub mod guard;
 pub mod hashing;
 mod identity;
 pub mod invoices;
+pub mod links;
 pub mod logging;
 pub mod mail;
 pub mod paywall;

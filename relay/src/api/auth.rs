@@ -8,21 +8,23 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rand_core::RngCore as _;
+use shared::crypto::OsRng;
 use shared::crypto::kdf::KdfParams;
-use shared::crypto::{OsRng, UserPublicKey};
 use shared::ids::Id;
 use shared::wire::{self, OrgStatus, Role};
 use subtle::ConstantTimeEq as _;
 
 use super::json::{ApiJson, normalize_email};
+use crate::accounts::{
+    SIGNUP_CONFIRM_HOURS, address_key, check_account_keys, checked_handle, checked_name,
+    create_organisation, fake_salt, issue_ticket, join_organisation, new_organisation,
+    signup_conflict, typed_address,
+};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
 use crate::guard::{self, Guard, Refusal};
-use crate::hashing::keyed;
 use crate::session::{self, Session};
-use crate::store::{
-    JoinConflict, MfaTicket, OrgRecord, PendingSignup, SignupConflict, Updated, UserRecord,
-};
+use crate::store::{JoinConflict, PendingSignup, SignupConflict, Updated, UserRecord};
 use crate::{AppError, AppState};
 
 /// `POST /api/auth/prelogin`.
@@ -82,13 +84,13 @@ pub async fn signup(
         return signup_by_mail(&state, mailer, new_org, handle, email, name, keys).await;
     }
     if let Some(conflict) = state.store.signup_conflict(handle.as_deref(), &email)? {
-        return Err(signup_conflict(conflict));
+        return Err(signup_conflict(conflict).into());
     }
     let now = state.clock.now();
     let mut user = new_user(&state, email.clone(), name, keys, now).await?;
     let org = match (&request.organisation, &request.invite) {
-        (Some(new_org), None) => create_organisation(&state, new_org, &mut user, now)?,
-        (None, Some(token)) => join_organisation(&state, token, &mut user, now)?,
+        (Some(new_org), None) => create_organisation(&state.store, new_org, &mut user, now)?,
+        (None, Some(token)) => join_organisation(&state.store, token, &mut user, now)?,
         _ => {
             return Err(AppError::Invalid(
                 "sign up either with a new organisation or with an invitation".to_owned(),
@@ -116,44 +118,6 @@ pub async fn signup(
         .into_response())
 }
 
-/// A user record for a new account (its organisation and role are set by the caller), with
-/// the auth key hashed under a fresh server salt.
-async fn new_user(
-    state: &AppState,
-    email: String,
-    name: String,
-    keys: &wire::AccountKeys,
-    now: i64,
-) -> Result<UserRecord, AppError> {
-    let mut server_salt = [0_u8; 16];
-    OsRng.fill_bytes(&mut server_salt);
-    let auth_hash = state
-        .hashing
-        .storage_hash(*keys.auth_key.dangerously_expose(), server_salt)
-        .await?;
-    Ok(UserRecord {
-        id: Id::generate(&mut OsRng),
-        org: Id::from_bytes([0; 16]),
-        email,
-        name,
-        role: Role::Owner,
-        public_key: keys.public_key.clone(),
-        salt: keys.salt,
-        kdf: keys.kdf,
-        sealed_private_key: keys.sealed_private_key.clone(),
-        auth_hash,
-        server_salt,
-        created_at: now,
-        password_changed_at: now,
-        mfa: None,
-        mfa_pending: None,
-        session_epoch: 0,
-    })
-}
-
-/// How long a sign-up's confirmation link is valid.
-const SIGNUP_CONFIRM_HOURS: u32 = 24;
-
 /// A new organisation's sign-up on a relay that sends mail: nothing is created until the
 /// address confirms it, and the answer (202) is the same whether the address was free (a
 /// confirmation link is mailed) or already has an account (its holder is told instead), after
@@ -169,14 +133,15 @@ async fn signup_by_mail(
     keys: &wire::AccountKeys,
 ) -> Result<Response, AppError> {
     if state.store.org_by_handle(handle)?.is_some() {
-        return Err(signup_conflict(SignupConflict::HandleTaken));
+        return Err(signup_conflict(SignupConflict::HandleTaken).into());
     }
     let now = state.clock.now();
     let mut owner = new_user(state, email.clone(), name, keys, now).await?;
     let per_day = state.config.rate_limits.signup_mails_per_address_per_day;
-    let may_mail = state
-        .store
-        .take_signup_mail(&address_key(state, &email), now, per_day)?;
+    let may_mail =
+        state
+            .store
+            .take_signup_mail(&address_key(&state.store, &email), now, per_day)?;
     let sent = if state.store.user_by_email(&email)?.is_some() {
         if may_mail {
             Some(mailer.send_signup_taken(&email).await)
@@ -216,16 +181,6 @@ async fn signup_by_mail(
         }),
     )
         .into_response())
-}
-
-/// The key under which mails to an address are counted: a keyed hash, so the relay's data
-/// does not list every address someone typed into the sign-up form.
-fn address_key(state: &AppState, email: &str) -> [u8; 32] {
-    keyed(
-        state.store.server_secret(),
-        b"sealpost/v1/signup-mail",
-        email,
-    )
 }
 
 /// `POST /api/auth/signup/confirm`: the link mailed by `signup_by_mail` creates the
@@ -284,65 +239,6 @@ pub async fn confirm_signup(
     }))
 }
 
-/// A new organisation as a sign-up makes it: pending, default policy, no portal.
-fn new_organisation(new_org: &wire::NewOrganisation, now: i64) -> Result<OrgRecord, AppError> {
-    Ok(OrgRecord {
-        id: Id::generate(&mut OsRng),
-        name: checked_name(&new_org.name, "the organisation's name")?,
-        handle: checked_handle(&new_org.handle)?,
-        status: OrgStatus::Pending,
-        created_at: now,
-        status_changed_at: now,
-        policy: wire::OrgPolicy::default(),
-        portal_enabled: false,
-        intake: Vec::new(),
-    })
-}
-
-fn create_organisation(
-    state: &AppState,
-    new_org: &wire::NewOrganisation,
-    owner: &mut UserRecord,
-    now: i64,
-) -> Result<OrgRecord, AppError> {
-    let org = new_organisation(new_org, now)?;
-    owner.org = org.id;
-    owner.role = Role::Owner;
-    if let Err(conflict) = state.store.create_org_with_owner(&org, owner)? {
-        return Err(signup_conflict(conflict));
-    }
-    Ok(org)
-}
-
-fn signup_conflict(conflict: SignupConflict) -> AppError {
-    let message = match conflict {
-        // Sign-up must say something; the address cannot log in without its password.
-        SignupConflict::EmailTaken => "an account with this e-mail address exists; log in instead",
-        SignupConflict::HandleTaken => "this organisation handle is taken; choose another",
-    };
-    AppError::Conflict(message.to_owned())
-}
-
-fn join_organisation(
-    state: &AppState,
-    token: &str,
-    user: &mut UserRecord,
-    now: i64,
-) -> Result<OrgRecord, AppError> {
-    let invalid = || AppError::Conflict(JoinConflict::InviteInvalid.to_string());
-    let token_hash = crate::tokens::hash_of(token).ok_or_else(invalid)?;
-    let invite = state.store.invite(&token_hash)?.ok_or_else(invalid)?;
-    user.org = invite.org;
-    user.role = invite.role;
-    match state.store.join_with_invite(&token_hash, user, now)? {
-        Ok(_) => {}
-        Err(conflict) => return Err(AppError::Conflict(conflict.to_string())),
-    }
-    state.store.org(invite.org)?.ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!("invite {} has no organisation", invite.id))
-    })
-}
-
 /// `POST /api/auth/invite`: the organisation, address and role an invite token is for.
 pub async fn invite_lookup(
     State(state): State<AppState>,
@@ -386,7 +282,7 @@ pub async fn login(
                 Actor::Anonymous { ip },
                 None,
                 AuditAction::AuthLogin,
-                Some(typed_address(&state, &email, known)),
+                Some(typed_address(&state.store, &email, known)),
                 Outcome::Denied,
             )?;
             return Err(refused(refusal, now));
@@ -416,7 +312,7 @@ pub async fn login(
             Actor::Anonymous { ip },
             None,
             AuditAction::AuthLogin,
-            Some(typed_address(&state, &email, known)),
+            Some(typed_address(&state.store, &email, known)),
             Outcome::Failure,
         )?;
         return Err(AppError::WrongCredentials);
@@ -424,7 +320,7 @@ pub async fn login(
     guard.succeeded(attempt)?;
     if user.mfa.is_some() {
         // The password was right; the session waits for the second factor.
-        let ticket = issue_ticket(&state, &user)?;
+        let ticket = issue_ticket(&state.store, state.clock.now(), &user)?;
         state.audit(
             Actor::User { id: user.id, ip },
             Some(user.org),
@@ -658,105 +554,37 @@ fn logged_out(state: &AppState) -> Response {
     (StatusCode::NO_CONTENT, headers).into_response()
 }
 
-/// What every upload of account keys must satisfy: a usable public key, key-derivation
-/// parameters a client would accept, and a sealed private key at least as long as a nonce and a
-/// tag.
-fn check_account_keys(keys: &wire::AccountKeys) -> Result<(), AppError> {
-    if keys.public_key.len() > MAX_PUBLIC_KEY_BYTES {
-        return Err(AppError::Invalid(format!(
-            "the public key is longer than {MAX_PUBLIC_KEY_BYTES} bytes"
-        )));
-    }
-    UserPublicKey::from_spki_der(&keys.public_key)
-        .map_err(|error| AppError::Invalid(format!("the public key is not usable: {error}")))?;
-    // Exactly the current parameters: prelogin answers an unknown address with them, so an
-    // account with other parameters would stand out (and weaker ones are refused anyway).
-    if keys.kdf != KdfParams::CLIENT_V1 {
-        return Err(AppError::Invalid(format!(
-            "password hashing must use protocol v1's parameters (argon2id, m {} KiB, t {}, p {})",
-            KdfParams::CLIENT_V1.m_kib,
-            KdfParams::CLIENT_V1.t,
-            KdfParams::CLIENT_V1.p
-        )));
-    }
-    if keys.sealed_private_key.len() < 28 {
-        return Err(AppError::Invalid(
-            "the sealed private key is too short".to_owned(),
-        ));
-    }
-    if keys.sealed_private_key.len() > MAX_SEALED_PRIVATE_KEY_BYTES {
-        return Err(AppError::Invalid(format!(
-            "the sealed private key is longer than {MAX_SEALED_PRIVATE_KEY_BYTES} bytes"
-        )));
-    }
-    Ok(())
-}
-
-/// A 4096-bit RSA key's SPKI is about 550 bytes; nothing usable is longer than this.
-const MAX_PUBLIC_KEY_BYTES: usize = 2048;
-/// A 4096-bit key's PKCS#8 (about 2,400 bytes) sealed with its nonce and tag, with room.
-const MAX_SEALED_PRIVATE_KEY_BYTES: usize = 4096;
-
-/// HMAC(server secret, "prelogin" ‖ e-mail), first 16 bytes: stable per address, unguessable.
-/// What the audit log keeps of an address typed at log-in: the address when it belongs to an
-/// account; otherwise only a keyed hash of it (`unknown address 1a2b…`, the same for the same
-/// text, so repeated attempts still show), since people type passwords into the address field.
-fn typed_address(state: &AppState, email: &str, known: bool) -> String {
-    if known {
-        return email.to_owned();
-    }
-    let digest = keyed(
-        state.store.server_secret(),
-        b"sealpost/v1/audit-address",
+/// A user record for a new account (its organisation and role are set by the caller), with
+/// the auth key hashed under a fresh server salt.
+async fn new_user(
+    state: &AppState,
+    email: String,
+    name: String,
+    keys: &wire::AccountKeys,
+    now: i64,
+) -> Result<UserRecord, AppError> {
+    let mut server_salt = [0_u8; 16];
+    OsRng.fill_bytes(&mut server_salt);
+    let auth_hash = state
+        .hashing
+        .storage_hash(*keys.auth_key.dangerously_expose(), server_salt)
+        .await?;
+    Ok(UserRecord {
+        id: Id::generate(&mut OsRng),
+        org: Id::from_bytes([0; 16]),
         email,
-    );
-    format!("unknown address {}", hex::encode(&digest[..8]))
-}
-
-fn fake_salt(secret: &[u8; 32], email: &str) -> [u8; 16] {
-    let tag = keyed(secret, b"sealpost/v1/prelogin", email);
-    let mut salt = [0_u8; 16];
-    salt.copy_from_slice(&tag[..16]);
-    salt
-}
-
-fn checked_name(name: &str, what: &str) -> Result<String, AppError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::Invalid(format!(
-            "{what} must be 1 to 100 characters"
-        )));
-    }
-    Ok(name.to_owned())
-}
-
-fn checked_handle(handle: &str) -> Result<String, AppError> {
-    let handle = handle.trim().to_lowercase();
-    let valid = (3..=32).contains(&handle.len())
-        && handle
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !handle.starts_with('-')
-        && !handle.ends_with('-');
-    if valid {
-        Ok(handle)
-    } else {
-        Err(AppError::Invalid(
-            "the handle must be 3 to 32 lowercase letters, digits or inner dashes".to_owned(),
-        ))
-    }
-}
-
-/// Makes a login ticket for `user`, whose password was just checked; returns the token (only
-/// its hash is stored).
-fn issue_ticket(state: &AppState, user: &UserRecord) -> Result<String, AppError> {
-    let token = crate::tokens::mint();
-    let ticket = MfaTicket {
-        user: user.id,
-        created_at: state.clock.now(),
-        attempts: 0,
-        credential: user.server_salt,
-    };
-    state.store.create_mfa_ticket(&token.hash, &ticket)?;
-    Ok(token.text.dangerously_expose().to_owned())
+        name,
+        role: Role::Owner,
+        public_key: keys.public_key.clone(),
+        salt: keys.salt,
+        kdf: keys.kdf,
+        sealed_private_key: keys.sealed_private_key.clone(),
+        auth_hash,
+        server_salt,
+        created_at: now,
+        password_changed_at: now,
+        mfa: None,
+        mfa_pending: None,
+        session_epoch: 0,
+    })
 }

@@ -23,9 +23,6 @@ use crate::session::Session;
 use crate::store::{DocumentKeys, DocumentLimits, DocumentRecord};
 use crate::{AppError, AppState};
 
-/// The shortest and longest an RSA-OAEP wrapped key may be (2048 to 4096-bit keys).
-const WRAPPED_KEY_BYTES: std::ops::RangeInclusive<usize> = 256..=512;
-
 /// Reserves a document (see `documents::reserve`) under this relay's limits and clock.
 pub async fn reserve(
     state: &AppState,
@@ -103,51 +100,7 @@ pub async fn finalize(
 ) -> Result<Json<wire::DocumentView>, AppError> {
     let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
     authorize_upload(&state, &document, &uploader)?;
-    let mut given: Vec<Id> = request.readers.iter().map(|reader| reader.user).collect();
-    given.sort();
-    let mut expected = document.expected_readers.clone();
-    expected.sort();
-    if given != expected {
-        return Err(AppError::Invalid(
-            "the document must be encrypted to exactly the readers the relay named when it was reserved"
-                .to_owned(),
-        ));
-    }
-    if request
-        .readers
-        .iter()
-        .any(|reader| !WRAPPED_KEY_BYTES.contains(&reader.wrapped_key.len()))
-    {
-        return Err(AppError::Invalid(
-            "a wrapped key must be an RSA-OAEP ciphertext of 256 to 512 bytes".to_owned(),
-        ));
-    }
-    let needs_link_key = needs_link_key(&state, &document)?;
-    match (&request.link_wrapped_key, needs_link_key) {
-        (Some(wrapped), true) if wrapped.len() == 12 + 32 + 16 => {}
-        (None, false) => {}
-        (Some(_), true) => {
-            return Err(AppError::Invalid(
-                "the link-wrapped key must be 60 bytes (nonce, key, tag)".to_owned(),
-            ));
-        }
-        (None, true) => {
-            return Err(AppError::Invalid(
-                "an authorisation for a request by link needs its key wrapped for the link"
-                    .to_owned(),
-            ));
-        }
-        (Some(_), false) => {
-            return Err(AppError::Invalid(
-                "only an authorisation for a request by link carries a link-wrapped key".to_owned(),
-            ));
-        }
-    }
-    if request.manifest.len() < 12 + 16 {
-        return Err(AppError::Invalid(
-            "the sealed manifest is too short".to_owned(),
-        ));
-    }
+    crate::documents::check_finalize(&state.store, &document, &request)?;
     let already = || {
         AppError::Conflict(
             "this document is already finalized (or being finalized), or it ended".to_owned(),
@@ -581,7 +534,7 @@ fn refuse_unless_paid(state: &AppState, document: &DocumentRecord) -> Result<(),
         .invoice(paywall.invoice)?
         .map_or(InvoiceStatus::Open, |invoice| invoice.status);
     Err(match status {
-        InvoiceStatus::Refunded => super::payments::refunded(),
+        InvoiceStatus::Refunded => crate::links::LinkRefusal::Refunded.into(),
         InvoiceStatus::Processing => AppError::PaymentRequired {
             code: "payment_processing",
             message: "your payment is being processed; the documents open as soon as it is confirmed",
@@ -605,18 +558,6 @@ fn gone() -> AppError {
         code: "deleted",
         message: "this document is no longer stored",
     }
-}
-
-/// Whether finalize needs a link-wrapped key: an authorisation of a request by link.
-fn needs_link_key(state: &AppState, document: &DocumentRecord) -> Result<bool, AppError> {
-    if document.kind != DocumentKind::Authorization {
-        return Ok(false);
-    }
-    let request = document
-        .request
-        .and_then(|id| state.store.request(id).transpose())
-        .transpose()?;
-    Ok(request.is_some_and(|request| request.target_org().is_none()))
 }
 
 /// The uploader: the user who reserved it, or the bearer of its upload token; and, at every

@@ -18,6 +18,7 @@ use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
 use crate::guard::{Guard, Refusal};
+use crate::links::{LinkRefusal, Opening, decide_opening, payment_refusal};
 use crate::store::{DownloadToken, SendRecord, SendState};
 use crate::tokens::Presented;
 use crate::{AppError, AppState};
@@ -29,11 +30,11 @@ pub async fn info(
     ApiPath(id): ApiPath<Id>,
 ) -> Result<axum::Json<wire::LinkInfo>, AppError> {
     let send = live_send(&state, id).await?;
-    let org = openable_org(&state, &send)?;
+    let org = crate::links::openable_org(&state.store, &send)??;
     if send.used_up() {
-        return Err(gone_used_up());
+        return Err(LinkRefusal::UsedUp.into());
     }
-    let otp = send.otp.ok_or_else(gone_deleted)?;
+    let otp = send.otp.ok_or(AppError::from(LinkRefusal::Deleted))?;
     let invoice = match invoice_of(&state, &send)? {
         Some(invoice) => Some(super::payments::view(&state, &invoice)?),
         None => None,
@@ -53,18 +54,6 @@ pub async fn info(
         invoice,
         card_payments: state.stripe.is_some(),
     }))
-}
-
-/// What one opening attempt decided.
-enum Opening {
-    Opened,
-    Wrong {
-        attempts_left: u32,
-    },
-    DestroyedNow,
-    /// Its invoice is not paid.
-    Locked,
-    Refused(AppError),
 }
 
 /// `POST /api/links/{id}/open`.
@@ -92,7 +81,7 @@ pub async fn open(
         });
     }
     let send = live_send(&state, id).await?;
-    openable_org(&state, &send)?;
+    crate::links::openable_org(&state.store, &send)??;
     // The words for a locked paywall; whether it is locked is decided in the atomic step.
     let locked = match invoice_of(&state, &send)? {
         Some(invoice) => payment_refusal(invoice.status),
@@ -115,33 +104,13 @@ pub async fn open(
     let (opening, send) = state
         .store
         .update_send(id, |send| {
-            if let Err(refusal) = refuse_unless_openable(send, now) {
-                return Opening::Refused(refusal);
-            }
-            // Unpaid: refused before the proof is even looked at, so no try is spent.
-            if send.paywall.is_some_and(|paywall| !paywall.unlocked) {
-                return Opening::Locked;
-            }
-            let Some(keys) = keys.as_ref() else {
-                return Opening::Refused(gone_deleted());
-            };
-            if keys.verifier.matches(request.proof.dangerously_expose()) {
-                send.opens += 1;
-                send.opened_at.get_or_insert(now);
-                if let Some(paywall) = send.paywall.as_mut() {
-                    paywall.released_at.get_or_insert(now);
-                }
-                send.tokens.push(issued.clone());
-                return Opening::Opened;
-            }
-            send.attempts += 1;
-            if send.attempts >= send.max_attempts {
-                send.end(SendState::Destroyed, now);
-                return Opening::DestroyedNow;
-            }
-            Opening::Wrong {
-                attempts_left: send.max_attempts - send.attempts,
-            }
+            decide_opening(
+                send,
+                now,
+                keys.as_ref(),
+                request.proof.dangerously_expose(),
+                &issued,
+            )
         })?
         .ok_or(AppError::NotFound)?;
 
@@ -150,7 +119,7 @@ pub async fn open(
     match opening {
         Opening::Opened => {
             let Some(keys) = keys else {
-                return Err(gone_deleted());
+                return Err(LinkRefusal::Deleted.into());
             };
             // The open is spent only together with an answer that carries the key: if it
             // cannot be audited and made durable, it is given back and nothing is released.
@@ -170,7 +139,7 @@ pub async fn open(
                 Err(error) => Err(error),
             };
             if let Err(error) = committed {
-                refund_open(&state, id, &issued)?;
+                crate::links::refund_open(&state.store, id, &issued)?;
                 return Err(error);
             }
             if !send.keeps_keys() {
@@ -219,38 +188,11 @@ pub async fn open(
                 Outcome::Success,
             )?;
             super::chunks::destroy_files(&state, id).await?;
-            Err(AppError::Gone {
-                code: "destroyed",
-                message: "wrong one-time password, and that was the last try: the link is now destroyed; ask the sender to send the documents again",
-            })
+            Err(LinkRefusal::DestroyedNow.into())
         }
-        Opening::Locked => Err(locked),
-        Opening::Refused(refusal) => Err(refusal),
+        Opening::Locked => Err(locked.into()),
+        Opening::Refused(refusal) => Err(refusal.into()),
     }
-}
-
-/// Gives back an open whose answer could not be made durable: the open and its download
-/// token are undone (the first open's time too), so the link opens again once the relay can
-/// store it.
-fn refund_open(state: &AppState, id: Id, issued: &DownloadToken) -> Result<(), AppError> {
-    state.store.update_send(id, |send| {
-        let Some(index) = send
-            .tokens
-            .iter()
-            .position(|token| token.hash == issued.hash)
-        else {
-            return;
-        };
-        send.tokens.remove(index);
-        send.opens = send.opens.saturating_sub(1);
-        if send.opens == 0 {
-            send.opened_at = None;
-            if let Some(paywall) = send.paywall.as_mut() {
-                paywall.released_at = None;
-            }
-        }
-    })?;
-    Ok(())
 }
 
 /// `GET /api/links/{id}/files/{file}/chunks/{chunk}` with `Authorization: Bearer <token>`:
@@ -261,14 +203,14 @@ pub async fn chunk(
     ApiPath((id, file, chunk)): ApiPath<(Id, u32, u32)>,
 ) -> Result<Response, AppError> {
     let send = live_send(&state, id).await?;
-    refuse_unless_downloadable(&send)?;
+    crate::links::refuse_unless_downloadable(&send)?;
     authorize_token(&send, &headers, state.clock.now())?;
     super::chunks::sealed_len(&send.files, file, chunk)?;
     let bytes = state
         .store
         .chunk(id, file, chunk)
         .await?
-        .ok_or_else(gone_deleted)?;
+        .ok_or(AppError::from(LinkRefusal::Deleted))?;
     Ok(super::chunks::answer(bytes))
 }
 
@@ -282,12 +224,12 @@ pub async fn receipt(
 ) -> Result<axum::http::StatusCode, AppError> {
     let now = state.clock.now();
     let send = live_send(&state, id).await?;
-    refuse_unless_downloadable(&send)?;
+    crate::links::refuse_unless_downloadable(&send)?;
     let receipt_key = state
         .store
         .receipt_key(id)
         .await?
-        .ok_or_else(gone_deleted)?;
+        .ok_or(AppError::from(LinkRefusal::Deleted))?;
     let presented = Presented::new(request.download_token.dangerously_expose());
     let token = send
         .tokens
@@ -389,68 +331,6 @@ fn invoice_of(
     }
 }
 
-/// Why a paywalled link does not open yet, by its invoice's state.
-fn payment_refusal(status: InvoiceStatus) -> AppError {
-    match status {
-        InvoiceStatus::Processing => AppError::PaymentRequired {
-            code: "payment_processing",
-            message: "your payment is being processed; the link opens as soon as it is confirmed",
-        },
-        InvoiceStatus::Refunded => super::payments::refunded(),
-        InvoiceStatus::Open | InvoiceStatus::Paid => AppError::PaymentRequired {
-            code: "payment_required",
-            message: "these documents are released only once the invoice is paid: pay it, then type the one-time password",
-        },
-    }
-}
-
-fn refuse_unless_openable(send: &SendRecord, now: i64) -> Result<(), AppError> {
-    match send.state {
-        SendState::Uploading => return Err(AppError::NotFound),
-        SendState::Destroyed => return Err(gone_destroyed()),
-        SendState::Revoked => return Err(gone_revoked()),
-        SendState::Expired => return Err(gone_expired()),
-        SendState::Ready => {}
-    }
-    if now >= send.expires_at {
-        return Err(gone_expired());
-    }
-    if send.used_up() {
-        return Err(gone_used_up());
-    }
-    Ok(())
-}
-
-fn refuse_unless_downloadable(send: &SendRecord) -> Result<(), AppError> {
-    match send.state {
-        SendState::Uploading => Err(AppError::NotFound),
-        SendState::Destroyed => Err(gone_destroyed()),
-        SendState::Revoked => Err(gone_revoked()),
-        SendState::Expired => Err(gone_expired()),
-        SendState::Ready if send.ciphertext_deleted => Err(gone_deleted()),
-        SendState::Ready => Ok(()),
-    }
-}
-
-/// The sending organisation, unless the operator suspended it or it closed; and the state
-/// refusals that hold for a link's facts as well.
-fn openable_org(state: &AppState, send: &SendRecord) -> Result<crate::store::OrgRecord, AppError> {
-    match send.state {
-        SendState::Destroyed => return Err(gone_destroyed()),
-        SendState::Revoked => return Err(gone_revoked()),
-        SendState::Expired => return Err(gone_expired()),
-        SendState::Uploading | SendState::Ready => {}
-    }
-    let org = state.store.org(send.org)?.ok_or_else(gone_deleted)?;
-    match org.status {
-        OrgStatus::Pending | OrgStatus::Verified => Ok(org),
-        OrgStatus::Suspended | OrgStatus::Closed => Err(AppError::Gone {
-            code: "sender_unavailable",
-            message: "the sending organisation is suspended or closed, so this link cannot be opened; contact the sender",
-        }),
-    }
-}
-
 /// Checks the bearer token against the send's live tokens (constant time per token).
 fn authorize_token(send: &SendRecord, headers: &HeaderMap, now: i64) -> Result<(), AppError> {
     let presented = headers
@@ -461,49 +341,10 @@ fn authorize_token(send: &SendRecord, headers: &HeaderMap, now: i64) -> Result<(
         .ok_or(AppError::Unauthenticated(
             "downloads need the token from opening the link",
         ))?;
-    let valid = send
-        .tokens
-        .iter()
-        .any(|token| presented.matches(&token.hash) && token.expires_at > now);
-    if !valid {
+    if !crate::links::token_is_live(send, &presented, now) {
         return Err(AppError::Unauthenticated(
             "this download token is wrong or expired; open the link again if it allows another open",
         ));
     }
     Ok(())
-}
-
-fn gone_destroyed() -> AppError {
-    AppError::Gone {
-        code: "destroyed",
-        message: "this link was destroyed after too many wrong one-time passwords; ask the sender to send the documents again",
-    }
-}
-
-fn gone_revoked() -> AppError {
-    AppError::Gone {
-        code: "revoked",
-        message: "the sender revoked this link",
-    }
-}
-
-fn gone_expired() -> AppError {
-    AppError::Gone {
-        code: "expired",
-        message: "this link has expired; ask the sender to send the documents again",
-    }
-}
-
-fn gone_used_up() -> AppError {
-    AppError::Gone {
-        code: "used_up",
-        message: "this link has been opened as many times as the sender allowed",
-    }
-}
-
-fn gone_deleted() -> AppError {
-    AppError::Gone {
-        code: "deleted",
-        message: "the documents behind this link are no longer stored",
-    }
 }

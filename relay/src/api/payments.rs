@@ -85,7 +85,7 @@ pub async fn checkout(
                 "this invoice is already paid".to_owned(),
             ));
         }
-        InvoiceStatus::Refunded => return Err(refunded()),
+        InvoiceStatus::Refunded => return Err(crate::links::LinkRefusal::Refunded.into()),
     }
     let return_path = payable_subject(&state, &invoice)?;
     if let Some(existing) = &invoice.checkout
@@ -403,12 +403,4 @@ fn public_base(state: &AppState) -> Result<String, AppError> {
         ));
     }
     Ok(configured.to_owned())
-}
-
-/// The refusal for a refunded invoice.
-pub fn refunded() -> AppError {
-    AppError::PaymentRequired {
-        code: "refunded",
-        message: "the payment for these documents was refunded, so the link is locked; contact the sender",
-    }
 }
