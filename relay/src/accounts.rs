@@ -20,6 +20,9 @@ const MAX_PUBLIC_KEY_BYTES: usize = 2048;
 /// A 4096-bit key's PKCS#8 (about 2,400 bytes) sealed with its nonce and tag, with room.
 const MAX_SEALED_PRIVATE_KEY_BYTES: usize = 4096;
 
+/// Longest e-mail address accepted (RFC 5321's path limit).
+const MAX_EMAIL_BYTES: usize = 254;
+
 /// Why an account or organisation cannot be made or joined as asked.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -193,4 +196,35 @@ pub fn issue_ticket(store: &Store, now: i64, user: &UserRecord) -> anyhow::Resul
     };
     store.create_mfa_ticket(&token.hash, &ticket)?;
     Ok(token.text.dangerously_expose().to_owned())
+}
+
+/// An e-mail address as an account's identity: trimmed and lowercased; one `@` with something
+/// on both sides; at most 254 bytes.
+pub fn normalize_email(email: &str) -> Result<String, AccountError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= MAX_EMAIL_BYTES
+        && email.split('@').count() == 2
+        && email.split('@').all(|part| !part.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(AccountError::Invalid(
+            "that is not an e-mail address".to_owned(),
+        ))
+    }
+}
+
+/// An optional e-mail address as typed (a recipient's, a provider's): `None` when blank,
+/// refused in words (naming `whose`) when it cannot be one.
+pub fn optional_email(text: Option<&str>, whose: &str) -> Result<Option<String>, AccountError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(address) if address.len() <= MAX_EMAIL_BYTES && address.contains('@') => {
+            Ok(Some(address.to_owned()))
+        }
+        Some(_) => Err(AccountError::Invalid(format!(
+            "{whose} e-mail address is not valid"
+        ))),
+    }
 }

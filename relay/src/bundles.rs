@@ -84,3 +84,41 @@ pub fn sealed_len(files: &[u64], file: u32, chunk: u32) -> Result<usize, String>
 pub fn layout_of(size: u64) -> Result<StreamLayout, String> {
     StreamLayout::for_size(size).map_err(|error| error.to_string())
 }
+
+/// For each of `files`, the chunks of bundle `id` stored at their full length (ascending): one
+/// listing of the bundle's chunks, whatever the backend.
+pub async fn whole_chunks(store: &Store, id: Id, files: &[u64]) -> anyhow::Result<Vec<Vec<u32>>> {
+    let lengths = store.chunk_lengths(id).await?;
+    let mut whole = Vec::with_capacity(files.len());
+    for (file, size) in files.iter().enumerate() {
+        let file = u32::try_from(file)?;
+        let layout = layout_of(*size).map_err(anyhow::Error::msg)?;
+        whole.push(
+            (0..layout.chunk_count())
+                .filter(|chunk| {
+                    lengths.get(&(file, *chunk)).copied() == Some(layout.sealed_len(*chunk) as u64)
+                })
+                .collect(),
+        );
+    }
+    Ok(whole)
+}
+
+/// The first chunk of `files` (file, chunk) that bundle `id` does not hold whole yet, if any.
+pub async fn first_missing(
+    store: &Store,
+    id: Id,
+    files: &[u64],
+) -> anyhow::Result<Option<(u32, u32)>> {
+    let lengths = store.chunk_lengths(id).await?;
+    for (file, size) in files.iter().enumerate() {
+        let file = u32::try_from(file)?;
+        let layout = layout_of(*size).map_err(anyhow::Error::msg)?;
+        for chunk in 0..layout.chunk_count() {
+            if lengths.get(&(file, chunk)).copied() != Some(layout.sealed_len(chunk) as u64) {
+                return Ok(Some((file, chunk)));
+            }
+        }
+    }
+    Ok(None)
+}

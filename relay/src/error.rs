@@ -143,6 +143,29 @@ impl From<crate::documents::DocumentError> for AppError {
     }
 }
 
+impl From<crate::requests::RequestError> for AppError {
+    fn from(error: crate::requests::RequestError) -> Self {
+        match error {
+            crate::requests::RequestError::Invalid(message) => AppError::Invalid(message),
+            crate::requests::RequestError::Store(error) => AppError::from(error),
+        }
+    }
+}
+
+impl From<crate::sends::SendError> for AppError {
+    fn from(error: crate::sends::SendError) -> Self {
+        use crate::sends::SendError;
+        match error {
+            SendError::Invalid(message) => AppError::Invalid(message),
+            SendError::Quota(full) => AppError::QuotaExceeded {
+                used: full.used,
+                quota: full.quota,
+            },
+            SendError::Store(error) => AppError::from(error),
+        }
+    }
+}
+
 impl From<crate::accounts::AccountError> for AppError {
     fn from(error: crate::accounts::AccountError) -> Self {
         use crate::accounts::AccountError;

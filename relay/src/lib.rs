@@ -23,6 +23,7 @@ pub mod mail;
 pub mod paywall;
 pub mod requests;
 pub mod retention;
+pub mod sends;
 pub mod store;
 pub mod stripe;
 

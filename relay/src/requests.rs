@@ -4,9 +4,11 @@
 //! token is the request's. Refusals are `AnswerError`s; the HTTP edge maps them to answers.
 
 use shared::ids::Id;
-use shared::wire::{DocumentKind, DocumentStatus, RequestStatus};
+use shared::wire::{
+    self, DocumentKind, DocumentStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus, RequestStatus,
+};
 
-use crate::store::{DocumentRecord, RequestRecord, Store, StoredTarget};
+use crate::store::{DocumentRecord, OrgRecord, RequestRecord, Store, StoredTarget};
 
 /// The request's status at `now`: closed, fulfilled (a finished upload), overdue, or open.
 pub fn status(store: &Store, now: i64, request: &RequestRecord) -> anyhow::Result<RequestStatus> {
@@ -182,4 +184,93 @@ pub fn link_token_matches(request: &RequestRecord, token: Option<&str>) -> bool 
         return false;
     };
     shared::crypto::LinkVerifier::from_bytes(*upload_verifier).matches(&token)
+}
+
+/// Why a request cannot be made as asked; the message says why, in the requester's words.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+impl From<crate::accounts::AccountError> for RequestError {
+    fn from(error: crate::accounts::AccountError) -> Self {
+        match error {
+            crate::accounts::AccountError::Store(error) => RequestError::Store(error),
+            other => RequestError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// Latest due date a request may set, in days from now.
+const MAX_DUE_DAYS: i64 = 366;
+
+/// What a request asks for, trimmed: 1 to `MAX_REQUEST_DESCRIPTION_CHARS` characters, line
+/// breaks allowed, no other control characters.
+pub fn checked_description(text: &str) -> Result<String, RequestError> {
+    let description = text.trim().to_owned();
+    if description.is_empty()
+        || description.chars().count() > MAX_REQUEST_DESCRIPTION_CHARS
+        || description
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
+        return Err(RequestError::Invalid(format!(
+            "describe what you need in 1 to {MAX_REQUEST_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    Ok(description)
+}
+
+/// Refuses a due date that has passed at `now` or lies more than a year ahead.
+pub fn check_due(due_at: i64, now: i64) -> Result<(), RequestError> {
+    if due_at <= now || due_at > now + MAX_DUE_DAYS * 86_400 {
+        return Err(RequestError::Invalid(
+            "the due date must be in the future, within a year".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whom a request from organisation `own` asks, as stored: another verified organisation on
+/// this relay (by handle), or whoever holds its link (by the link's upload verifier).
+pub fn resolve_target(
+    store: &Store,
+    target: wire::RequestTarget,
+    own: Id,
+) -> Result<(StoredTarget, Option<OrgRecord>), RequestError> {
+    match target {
+        wire::RequestTarget::Organisation { handle } => {
+            let org = store
+                .org_by_handle(handle.trim())?
+                .filter(|org| org.status == OrgStatus::Verified)
+                .ok_or_else(|| {
+                    RequestError::Invalid(format!(
+                        "no verified organisation on this relay has the handle {handle:?}"
+                    ))
+                })?;
+            if org.id == own {
+                return Err(RequestError::Invalid(
+                    "a request goes to another organisation".to_owned(),
+                ));
+            }
+            Ok((StoredTarget::Organisation { org: org.id }, Some(org)))
+        }
+        wire::RequestTarget::Link {
+            upload_verifier,
+            provider_email,
+        } => {
+            let provider_email =
+                crate::accounts::optional_email(provider_email.as_deref(), "the provider's")?;
+            Ok((
+                StoredTarget::Link {
+                    upload_verifier: *upload_verifier.as_bytes(),
+                    provider_email,
+                },
+                None,
+            ))
+        }
+    }
 }

@@ -14,7 +14,8 @@ use shared::ids::Id;
 use shared::wire::{self, OrgStatus, Role};
 use subtle::ConstantTimeEq as _;
 
-use super::json::{ApiJson, normalize_email};
+use super::json::ApiJson;
+use crate::accounts::normalize_email;
 use crate::accounts::{
     SIGNUP_CONFIRM_HOURS, address_key, check_account_keys, checked_handle, checked_name,
     create_organisation, fake_salt, issue_ticket, join_organisation, new_organisation,

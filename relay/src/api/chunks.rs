@@ -9,7 +9,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use shared::crypto::StreamLayout;
 use shared::ids::Id;
 
 use super::read_body;
@@ -51,40 +50,19 @@ pub async fn read_chunk(
     Ok(body)
 }
 
-/// For each of `files`, the chunks of bundle `id` stored at their full length (ascending).
+/// For each of `files`, the chunks of bundle `id` stored whole (see `bundles::whole_chunks`).
 pub async fn stored(state: &AppState, id: Id, files: &[u64]) -> Result<Vec<Vec<u32>>, AppError> {
-    let lengths = state.store.chunk_lengths(id).await?;
-    let mut stored = Vec::with_capacity(files.len());
-    for (file, size) in files.iter().enumerate() {
-        let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
-        let layout = layout_of(*size)?;
-        let mut whole = Vec::new();
-        for chunk in 0..layout.chunk_count() {
-            if lengths.get(&(file, chunk)).copied() == Some(layout.sealed_len(chunk) as u64) {
-                whole.push(chunk);
-            }
-        }
-        stored.push(whole);
-    }
-    Ok(stored)
+    Ok(crate::bundles::whole_chunks(&state.store, id, files).await?)
 }
 
 /// Refuses a finalize until every chunk of `files` is stored for bundle `id`.
 pub async fn all_stored(state: &AppState, id: Id, files: &[u64]) -> Result<(), AppError> {
-    let lengths = state.store.chunk_lengths(id).await?;
-    for (file, size) in files.iter().enumerate() {
-        let file = u32::try_from(file).map_err(|_| AppError::Invalid("too many files".into()))?;
-        let layout = layout_of(*size)?;
-        for chunk in 0..layout.chunk_count() {
-            let stored = lengths.get(&(file, chunk)).copied();
-            if stored != Some(layout.sealed_len(chunk) as u64) {
-                return Err(AppError::Conflict(format!(
-                    "chunk {chunk} of file {file} has not arrived yet; upload it, then finalize"
-                )));
-            }
-        }
+    match crate::bundles::first_missing(&state.store, id, files).await? {
+        None => Ok(()),
+        Some((file, chunk)) => Err(AppError::Conflict(format!(
+            "chunk {chunk} of file {file} has not arrived yet; upload it, then finalize"
+        ))),
     }
-    Ok(())
 }
 
 /// Makes an ended bundle's record durable, then deletes its folder (key material and chunks).
@@ -134,8 +112,4 @@ pub fn answer(bytes: Bytes) -> Response {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-fn layout_of(size: u64) -> Result<StreamLayout, AppError> {
-    crate::bundles::layout_of(size).map_err(AppError::Invalid)
 }

@@ -11,7 +11,8 @@ use shared::crypto::OsRng;
 use shared::ids::Id;
 use shared::wire::{self, Role};
 
-use super::json::{ApiJson, normalize_email};
+use super::json::ApiJson;
+use crate::accounts::normalize_email;
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{self, Permission, authorize};
 use crate::client_ip::ClientIp;

@@ -12,7 +12,7 @@
 use axum::Json;
 use axum::extract::State;
 use shared::ids::Id;
-use shared::wire::{self, DocumentKind, DocumentStatus, MAX_REQUEST_DESCRIPTION_CHARS, OrgStatus};
+use shared::wire::{self, DocumentKind, DocumentStatus, OrgStatus};
 
 use super::documents;
 use super::json::{ApiJson, ApiPath};
@@ -24,10 +24,6 @@ use crate::identity::{LinkToken, Provider};
 use crate::session::Session;
 use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget};
 use crate::{AppError, AppState};
-
-/// The header a provider by link sends the upload token in.
-/// The furthest a due date may be.
-const MAX_DUE_DAYS: i64 = 366;
 
 /// `POST /api/requests`.
 pub async fn create(
@@ -41,56 +37,11 @@ pub async fn create(
         Permission::SendOrRequest,
         session.org.id,
     )?;
-    let description = request.description.trim().to_owned();
-    if description.is_empty()
-        || description.chars().count() > MAX_REQUEST_DESCRIPTION_CHARS
-        || description
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\r')
-    {
-        return Err(AppError::Invalid(format!(
-            "describe what you need in 1 to {MAX_REQUEST_DESCRIPTION_CHARS} characters"
-        )));
-    }
+    let description = crate::requests::checked_description(&request.description)?;
     let now = state.clock.now();
-    if request.due_at <= now || request.due_at > now + MAX_DUE_DAYS * 86_400 {
-        return Err(AppError::Invalid(
-            "the due date must be in the future, within a year".to_owned(),
-        ));
-    }
-    let (target, target_org) = match request.target {
-        wire::RequestTarget::Organisation { handle } => {
-            let org = state
-                .store
-                .org_by_handle(handle.trim())?
-                .filter(|org| org.status == OrgStatus::Verified)
-                .ok_or_else(|| {
-                    AppError::Invalid(format!(
-                        "no verified organisation on this relay has the handle {handle:?}"
-                    ))
-                })?;
-            if org.id == session.org.id {
-                return Err(AppError::Invalid(
-                    "a request goes to another organisation".to_owned(),
-                ));
-            }
-            (StoredTarget::Organisation { org: org.id }, Some(org))
-        }
-        wire::RequestTarget::Link {
-            upload_verifier,
-            provider_email,
-        } => {
-            let provider_email =
-                super::json::optional_email(provider_email.as_deref(), "the provider's")?;
-            (
-                StoredTarget::Link {
-                    upload_verifier: *upload_verifier.as_bytes(),
-                    provider_email,
-                },
-                None,
-            )
-        }
-    };
+    crate::requests::check_due(request.due_at, now)?;
+    let (target, target_org) =
+        crate::requests::resolve_target(&state.store, request.target, session.org.id)?;
     let id = Id::generate(&mut shared::crypto::OsRng);
     let requester_side = crate::documents::with_readers(
         vec![session.user.clone()],

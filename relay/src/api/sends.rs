@@ -7,7 +7,6 @@
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use shared::crypto::manifest::MAX_FILES;
 use shared::ids::Id;
 use shared::wire;
 
@@ -16,13 +15,8 @@ use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::client_ip::ClientIp;
 use crate::session::Session;
-use crate::store::{
-    InvoiceRecord, InvoiceSubject, LinkKeys, LinkOtp, Paywall, SendRecord, SendState,
-};
+use crate::store::{LinkKeys, LinkOtp, SendRecord, SendState};
 use crate::{AppError, AppState};
-
-/// Shortest expiry a sender may choose.
-pub const MIN_EXPIRY_SECONDS: i64 = 3600;
 
 /// `POST /api/sends`: checks the request against the limits and the organisation's quota and
 /// reserves the bundle; the answer's id is also the link id.
@@ -36,97 +30,21 @@ pub async fn create(
         Permission::SendOrRequest,
         session.org.id,
     )?;
-    let limits = &state.config.sends;
-    if request.files.is_empty() || request.files.len() > MAX_FILES {
-        return Err(AppError::Invalid(format!(
-            "a send carries 1 to {MAX_FILES} files"
-        )));
-    }
-    let sealed_bytes = crate::bundles::sealed_size(&request.files).map_err(AppError::Invalid)?;
-    if sealed_bytes > limits.max_bundle_bytes {
-        return Err(AppError::Invalid(format!(
-            "this send is {sealed_bytes} bytes once encrypted; this relay accepts at most {} bytes per send",
-            limits.max_bundle_bytes
-        )));
-    }
-    let longest = i64::from(session.org.policy.max_expiry_days) * 86_400;
-    if !(MIN_EXPIRY_SECONDS..=longest).contains(&request.expires_in_seconds) {
-        return Err(AppError::Invalid(format!(
-            "the expiry must be between 1 hour and {} days",
-            session.org.policy.max_expiry_days
-        )));
-    }
-    if !(1..=limits.max_opens).contains(&request.max_opens) {
-        return Err(AppError::Invalid(format!(
-            "the number of opens must be 1 to {}",
-            limits.max_opens
-        )));
-    }
     let recipient_email =
-        super::json::optional_email(request.recipient_email.as_deref(), "the recipient's")?;
-    let description = request
-        .invoice
-        .as_ref()
-        .map(crate::invoices::validate_terms)
-        .transpose()?;
-    let now = state.clock.now();
-    let id = Id::generate(&mut shared::crypto::OsRng);
-    let invoice = match (&request.invoice, description) {
-        (Some(terms), Some(description)) => Some(InvoiceRecord::open(
-            Id::generate(&mut shared::crypto::OsRng),
-            session.org.id,
-            session.user.id,
-            InvoiceSubject::Send { id },
-            terms,
-            description,
-            now,
-        )),
-        _ => None,
-    };
-    let record = SendRecord {
-        id,
-        org: session.org.id,
-        sender: session.user.id,
-        created_at: now,
-        expires_at: now + request.expires_in_seconds,
-        files: request.files,
-        sealed_bytes,
+        crate::accounts::optional_email(request.recipient_email.as_deref(), "the recipient's")?;
+    let record = crate::sends::create(
+        &state.store,
+        state.clock.now(),
+        &state.config.sends,
+        crate::sends::Sender {
+            org: session.org.id,
+            user: session.user.id,
+            max_expiry_days: session.org.policy.max_expiry_days,
+        },
+        request,
         recipient_email,
-        max_opens: request.max_opens,
-        opens: 0,
-        attempts: 0,
-        max_attempts: limits.max_attempts,
-        state: SendState::Uploading,
-        otp: None,
-        legacy_guard: None,
-        legacy_manifest: None,
-        tokens: Vec::new(),
-        opened_at: None,
-        delivered_at: None,
-        ended_at: None,
-        ciphertext_deleted: false,
-        paywall: invoice.as_ref().map(|invoice| Paywall {
-            invoice: invoice.id,
-            unlocked: false,
-            released_at: None,
-        }),
-    };
-    if let Some(invoice) = &invoice {
-        state.store.create_invoice(invoice)?;
-    }
-    if let Err(full) = state
-        .store
-        .create_send(&record, limits.org_quota_bytes)
-        .await?
-    {
-        if let Some(invoice) = &invoice {
-            state.store.delete_unpaid_invoice(invoice.id)?;
-        }
-        return Err(AppError::QuotaExceeded {
-            used: full.used,
-            quota: full.quota,
-        });
-    }
+    )
+    .await?;
     Ok(Json(wire::CreateSendResponse {
         id: record.id,
         expires_at: record.expires_at,
