@@ -10,8 +10,8 @@ use shared::crypto::{OsRng, UserPublicKey};
 use shared::ids::Id;
 use shared::wire::{self, OrgStatus, Role};
 
-use crate::hashing::keyed;
 use crate::store::{JoinConflict, MfaTicket, OrgRecord, SignupConflict, Store, UserRecord};
+use crate::tokens::keyed;
 
 /// How long a sign-up's confirmation link is valid.
 pub const SIGNUP_CONFIRM_HOURS: u32 = 24;

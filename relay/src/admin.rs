@@ -15,7 +15,8 @@ use tokio::net::{UnixListener, UnixStream};
 use shared::wire::OrgStatus;
 
 use crate::audit::{Actor, AuditAction, AuditEvent, Outcome};
-use crate::{AppState, Store};
+use crate::state::AppState;
+use crate::store::Store;
 
 /// The socket's folder and file name inside the data directory.
 pub const SOCKET_DIR: &str = "admin";

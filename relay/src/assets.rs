@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// One embedded file (generated table in `OUT_DIR/assets.rs`).
 #[derive(Debug)]
@@ -54,7 +54,7 @@ async fn serve(method: Method, uri: axum::http::Uri, headers: HeaderMap) -> Resp
     }
     let path = uri.path();
     if path == "/api" || path.starts_with("/api/") {
-        let mut response = crate::AppError::NoRoute.into_response();
+        let mut response = crate::error::AppError::NoRoute.into_response();
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -10,7 +10,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use crate::{AppError, AppState};
+use crate::error::AppError;
+use crate::state::AppState;
 
 /// The address of the client of a request (`None` without a connection, as in tests that call
 /// the router directly).

@@ -16,8 +16,9 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 
+use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::track_writes;
-use crate::{AppError, AppState};
 
 /// The middleware (see the module header).
 pub async fn durable(State(state): State<AppState>, request: Request, next: Next) -> Response {

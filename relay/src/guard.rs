@@ -243,5 +243,5 @@ impl Guard<'_> {
 
 /// The key an address is counted under: HMAC(server secret, address).
 pub fn account_key(secret: &[u8; 32], email: &str) -> [u8; 32] {
-    crate::hashing::keyed(secret, b"sealpost/v1/guard-account", email)
+    crate::tokens::keyed(secret, b"sealpost/v1/guard-account", email)
 }

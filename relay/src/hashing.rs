@@ -4,8 +4,7 @@
 //! queue the caller gets `AppError::Busy` (503 with `Retry-After`) at once instead of piling
 //! up threads and memory. So a burst of log-ins or sign-ups costs at most
 //! `parallel × 19 MiB` of hashing memory, however many arrive. It does not decide who may
-//! hash; the brute-force guard and the rate limits do that before. `keyed` is the cheap keyed
-//! hash under which addresses are counted or named without being stored.
+//! hash; the brute-force guard and the rate limits do that before.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -13,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use shared::crypto::AuthKey;
 use tokio::sync::Semaphore;
 
-use crate::AppError;
+use crate::error::AppError;
 
 /// The bounded hashing service (cheap to clone).
 #[derive(Clone, Debug)]
@@ -91,18 +90,6 @@ impl Hashing {
     pub fn runs(&self) -> u64 {
         self.inner.runs.load(Ordering::Acquire)
     }
-}
-
-/// `HMAC-SHA-256(secret, label ‖ text)`: a value that names `text` (an address someone typed)
-/// to this relay only, under a purpose `label` (`sealpost/v1/…`), so the address itself need
-/// not be stored.
-pub fn keyed(secret: &[u8; 32], label: &[u8], text: &str) -> [u8; 32] {
-    use hmac::{Hmac, Mac as _};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(label);
-    mac.update(text.as_bytes());
-    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

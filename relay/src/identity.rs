@@ -17,8 +17,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use crate::authz::Principal;
+use crate::error::AppError;
 pub use crate::session::Session;
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 /// The header a provider by link sends the request's upload token in (never in the URL).
 const UPLOAD_TOKEN_HEADER: &str = "x-upload-token";

@@ -19,7 +19,8 @@ use governor::{Quota, RateLimiter};
 
 use crate::client_ip::{ClientIp, network_of};
 use crate::config::{RateLimit, RateLimitsConfig};
-use crate::{AppError, AppState};
+use crate::error::AppError;
+use crate::state::AppState;
 
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 

@@ -14,8 +14,9 @@ use shared::wire::{DocumentStatus, RequestStatus, Role};
 
 use crate::audit::{Actor, AuditAction, AuditEvent, Outcome};
 use crate::config::SendsConfig;
+use crate::state::AppState;
+use crate::store::Store;
 use crate::store::{SendState, StoredTarget};
-use crate::{AppState, Store};
 
 /// How long a closed organisation is kept.
 pub const CLOSED_ORGANISATION_DAYS: i64 = 90;

@@ -89,7 +89,7 @@ pub fn trace_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, Pat
 /// expiry 180 days ahead (the file is made on each request, so it never goes stale); 404 when
 /// no contact is configured.
 pub async fn security_txt(
-    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     let config = &state.config.security;

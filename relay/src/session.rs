@@ -16,8 +16,9 @@ use subtle::ConstantTimeEq as _;
 
 use crate::authz::Principal;
 use crate::config::SessionConfig;
+use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::{OrgRecord, SessionGuard, SessionRecord, UserRecord};
-use crate::{AppError, AppState};
 
 pub const COOKIE: &str = "sealpost_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";

@@ -10,6 +10,8 @@
 //! those two kinds, with the same constant-time comparison. New tokens are stored only in the
 //! one form.
 //!
+//! `keyed` is here too: the keyed hash that names a typed address to this relay only.
+//!
 //! Not bearer tokens, so not here: one-time recovery codes (typed by people, normalised before
 //! hashing, `api/mfa.rs`), CSRF tokens (bound to a session record), and a request link's upload
 //! proof (derived in the browser from the link, checked against its verifier in `requests`).
@@ -78,6 +80,18 @@ impl Presented {
         let legacy = self.legacy.ct_eq(stored);
         bool::from(current | legacy)
     }
+}
+
+/// `HMAC-SHA-256(secret, label ‖ text)`: a value that names `text` (an address someone typed)
+/// to this relay only, under a purpose `label` (`sealpost/v1/…`), so the address itself need
+/// not be stored.
+pub fn keyed(secret: &[u8; 32], label: &[u8], text: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac as _};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(label);
+    mac.update(text.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

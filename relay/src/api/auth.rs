@@ -23,10 +23,11 @@ use crate::accounts::{
 };
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
+use crate::error::AppError;
 use crate::guard::{self, Guard, Refusal};
 use crate::session::{self, Session};
+use crate::state::AppState;
 use crate::store::{JoinConflict, PendingSignup, SignupConflict, Updated, UserRecord};
-use crate::{AppError, AppState};
 
 /// `POST /api/auth/prelogin`.
 pub async fn prelogin(

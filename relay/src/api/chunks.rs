@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use shared::ids::Id;
 
 use super::read_body;
-use crate::{AppError, AppState};
+use crate::error::AppError;
+use crate::state::AppState;
 
 /// The sealed length chunk `chunk` of file `file` must have (see `bundles::sealed_len`).
 pub fn sealed_len(files: &[u64], file: u32, chunk: u32) -> Result<usize, AppError> {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{parse_json, read_body};
-use crate::AppError;
+use crate::error::AppError;
 
 /// Reports are small; anything bigger is not a report.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

@@ -18,10 +18,11 @@ use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
 use crate::documents::{Reservation, access};
+use crate::error::AppError;
 use crate::identity::{LinkToken, Uploader};
 use crate::session::Session;
+use crate::state::AppState;
 use crate::store::{DocumentKeys, DocumentLimits, DocumentRecord};
-use crate::{AppError, AppState};
 
 /// Reserves a document (see `documents::reserve`) under this relay's limits and clock.
 pub async fn reserve(

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use shared::wire;
 
-use crate::{AppError, AppState};
+use crate::error::AppError;
+use crate::state::AppState;
 
 pub async fn get(State(state): State<AppState>) -> Result<Json<wire::HealthResponse>, AppError> {
     state.store.check()?;
@@ -12,6 +13,6 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<wire::HealthRespo
         status: "ok".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         protocol: shared::PROTOCOL_VERSION,
-        client_sha256: crate::client_sha256().to_owned(),
+        client_sha256: crate::assets::CLIENT_SHA256.to_owned(),
     }))
 }

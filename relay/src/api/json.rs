@@ -7,7 +7,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::{parse_json, read_body};
-use crate::{AppError, AppState};
+use crate::error::AppError;
+use crate::state::AppState;
 
 /// A JSON request body within the configured limit.
 #[derive(Debug)]

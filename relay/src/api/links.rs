@@ -17,11 +17,12 @@ use shared::wire::{self, InvoiceStatus, OrgStatus};
 use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::client_ip::ClientIp;
+use crate::error::AppError;
 use crate::guard::{Guard, Refusal};
 use crate::links::{LinkRefusal, Opening, decide_opening, payment_refusal};
+use crate::state::AppState;
 use crate::store::{DownloadToken, SendRecord, SendState};
 use crate::tokens::Presented;
-use crate::{AppError, AppState};
 
 /// `GET /api/links/{id}`: who sends, until when, how many opens and tries are left, and the
 /// OTP salt and parameters the browser needs to compute the proof.

@@ -16,9 +16,10 @@ use crate::accounts::normalize_email;
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{self, Permission, authorize};
 use crate::client_ip::ClientIp;
+use crate::error::AppError;
 use crate::session::Session;
+use crate::state::AppState;
 use crate::store::{InviteRecord, Updated, UserRecord};
-use crate::{AppError, AppState};
 
 /// Invitations are valid for a week.
 const INVITE_SECONDS: i64 = 7 * 24 * 3600;

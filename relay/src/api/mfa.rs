@@ -17,10 +17,12 @@ use super::json::ApiJson;
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::client_ip::ClientIp;
+use crate::error::AppError;
 use crate::guard::{self, Guard};
 use crate::session::Session;
+use crate::state::AppState;
 use crate::store::{MfaState, Updated};
-use crate::{AppError, AppState, totp};
+use crate::totp;
 
 /// A login ticket is good for five minutes and five codes.
 const TICKET_SECONDS: i64 = 300;

@@ -23,7 +23,9 @@ use axum::http::header;
 use axum::routing::{delete, get, post, put};
 use serde::de::DeserializeOwned;
 
-use crate::{AppError, AppState, rate_limit};
+use crate::error::AppError;
+use crate::rate_limit;
+use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let config = &state.config;

@@ -11,8 +11,9 @@ use super::json::ApiJson;
 use crate::audit::{Actor, AuditAction, AuditEntry, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::client_ip::ClientIp;
+use crate::error::AppError;
 use crate::session::Session;
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {

@@ -17,15 +17,16 @@ use super::read_body;
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::client_ip::ClientIp;
+use crate::error::AppError;
 use crate::guard::Guard;
 use crate::invoices::EventError;
 use crate::paywall::{self, Change};
 use crate::session::Session;
+use crate::state::AppState;
 use crate::store::{
     CheckoutRecord, InvoiceRecord, InvoiceSubject, InvoiceUpdate, LedgerEntry, SendState,
 };
 use crate::stripe::{self, NewCheckout};
-use crate::{AppError, AppState};
 
 /// A Checkout Session this close to its expiry is not handed out again.
 const CHECKOUT_REUSE_MARGIN_SECONDS: i64 = 600;

@@ -14,9 +14,10 @@ use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::client_ip::ClientIp;
 use crate::documents::Reservation;
+use crate::error::AppError;
 use crate::guard::{Guard, Refusal};
 use crate::session::Session;
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 /// `GET /api/org/portal`: the owner's portal settings.
 pub async fn settings(

@@ -20,10 +20,11 @@ use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::client_ip::ClientIp;
 use crate::documents::Reservation;
+use crate::error::AppError;
 use crate::identity::{LinkToken, Provider};
 use crate::session::Session;
+use crate::state::AppState;
 use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget};
-use crate::{AppError, AppState};
 
 /// `POST /api/requests`.
 pub async fn create(

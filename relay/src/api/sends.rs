@@ -14,9 +14,10 @@ use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::client_ip::ClientIp;
+use crate::error::AppError;
 use crate::session::Session;
+use crate::state::AppState;
 use crate::store::{LinkKeys, LinkOtp, SendRecord, SendState};
-use crate::{AppError, AppState};
 
 /// `POST /api/sends`: checks the request against the limits and the organisation's quota and
 /// reserves the bundle; the answer's id is also the link id.
