@@ -1,7 +1,7 @@
-//! What every bundle upload and download shares, for Secure Send and documents alike: the
-//! sealed size a file schedule implies, the exact length of each chunk, reading one uploaded
-//! chunk (`application/octet-stream`, exactly that long), checking that all chunks arrived
-//! before a finalize, answering a chunk (never cached), and destroying an ended bundle's files
+//! What every bundle upload and download shares at the edge, for Secure Send and documents
+//! alike (the sizes themselves are `bundles`'): reading one uploaded chunk
+//! (`application/octet-stream`, exactly that long), refusing a finalize until all chunks
+//! arrived, answering a chunk (never cached), and destroying an ended bundle's files
 //! (only once its end is durable, so a crash never leaves a live record without its files). It
 //! does not decide who may upload or download; the endpoints do, before calling these.
 
