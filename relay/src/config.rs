@@ -34,6 +34,82 @@ pub struct Config {
     pub anonymous: AnonymousConfig,
     pub security: SecurityContactConfig,
     pub blobs: BlobsConfig,
+    pub tls: TlsConfig,
+}
+
+/// HTTPS served by the relay itself (see `tls`). Off while `cert_file` is empty: then put the
+/// relay behind a reverse proxy that terminates TLS, and set `public_url` to its https://
+/// address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, leaf first (e.g. Let's Encrypt's `fullchain.pem`).
+    pub cert_file: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// The oldest protocol offered: `"1.2"` (the default, with 1.3) or `"1.3"`.
+    pub min_version: TlsVersion,
+    /// A plain-HTTP address (e.g. `0.0.0.0:80`) that only redirects to HTTPS. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_listen: Option<SocketAddr>,
+    /// `Strict-Transport-Security` max-age, sent whenever users reach the relay over HTTPS
+    /// (served here, or `public_url` is https://). 0: no such header.
+    pub hsts_max_age_seconds: u64,
+    /// How often the certificate files are checked for a change (SIGHUP reloads at once).
+    pub reload_check_seconds: u32,
+}
+
+/// The TLS versions a relay may start from: `"1.2"` or `"1.3"` (a bare 1.3 from the
+/// environment, which reads as a number, counts too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum TlsVersion {
+    #[default]
+    #[serde(rename = "1.2")]
+    V1_2,
+    #[serde(rename = "1.3")]
+    V1_3,
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Text(String),
+            Number(f64),
+        }
+        let text = match Given::deserialize(deserializer)? {
+            Given::Text(text) => text,
+            Given::Number(number) => number.to_string(),
+        };
+        match text.trim() {
+            "1.2" => Ok(Self::V1_2),
+            "1.3" => Ok(Self::V1_3),
+            other => Err(serde::de::Error::custom(format!(
+                "[tls] min_version must be \"1.2\" or \"1.3\", not {other:?}"
+            ))),
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            min_version: TlsVersion::V1_2,
+            redirect_listen: None,
+            hsts_max_age_seconds: 365 * 24 * 3600,
+            reload_check_seconds: 5,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// Whether the relay serves HTTPS itself.
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.as_os_str().is_empty()
+    }
 }
 
 /// Who hears of vulnerabilities in this relay, served as `/.well-known/security.txt`
@@ -95,6 +171,7 @@ impl Default for Config {
             anonymous: AnonymousConfig::default(),
             security: SecurityContactConfig::default(),
             blobs: BlobsConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -210,9 +287,11 @@ pub struct SessionConfig {
     pub idle_minutes: u32,
     /// A session ends this long after log-in, used or not.
     pub absolute_hours: u32,
-    /// Mark the session cookie `Secure` (set it whenever users reach the relay over HTTPS,
-    /// directly or through a proxy).
-    pub secure_cookie: bool,
+    /// Mark the session cookie `Secure`. Unset: it is whenever users reach the relay over
+    /// HTTPS ([tls] is on, or `public_url` is https://); `false` is then refused at start.
+    /// Set `true` behind an HTTPS proxy whose address is not `public_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secure_cookie: Option<bool>,
 }
 
 impl Default for SessionConfig {
@@ -220,7 +299,7 @@ impl Default for SessionConfig {
         Self {
             idle_minutes: 30,
             absolute_hours: 12,
-            secure_cookie: false,
+            secure_cookie: None,
         }
     }
 }
@@ -536,6 +615,17 @@ impl Config {
             })
     }
 
+    /// Whether users reach this relay over HTTPS: it serves TLS itself, or its public address
+    /// is https:// (a proxy terminates TLS).
+    pub fn https(&self) -> bool {
+        self.tls.enabled() || self.public_url.trim().starts_with("https://")
+    }
+
+    /// Whether the session cookie is marked `Secure` (see `SessionConfig::secure_cookie`).
+    pub fn secure_cookie(&self) -> bool {
+        self.sessions.secure_cookie.unwrap_or_else(|| self.https())
+    }
+
     /// Settings that are each valid but wrong together.
     pub fn check(&self) -> Result<(), String> {
         let public_url = self.public_url.trim();
@@ -564,6 +654,26 @@ impl Config {
         }
         if self.blobs.backend == BlobBackend::S3 {
             self.blobs.s3.check()?;
+        }
+        let tls = &self.tls;
+        if tls.enabled() == tls.key_file.as_os_str().is_empty() {
+            return Err("[tls] needs both cert_file and key_file (or neither)".to_owned());
+        }
+        if tls.redirect_listen.is_some() && !tls.enabled() {
+            return Err(
+                "[tls] redirect_listen redirects to the relay's own HTTPS: it needs cert_file and key_file"
+                    .to_owned(),
+            );
+        }
+        if self.https() && self.sessions.secure_cookie == Some(false) {
+            return Err(format!(
+                "sessions.secure_cookie = false, but users reach this relay over HTTPS ({}): the session cookie must be Secure; remove the setting",
+                if tls.enabled() {
+                    "[tls] is on".to_owned()
+                } else {
+                    format!("public_url is {public_url}")
+                }
+            ));
         }
         // Checkout's return address comes only from here: taken from a request's Origin, a
         // payer could be sent back anywhere the request claimed.
@@ -700,6 +810,52 @@ mod tests {
             let error = Config::load(Some(Path::new("pay.toml")), &FlagOverrides::default())
                 .expect_err("a contact without a scheme");
             assert!(error.to_string().contains("mailto:"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn https_makes_cookies_secure_and_an_insecure_cookie_over_https_is_refused() {
+        Jail::expect_with(|jail| {
+            let load = || Config::load(None, &FlagOverrides::default());
+            let config = load().map_err(|e| *e)?;
+            assert!(
+                !config.https() && !config.secure_cookie(),
+                "plain http by default"
+            );
+            jail.set_env("SEALPOST_PUBLIC_URL", "https://sealpost.example");
+            let config = load().map_err(|e| *e)?;
+            assert!(
+                config.https() && config.secure_cookie(),
+                "behind an https proxy"
+            );
+            jail.set_env("SEALPOST_SESSIONS__SECURE_COOKIE", "false");
+            let error = load().expect_err("an insecure cookie over https");
+            assert!(error.to_string().contains("must be Secure"), "{error}");
+            jail.set_env("SEALPOST_PUBLIC_URL", "http://sealpost.internal");
+            jail.set_env("SEALPOST_TLS__CERT_FILE", "/etc/sealpost/cert.pem");
+            let error = load().expect_err("a certificate without its key");
+            assert!(
+                error.to_string().contains("both cert_file and key_file"),
+                "{error}"
+            );
+            jail.set_env("SEALPOST_TLS__KEY_FILE", "/etc/sealpost/key.pem");
+            let error = load().expect_err("TLS served here with an insecure cookie");
+            assert!(error.to_string().contains("[tls] is on"), "{error}");
+            jail.set_env("SEALPOST_SESSIONS__SECURE_COOKIE", "true");
+            jail.set_env("SEALPOST_TLS__MIN_VERSION", "1.3");
+            jail.set_env("SEALPOST_TLS__REDIRECT_LISTEN", "0.0.0.0:80");
+            let config = load().map_err(|e| *e)?;
+            assert!(config.tls.enabled() && config.secure_cookie());
+            assert_eq!(config.tls.min_version, TlsVersion::V1_3);
+            assert_eq!(
+                config.tls.redirect_listen,
+                Some(SocketAddr::from(([0, 0, 0, 0], 80)))
+            );
+            jail.set_env("SEALPOST_TLS__CERT_FILE", "");
+            jail.set_env("SEALPOST_TLS__KEY_FILE", "");
+            let error = load().expect_err("a redirect to no HTTPS");
+            assert!(error.to_string().contains("redirect_listen"), "{error}");
             Ok(())
         });
     }

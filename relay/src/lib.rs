@@ -36,6 +36,7 @@ mod security;
 mod server;
 pub mod session;
 mod state;
+pub mod tls;
 pub mod tokens;
 pub mod totp;
 
@@ -80,6 +81,10 @@ pub fn app(state: AppState) -> Router {
             axum::routing::get(assets::client_files),
         )
         .merge(assets::router())
+        .layer(axum::middleware::map_response_with_state(
+            security::Hsts::of(&state.config),
+            security::hsts,
+        ))
         .layer(axum::middleware::map_response(security::headers))
         .layer(security::trace_layer())
         .with_state(state)
@@ -93,39 +98,125 @@ pub fn client_sha256() -> &'static str {
     assets::CLIENT_SHA256
 }
 
-/// Serves `app(state)` on `listener` (see `server` for the connection limits), and operator
-/// commands on the admin socket in the data directory, until `shutdown` resolves; then lets
-/// in-flight requests finish within the grace time and flushes the store, so that nothing
-/// acknowledged is lost.
+/// Serves `app(state)` on `listener` (over TLS with `[tls]`, whose certificate files are
+/// watched; see `tls`), the redirecting plain-HTTP listener of `[tls] redirect_listen`, and
+/// operator commands on the admin socket in the data directory, until `shutdown` resolves;
+/// then lets in-flight requests finish within the grace time and flushes the store, so that
+/// nothing acknowledged is lost. Announces itself in one log line once it is ready.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let config = state.config.clone();
+    let certificates = if config.tls.enabled() {
+        Some(tls::Certificates::load(&config.tls)?)
+    } else {
+        None
+    };
+    let acceptor = certificates
+        .as_ref()
+        .map(|certificates| tls::acceptor(&config.tls, certificates.clone()))
+        .transpose()?;
+    let address = listener.local_addr()?;
+    let redirect = match config.tls.redirect_listen {
+        Some(redirect) => Some(TcpListener::bind(redirect).await.map_err(|error| {
+            anyhow::anyhow!("while binding [tls] redirect_listen {redirect}: {error}")
+        })?),
+        None => None,
+    };
     let store = state.store.clone();
-    let admin_listener = admin::bind(&state.config.data_dir)?;
-    let admin_task = tokio::spawn(admin::serve(admin_listener, state.clone()));
-    let retention_task = tokio::spawn(retention::run(state.clone()));
-    let limits_task = tokio::spawn(rate_limit::tidy(state.rate_limits.clone()));
-    let repeats_task = tokio::spawn(audit_repeats(state.clone()));
+    let admin_listener = admin::bind(&config.data_dir)?;
+    announce(&state, address, redirect.as_ref());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = vec![
+        tokio::spawn(admin::serve(admin_listener, state.clone())),
+        tokio::spawn(retention::run(state.clone())),
+        tokio::spawn(rate_limit::tidy(state.rate_limits.clone())),
+        tokio::spawn(audit_repeats(state.clone())),
+    ];
+    if let Some(certificates) = certificates {
+        let every = std::time::Duration::from_secs(config.tls.reload_check_seconds.into());
+        tasks.push(tokio::spawn(tls::watch(certificates, every)));
+    }
+    if let Some(redirect) = redirect {
+        let router = tls::redirect_router(&config.public_url, address.port());
+        let config = config.clone();
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            server::run(
+                redirect,
+                None,
+                router,
+                &config.server,
+                &config.brute_force.trusted_proxies,
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            )
+            .await;
+        }));
+    }
     server::run(
         listener,
+        acceptor,
         app(state.clone()),
-        &state.config.server,
-        &state.config.brute_force.trusted_proxies,
-        shutdown,
+        &config.server,
+        &config.brute_force.trusted_proxies,
+        async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        },
     )
     .await;
-    admin_task.abort();
-    retention_task.abort();
-    limits_task.abort();
-    repeats_task.abort();
-    let _ = std::fs::remove_file(admin::socket_path(&state.config.data_dir));
+    drop(stopped);
+    for task in &tasks {
+        task.abort();
+    }
+    let _ = std::fs::remove_file(admin::socket_path(&config.data_dir));
     let repeats = store.audit_flush_repeats(state.clock.now(), true);
     store.flush().await?;
     repeats?;
     tracing::info!("store flushed, relay stopped");
     Ok(())
+}
+
+/// The one line an operator reads at start: where the relay answers, where its data is, and
+/// what is off.
+fn announce(state: &AppState, address: std::net::SocketAddr, redirect: Option<&TcpListener>) {
+    let config = &state.config;
+    let scheme = if config.tls.enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    let mut off = Vec::new();
+    if !config.tls.enabled() {
+        off.push(if config.public_url.trim().starts_with("https://") {
+            "TLS (served by the proxy at public_url)"
+        } else {
+            "TLS ([tls] cert_file, or a proxy and an https:// public_url)"
+        });
+    }
+    if state.mailer.is_none() {
+        off.push("mail ([smtp] url: invitations are shown as links to pass on)");
+    }
+    if !config.stripe.enabled() {
+        off.push("card payments ([stripe] keys: invoices are marked paid by hand)");
+    }
+    if config.public_url.trim().is_empty() {
+        off.push("public_url (links in mail, card payments)");
+    }
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        public_url = %config.public_url,
+        redirect = %redirect.and_then(|listener| listener.local_addr().ok()).map(|address| format!("http://{address}")).unwrap_or_default(),
+        chunks = %state.store.chunks_wanted(),
+        off = %off.join("; "),
+        client_sha256 = client_sha256(),
+        version = env!("CARGO_PKG_VERSION"),
+        "Sealpost relay listening on {scheme}://{address}"
+    );
 }
 
 /// Writes the summaries of repeated refusals whose window closed, twice a window.

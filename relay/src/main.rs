@@ -236,30 +236,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("while binding {}", config.listen))?;
-    let address = listener
-        .local_addr()
-        .context("while reading the bound address")?;
-    tracing::info!(
-        data_dir = %config.data_dir.display(),
-        chunks = %store.chunks_wanted(),
-        client_sha256 = relay::client_sha256(),
-        version = env!("CARGO_PKG_VERSION"),
-        "Sealpost relay listening on http://{address}"
-    );
     let mailer = relay::mail::Mailer::from_config(&config.smtp, &config.public_url)?;
-    if mailer.is_none() {
-        tracing::info!(
-            "no [smtp] url configured: invitations are shown as links to pass on, not mailed"
-        );
-    }
-    match relay::stripe::StripeApi::from_config(&config.stripe)
-        .context("while setting up card payments ([stripe])")?
-    {
-        Some(_) => tracing::info!(api_base = %config.stripe.api_base, "card payments on (Stripe)"),
-        None => {
-            tracing::info!("no [stripe] keys configured: invoices can only be marked paid by hand")
-        }
-    }
+    relay::stripe::StripeApi::from_config(&config.stripe)
+        .context("while setting up card payments ([stripe])")?;
     let state = AppState::new(config, store).with_mailer(mailer);
     relay::serve(listener, state, shutdown).await
 }

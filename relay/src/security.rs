@@ -63,6 +63,37 @@ pub async fn headers(mut response: Response<Body>) -> Response<Body> {
     response
 }
 
+/// The `Strict-Transport-Security` header of a relay that users reach over HTTPS, if any.
+#[derive(Debug, Clone)]
+pub struct Hsts(Option<HeaderValue>);
+
+impl Hsts {
+    /// HSTS with `[tls] hsts_max_age_seconds` when the relay serves TLS or its `public_url`
+    /// is https://, and none otherwise (a browser ignores it over plain HTTP anyway, and a
+    /// relay tried out on http://localhost must not pin that name to HTTPS).
+    pub fn of(config: &crate::config::Config) -> Self {
+        let max_age = config.tls.hsts_max_age_seconds;
+        Self(
+            (config.https() && max_age > 0)
+                .then(|| HeaderValue::from_str(&format!("max-age={max_age}")).ok())
+                .flatten(),
+        )
+    }
+}
+
+/// Adds `hsts` to every response.
+pub async fn hsts(
+    axum::extract::State(hsts): axum::extract::State<Hsts>,
+    mut response: Response<Body>,
+) -> Response<Body> {
+    if let Some(value) = hsts.0 {
+        response
+            .headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, value);
+    }
+    response
+}
+
 /// Request spans with the method and the path only (no query string: it is never trusted to be
 /// free of secrets).
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,11 +1,12 @@
-//! The connection edge: accepting TCP connections and running HTTP/1.1 on them with limits no
+//! The connection edge: accepting TCP connections (and, with `[tls]`, completing their TLS
+//! handshake within the header time) and running HTTP/1.1 on them with limits no
 //! client can argue with. At most `max_connections` are served at once (more wait in the
 //! kernel's backlog), and at most `max_connections_per_address` from one client address (an
 //! IPv6 /64 counts as one; trusted proxies are exempt, since every client comes through them);
 //! a client gets `header_timeout_seconds` to send a request's headers (also the idle time
 //! allowed between requests on a kept-alive connection) and then the connection is closed;
 //! bodies are read within `body_timeout_seconds` (`api::read_body`, which answers 408). HTTP/2
-//! is not offered: browsers speak it only over TLS, and its pings would keep an idle
+//! is not offered, not even over TLS (ALPN names only http/1.1): its pings would keep an idle
 //! connection's slot for ever. On shutdown the listener closes at once, requests in flight get
 //! `shutdown_grace_seconds` to finish, and whatever is still open then is closed: nothing a
 //! client does can hold the relay up. It knows nothing of routes; `app` is the router. What
@@ -25,13 +26,16 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::config::ServerConfig;
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains within the grace time.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then
+/// drains within the grace time.
 pub async fn run(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     router: Router,
     config: &ServerConfig,
     trusted: &[IpAddr],
@@ -47,6 +51,7 @@ pub async fn run(
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(config.header_timeout_seconds.into()));
     let per_address = PerAddress::new(config.max_connections_per_address, trusted);
+    let header_timeout = Duration::from_secs(config.header_timeout_seconds.into());
     loop {
         while tasks.try_join_next().is_some() {}
         let permit = tokio::select! {
@@ -80,17 +85,48 @@ pub async fn run(
                 .insert(ConnectInfo::<SocketAddr>(peer));
             router.clone().oneshot(request.map(axum::body::Body::new))
         });
-        let connection = builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(crate::edge_errors::JsonEdgeErrors::new(stream)),
-                service,
-            )
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tasks.spawn(async move {
             let _permit = permit;
             let _slot = slot;
-            if let Err(error) = connection.await {
+            let result = match tls {
+                None => {
+                    let io = TokioIo::new(crate::edge_errors::JsonEdgeErrors::new(stream));
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection_with_upgrades(io, service)
+                                .into_owned(),
+                        )
+                        .await
+                }
+                Some(tls) => {
+                    // The handshake gets the same time as a request's headers.
+                    let stream =
+                        match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => {
+                                tracing::debug!(%error, "a TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!("a TLS handshake took too long");
+                                return;
+                            }
+                        };
+                    let io = TokioIo::new(crate::edge_errors::JsonEdgeErrors::new(stream));
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection_with_upgrades(io, service)
+                                .into_owned(),
+                        )
+                        .await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(error = %error, "a connection ended with an error");
             }
         });

@@ -15,7 +15,7 @@ use shared::wire::{self, OrgStatus};
 use subtle::ConstantTimeEq as _;
 
 use crate::authz::Principal;
-use crate::config::SessionConfig;
+use crate::config::Config;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{OrgRecord, SessionGuard, SessionRecord, UserRecord};
@@ -150,22 +150,30 @@ pub fn start(
                 "your account changed while you were logging in; log in again",
             )
         })?;
-    let cookie = cookie_value(token.text.dangerously_expose(), &state.config.sessions);
+    let cookie = cookie_value(token.text.dangerously_expose(), &state.config);
     Ok((record, cookie))
 }
 
 /// `Set-Cookie` that removes the session cookie.
-pub fn clearing_cookie(config: &SessionConfig) -> HeaderValue {
-    let secure = if config.secure_cookie { "; Secure" } else { "" };
+pub fn clearing_cookie(config: &Config) -> HeaderValue {
+    let secure = if config.secure_cookie() {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
         "{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("sealpost_session=; Max-Age=0"))
 }
 
-fn cookie_value(token: &str, config: &SessionConfig) -> HeaderValue {
-    let secure = if config.secure_cookie { "; Secure" } else { "" };
-    let max_age = i64::from(config.absolute_hours) * 3600;
+fn cookie_value(token: &str, config: &Config) -> HeaderValue {
+    let secure = if config.secure_cookie() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = i64::from(config.sessions.absolute_hours) * 3600;
     HeaderValue::from_str(&format!(
         "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
     ))

@@ -549,10 +549,7 @@ pub async fn current(
 
 fn logged_out(state: &AppState) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        header::SET_COOKIE,
-        session::clearing_cookie(&state.config.sessions),
-    );
+    headers.insert(header::SET_COOKIE, session::clearing_cookie(&state.config));
     (StatusCode::NO_CONTENT, headers).into_response()
 }
 

@@ -12,3 +12,4 @@ mod process;
 mod sends;
 mod support;
 mod tidy;
+mod tls;

@@ -27,8 +27,8 @@ use shared::wire;
 use tower::ServiceExt as _;
 
 const HOUR: i64 = 3600;
-const DAY: i64 = 86_400;
-const MIB: usize = CHUNK_SIZE;
+pub(super) const DAY: i64 = 86_400;
+pub(super) const MIB: usize = CHUNK_SIZE;
 const TAG: usize = 16;
 
 use super::support::*;
@@ -59,7 +59,7 @@ impl Relay {
     }
 
     /// The owner of a new, verified organisation `handle`, logged in.
-    async fn sender(&self, email: &str, handle: &str) -> (Account, Login) {
+    pub(super) async fn sender(&self, email: &str, handle: &str) -> (Account, Login) {
         let owner = account(email, "a long enough password");
         let login = self.signup(&owner, handle).await;
         self.verify(handle);
@@ -185,7 +185,7 @@ impl Relay {
     }
 
     /// The whole sender's side: reserve, upload, derive the link keys, finalize.
-    async fn send(
+    pub(super) async fn send(
         &self,
         login: &Login,
         bundle: &Bundle,
@@ -215,7 +215,7 @@ impl Relay {
     }
 
     /// Opens with the right proof; the answer.
-    async fn open_ok(&self, link: &Link) -> wire::OpenLinkResponse {
+    pub(super) async fn open_ok(&self, link: &Link) -> wire::OpenLinkResponse {
         let response = self.open(None, link.id, &link.proof).await;
         assert_eq!(response.status(), StatusCode::OK);
         serde_json::from_value(json(response).await).expect("an opening")
@@ -381,11 +381,11 @@ fn open_request(ip: Option<&str>, id: Id, proof: &[u8; 32]) -> Request<Body> {
 
 /// A bundle as the sender's browser prepares it: K, the manifest, each file's plaintext and
 /// its sealed chunks.
-struct Bundle {
+pub(super) struct Bundle {
     key: BundleKey,
     files: Vec<ManifestFile>,
     plaintexts: Vec<Vec<u8>>,
-    sealed: Vec<Vec<SealedChunk>>,
+    pub(super) sealed: Vec<Vec<SealedChunk>>,
     manifest: SealedManifest,
 }
 
@@ -403,7 +403,7 @@ impl Bundle {
 }
 
 /// Random files of these sizes, encrypted chunk by chunk.
-fn bundle(sizes: &[usize]) -> Bundle {
+pub(super) fn bundle(sizes: &[usize]) -> Bundle {
     let key = BundleKey::generate(&mut OsRng);
     let mut files = Vec::new();
     let mut plaintexts = Vec::new();
@@ -451,8 +451,8 @@ fn bundle(sizes: &[usize]) -> Bundle {
 
 /// What the sender hands the recipient (the link with its secret, and the OTP by another
 /// channel), and the keys both derive from them.
-struct Link {
-    id: Id,
+pub(super) struct Link {
+    pub(super) id: Id,
     otp: String,
     secret: LinkSecret,
     keys: LinkKeys,
