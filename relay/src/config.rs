@@ -35,6 +35,21 @@ pub struct Config {
     pub security: SecurityContactConfig,
     pub blobs: BlobsConfig,
     pub tls: TlsConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `/metrics` (Prometheus text). Never public by default: it is served only on `listen`, a
+/// separate address to keep off the public network, or on the main address to requests
+/// bearing `token`. Both unset: no metrics at all.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A separate address that serves only `/metrics`, e.g. `127.0.0.1:9464`. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// A bearer token (at least 32 characters) that `/metrics` requires, on the main address
+    /// and on `listen` alike. Empty: not served on the main address. Redacted in logs.
+    pub token: Secret,
 }
 
 /// HTTPS served by the relay itself (see `tls`). Off while `cert_file` is empty: then put the
@@ -172,6 +187,7 @@ impl Default for Config {
             security: SecurityContactConfig::default(),
             blobs: BlobsConfig::default(),
             tls: TlsConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -655,6 +671,13 @@ impl Config {
         if self.blobs.backend == BlobBackend::S3 {
             self.blobs.s3.check()?;
         }
+        let token = self.metrics.token.dangerously_expose();
+        if !token.is_empty() && (token.len() < 32 || token.chars().any(char::is_whitespace)) {
+            return Err(
+                "[metrics] token must be at least 32 characters without spaces (e.g. the output of `openssl rand -hex 32`)"
+                    .to_owned(),
+            );
+        }
         let tls = &self.tls;
         if tls.enabled() == tls.key_file.as_os_str().is_empty() {
             return Err("[tls] needs both cert_file and key_file (or neither)".to_owned());
@@ -762,6 +785,15 @@ mod tests {
             !printed.contains("hunter5") && printed.contains("***"),
             "{printed}"
         );
+        let config = Config {
+            metrics: MetricsConfig {
+                token: Secret::new("metrics-hunter6-0123456789abcdef0123".to_owned()),
+                ..MetricsConfig::default()
+            },
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter6"), "{printed}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod invoices;
 pub mod links;
 pub mod logging;
 pub mod mail;
+pub mod metrics;
 pub mod paywall;
 pub mod requests;
 pub mod retention;
@@ -80,7 +81,13 @@ pub fn app(state: AppState) -> Router {
             "/.well-known/sealpost-client.sha256",
             axum::routing::get(assets::client_files),
         )
+        .route("/metrics", axum::routing::get(api::metrics::get))
+        .route_layer(axum::middleware::from_fn(api::metrics::mark_route))
         .merge(assets::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::metrics::count,
+        ))
         .layer(axum::middleware::map_response_with_state(
             security::Hsts::of(&state.config),
             security::hsts,
@@ -125,9 +132,15 @@ pub async fn serve(
         })?),
         None => None,
     };
+    let metrics = match config.metrics.listen {
+        Some(metrics) => Some(TcpListener::bind(metrics).await.map_err(|error| {
+            anyhow::anyhow!("while binding [metrics] listen {metrics}: {error}")
+        })?),
+        None => None,
+    };
     let store = state.store.clone();
     let admin_listener = admin::bind(&config.data_dir)?;
-    announce(&state, address, redirect.as_ref());
+    announce(&state, address, redirect.as_ref(), metrics.as_ref());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = vec![
         tokio::spawn(admin::serve(admin_listener, state.clone())),
@@ -157,6 +170,17 @@ pub async fn serve(
             .await;
         }));
     }
+    if let Some(metrics) = metrics {
+        let router = api::metrics::separate(state.clone());
+        let config = config.clone();
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            server::run(metrics, None, router, &config.server, &[], async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await;
+        }));
+    }
     server::run(
         listener,
         acceptor,
@@ -183,7 +207,12 @@ pub async fn serve(
 
 /// The one line an operator reads at start: where the relay answers, where its data is, and
 /// what is off.
-fn announce(state: &AppState, address: std::net::SocketAddr, redirect: Option<&TcpListener>) {
+fn announce(
+    state: &AppState,
+    address: std::net::SocketAddr,
+    redirect: Option<&TcpListener>,
+    metrics: Option<&TcpListener>,
+) {
     let config = &state.config;
     let scheme = if config.tls.enabled() {
         "https"
@@ -207,9 +236,13 @@ fn announce(state: &AppState, address: std::net::SocketAddr, redirect: Option<&T
     if config.public_url.trim().is_empty() {
         off.push("public_url (links in mail, card payments)");
     }
+    if metrics.is_none() && config.metrics.token.is_empty() {
+        off.push("metrics ([metrics] listen or token)");
+    }
     tracing::info!(
         data_dir = %config.data_dir.display(),
         public_url = %config.public_url,
+        metrics = %metrics.and_then(|listener| listener.local_addr().ok()).map(|address| format!("http://{address}/metrics")).unwrap_or_default(),
         redirect = %redirect.and_then(|listener| listener.local_addr().ok()).map(|address| format!("http://{address}")).unwrap_or_default(),
         chunks = %state.store.chunks_wanted(),
         off = %off.join("; "),

@@ -377,20 +377,30 @@ pub async fn run(state: AppState) {
     );
     loop {
         interval.tick().await;
+        let mut ok = true;
         match sweep_sends(&store, &sends, clock.now()).await {
             Ok(report) if report == SendSweep::default() => {}
             Ok(report) => tracing::info!(?report, "retention sweep ended sends"),
-            Err(error) => tracing::error!(error = format!("{error:#}"), "send sweep failed"),
+            Err(error) => {
+                ok = false;
+                tracing::error!(error = format!("{error:#}"), "send sweep failed");
+            }
         }
         match sweep_documents(&state, clock.now()).await {
             Ok(report) if report == DocumentSweep::default() => {}
             Ok(report) => tracing::info!(?report, "retention sweep ended documents"),
-            Err(error) => tracing::error!(error = format!("{error:#}"), "document sweep failed"),
+            Err(error) => {
+                ok = false;
+                tracing::error!(error = format!("{error:#}"), "document sweep failed");
+            }
         }
         match remind_requests(&state, clock.now()).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "mailed request reminders"),
-            Err(error) => tracing::error!(error = format!("{error:#}"), "reminders failed"),
+            Err(error) => {
+                ok = false;
+                tracing::error!(error = format!("{error:#}"), "reminders failed");
+            }
         }
         let purging = store.clone();
         let now = clock.now();
@@ -398,11 +408,16 @@ pub async fn run(state: AppState) {
             Ok(Ok(0)) => {}
             Ok(Ok(count)) => tracing::info!(count, "retention sweep purged closed organisations"),
             Ok(Err(error)) => {
-                tracing::error!(error = format!("{error:#}"), "retention sweep failed")
+                ok = false;
+                tracing::error!(error = format!("{error:#}"), "retention sweep failed");
             }
-            Err(error) => tracing::error!(%error, "retention sweep panicked"),
+            Err(error) => {
+                ok = false;
+                tracing::error!(%error, "retention sweep panicked");
+            }
         }
         if let Err(error) = store.commit().await {
+            ok = false;
             tracing::error!(
                 error = format!("{error:#}"),
                 "the sweep's changes could not be made durable"
@@ -412,8 +427,12 @@ pub async fn run(state: AppState) {
         match sweep_folders(&store).await {
             Ok(report) if report == FolderSweep::default() => {}
             Ok(report) => tracing::info!(?report, "retention sweep removed leftover files"),
-            Err(error) => tracing::error!(error = format!("{error:#}"), "folder sweep failed"),
+            Err(error) => {
+                ok = false;
+                tracing::error!(error = format!("{error:#}"), "folder sweep failed");
+            }
         }
+        store.metrics().sweep(ok);
     }
 }
 

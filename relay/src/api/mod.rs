@@ -9,6 +9,7 @@ mod health;
 mod json;
 mod links;
 mod members;
+pub(crate) mod metrics;
 mod mfa;
 mod org;
 mod payments;
@@ -36,6 +37,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     }
     Router::new()
         .route("/health", get(health::get))
+        .route("/ready", get(metrics::ready))
         .route(
             "/auth/prelogin",
             post(auth::prelogin).route_layer(limited!(rate_limit::prelogin)),

@@ -60,6 +60,7 @@ impl Store {
     /// entry when the window closes (`audit_flush_repeats`), so a flood of refusals costs
     /// the chain two entries a minute per source, not one per request.
     pub fn audit_append(&self, now: i64, event: AuditEvent) -> anyhow::Result<Option<AuditEntry>> {
+        self.metrics.event(event.action, event.outcome);
         if let Some(key) = repeat_key(&event) {
             let closed = {
                 let mut repeats = self

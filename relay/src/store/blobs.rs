@@ -85,27 +85,34 @@ impl Store {
         chunk: u32,
         sealed: Bytes,
     ) -> anyhow::Result<()> {
+        let len = sealed.len();
         match &self.bucket {
-            None => self.put_file(id, format!("{file}-{chunk}"), sealed).await,
+            None => self.put_file(id, format!("{file}-{chunk}"), sealed).await?,
             Some(bucket) => {
                 let folder = self.bundle_folder(id);
                 anyhow::ensure!(
                     tokio::fs::try_exists(&folder).await.unwrap_or(false),
                     "bundle {id} has no folder (it ended); its chunk is not stored"
                 );
-                bucket.put(id, file, chunk, sealed).await
+                bucket.put(id, file, chunk, sealed).await?;
             }
         }
+        self.metrics.chunk_stored(len);
+        Ok(())
     }
 
     /// The sealed chunk, or `None` if it is not (or no longer) stored.
     pub async fn chunk(&self, id: Id, file: u32, chunk: u32) -> anyhow::Result<Option<Bytes>> {
-        match &self.bucket {
-            None => Ok(read_if_there(&self.chunk_path(id, file, chunk))
+        let read = match &self.bucket {
+            None => read_if_there(&self.chunk_path(id, file, chunk))
                 .await?
-                .map(Bytes::from)),
-            Some(bucket) => bucket.get(id, file, chunk).await,
+                .map(Bytes::from),
+            Some(bucket) => bucket.get(id, file, chunk).await?,
+        };
+        if let Some(bytes) = &read {
+            self.metrics.chunk_served(bytes.len());
         }
+        Ok(read)
     }
 
     /// The stored length of a chunk, or `None` if it is missing.

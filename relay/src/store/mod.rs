@@ -68,6 +68,8 @@ pub struct Store {
     payments_lock: Arc<tokio::sync::Mutex<()>>,
     /// Bundles being finalized right now (one finalize per bundle at a time).
     finalizing: Arc<Mutex<std::collections::HashSet<shared::ids::Id>>>,
+    /// What `/metrics` reports (events, chunk bytes): counted where they happen, here.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The claim of finalizing one bundle; released when dropped.
@@ -224,6 +226,7 @@ impl Store {
             quota_lock: Arc::new(tokio::sync::Mutex::new(())),
             payments_lock: Arc::new(tokio::sync::Mutex::new(())),
             finalizing: Arc::new(Mutex::new(std::collections::HashSet::new())),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         };
         if found < 2 {
             store
@@ -303,6 +306,42 @@ impl Store {
     }
 
     /// Free space left to this process on the data directory's filesystem, in bytes.
+    /// This relay's metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// The database's size on disk, in bytes.
+    pub fn database_bytes(&self) -> anyhow::Result<u64> {
+        self.db
+            .size_on_disk()
+            .context("while measuring the database")
+    }
+
+    /// Whether the data directory takes a durable write now: a small file written, synced and
+    /// removed in it, and the database flushed (for the readiness check).
+    pub async fn probe_writable(&self) -> anyhow::Result<()> {
+        let probe = self.blobs.with_file_name(".ready-probe");
+        let written = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            use std::io::Write as _;
+            let mut file = std::fs::File::create(&probe)
+                .with_context(|| format!("while creating {}", probe.display()))?;
+            file.write_all(b"ready\n")
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("while writing {}", probe.display()))?;
+            std::fs::remove_file(&probe)
+                .with_context(|| format!("while removing {}", probe.display()))
+        })
+        .await
+        .context("the probe task failed")?;
+        written?;
+        self.db
+            .flush_async()
+            .await
+            .context("while flushing the database")?;
+        Ok(())
+    }
+
     pub fn free_bytes(&self) -> anyhow::Result<u64> {
         let stats = nix::sys::statvfs::statvfs(self.blobs.as_path())
             .context("while reading the data directory's free space")?;

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod http;
+mod metrics;
 mod process;
 mod sends;
 mod support;

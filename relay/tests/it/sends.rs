@@ -210,7 +210,7 @@ impl Relay {
             .await
     }
 
-    async fn open(&self, ip: Option<&str>, id: Id, proof: &[u8; 32]) -> Response {
+    pub(super) async fn open(&self, ip: Option<&str>, id: Id, proof: &[u8; 32]) -> Response {
         self.send_request(open_request(ip, id, proof)).await
     }
 
@@ -397,7 +397,7 @@ fn random_bytes(len: usize) -> Vec<u8> {
 
 impl Bundle {
     /// Each file's plaintext size, as `CreateSendRequest` declares them.
-    fn sizes(&self) -> Vec<u64> {
+    pub(super) fn sizes(&self) -> Vec<u64> {
         self.files.iter().map(|file| file.size).collect()
     }
 }
@@ -498,7 +498,7 @@ impl Link {
 }
 
 /// A proof that is not the link's: 32 random bytes.
-fn wrong_proof() -> [u8; 32] {
+pub(super) fn wrong_proof() -> [u8; 32] {
     let mut proof = [0_u8; 32];
     OsRng.fill_bytes(&mut proof);
     proof
