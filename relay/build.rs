@@ -10,8 +10,10 @@
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn main() {
+    git_commit();
     println!("cargo:rerun-if-env-changed=SEALPOST_CLIENT_DIST");
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let dist = std::env::var("SEALPOST_CLIENT_DIST")
@@ -182,4 +184,36 @@ fn content_type(route: &str) -> &'static str {
         "woff2" => "font/woff2",
         _ => "application/octet-stream",
     }
+}
+
+/// `SEALPOST_GIT_COMMIT` for `--version`: given in the environment (a build from a source
+/// archive), else the checkout's `HEAD`, else `unknown`. Rebuilt when `HEAD` moves.
+fn git_commit() {
+    println!("cargo:rerun-if-env-changed=SEALPOST_GIT_COMMIT");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .filter(|text| !text.is_empty())
+    };
+    let commit = match std::env::var("SEALPOST_GIT_COMMIT") {
+        Ok(commit) if !commit.trim().is_empty() => commit.trim().to_owned(),
+        _ => {
+            for path in ["HEAD", "packed-refs"] {
+                if let Some(path) = git(&["rev-parse", "--git-path", path]) {
+                    println!("cargo:rerun-if-changed={path}");
+                }
+            }
+            if let Some(name) = git(&["rev-parse", "--symbolic-full-name", "HEAD"])
+                && let Some(path) = git(&["rev-parse", "--git-path", &name])
+            {
+                println!("cargo:rerun-if-changed={path}");
+            }
+            git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned())
+        }
+    };
+    println!("cargo:rustc-env=SEALPOST_GIT_COMMIT={commit}");
 }

@@ -558,10 +558,18 @@ impl Default for S3Config {
     }
 }
 
-/// A configuration value that must never be printed: `Debug` shows `***`.
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A configuration value that must never be printed: `Debug` shows `***`, and so does
+/// serializing it (what `check-config` prints; the defaults figment starts from hold no
+/// secret, and an empty one stays empty).
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.0.is_empty() { "" } else { "***" })
+    }
+}
 
 impl Secret {
     pub fn new(value: String) -> Self {
@@ -597,13 +605,29 @@ pub struct FlagOverrides {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Environment variables with the `SEALPOST_` prefix that are not configuration keys.
-const NOT_CONFIG_KEYS: [&str; 2] = ["config", "client_dist"];
+/// Environment variables with the `SEALPOST_` prefix that are not configuration keys (the
+/// configuration file, and two that builds read: `cargo run` and `cargo test` also pass a
+/// build script's `SEALPOST_GIT_COMMIT` to what they run).
+const NOT_CONFIG_KEYS: [&str; 3] = ["config", "client_dist", "git_commit"];
 
 impl Config {
     /// Builds the configuration from its layers. `file` is read when given (a missing given file
     /// is an error: the operator asked for it).
     pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Self, Box<figment::Error>> {
+        Self::load_unchecked(file, flags).and_then(|config| {
+            config
+                .check()
+                .map(|()| config)
+                .map_err(|problem| Box::new(figment::Error::from(problem)))
+        })
+    }
+
+    /// The layers read and typed, without `check` (for `check-config`, which lists every
+    /// problem instead of stopping at the first).
+    pub fn load_unchecked(
+        file: Option<&Path>,
+        flags: &FlagOverrides,
+    ) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.is_file() {
@@ -623,12 +647,11 @@ impl Config {
             .merge(Serialized::defaults(flags))
             .extract::<Config>()
             .map_err(Box::new)
-            .and_then(|config| {
-                config
-                    .check()
-                    .map(|()| config)
-                    .map_err(|problem| Box::new(figment::Error::from(problem)))
-            })
+    }
+
+    /// The configuration as TOML, every secret that is set shown as `***`.
+    pub fn redacted_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
     }
 
     /// Whether users reach this relay over HTTPS: it serves TLS itself, or its public address
@@ -642,19 +665,25 @@ impl Config {
         self.sessions.secure_cookie.unwrap_or_else(|| self.https())
     }
 
-    /// Settings that are each valid but wrong together.
+    /// The first of `problems()`, if any (a relay does not start with one).
     pub fn check(&self) -> Result<(), String> {
+        self.problems().into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Every setting that is wrong, or valid alone but wrong with another.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         let public_url = self.public_url.trim();
         let has_scheme =
             |text: &str, schemes: &[&str]| schemes.iter().any(|scheme| text.starts_with(scheme));
         if !public_url.is_empty() && !has_scheme(public_url, &["https://", "http://"]) {
-            return Err(format!(
+            problems.push(format!(
                 "public_url must start with https:// (or http://), not {public_url:?}"
             ));
         }
         let contact = self.security.contact.trim();
         if !contact.is_empty() && !has_scheme(contact, &["mailto:", "https://", "tel:"]) {
-            return Err(format!(
+            problems.push(format!(
                 "security.contact must be a mailto:, https:// or tel: address, not {contact:?}"
             ));
         }
@@ -666,30 +695,52 @@ impl Config {
         .iter()
         .any(|value| value.chars().any(char::is_control))
         {
-            return Err("the [security] values must be single lines".to_owned());
+            problems.push("the [security] values must be single lines".to_owned());
         }
-        if self.blobs.backend == BlobBackend::S3 {
-            self.blobs.s3.check()?;
+        if self.blobs.backend == BlobBackend::S3
+            && let Err(problem) = self.blobs.s3.check()
+        {
+            problems.push(problem);
+        }
+        let mut addresses = vec![("listen", self.listen)];
+        addresses.extend(
+            self.tls
+                .redirect_listen
+                .map(|address| ("[tls] redirect_listen", address)),
+        );
+        addresses.extend(
+            self.metrics
+                .listen
+                .map(|address| ("[metrics] listen", address)),
+        );
+        for (index, (name, address)) in addresses.iter().enumerate() {
+            if address.port() != 0
+                && let Some((other, _)) = addresses[..index]
+                    .iter()
+                    .find(|(_, earlier)| earlier == address)
+            {
+                problems.push(format!("{name} and {other} are both {address}"));
+            }
         }
         let token = self.metrics.token.dangerously_expose();
         if !token.is_empty() && (token.len() < 32 || token.chars().any(char::is_whitespace)) {
-            return Err(
+            problems.push(
                 "[metrics] token must be at least 32 characters without spaces (e.g. the output of `openssl rand -hex 32`)"
                     .to_owned(),
             );
         }
         let tls = &self.tls;
         if tls.enabled() == tls.key_file.as_os_str().is_empty() {
-            return Err("[tls] needs both cert_file and key_file (or neither)".to_owned());
+            problems.push("[tls] needs both cert_file and key_file (or neither)".to_owned());
         }
         if tls.redirect_listen.is_some() && !tls.enabled() {
-            return Err(
+            problems.push(
                 "[tls] redirect_listen redirects to the relay's own HTTPS: it needs cert_file and key_file"
                     .to_owned(),
             );
         }
         if self.https() && self.sessions.secure_cookie == Some(false) {
-            return Err(format!(
+            problems.push(format!(
                 "sessions.secure_cookie = false, but users reach this relay over HTTPS ({}): the session cookie must be Secure; remove the setting",
                 if tls.enabled() {
                     "[tls] is on".to_owned()
@@ -701,12 +752,12 @@ impl Config {
         // Checkout's return address comes only from here: taken from a request's Origin, a
         // payer could be sent back anywhere the request claimed.
         if self.stripe.enabled() && public_url.is_empty() {
-            return Err(
+            problems.push(
                 "card payments ([stripe]) need public_url, the address payers return to, e.g. https://sealpost.example.com"
                     .to_owned(),
             );
         }
-        Ok(())
+        problems
     }
 }
 
@@ -794,6 +845,15 @@ mod tests {
         };
         let printed = format!("{config:?}");
         assert!(!printed.contains("hunter6"), "{printed}");
+        let all = Config {
+            smtp,
+            stripe,
+            blobs,
+            ..config
+        };
+        let printed = all.redacted_toml().expect("TOML");
+        assert!(!printed.contains("hunter"), "{printed}");
+        assert_eq!(printed.matches("\"***\"").count(), 5, "{printed}");
     }
 
     #[test]

@@ -105,6 +105,45 @@ pub fn client_sha256() -> &'static str {
     assets::CLIENT_SHA256
 }
 
+/// What `sealpost-relay --version` prints after the program's name: the release, the protocol
+/// (PROTOCOL.md), the SHA-256 of the embedded client (as `/.well-known/sealpost-client.sha256`
+/// and the app's footer show it) and the commit it was built from.
+pub fn version_text() -> String {
+    let client = match client_sha256() {
+        "" => "none (built without the client: serves the API only)",
+        hash => hash,
+    };
+    format!(
+        "{}\nprotocol {}\nclient bundle sha256 {client}\ncommit {}",
+        env!("CARGO_PKG_VERSION"),
+        shared::PROTOCOL_VERSION,
+        env!("SEALPOST_GIT_COMMIT"),
+    )
+}
+
+/// Every problem `sealpost-relay check-config` finds: the settings' own
+/// (`Config::problems`), and what only trying shows: certificate files that do not load, mail
+/// or payment settings that do not parse, a data directory that cannot be written.
+pub fn config_problems(config: &Config) -> Vec<String> {
+    let mut problems = config.problems();
+    if config.tls.enabled()
+        && !config.tls.key_file.as_os_str().is_empty()
+        && let Err(error) = tls::Certificates::load(&config.tls)
+    {
+        problems.push(format!("{error:#}"));
+    }
+    if let Err(error) = mail::Mailer::from_config(&config.smtp, &config.public_url) {
+        problems.push(format!("{error:#}"));
+    }
+    if let Err(error) = stripe::StripeApi::from_config(&config.stripe) {
+        problems.push(format!("[stripe]: {error:#}"));
+    }
+    if let Some(problem) = store::Store::data_dir_problem(&config.data_dir) {
+        problems.push(problem);
+    }
+    problems
+}
+
 /// Serves `app(state)` on `listener` (over TLS with `[tls]`, whose certificate files are
 /// watched; see `tls`), the redirecting plain-HTTP listener of `[tls] redirect_listen`, and
 /// operator commands on the admin socket in the data directory, until `shutdown` resolves;

@@ -15,8 +15,9 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogConfig, LogFormat};
 
-/// The subscriber the relay logs through, writing to `writer`.
-pub fn dispatch<W>(config: &LogConfig, writer: W) -> anyhow::Result<tracing::Dispatch>
+/// The subscriber the relay logs through, writing to `writer`, with colours in the pretty
+/// format only when `colour` (never into a file or a pipe).
+pub fn dispatch<W>(config: &LogConfig, writer: W, colour: bool) -> anyhow::Result<tracing::Dispatch>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -24,6 +25,7 @@ where
         .with_context(|| format!("while parsing the log filter {:?}", config.filter))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(OneLine(writer));
     Ok(match config.format {
         LogFormat::Json => builder.json().finish().into(),
@@ -31,9 +33,13 @@ where
     })
 }
 
-/// Installs `dispatch(config, stdout)` for the whole process.
+/// Installs `dispatch(config, stdout)` for the whole process: in colour only when stdout is
+/// a terminal and `NO_COLOR` is not set (<https://no-color.org>).
 pub fn init(config: &LogConfig) -> anyhow::Result<()> {
-    tracing::dispatcher::set_global_default(dispatch(config, std::io::stdout)?)
+    use std::io::IsTerminal as _;
+    let colour = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    tracing::dispatcher::set_global_default(dispatch(config, std::io::stdout, colour)?)
         .context("a logger is already installed")
 }
 
@@ -149,7 +155,7 @@ mod tests {
                 format,
                 filter: "info".to_owned(),
             };
-            let dispatch = dispatch(&config, captured.clone()).expect("a logger");
+            let dispatch = dispatch(&config, captured.clone(), true).expect("a logger");
             tracing::dispatcher::with_default(&dispatch, || {
                 tracing::warn!(directive = %forged, "content security policy violation reported");
                 tracing::info!(path = %"/api/x\ny", "second event");
@@ -163,6 +169,23 @@ mod tests {
                 !text.contains('\u{2028}') && !text.contains('\u{7}'),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn the_pretty_log_has_colour_codes_only_when_asked() {
+        for colour in [false, true] {
+            let captured = Captured::default();
+            let config = LogConfig {
+                format: LogFormat::Pretty,
+                filter: "info".to_owned(),
+            };
+            let dispatch = dispatch(&config, captured.clone(), colour).expect("a logger");
+            tracing::dispatcher::with_default(&dispatch, || {
+                tracing::warn!(path = "/api/x", "an event");
+            });
+            let text = captured.text();
+            assert_eq!(text.contains('\u{1b}'), colour, "colour {colour}: {text:?}");
         }
     }
 

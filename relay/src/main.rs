@@ -14,7 +14,7 @@ use shared::wire::OrgStatus;
 
 /// Sealpost relay: serves the end-to-end encrypted document exchange (web app and API).
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(name = "sealpost-relay", about)]
 struct Cli {
     /// TOML configuration file (see sealpost.example.toml).
     #[arg(long, env = "SEALPOST_CONFIG", global = true)]
@@ -33,6 +33,9 @@ struct Cli {
 enum Command {
     /// Serve the app and the API (the default).
     Serve,
+    /// Print the effective configuration (every layer applied, secrets shown as ***) and every
+    /// problem found; exit status 1 if there is one.
+    CheckConfig,
     /// Operator commands; they reach the running relay through its admin socket, or open the
     /// data directory themselves when no relay runs.
     Admin {
@@ -166,16 +169,23 @@ enum AuditCli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let version: &'static str = Box::leak(relay::version_text().into_boxed_str());
+    let cli = Cli::from_arg_matches(&Cli::command().version(version).get_matches())
+        .unwrap_or_else(|error| error.exit());
     let flags = FlagOverrides {
         listen: cli.listen,
         data_dir: cli.data_dir,
     };
+    if let Some(Command::CheckConfig) = cli.command {
+        return Ok(check_config(cli.config.as_deref(), &flags));
+    }
     let config = Config::load(cli.config.as_deref(), &flags)
         .map_err(|error| anyhow::anyhow!("{error}"))
         .context("while reading the configuration")?;
     match cli.command {
         None | Some(Command::Serve) => serve(config).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::CheckConfig) => Ok(check_config(cli.config.as_deref(), &flags)),
         Some(Command::Admin {
             json,
             command:
@@ -318,6 +328,31 @@ async fn migrate_blobs(config: &Config, to: MigrateTo, json: bool) -> anyhow::Re
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `check-config`: the effective configuration as TOML, then every problem, on stdout.
+fn check_config(file: Option<&std::path::Path>, flags: &FlagOverrides) -> ExitCode {
+    let config = match Config::load_unchecked(file, flags) {
+        Ok(config) => config,
+        Err(error) => {
+            println!("# the configuration cannot be read:\n# {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match config.redacted_toml() {
+        Ok(text) => println!("# effective configuration (secrets shown as ***)\n{text}"),
+        Err(error) => println!("# the configuration cannot be printed: {error}"),
+    }
+    let problems = relay::config_problems(&config);
+    if problems.is_empty() {
+        println!("# no problems found");
+        return ExitCode::SUCCESS;
+    }
+    println!("# {} problem(s):", problems.len());
+    for problem in &problems {
+        println!("# - {problem}");
+    }
+    ExitCode::FAILURE
 }
 
 /// A checkpoint given on the command line: its text, or the file that holds it.

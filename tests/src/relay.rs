@@ -144,7 +144,7 @@ fn capture_logs() {
         filter: "debug,hyper=info,h2=info,sled=info".to_owned(),
     };
     // Only the first relay of the binary installs it; later calls find one in place.
-    if let Ok(dispatch) = relay::logging::dispatch(&config, std::sync::Mutex::new(file)) {
+    if let Ok(dispatch) = relay::logging::dispatch(&config, std::sync::Mutex::new(file), false) {
         let _ = tracing::dispatcher::set_global_default(dispatch);
     }
 }

@@ -306,6 +306,37 @@ impl Store {
     }
 
     /// Free space left to this process on the data directory's filesystem, in bytes.
+    /// Why `data_dir` cannot hold a store, if it cannot: it is not a folder, or it (or, while
+    /// it does not exist yet, the folder it would be made in) cannot be written.
+    pub fn data_dir_problem(data_dir: &Path) -> Option<String> {
+        use nix::unistd::{AccessFlags, access};
+        let writable = |path: &Path| access(path, AccessFlags::W_OK | AccessFlags::X_OK).is_ok();
+        if data_dir.exists() {
+            if !data_dir.is_dir() {
+                return Some(format!("data_dir {} is not a folder", data_dir.display()));
+            }
+            if !writable(data_dir) {
+                return Some(format!(
+                    "data_dir {} is not writable by this user",
+                    data_dir.display()
+                ));
+            }
+            return None;
+        }
+        let parent = data_dir
+            .ancestors()
+            .skip(1)
+            .find(|ancestor| ancestor.exists())
+            .unwrap_or(Path::new("."));
+        (!writable(parent)).then(|| {
+            format!(
+                "data_dir {} does not exist and cannot be made in {}",
+                data_dir.display(),
+                parent.display()
+            )
+        })
+    }
+
     /// This relay's metrics.
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.metrics

@@ -618,7 +618,7 @@ async fn a_forwarding_peer_outside_trusted_proxies_is_named_once_in_the_log() {
         format: relay::config::LogFormat::Json,
         filter: "warn".to_owned(),
     };
-    let dispatch = relay::logging::dispatch(&config, captured.clone()).expect("a logger");
+    let dispatch = relay::logging::dispatch(&config, captured.clone(), false).expect("a logger");
     let _default = tracing::dispatcher::set_default(&dispatch);
     for _ in 0..3 {
         let peer: std::net::SocketAddr = "10.0.0.2:40000".parse().expect("address");

@@ -170,3 +170,119 @@ fn audit_verify_works_through_the_running_relay_and_offline_and_names_a_broken_e
     assert!(!ok, "a broken chain fails the command");
     assert!(text.contains("entry 1"), "{text}");
 }
+
+#[test]
+fn version_names_the_release_protocol_client_and_commit() {
+    let output = Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
+        .arg("--version")
+        .output()
+        .expect("runs");
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(concat!("sealpost-relay ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&format!("protocol {}", shared::PROTOCOL_VERSION).as_str()),
+        "{text}"
+    );
+    let client = relay::client_sha256();
+    if !client.is_empty() {
+        assert!(
+            lines.contains(&format!("client bundle sha256 {client}").as_str()),
+            "{text}"
+        );
+    }
+    let commit = lines
+        .iter()
+        .find_map(|line| line.strip_prefix("commit "))
+        .expect("a commit line");
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{commit}"
+    );
+}
+
+#[test]
+fn check_config_prints_the_configuration_redacted_and_every_problem() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let run = |envs: &[(&str, &str)]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .arg("check-config")
+            .envs(envs.iter().copied())
+            .output()
+            .expect("runs");
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).expect("UTF-8"),
+        )
+    };
+    let (ok, text) = run(&[("SEALPOST_PUBLIC_URL", "https://sealpost.example")]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("public_url = \"https://sealpost.example\""),
+        "{text}"
+    );
+    assert!(text.contains("# no problems found"), "{text}");
+
+    let (ok, text) = run(&[
+        ("SEALPOST_PUBLIC_URL", "https://sealpost.example"),
+        ("SEALPOST_SESSIONS__SECURE_COOKIE", "false"),
+        ("SEALPOST_TLS__CERT_FILE", "/nonexistent/fullchain.pem"),
+        ("SEALPOST_TLS__KEY_FILE", "/nonexistent/privkey.pem"),
+        ("SEALPOST_STRIPE__SECRET_KEY", "sk_test_hunter7"),
+        ("SEALPOST_STRIPE__WEBHOOK_SECRET", "whsec_hunter8"),
+        ("SEALPOST_METRICS__TOKEN", "hunter9"),
+    ]);
+    assert!(!ok, "problems make the exit status 1: {text}");
+    assert!(!text.contains("hunter"), "secrets are redacted: {text}");
+    assert!(text.contains("secret_key = \"***\""), "{text}");
+    for problem in [
+        "secure_cookie = false",
+        "/nonexistent/fullchain.pem",
+        "[metrics] token must be at least 32 characters",
+    ] {
+        assert!(text.contains(problem), "names {problem}: {text}");
+    }
+    assert!(
+        text.contains("# 3 problem(s):"),
+        "every problem, not the first: {text}"
+    );
+
+    let (ok, text) = run(&[("SEALPOST_LIMITS__JSON_BODY_BYTES", "lots")]);
+    assert!(!ok);
+    assert!(text.contains("cannot be read"), "{text}");
+}
+
+#[test]
+fn the_pretty_log_has_no_colour_codes_when_not_on_a_terminal() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .env("SEALPOST_LOG__FORMAT", "pretty")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the relay starts"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let first = BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("a log line")
+        .expect("UTF-8");
+    assert!(first.contains("listening on http://"), "{first}");
+    assert!(first.contains("off="), "what is off is named: {first}");
+    assert!(
+        !first.contains('\u{1b}'),
+        "no colour into a pipe: {first:?}"
+    );
+}
