@@ -59,6 +59,9 @@ pub enum AdminCommand {
     /// Removes a user's second factor and ends their sessions: the only way an owner's goes
     /// when they lost both their authenticator and their recovery codes (no member may).
     UserMfaReset { email: String },
+    /// Writes a backup of the data directory to `path` (absolute; written by the relay's
+    /// user), consistent while the relay serves (`store::backup`).
+    Backup { path: PathBuf },
 }
 
 /// The answer: whether it worked, a sentence for the operator, and data for scripts.
@@ -122,6 +125,7 @@ pub fn execute(store: &Store, now: i64, command: &AdminCommand) -> AdminResponse
             reference,
         } => payout_record(store, now, handle, amount, currency, reference),
         AdminCommand::UserMfaReset { email } => user_mfa_reset(store, email),
+        AdminCommand::Backup { path } => backup(store, now, path),
     };
     let outcome = if response.ok {
         Outcome::Success
@@ -158,6 +162,7 @@ impl AdminCommand {
             AdminCommand::PayoutsReport => AuditAction::AdminPayoutsReport,
             AdminCommand::PayoutRecord { .. } => AuditAction::PayoutRecord,
             AdminCommand::UserMfaReset { .. } => AuditAction::AuthMfaReset,
+            AdminCommand::Backup { .. } => AuditAction::AdminBackup,
         }
     }
 
@@ -167,7 +172,8 @@ impl AdminCommand {
             | AdminCommand::AuditCheckpoint
             | AdminCommand::OrgsList { .. }
             | AdminCommand::BlocksList
-            | AdminCommand::PayoutsReport => None,
+            | AdminCommand::PayoutsReport
+            | AdminCommand::Backup { .. } => None,
             AdminCommand::PayoutRecord { handle, .. } => Some(handle.clone()),
             AdminCommand::BlockLift { ip } => Some(ip.clone()),
             AdminCommand::UserMfaReset { email } => Some(email.clone()),
@@ -500,6 +506,39 @@ fn audit_checkpoint(store: &Store, now: i64) -> AdminResponse {
         }
         Ok(None) => AdminResponse::failed("the audit log is empty: nothing to sign yet".to_owned()),
         Err(error) => AdminResponse::failed(format!("no checkpoint: {error:#}")),
+    }
+}
+
+fn backup(store: &Store, now: i64, path: &Path) -> AdminResponse {
+    if !path.is_absolute() {
+        return AdminResponse::failed(format!(
+            "the backup's path must be absolute (the relay may run in another folder): {}",
+            path.display()
+        ));
+    }
+    if path.exists() {
+        return AdminResponse::failed(format!(
+            "{} exists: choose a new file, a backup never overwrites one",
+            path.display()
+        ));
+    }
+    match store.backup_blocking(path, now) {
+        Ok(report) => AdminResponse::ok(
+            format!(
+                "backed up {} bundles ({} files, {} bytes, {} audit entries) to {} ({} bytes) in {:.1} s; changes waited {} ms. \
+                 It holds ciphertext and metadata only, but also the server secret and the TOTP secrets: keep it as safe as the data directory.",
+                report.bundles,
+                report.files,
+                report.bytes,
+                report.audit_entries,
+                report.path.display(),
+                report.archive_bytes,
+                report.seconds,
+                report.paused_ms
+            ),
+            serde_json::to_value(&report).unwrap_or_default(),
+        ),
+        Err(error) => AdminResponse::failed(format!("no backup: {error:#}")),
     }
 }
 

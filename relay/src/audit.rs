@@ -54,6 +54,7 @@ macro_rules! audit_actions {
 
 audit_actions! {
     AdminAuditCheckpoint => "admin.audit_checkpoint",
+    AdminBackup => "admin.backup",
     AdminAuditVerify => "admin.audit_verify",
     AdminBlocksList => "admin.blocks_list",
     AdminOrgsList => "admin.orgs_list",
@@ -459,6 +460,7 @@ mod tests {
             .collect();
         let written = [
             "admin.audit_checkpoint",
+            "admin.backup",
             "admin.audit_verify",
             "admin.blocks_list",
             "admin.orgs_list",

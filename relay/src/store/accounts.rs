@@ -226,22 +226,24 @@ impl Store {
         let org_bytes = encode(org)?;
         let user_bytes = encode(owner)?;
         let trees = (orgs.raw(), handles.raw(), users.raw(), emails.raw());
-        let result = trees.transaction(|(orgs, handles, users, emails)| {
-            if emails.get(owner.email.as_bytes())?.is_some() {
-                return Err(ConflictableTransactionError::Abort(
-                    SignupConflict::EmailTaken,
-                ));
-            }
-            if handles.get(org.handle.as_bytes())?.is_some() {
-                return Err(ConflictableTransactionError::Abort(
-                    SignupConflict::HandleTaken,
-                ));
-            }
-            orgs.insert(org.id.as_bytes().as_slice(), org_bytes.as_slice())?;
-            handles.insert(org.handle.as_bytes(), org.id.as_bytes().as_slice())?;
-            users.insert(owner.id.as_bytes().as_slice(), user_bytes.as_slice())?;
-            emails.insert(owner.email.as_bytes(), owner.id.as_bytes().as_slice())?;
-            Ok(())
+        let result = super::durability::gated(|| {
+            trees.transaction(|(orgs, handles, users, emails)| {
+                if emails.get(owner.email.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(
+                        SignupConflict::EmailTaken,
+                    ));
+                }
+                if handles.get(org.handle.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(
+                        SignupConflict::HandleTaken,
+                    ));
+                }
+                orgs.insert(org.id.as_bytes().as_slice(), org_bytes.as_slice())?;
+                handles.insert(org.handle.as_bytes(), org.id.as_bytes().as_slice())?;
+                users.insert(owner.id.as_bytes().as_slice(), user_bytes.as_slice())?;
+                emails.insert(owner.email.as_bytes(), owner.id.as_bytes().as_slice())?;
+                Ok(())
+            })
         });
         match result {
             Ok(()) => {
@@ -398,29 +400,31 @@ impl Store {
         change: impl Fn(&mut UserRecord) -> T,
     ) -> anyhow::Result<Updated<T, UserRecord>> {
         let (sessions, users) = (self.tree(SESSIONS)?, self.tree(USERS)?);
-        let result = (sessions.raw(), users.raw()).transaction(|(sessions, users)| {
-            check_guard(guard, sessions, users)?;
-            let Some(old) = users.get(id.as_bytes())? else {
-                return abort(Abort::Missing);
-            };
-            let mut user: UserRecord = decode_in(&old, "user")?;
-            let outcome = change(&mut user);
-            let new = encode_in(&user)?;
-            let changed = new.as_slice() != old.as_ref();
-            if changed {
-                users.insert(id.as_bytes().as_slice(), new)?;
-            }
-            if let Some(guard) = guard
-                && keep
-                && guard.user == id
-                && user.session_epoch != guard.epoch
-                && let Some(bytes) = sessions.get(guard.token_hash)?
-            {
-                let mut session: SessionRecord = decode_in(&bytes, "session")?;
-                session.epoch = user.session_epoch;
-                sessions.insert(guard.token_hash.as_slice(), encode_in(&session)?)?;
-            }
-            Ok((outcome, user, changed))
+        let result = super::durability::gated(|| {
+            (sessions.raw(), users.raw()).transaction(|(sessions, users)| {
+                check_guard(guard, sessions, users)?;
+                let Some(old) = users.get(id.as_bytes())? else {
+                    return abort(Abort::Missing);
+                };
+                let mut user: UserRecord = decode_in(&old, "user")?;
+                let outcome = change(&mut user);
+                let new = encode_in(&user)?;
+                let changed = new.as_slice() != old.as_ref();
+                if changed {
+                    users.insert(id.as_bytes().as_slice(), new)?;
+                }
+                if let Some(guard) = guard
+                    && keep
+                    && guard.user == id
+                    && user.session_epoch != guard.epoch
+                    && let Some(bytes) = sessions.get(guard.token_hash)?
+                {
+                    let mut session: SessionRecord = decode_in(&bytes, "session")?;
+                    session.epoch = user.session_epoch;
+                    sessions.insert(guard.token_hash.as_slice(), encode_in(&session)?)?;
+                }
+                Ok((outcome, user, changed))
+            })
         });
         finish(self, result, "user")
     }
@@ -434,30 +438,32 @@ impl Store {
         heir: Id,
     ) -> anyhow::Result<Updated<(), (UserRecord, UserRecord)>> {
         let (sessions, users) = (self.tree(SESSIONS)?, self.tree(USERS)?);
-        let result = (sessions.raw(), users.raw()).transaction(|(sessions, users)| {
-            check_guard(Some(guard), sessions, users)?;
-            let (Some(owner_bytes), Some(heir_bytes)) =
-                (users.get(owner.as_bytes())?, users.get(heir.as_bytes())?)
-            else {
-                return abort(Abort::Missing);
-            };
-            let mut owner_record: UserRecord = decode_in(&owner_bytes, "user")?;
-            let mut heir_record: UserRecord = decode_in(&heir_bytes, "user")?;
-            if owner_record.role != Role::Owner || owner_record.org != heir_record.org {
-                return abort(Abort::SessionEnded);
-            }
-            owner_record.role = Role::Admin;
-            owner_record.session_epoch += 1;
-            heir_record.role = Role::Owner;
-            heir_record.session_epoch += 1;
-            users.insert(owner.as_bytes().as_slice(), encode_in(&owner_record)?)?;
-            users.insert(heir.as_bytes().as_slice(), encode_in(&heir_record)?)?;
-            if let Some(bytes) = sessions.get(guard.token_hash)? {
-                let mut session: SessionRecord = decode_in(&bytes, "session")?;
-                session.epoch = owner_record.session_epoch;
-                sessions.insert(guard.token_hash.as_slice(), encode_in(&session)?)?;
-            }
-            Ok(((), (owner_record, heir_record), true))
+        let result = super::durability::gated(|| {
+            (sessions.raw(), users.raw()).transaction(|(sessions, users)| {
+                check_guard(Some(guard), sessions, users)?;
+                let (Some(owner_bytes), Some(heir_bytes)) =
+                    (users.get(owner.as_bytes())?, users.get(heir.as_bytes())?)
+                else {
+                    return abort(Abort::Missing);
+                };
+                let mut owner_record: UserRecord = decode_in(&owner_bytes, "user")?;
+                let mut heir_record: UserRecord = decode_in(&heir_bytes, "user")?;
+                if owner_record.role != Role::Owner || owner_record.org != heir_record.org {
+                    return abort(Abort::SessionEnded);
+                }
+                owner_record.role = Role::Admin;
+                owner_record.session_epoch += 1;
+                heir_record.role = Role::Owner;
+                heir_record.session_epoch += 1;
+                users.insert(owner.as_bytes().as_slice(), encode_in(&owner_record)?)?;
+                users.insert(heir.as_bytes().as_slice(), encode_in(&heir_record)?)?;
+                if let Some(bytes) = sessions.get(guard.token_hash)? {
+                    let mut session: SessionRecord = decode_in(&bytes, "session")?;
+                    session.epoch = owner_record.session_epoch;
+                    sessions.insert(guard.token_hash.as_slice(), encode_in(&session)?)?;
+                }
+                Ok(((), (owner_record, heir_record), true))
+            })
         });
         finish(self, result, "ownership transfer")
     }
@@ -476,7 +482,7 @@ impl Store {
             self.tree(USERS)?,
             self.tree(USER_EMAILS)?,
         );
-        let result =
+        let result = super::durability::gated(|| {
             (sessions.raw(), users.raw(), emails.raw()).transaction(|(sessions, users, emails)| {
                 check_guard(guard, sessions, users)?;
                 let Some(bytes) = users.get(user.as_bytes())? else {
@@ -489,7 +495,8 @@ impl Store {
                 users.remove(user.as_bytes().as_slice())?;
                 emails.remove(record.email.as_bytes())?;
                 Ok((true, record, true))
-            });
+            })
+        });
         let updated = finish(self, result, "user")?;
         if matches!(updated, Updated::Done { outcome: true, .. }) {
             self.delete_sessions_of(user, None)?;
@@ -511,22 +518,24 @@ impl Store {
             self.tree(SESSIONS)?,
             self.tree(SESSIONS_BY_USER)?,
         );
-        let result = (users.raw(), sessions.raw(), by_user.raw()).transaction(
-            |(users, sessions, by_user)| {
-                let Some(bytes) = users.get(session.user.as_bytes())? else {
-                    return abort(Abort::Missing);
-                };
-                let user: UserRecord = decode_in(&bytes, "user")?;
-                if user.server_salt != *credential {
-                    return abort(Abort::Missing);
-                }
-                let mut stored = session.clone();
-                stored.epoch = user.session_epoch;
-                sessions.insert(token_hash.as_slice(), encode_in(&stored)?)?;
-                by_user.insert(user_session_key(session.user, token_hash), &[])?;
-                Ok(stored)
-            },
-        );
+        let result = super::durability::gated(|| {
+            (users.raw(), sessions.raw(), by_user.raw()).transaction(
+                |(users, sessions, by_user)| {
+                    let Some(bytes) = users.get(session.user.as_bytes())? else {
+                        return abort(Abort::Missing);
+                    };
+                    let user: UserRecord = decode_in(&bytes, "user")?;
+                    if user.server_salt != *credential {
+                        return abort(Abort::Missing);
+                    }
+                    let mut stored = session.clone();
+                    stored.epoch = user.session_epoch;
+                    sessions.insert(token_hash.as_slice(), encode_in(&stored)?)?;
+                    by_user.insert(user_session_key(session.user, token_hash), &[])?;
+                    Ok(stored)
+                },
+            )
+        });
         match result {
             Ok(stored) => {
                 self.wrote();

@@ -25,7 +25,7 @@ use shared::ids::Id;
 use shared::wire::ReaderKey;
 
 use super::Store;
-use super::durability::sync_folder;
+use super::durability::{gated, sync_folder};
 
 /// The file of a bundle's key material.
 const KEYS: &str = "keys";
@@ -191,7 +191,13 @@ impl Store {
     /// queue.
     pub async fn delete_keys(&self, id: Id) -> anyhow::Result<()> {
         let path = self.bundle_folder(id).join(KEYS);
-        match tokio::fs::remove_file(&path).await {
+        let removed = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || gated(|| std::fs::remove_file(&path))
+        })
+        .await
+        .context("the deletion task panicked")?;
+        match removed {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(error) => Err(error).with_context(|| format!("while deleting {}", path.display())),
@@ -361,6 +367,7 @@ pub(super) fn chunk_files(folder: &Path) -> anyhow::Result<BTreeMap<(u32, u32), 
 
 /// Creates `folder` in `blobs` durably (no error if it exists).
 pub(super) fn create_folder(blobs: &Path, folder: &Path) -> anyhow::Result<()> {
+    let _gate = super::durability::admit();
     if folder.is_dir() {
         return Ok(());
     }
@@ -373,6 +380,7 @@ pub(super) fn create_folder(blobs: &Path, folder: &Path) -> anyhow::Result<()> {
 /// Writes `name` in `folder` durably: a temporary file, synced, renamed into place, the folder
 /// synced. The folder must exist (`create_folder`).
 pub(super) fn write_durably(folder: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let _gate = super::durability::admit();
     let mut nonce = [0_u8; 8];
     shared::crypto::OsRng.fill_bytes(&mut nonce);
     let temporary = folder.join(format!(".{name}.{}.part", shared::encoding::encode(&nonce)));
@@ -401,6 +409,7 @@ async fn read_if_there(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
 }
 
 fn delete_folder(folder: &Path, blobs: &Path) -> anyhow::Result<()> {
+    let _gate = super::durability::admit();
     match std::fs::remove_dir_all(folder) {
         Ok(()) => sync_folder(blobs),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),

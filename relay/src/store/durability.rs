@@ -24,6 +24,33 @@ tokio::task_local! {
     static LAST_WRITE: Cell<u64>;
 }
 
+/// The snapshot gate: every change the store makes (a record written, a multi-tree
+/// transaction, a bundle file written or deleted) passes it as a reader, for just that change;
+/// a backup holds it as the writer while it copies the database and hard-links the bundle
+/// files, so what it copies is one moment of the data directory. One per process (a relay is
+/// one store per process); changes never nest, so a waiting backup cannot deadlock them.
+static SNAPSHOT_GATE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Passage through the snapshot gate for one change.
+pub(crate) fn admit() -> std::sync::RwLockReadGuard<'static, ()> {
+    SNAPSHOT_GATE
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs one change (a transaction) inside the snapshot gate.
+pub(crate) fn gated<T>(change: impl FnOnce() -> T) -> T {
+    let _gate = admit();
+    change()
+}
+
+/// Holds every change back (for a backup's copy), until the guard is dropped.
+pub(crate) fn hold_changes() -> std::sync::RwLockWriteGuard<'static, ()> {
+    SNAPSHOT_GATE
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs `work` and reports the number of the last write it made (0: none).
 pub async fn track_writes<F: Future>(work: F) -> (F::Output, u64) {
     LAST_WRITE
@@ -214,13 +241,13 @@ impl Tree {
         key: K,
         value: V,
     ) -> sled::Result<Option<sled::IVec>> {
-        let old = self.inner.insert(key, value)?;
+        let old = gated(|| self.inner.insert(key, value))?;
         self.durability.wrote();
         Ok(old)
     }
 
     pub(crate) fn remove<K: AsRef<[u8]>>(&self, key: K) -> sled::Result<Option<sled::IVec>> {
-        let old = self.inner.remove(key)?;
+        let old = gated(|| self.inner.remove(key))?;
         if old.is_some() {
             self.durability.wrote();
         }
@@ -238,7 +265,7 @@ impl Tree {
         OV: AsRef<[u8]>,
         NV: Into<sled::IVec>,
     {
-        let result = self.inner.compare_and_swap(key, old, new)?;
+        let result = gated(|| self.inner.compare_and_swap(key, old, new))?;
         if result.is_ok() {
             self.durability.wrote();
         }

@@ -113,7 +113,7 @@ impl Store {
             self.tree(USER_EMAILS)?,
         );
         let user_bytes = serde_json::to_vec(user)?;
-        let result =
+        let result = super::durability::gated(|| {
             (invites.raw(), users.raw(), emails.raw()).transaction(|(invites, users, emails)| {
                 let abort = |conflict| Err(ConflictableTransactionError::Abort(conflict));
                 let Some(bytes) = invites.get(token_hash)? else {
@@ -135,7 +135,8 @@ impl Store {
                 users.insert(user.id.as_bytes().as_slice(), user_bytes.as_slice())?;
                 emails.insert(user.email.as_bytes(), user.id.as_bytes().as_slice())?;
                 Ok(invite)
-            });
+            })
+        });
         match result {
             Ok(invite) => {
                 self.wrote();

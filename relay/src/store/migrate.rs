@@ -175,9 +175,27 @@ mod tests {
             Some([9; 32])
         );
         drop(store);
-        // Idempotent: opening again changes nothing.
+        // The data directory as it was is kept, as a backup that verifies and says schema 1.
+        let backups = || -> Vec<std::path::PathBuf> {
+            std::fs::read_dir(dir.path().join(super::super::UPGRADE_BACKUPS))
+                .expect("a backups folder")
+                .map(|entry| entry.expect("entry").path())
+                .collect()
+        };
+        let kept = backups();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        let name = kept[0]
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.starts_with("schema-1-before-2-"), "{name}");
+        let report = super::super::backup::verify(&kept[0]).expect("the backup verifies");
+        assert_eq!(report.manifest.schema_version, 1);
+        // Idempotent: opening again changes nothing (and backs nothing up again).
         let again = reopen(dir.path());
         assert!(again.send(id).expect("read").is_some());
+        assert_eq!(backups().len(), 1);
     }
 
     /// sled lets go of its lock when its background flusher does: retry.

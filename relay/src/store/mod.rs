@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod backup;
 mod blobs;
 mod blobs_migrate;
 mod bucket;
@@ -22,6 +23,9 @@ pub use accounts::{
     UserRecord,
 };
 pub use audit::REPEAT_WINDOW_SECONDS;
+pub use backup::{
+    BackupReport, CheckReport, Manifest, restore as restore_backup, verify as verify_backup,
+};
 pub use blobs::{DocumentKeys, LinkKeys};
 pub use blobs_migrate::BlobMigration;
 pub use documents::{DocumentLimits, DocumentRecord, RequestRecord, StorageRefusal, StoredTarget};
@@ -98,6 +102,8 @@ impl std::fmt::Debug for Store {
 /// folders, never in sled (`migrate`).
 const SCHEMA_VERSION: u32 = 2;
 const META_SCHEMA_KEY: &[u8] = b"schema_version";
+/// Where the automatic backups taken before a schema upgrade go, inside the data directory.
+pub const UPGRADE_BACKUPS: &str = "backups";
 const META_SERVER_SECRET: &[u8] = b"server_secret";
 /// Where this data directory's chunks are: `files`, `s3://bucket/prefix`, or `migrating:`
 /// followed by one of those while `admin blobs migrate` has not finished.
@@ -228,6 +234,28 @@ impl Store {
             finalizing: Arc::new(Mutex::new(std::collections::HashSet::new())),
             metrics: Arc::new(crate::metrics::Metrics::new()),
         };
+        if found < SCHEMA_VERSION {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| {
+                    i64::try_from(since.as_secs()).unwrap_or_default()
+                });
+            let folder = data_dir.join(UPGRADE_BACKUPS);
+            std::fs::create_dir_all(&folder)
+                .with_context(|| format!("while creating {}", folder.display()))?;
+            let path = folder.join(format!("schema-{found}-before-{SCHEMA_VERSION}-{now}.tar"));
+            let report = store.backup_blocking(&path, now).with_context(|| {
+                format!(
+                    "while backing up the data directory before moving it from schema {found} to {SCHEMA_VERSION} (nothing was changed)"
+                )
+            })?;
+            tracing::warn!(
+                backup = %report.path.display(),
+                from = found,
+                to = SCHEMA_VERSION,
+                "moving the data directory to a newer schema; a backup of it as it was is kept: restore it with `admin restore` into an empty folder to go back, and delete it once the upgrade works (it holds what has since been deleted)"
+            );
+        }
         if found < 2 {
             store
                 .move_keys_into_bundle_folders()
@@ -257,6 +285,20 @@ impl Store {
     /// Held while money changes (see the field).
     pub async fn lock_payments(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.payments_lock.lock().await
+    }
+
+    /// The schema version the database records (this relay's, once it has opened it).
+    pub(crate) fn stored_schema(&self) -> anyhow::Result<u32> {
+        match self
+            .tree("meta")?
+            .get(META_SCHEMA_KEY)
+            .context("while reading the schema version")?
+        {
+            None => Ok(SCHEMA_VERSION),
+            Some(bytes) => <[u8; 4]>::try_from(bytes.as_ref())
+                .map(u32::from_be_bytes)
+                .context("the stored schema version is corrupt"),
+        }
     }
 
     /// A cheap liveness check of the database.

@@ -248,49 +248,51 @@ impl Store {
             self.tree(INVOICES_BY_PAYMENT)?,
         );
         let trees = (invoices.raw(), ledger.raw(), events.raw(), by_payment.raw());
-        let result = trees.transaction(|(invoices, ledger, events, by_payment)| {
-            let abort = |error: anyhow::Error| ConflictableTransactionError::Abort(error);
-            if let Some(event) = event
-                && events.get(event.as_bytes())?.is_some()
-            {
-                return Ok(InvoiceUpdate::Duplicate);
-            }
-            let Some(bytes) = invoices.get(id.as_bytes())? else {
-                return Ok(InvoiceUpdate::Missing);
-            };
-            let mut invoice: InvoiceRecord = decode(&bytes, "invoice").map_err(abort)?;
-            let (outcome, entries) = change(&mut invoice);
-            for entry in entries {
-                let seq = ledger.generate_id()?;
-                let stored = LedgerEntry {
-                    seq,
-                    org: invoice.payee_org,
-                    time: now,
-                    kind: entry.kind,
-                    method: entry.method,
-                    invoice: Some(invoice.id),
-                    amount_minor: entry.amount_minor,
-                    currency: invoice.currency,
-                    reference: entry.reference,
+        let result = super::durability::gated(|| {
+            trees.transaction(|(invoices, ledger, events, by_payment)| {
+                let abort = |error: anyhow::Error| ConflictableTransactionError::Abort(error);
+                if let Some(event) = event
+                    && events.get(event.as_bytes())?.is_some()
+                {
+                    return Ok(InvoiceUpdate::Duplicate);
+                }
+                let Some(bytes) = invoices.get(id.as_bytes())? else {
+                    return Ok(InvoiceUpdate::Missing);
                 };
-                ledger.insert(
-                    ledger_key(invoice.payee_org, seq),
-                    encode(&stored).map_err(abort)?,
-                )?;
-            }
-            for payment in &invoice.stripe_payments {
-                by_payment.insert(
-                    payment.payment_intent.as_bytes(),
-                    invoice.id.as_bytes().as_slice(),
-                )?;
-            }
-            invoices.insert(id.as_bytes(), encode(&invoice).map_err(abort)?)?;
-            if let Some(event) = event {
-                events.insert(event.as_bytes(), now.to_be_bytes().as_slice())?;
-            }
-            Ok(InvoiceUpdate::Applied {
-                outcome,
-                invoice: Box::new(invoice),
+                let mut invoice: InvoiceRecord = decode(&bytes, "invoice").map_err(abort)?;
+                let (outcome, entries) = change(&mut invoice);
+                for entry in entries {
+                    let seq = ledger.generate_id()?;
+                    let stored = LedgerEntry {
+                        seq,
+                        org: invoice.payee_org,
+                        time: now,
+                        kind: entry.kind,
+                        method: entry.method,
+                        invoice: Some(invoice.id),
+                        amount_minor: entry.amount_minor,
+                        currency: invoice.currency,
+                        reference: entry.reference,
+                    };
+                    ledger.insert(
+                        ledger_key(invoice.payee_org, seq),
+                        encode(&stored).map_err(abort)?,
+                    )?;
+                }
+                for payment in &invoice.stripe_payments {
+                    by_payment.insert(
+                        payment.payment_intent.as_bytes(),
+                        invoice.id.as_bytes().as_slice(),
+                    )?;
+                }
+                invoices.insert(id.as_bytes(), encode(&invoice).map_err(abort)?)?;
+                if let Some(event) = event {
+                    events.insert(event.as_bytes(), now.to_be_bytes().as_slice())?;
+                }
+                Ok(InvoiceUpdate::Applied {
+                    outcome,
+                    invoice: Box::new(invoice),
+                })
             })
         });
         match result {
@@ -316,24 +318,26 @@ impl Store {
     ) -> anyhow::Result<bool> {
         let (early_refunds, events) = (self.tree(EARLY_REFUNDS)?, self.tree(STRIPE_EVENTS)?);
         let trees = (early_refunds.raw(), events.raw());
-        let result = trees.transaction(
-            |(early, events)| -> sled::transaction::ConflictableTransactionResult<bool, ()> {
-                if events.get(event.as_bytes())?.is_some() {
-                    return Ok(false);
-                }
-                let known = early
-                    .get(payment_intent.as_bytes())?
-                    .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
-                    .map_or(0, u64::from_be_bytes);
-                // Refund events carry the running total: keep the largest seen.
-                early.insert(
-                    payment_intent.as_bytes(),
-                    known.max(amount_refunded).to_be_bytes().as_slice(),
-                )?;
-                events.insert(event.as_bytes(), now.to_be_bytes().as_slice())?;
-                Ok(true)
-            },
-        );
+        let result = super::durability::gated(|| {
+            trees.transaction(
+                |(early, events)| -> sled::transaction::ConflictableTransactionResult<bool, ()> {
+                    if events.get(event.as_bytes())?.is_some() {
+                        return Ok(false);
+                    }
+                    let known = early
+                        .get(payment_intent.as_bytes())?
+                        .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+                        .map_or(0, u64::from_be_bytes);
+                    // Refund events carry the running total: keep the largest seen.
+                    early.insert(
+                        payment_intent.as_bytes(),
+                        known.max(amount_refunded).to_be_bytes().as_slice(),
+                    )?;
+                    events.insert(event.as_bytes(), now.to_be_bytes().as_slice())?;
+                    Ok(true)
+                },
+            )
+        });
         let recorded = match result {
             Ok(recorded) => recorded,
             Err(TransactionError::Storage(error)) => {

@@ -173,20 +173,22 @@ impl Store {
     {
         let sessions = self.tree(SESSIONS)?;
         let users = self.tree(USERS)?;
-        let result = if tree == USERS {
-            (sessions.raw(), users.raw()).transaction(|(sessions, users)| {
-                check_guard(guard, sessions, users)?;
-                apply(users, key, what, &change)
-            })
-        } else {
-            let records = self.tree(tree)?;
-            (sessions.raw(), users.raw(), records.raw()).transaction(
-                |(sessions, users, records)| {
+        let records = self.tree(tree)?;
+        let result = super::durability::gated(|| {
+            if tree == USERS {
+                (sessions.raw(), users.raw()).transaction(|(sessions, users)| {
                     check_guard(guard, sessions, users)?;
-                    apply(records, key, what, &change)
-                },
-            )
-        };
+                    apply(users, key, what, &change)
+                })
+            } else {
+                (sessions.raw(), users.raw(), records.raw()).transaction(
+                    |(sessions, users, records)| {
+                        check_guard(guard, sessions, users)?;
+                        apply(records, key, what, &change)
+                    },
+                )
+            }
+        });
         finish(self, result, what)
     }
 }

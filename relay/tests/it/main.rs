@@ -7,6 +7,7 @@
 //! - `tidy`: the layering of `relay/src` (ARCHITECTURE.md "Architecture invariant").
 
 mod accounts;
+mod backup;
 mod http;
 mod metrics;
 mod process;
@@ -14,3 +15,4 @@ mod sends;
 mod support;
 mod tidy;
 mod tls;
+mod upgrade;

@@ -286,3 +286,54 @@ fn the_pretty_log_has_no_colour_codes_when_not_on_a_terminal() {
         "no colour into a pipe: {first:?}"
     );
 }
+
+#[test]
+fn backup_verify_and_restore_work_from_the_command_line() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let backups = tempfile::tempdir().expect("temp dir");
+    let child = Running(
+        Command::new(env!("CARGO_BIN_EXE_sealpost-relay"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the relay starts"),
+    );
+    let socket = data_dir.path().join("admin").join("admin.sock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (ok, text) = admin(data_dir.path(), &["orgs", "list"]);
+    assert!(ok, "{text}");
+    let archive = backups.path().join("relay.tar");
+    let archive_text = archive.to_str().expect("UTF-8");
+    let (ok, text) = admin(data_dir.path(), &["backup", archive_text]);
+    assert!(ok, "through the running relay: {text}");
+    assert!(
+        text.contains("backed up") && text.contains("TOTP secrets"),
+        "{text}"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&archive).expect("written").permissions(),
+    );
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "a backup is readable by its owner only"
+    );
+    let (ok, text) = admin(data_dir.path(), &["backup", archive_text]);
+    assert!(!ok && text.contains("exists"), "never overwritten: {text}");
+    let (ok, text) = admin(data_dir.path(), &["backup", "verify", archive_text]);
+    assert!(ok && text.contains("intact"), "{text}");
+    drop(child);
+
+    let restored = backups.path().join("restored");
+    let (ok, text) = admin(&restored, &["restore", archive_text]);
+    assert!(ok, "{text}");
+    let (ok, text) = admin(&restored, &["audit", "verify"]);
+    assert!(ok && text.contains("intact: 1 entries"), "{text}");
+    let (ok, text) = admin(&restored, &["restore", archive_text]);
+    assert!(!ok && text.contains("not empty"), "{text}");
+}

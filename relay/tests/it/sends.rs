@@ -86,7 +86,7 @@ impl Relay {
     }
 
     /// Reserves a send for `bundle`; its id.
-    async fn create_ok(
+    pub(super) async fn create_ok(
         &self,
         login: &Login,
         files: &[u64],
@@ -127,7 +127,7 @@ impl Relay {
         self.send_request(request).await
     }
 
-    async fn put_chunk(
+    pub(super) async fn put_chunk(
         &self,
         login: &Login,
         id: Id,
@@ -146,7 +146,7 @@ impl Relay {
     }
 
     /// Uploads every sealed chunk of `bundle` to send `id`.
-    async fn upload(&self, login: &Login, id: Id, bundle: &Bundle) {
+    pub(super) async fn upload(&self, login: &Login, id: Id, bundle: &Bundle) {
         for (file, chunks) in bundle.sealed.iter().enumerate() {
             let file = u32::try_from(file).expect("few files");
             for (chunk, sealed) in chunks.iter().enumerate() {
@@ -205,7 +205,7 @@ impl Relay {
         link
     }
 
-    async fn info(&self, id: Id) -> Response {
+    pub(super) async fn info(&self, id: Id) -> Response {
         self.call(Method::GET, &format!("/api/links/{id}"), None, None)
             .await
     }
@@ -250,7 +250,7 @@ impl Relay {
 
     /// The recipient's side after a correct opening: unwrap K, open the manifest, download and
     /// decrypt every file. Returns K, the manifest and each file's plaintext.
-    async fn receive(
+    pub(super) async fn receive(
         &self,
         link: &Link,
         opened: &wire::OpenLinkResponse,
@@ -384,7 +384,7 @@ fn open_request(ip: Option<&str>, id: Id, proof: &[u8; 32]) -> Request<Body> {
 pub(super) struct Bundle {
     key: BundleKey,
     files: Vec<ManifestFile>,
-    plaintexts: Vec<Vec<u8>>,
+    pub(super) plaintexts: Vec<Vec<u8>>,
     pub(super) sealed: Vec<Vec<SealedChunk>>,
     manifest: SealedManifest,
 }
@@ -453,13 +453,34 @@ pub(super) fn bundle(sizes: &[usize]) -> Bundle {
 /// channel), and the keys both derive from them.
 pub(super) struct Link {
     pub(super) id: Id,
-    otp: String,
-    secret: LinkSecret,
+    pub(super) otp: String,
+    pub(super) secret: LinkSecret,
     keys: LinkKeys,
     proof: [u8; 32],
 }
 
 impl Link {
+    /// The link a recipient holds again, from its secret and OTP (and the salt the relay
+    /// shows with the link).
+    pub(super) fn recover(id: Id, secret: LinkSecret, otp: String, otp_salt: [u8; 16]) -> Link {
+        let keys = derive_link_keys(
+            &secret,
+            &Passphrase::new(otp.clone()),
+            &otp_salt,
+            &id,
+            &KdfParams::CLIENT_V1,
+        )
+        .expect("the link keys derive");
+        let proof = *keys.proof.dangerously_expose_bytes();
+        Link {
+            id,
+            otp,
+            secret,
+            keys,
+            proof,
+        }
+    }
+
     /// Draws the link secret, the OTP and its salt for send `id`, derives the link keys once
     /// (argon2id at 64 MiB) and builds the guard the relay gets.
     fn new(id: Id, bundle: &Bundle) -> (Link, wire::LinkGuard) {

@@ -43,6 +43,16 @@ pub fn relay_with(tweak: impl FnOnce(&mut Config)) -> Relay {
     serving(config, store, dir)
 }
 
+/// A relay on the data directory `dir` (one restored from a backup, say).
+pub fn relay_on(dir: tempfile::TempDir) -> Relay {
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let store = Store::open(&config.data_dir).expect("store");
+    serving(config, store, dir)
+}
+
 /// The relay of `config` on `store`, its clock at `START`.
 fn serving(config: Config, store: Store, dir: tempfile::TempDir) -> Relay {
     let (clock, handle) = Clock::manual(START);
