@@ -11,29 +11,32 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use crate::error::AppError;
-use crate::state::AppState;
+
+/// What `ClientIp` needs of the application's state: the proxies whose forwarded address is
+/// believed, and a flag to say once that an unlisted peer sent one.
+pub trait ProxySettings {
+    fn trusted_proxies(&self) -> &[IpAddr];
+    fn warned_untrusted_proxy(&self) -> &std::sync::atomic::AtomicBool;
+}
 
 /// The address of the client of a request (`None` without a connection, as in tests that call
 /// the router directly).
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub Option<String>);
 
-impl FromRequestParts<AppState> for ClientIp {
+impl<S: ProxySettings + Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
             return Ok(ClientIp(None));
         };
-        let trusted = &state.config.brute_force.trusted_proxies;
+        let trusted = state.trusted_proxies();
         if !trusted.contains(&peer.ip())
             && (parts.headers.contains_key("x-forwarded-for")
                 || parts.headers.contains_key(axum::http::header::FORWARDED))
             && !state
-                .warned_untrusted_proxy
+                .warned_untrusted_proxy()
                 .swap(true, std::sync::atomic::Ordering::Relaxed)
         {
             tracing::warn!(

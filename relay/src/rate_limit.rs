@@ -17,10 +17,9 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::client_ip::{ClientIp, network_of};
+use crate::client_ip::{ClientIp, ProxySettings, network_of};
 use crate::config::{RateLimit, RateLimitsConfig};
 use crate::error::AppError;
-use crate::state::AppState;
 
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
@@ -106,15 +105,33 @@ pub async fn tidy(limits: RateLimits) {
     }
 }
 
+/// What the middleware runs with: the limiters, and what `ClientIp` needs to find the client.
+#[derive(Debug, Clone)]
+pub struct Limiting {
+    pub limits: RateLimits,
+    pub trusted: Arc<[std::net::IpAddr]>,
+    pub warned: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ProxySettings for Limiting {
+    fn trusted_proxies(&self) -> &[std::net::IpAddr] {
+        &self.trusted
+    }
+
+    fn warned_untrusted_proxy(&self) -> &std::sync::atomic::AtomicBool {
+        &self.warned
+    }
+}
+
 async fn enforce(
-    state: &AppState,
+    limits: &RateLimits,
     which: Limited,
     ip: Option<String>,
     request: Request,
     next: Next,
 ) -> Response {
     if let Some(ip) = ip
-        && let Err(refusal) = state.rate_limits.check(which, &ip)
+        && let Err(refusal) = limits.check(which, &ip)
     {
         return refusal.into_response();
     }
@@ -126,12 +143,12 @@ macro_rules! layer {
         $(
             /// Middleware counting the request against its rate.
             pub async fn $name(
-                State(state): State<AppState>,
+                State(limiting): State<Limiting>,
                 ClientIp(ip): ClientIp,
                 request: Request,
                 next: Next,
             ) -> Response {
-                enforce(&state, $which, ip, request, next).await
+                enforce(&limiting.limits, $which, ip, request, next).await
             }
         )*
     };

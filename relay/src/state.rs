@@ -84,3 +84,24 @@ impl AppState {
         self
     }
 }
+
+impl AppState {
+    /// What the rate-limit middleware runs with.
+    pub fn limiting(&self) -> rate_limit::Limiting {
+        rate_limit::Limiting {
+            limits: self.rate_limits.clone(),
+            trusted: self.config.brute_force.trusted_proxies.clone().into(),
+            warned: self.warned_untrusted_proxy.clone(),
+        }
+    }
+}
+
+impl crate::client_ip::ProxySettings for AppState {
+    fn trusted_proxies(&self) -> &[std::net::IpAddr] {
+        &self.config.brute_force.trusted_proxies
+    }
+
+    fn warned_untrusted_proxy(&self) -> &std::sync::atomic::AtomicBool {
+        &self.warned_untrusted_proxy
+    }
+}

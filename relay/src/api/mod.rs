@@ -32,7 +32,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let config = &state.config;
     macro_rules! limited {
         ($layer:path) => {
-            axum::middleware::from_fn_with_state(state.clone(), $layer)
+            axum::middleware::from_fn_with_state(state.limiting(), $layer)
         };
     }
     Router::new()
