@@ -197,7 +197,8 @@ impl Store {
                     .context("the stored schema version is corrupt")?;
                 anyhow::ensure!(
                     found <= SCHEMA_VERSION,
-                    "the data directory holds schema version {found}, newer than this relay's {SCHEMA_VERSION}"
+                    "the data directory holds schema version {found}, newer than this relay's {SCHEMA_VERSION}: a newer release has opened it. Run that release (or a newer one); to go back to this one, restore the backup the upgrade left in {} into an empty folder (`admin restore`)",
+                    data_dir.join(UPGRADE_BACKUPS).display()
                 );
                 found
             }

@@ -151,6 +151,10 @@ fn presented(response: &reqwest::Response) -> Vec<u8> {
 }
 
 fn tls_relay(dir: &Path, leaf: &Leaf) -> Relay {
+    tls_relay_with(dir, leaf, |_| {})
+}
+
+fn tls_relay_with(dir: &Path, leaf: &Leaf, tweak: impl FnOnce(&mut TlsConfig)) -> Relay {
     let (cert_file, key_file) = install(dir, &leaf.cert_pem, &leaf.key_pem);
     relay_with(|config| {
         config.tls = TlsConfig {
@@ -159,7 +163,13 @@ fn tls_relay(dir: &Path, leaf: &Leaf) -> Relay {
             reload_check_seconds: 1,
             ..TlsConfig::default()
         };
+        tweak(&mut config.tls);
     })
+}
+
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    listener.local_addr().expect("address")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,7 +177,10 @@ async fn https_serves_the_app_and_the_api_with_hsts_and_a_secure_cookie() {
     let certs = tempfile::tempdir().expect("temp dir");
     let authority = Authority::new();
     let leaf = authority.leaf();
-    let relay = tls_relay(certs.path(), &leaf);
+    let redirect = free_port();
+    let relay = tls_relay_with(certs.path(), &leaf, |tls| {
+        tls.redirect_listen = Some(redirect)
+    });
     let served = Served::start(&relay).await;
     let client = client(&authority, served.address, true);
 
@@ -243,7 +256,58 @@ async fn https_serves_the_app_and_the_api_with_hsts_and_a_secure_cookie() {
         plain.is_err() || plain.is_ok_and(|response| !response.status().is_success()),
         "plain HTTP on the TLS port is not served"
     );
+    let moved = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+        .get(format!("http://{redirect}/s/abc?x=1"))
+        .send()
+        .await
+        .expect("the redirect listener answers");
+    assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        moved.headers()[header::LOCATION],
+        format!("https://127.0.0.1:{}/s/abc?x=1", served.address.port()).as_str(),
+        "plain HTTP only redirects, to the same path over HTTPS"
+    );
     served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_tls_1_2_and_1_3_are_offered_and_1_3_alone_on_request() {
+    let certs = tempfile::tempdir().expect("temp dir");
+    let authority = Authority::new();
+    let leaf = authority.leaf();
+    for (min_version, tls_1_2_client_gets_in) in [
+        (relay::config::TlsVersion::V1_2, true),
+        (relay::config::TlsVersion::V1_3, false),
+    ] {
+        let relay = tls_relay_with(certs.path(), &leaf, |tls| tls.min_version = min_version);
+        let served = Served::start(&relay).await;
+        let old = reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(authority.pem().as_bytes()).expect("CA"),
+            )
+            .resolve(HOST, served.address)
+            .max_tls_version(reqwest::tls::Version::TLS_1_2)
+            .build()
+            .expect("a client");
+        let answer = old.get(served.url("/api/health")).send().await;
+        assert_eq!(
+            answer.is_ok(),
+            tls_1_2_client_gets_in,
+            "a TLS 1.2 client with min_version {min_version:?}: {answer:?}"
+        );
+        let modern = client(&authority, served.address, false);
+        let answer = modern
+            .get(served.url("/api/health"))
+            .send()
+            .await
+            .expect("TLS 1.3");
+        assert_eq!(answer.status(), StatusCode::OK);
+        served.stop().await;
+    }
 }
 
 #[tokio::test]
