@@ -15,7 +15,6 @@
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -27,16 +26,6 @@ use tests::{RelayProcess, s3};
 const MIB: u64 = 1024 * 1024;
 const IN_FLIGHT: usize = 6;
 
-fn mib_argument() -> anyhow::Result<u64> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|arg| arg == "--mib")
-        .and_then(|index| args.get(index + 1))
-        .map_or(Ok(1024), |text| {
-            text.parse().context("--mib takes a number")
-        })
-}
-
 fn rate(mib: u64, took: Duration) -> String {
     format!(
         "{:.2} s = {:.1} MiB/s",
@@ -47,7 +36,7 @@ fn rate(mib: u64, took: Duration) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mib = mib_argument()?;
+    let mib = tests::measure::mib_argument(1024)?;
     let binary = tests::relay_binary()?;
     println!(
         "relay {}; {mib} MiB each way, 1 MiB chunks, {IN_FLIGHT} in flight",
@@ -163,7 +152,7 @@ async fn through_relay(
     let body = Arc::new(body);
     let chunks = layout.chunk_count() as usize;
     let (uploader, id) = (owner.clone(), created.id);
-    let up = in_flight(chunks, move |chunk| {
+    let up = tests::measure::in_flight(chunks, IN_FLIGHT, move |chunk| {
         let (owner, body) = (uploader.clone(), body.clone());
         async move {
             let chunk = u32::try_from(chunk)?;
@@ -197,7 +186,7 @@ async fn through_relay(
     let token = Arc::new(anyone.download_token(&link, &otp.otp).await?);
     let client = reqwest::Client::new();
     let (url, id) = (relay.url.clone(), link.id);
-    let down = in_flight(chunks, move |chunk| {
+    let down = tests::measure::in_flight(chunks, IN_FLIGHT, move |chunk| {
         let (client, token, url) = (client.clone(), token.clone(), url.clone());
         async move {
             let response = client
@@ -219,32 +208,4 @@ async fn through_relay(
     let peak = relay.peak_rss()?;
     relay.terminate(Duration::from_secs(30))?;
     Ok((up, down, peak))
-}
-
-/// Runs `job(0..count)` with `IN_FLIGHT` at a time; how long it all took.
-async fn in_flight<F, Fut>(count: usize, job: F) -> anyhow::Result<Duration>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let job = Arc::new(job);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..IN_FLIGHT {
-        let (job, next) = (job.clone(), next.clone());
-        tasks.spawn(async move {
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= count {
-                    return anyhow::Ok(());
-                }
-                job(index).await?;
-            }
-        });
-    }
-    while let Some(result) = tasks.join_next().await {
-        result??;
-    }
-    Ok(started.elapsed())
 }

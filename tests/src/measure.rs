@@ -17,6 +17,35 @@ use anyhow::{Context as _, bail};
 use crate::Session;
 use crate::flows::{open_with, use_downloads};
 
+/// Runs `job(0..count)` with `width` jobs at a time (as the browser keeps six chunk requests in
+/// flight); how long it all took. The first error stops it.
+pub async fn in_flight<F, Fut>(count: usize, width: usize, job: F) -> anyhow::Result<Duration>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..width {
+        let (job, next) = (job.clone(), next.clone());
+        tasks.spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= count {
+                    return anyhow::Ok(());
+                }
+                job(index).await?;
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    Ok(started.elapsed())
+}
+
 /// The number after `--mib` on the command line, or `default` (the benchmarks' file size).
 pub fn mib_argument(default: u64) -> anyhow::Result<u64> {
     Ok(std::env::args()

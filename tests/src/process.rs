@@ -80,7 +80,7 @@ impl RelayProcess {
             let output = output.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if line.contains("listening on http://") {
+                    if line.contains("listening on http") {
                         let _ = announce.send(line.clone());
                     }
                     keep_tail(&output, line);
@@ -109,12 +109,17 @@ impl RelayProcess {
                 running.output().join("\n")
             ),
         };
+        // The URL follows "listening on" (other fields of the line may hold addresses too).
         let url = line
-            .split(['"', ' '])
-            .find(|word| word.starts_with("http://"))
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split(['"', ' ']).next())
             .context("the start line names the URL")?
             .to_owned();
-        running.address = url.trim_start_matches("http://").to_owned();
+        running.address = url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_owned();
         running.url = url;
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(&running.address).is_err() {
