@@ -91,39 +91,29 @@ pub async fn run(
         tasks.spawn(async move {
             let _permit = permit;
             let _slot = slot;
+            // One HTTP/1.1 connection on a byte stream, plain or TLS.
+            macro_rules! serve {
+                ($stream:expr) => {{
+                    let io = TokioIo::new(crate::edge_errors::JsonEdgeErrors::new($stream));
+                    let connection = builder.serve_connection_with_upgrades(io, service);
+                    watcher.watch(connection.into_owned()).await
+                }};
+            }
             let result = match tls {
-                None => {
-                    let io = TokioIo::new(crate::edge_errors::JsonEdgeErrors::new(stream));
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection_with_upgrades(io, service)
-                                .into_owned(),
-                        )
-                        .await
-                }
+                None => serve!(stream),
                 Some(tls) => {
                     // The handshake gets the same time as a request's headers.
-                    let stream =
-                        match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
-                            Ok(Ok(stream)) => stream,
-                            Ok(Err(error)) => {
-                                tracing::debug!(%error, "a TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!("a TLS handshake took too long");
-                                return;
-                            }
-                        };
-                    let io = TokioIo::new(crate::edge_errors::JsonEdgeErrors::new(stream));
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection_with_upgrades(io, service)
-                                .into_owned(),
-                        )
-                        .await
+                    match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => serve!(stream),
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "a TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("a TLS handshake took too long");
+                            return;
+                        }
+                    }
                 }
             };
             if let Err(error) = result {

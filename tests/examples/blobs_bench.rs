@@ -17,9 +17,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use shared::crypto::{CHUNK_SIZE, StreamLayout};
-use shared::wire;
 use tests::native::{NativeClient, OtpFixture};
 use tests::{RelayProcess, s3};
 
@@ -145,35 +144,8 @@ async fn through_relay(
     let size = mib * MIB;
 
     // Upload: chunks of a reserved send, as the browser PUTs them after encrypting.
-    let created: wire::CreateSendResponse = owner.reserve_send(vec![size]).await?.ok()?;
-    let layout = StreamLayout::for_size(size)?;
-    let mut body = vec![0_u8; CHUNK_SIZE + 16];
-    rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut body);
-    let body = Arc::new(body);
-    let chunks = layout.chunk_count() as usize;
-    let (uploader, id) = (owner.clone(), created.id);
-    let up = tests::measure::in_flight(chunks, IN_FLIGHT, move |chunk| {
-        let (owner, body) = (uploader.clone(), body.clone());
-        async move {
-            let chunk = u32::try_from(chunk)?;
-            let len = layout.sealed_len(chunk);
-            let answer = tests::native::send(
-                owner
-                    .raw(
-                        reqwest::Method::PUT,
-                        &format!("/api/sends/{id}/files/0/chunks/{chunk}"),
-                    )
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(body[..len].to_vec()),
-            )
-            .await?;
-            if answer.status != 204 {
-                bail!("chunk {chunk}: HTTP {} {}", answer.status, answer.body);
-            }
-            Ok(())
-        }
-    })
-    .await?;
+    let (_, up) = tests::measure::upload_random_chunks(&owner, size, IN_FLIGHT).await?;
+    let chunks = StreamLayout::for_size(size)?.chunk_count() as usize;
 
     // Download: a real link of the same size (encrypted here, not timed), its chunks fetched
     // with the download token and not decrypted (the transport, as the upload above).

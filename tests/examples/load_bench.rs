@@ -21,8 +21,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use shared::crypto::{CHUNK_SIZE, StreamLayout};
-use shared::wire;
 use tests::RelayProcess;
 use tests::native::{NativeClient, OtpFixture, SentLink};
 
@@ -328,48 +326,9 @@ async fn open_race(
 /// Uploads one file of `mib` MiB as sealed-size chunks (random bytes: the relay checks
 /// lengths, not ciphertext), six in flight; how long the chunk uploads took.
 async fn upload_load(owner: &NativeClient, mib: u64) -> anyhow::Result<Duration> {
-    let size = mib * MIB;
-    let created: wire::CreateSendResponse = owner.reserve_send(vec![size]).await?.ok()?;
-    let layout = StreamLayout::for_size(size)?;
-    let mut body = vec![0_u8; CHUNK_SIZE + 16];
-    rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut body);
-    let body = Arc::new(body);
-    let next = Arc::new(AtomicUsize::new(0));
-    let chunks = layout.chunk_count() as usize;
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..6 {
-        let (owner, next, body) = (owner.clone(), next.clone(), body.clone());
-        let id = created.id;
-        tasks.spawn(async move {
-            loop {
-                let chunk = next.fetch_add(1, Ordering::Relaxed);
-                if chunk >= chunks {
-                    break;
-                }
-                let chunk = u32::try_from(chunk)?;
-                let len = layout.sealed_len(chunk);
-                let answer = tests::native::send(
-                    owner
-                        .raw(
-                            reqwest::Method::PUT,
-                            &format!("/api/sends/{id}/files/0/chunks/{chunk}"),
-                        )
-                        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                        .body(body[..len].to_vec()),
-                )
-                .await?;
-                if answer.status != 204 {
-                    bail!("chunk {chunk}: HTTP {} {}", answer.status, answer.body);
-                }
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(result) = tasks.join_next().await {
-        result??;
-    }
-    Ok(started.elapsed())
+    Ok(tests::measure::upload_random_chunks(owner, mib * MIB, 6)
+        .await?
+        .1)
 }
 
 /// `dd if=/dev/zero of=<dir>/dd.bin bs=1M count=<mib> <flags>`; how long it took.

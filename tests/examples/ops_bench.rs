@@ -14,12 +14,9 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
-use shared::crypto::{CHUNK_SIZE, StreamLayout};
-use shared::wire;
+use anyhow::Context as _;
 use tests::RelayProcess;
 use tests::native::{NativeClient, OtpFixture};
 
@@ -76,35 +73,8 @@ async fn main() -> anyhow::Result<()> {
     let relay = RelayProcess::start_binary(&binary, &data, &[])?;
     let owner = NativeClient::verified_owner(&relay.url, &data, "bench").await?;
     let size = mib * MIB;
-    let created: wire::CreateSendResponse = owner.reserve_send(vec![size]).await?.ok()?;
-    let layout = StreamLayout::for_size(size)?;
-    let chunks = layout.chunk_count() as usize;
-    let mut body = vec![0_u8; CHUNK_SIZE + 16];
-    rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut body);
-    let body = Arc::new(body);
-    let (uploader, id) = (owner.clone(), created.id);
-    tests::measure::in_flight(chunks, IN_FLIGHT, move |chunk| {
-        let (owner, body) = (uploader.clone(), body.clone());
-        async move {
-            let chunk = u32::try_from(chunk)?;
-            let len = layout.sealed_len(chunk);
-            let answer = tests::native::send(
-                owner
-                    .raw(
-                        reqwest::Method::PUT,
-                        &format!("/api/sends/{id}/files/0/chunks/{chunk}"),
-                    )
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(body[..len].to_vec()),
-            )
-            .await?;
-            if answer.status != 204 {
-                bail!("chunk {chunk}: HTTP {} {}", answer.status, answer.body);
-            }
-            Ok(())
-        }
-    })
-    .await?;
+    let chunks = shared::crypto::StreamLayout::for_size(size)?.chunk_count() as usize;
+    tests::measure::upload_random_chunks(&owner, size, IN_FLIGHT).await?;
     let otp = OtpFixture::new("bench-otp-123")?;
     let link = owner
         .send_files_with_otp(&[vec![7_u8; usize::try_from(size)?]], 1, None, &otp)

@@ -46,6 +46,45 @@ where
     Ok(started.elapsed())
 }
 
+/// Reserves a send of one file of `size` bytes and uploads its sealed-size chunks (random
+/// bytes: the relay checks lengths, not ciphertext), `width` in flight as the browser sends
+/// them; the send's id and how long the chunk uploads took.
+pub async fn upload_random_chunks(
+    owner: &crate::native::NativeClient,
+    size: u64,
+    width: usize,
+) -> anyhow::Result<(shared::ids::Id, Duration)> {
+    let created: shared::wire::CreateSendResponse = owner.reserve_send(vec![size]).await?.ok()?;
+    let layout = shared::crypto::StreamLayout::for_size(size)?;
+    let mut body = vec![0_u8; shared::crypto::CHUNK_SIZE + 16];
+    rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut body);
+    let body = Arc::new(body);
+    let (owner, id) = (owner.clone(), created.id);
+    let took = in_flight(layout.chunk_count() as usize, width, move |chunk| {
+        let (owner, body) = (owner.clone(), body.clone());
+        async move {
+            let chunk = u32::try_from(chunk)?;
+            let len = layout.sealed_len(chunk);
+            let answer = crate::native::send(
+                owner
+                    .raw(
+                        reqwest::Method::PUT,
+                        &format!("/api/sends/{id}/files/0/chunks/{chunk}"),
+                    )
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(body[..len].to_vec()),
+            )
+            .await?;
+            if answer.status != 204 {
+                bail!("chunk {chunk}: HTTP {} {}", answer.status, answer.body);
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    Ok((id, took))
+}
+
 /// The number after `--mib` on the command line, or `default` (the benchmarks' file size).
 pub fn mib_argument(default: u64) -> anyhow::Result<u64> {
     Ok(std::env::args()
