@@ -33,6 +33,11 @@ fn rate(bytes: u64, took: Duration) -> String {
 }
 
 fn timed(command: &mut Command) -> anyhow::Result<Duration> {
+    Ok(timed_output(command)?.0)
+}
+
+/// How long `command` took, and what it printed.
+fn timed_output(command: &mut Command) -> anyhow::Result<(Duration, String)> {
     let started = Instant::now();
     let output = command.output().context("while running a command")?;
     anyhow::ensure!(
@@ -42,7 +47,10 @@ fn timed(command: &mut Command) -> anyhow::Result<Duration> {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    Ok(started.elapsed())
+    Ok((
+        started.elapsed(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
 }
 
 fn bytes_under(path: &Path) -> anyhow::Result<u64> {
@@ -133,9 +141,14 @@ async fn main() -> anyhow::Result<()> {
         command
     };
     let archive_text = archive.to_str().context("UTF-8")?;
-    let backup = timed(&mut admin(&["backup", archive_text]))?;
+    let (backup, said) = timed_output(&mut admin(&["backup", archive_text]))?;
+    let paused = said
+        .split("changes waited ")
+        .nth(1)
+        .and_then(|rest| rest.split(" ms").next())
+        .unwrap_or("?");
     println!(
-        "backup (online)       {} ({} MiB archive)",
+        "backup (online)       {} ({} MiB archive; changes waited {paused} ms)",
         rate(stored, backup),
         std::fs::metadata(&archive)?.len() / MIB
     );
