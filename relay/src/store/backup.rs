@@ -117,6 +117,32 @@ impl From<&Manifest> for ManifestSummary {
     }
 }
 
+/// The prefix of a backup's snapshot folder inside the data directory.
+const SNAPSHOT_PREFIX: &str = ".backup-";
+
+/// Removes snapshot folders a backup interrupted by a crash left in `data_dir`.
+pub(super) fn remove_stale_snapshots(data_dir: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(data_dir)
+        .with_context(|| format!("while listing {}", data_dir.display()))?
+    {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(SNAPSHOT_PREFIX)
+            && entry.file_type()?.is_dir()
+        {
+            std::fs::remove_dir_all(entry.path()).with_context(|| {
+                format!(
+                    "while removing the stale backup snapshot {}",
+                    entry.path().display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// A folder removed (with everything in it) when dropped.
 struct Scratch(PathBuf);
 
@@ -172,7 +198,7 @@ impl Store {
             .to_path_buf();
         let mut nonce = [0_u8; 8];
         rand_core::RngCore::fill_bytes(&mut shared::crypto::OsRng, &mut nonce);
-        let snapshot = Scratch(data_dir.join(format!(".backup-{}", hex::encode(nonce))));
+        let snapshot = Scratch(data_dir.join(format!("{SNAPSHOT_PREFIX}{}", hex::encode(nonce))));
         std::fs::create_dir(&snapshot.0)
             .with_context(|| format!("while creating {}", snapshot.0.display()))?;
         let chunks_at = self.chunks_wanted();

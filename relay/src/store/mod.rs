@@ -221,6 +221,9 @@ impl Store {
         let blobs = data_dir.join("blobs");
         std::fs::create_dir_all(&blobs)
             .with_context(|| format!("while creating {}", blobs.display()))?;
+        // A backup's snapshot left by a crash holds hard links to what may since be deleted:
+        // no backup runs while the store is being opened, so every one is stale.
+        backup::remove_stale_snapshots(data_dir)?;
         durability::sync_folder(data_dir)?;
         let store = Self {
             db,

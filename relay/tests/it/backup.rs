@@ -169,3 +169,14 @@ async fn a_damaged_or_cut_backup_is_refused_naming_the_entry_and_restores_nothin
     );
     relay::store::verify_backup(&archive).expect("the original verifies");
 }
+
+#[test]
+fn a_snapshot_left_by_a_crashed_backup_is_removed_at_the_next_start() {
+    let relay = relay();
+    let stale = relay.dir.path().join(".backup-0123456789abcdef");
+    std::fs::create_dir_all(stale.join("blobs")).expect("a folder");
+    std::fs::write(stale.join("blobs").join("keys"), "what was deleted since").expect("write");
+    let relay = relay.restart();
+    assert!(!stale.exists(), "the stale snapshot is gone");
+    assert!(relay.dir.path().join("blobs").is_dir());
+}
