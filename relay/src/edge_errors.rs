@@ -76,6 +76,28 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for JsonEdgeErrors<S> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
+    /// A head with its body in further slices (hyper's answer with content) passes through
+    /// as one vectored write, with no copy; a lone slice is looked at as `poll_write` does.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut nonempty = bufs.iter().filter(|buf| !buf.is_empty());
+        match (nonempty.next(), nonempty.next()) {
+            (None, _) => Poll::Ready(Ok(0)),
+            (Some(only), None) => self.poll_write(cx, only),
+            (Some(_), Some(_)) => {
+                ready!(self.poll_drain(cx))?;
+                Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
