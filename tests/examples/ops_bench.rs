@@ -5,7 +5,9 @@
 //! ciphertext). Then:
 //! - **TLS against plain HTTP:** `curl` downloads every chunk of the link (six in flight, with
 //!   its download token, to /dev/null) from the relay serving plain HTTP, then from the same
-//!   relay restarted with `[tls]` (a certificate made here with `openssl`);
+//!   relay restarted with `[tls]` (a certificate made here with `openssl`), then plain again
+//!   from a relay just started; with the relay's CPU seconds for each (curl shares the two
+//!   cores, and over TLS it is the slower end) and the TLS connections curl made;
 //! - **backup and restore against `cp -a`:** `admin backup` through the running relay's admin
 //!   socket, `admin backup verify`, `admin restore` into a new folder (relay stopped), and
 //!   `cp -a` of the data directory, each over the data directory's bytes.
@@ -53,6 +55,19 @@ fn timed_output(command: &mut Command) -> anyhow::Result<(Duration, String)> {
     ))
 }
 
+/// CPU seconds (user + system) process `pid` has used so far.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("a stat line")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
 fn bytes_under(path: &Path) -> anyhow::Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(path)? {
@@ -93,7 +108,9 @@ async fn main() -> anyhow::Result<()> {
     let paths: Vec<String> = (0..chunks)
         .map(|chunk| format!("/api/links/{}/files/0/chunks/{chunk}", link.id))
         .collect();
+    let before = cpu_seconds(relay.pid())?;
     let plain = timed(&mut curl(&relay.url, &token, &paths, &[]))?;
+    let plain_cpu = cpu_seconds(relay.pid())? - before;
     relay.terminate(Duration::from_secs(30))?;
 
     let cert = work.path().join("cert.pem");
@@ -122,15 +139,40 @@ async fn main() -> anyhow::Result<()> {
         .to_owned();
     let resolve = format!("{HOST}:{port}:127.0.0.1");
     let cert_text = cert.to_str().context("UTF-8")?;
-    let tls = timed(&mut curl(
+    let before = cpu_seconds(relay.pid())?;
+    let (tls, connects) = timed_output(&mut curl(
         &format!("https://{HOST}:{port}"),
         &token,
         &paths,
-        &["--cacert", cert_text, "--resolve", &resolve],
+        &[
+            "--cacert",
+            cert_text,
+            "--resolve",
+            &resolve,
+            "-w",
+            "%{num_connects}\\n",
+        ],
     ))?;
+    let connects: u64 = connects
+        .lines()
+        .filter_map(|line| line.trim().parse::<u64>().ok())
+        .sum();
+    let tls_cpu = cpu_seconds(relay.pid())? - before;
+    println!("TLS connections made  {connects}");
     let link_bytes = size + 16 * chunks as u64;
-    println!("download, plain HTTP  {}", rate(link_bytes, plain));
-    println!("download, TLS (1.3)   {}", rate(link_bytes, tls));
+    println!(
+        "download, plain HTTP  {} (relay CPU {plain_cpu:.2} s)",
+        rate(link_bytes, plain)
+    );
+    println!(
+        "download, TLS (1.3)   {} (relay CPU {tls_cpu:.2} s)",
+        rate(link_bytes, tls)
+    );
+    relay.terminate(Duration::from_secs(30))?;
+    // Plain again from a relay just started, as the TLS one was.
+    let relay = RelayProcess::start_binary(&binary, &data, &[])?;
+    let again = timed(&mut curl(&relay.url, &token, &paths, &[]))?;
+    println!("download, plain again {}", rate(link_bytes, again));
 
     let stored = bytes_under(&data)?;
     println!("data directory        {} MiB", stored / MIB);
