@@ -97,6 +97,18 @@ pub struct CheckReport {
     pub seconds: f64,
 }
 
+impl CheckReport {
+    fn of(manifest: &Manifest, sums: &[FileSum], audit_entries: u64, started: Instant) -> Self {
+        Self {
+            manifest: ManifestSummary::from(manifest),
+            files: sums.len(),
+            bytes: sums.iter().map(|sum| sum.bytes).sum(),
+            audit_entries,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 /// The manifest without its file list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestSummary {
@@ -552,13 +564,7 @@ pub fn verify(archive: &Path) -> anyhow::Result<CheckReport> {
     })?;
     let (entries, head) = audit.unwrap_or((0, None));
     check_audit(&manifest, entries, head.as_deref())?;
-    Ok(CheckReport {
-        manifest: ManifestSummary::from(&manifest),
-        files: sums.len(),
-        bytes: sums.iter().map(|sum| sum.bytes).sum(),
-        audit_entries: entries,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(CheckReport::of(&manifest, &sums, entries, started))
 }
 
 fn check_audit(manifest: &Manifest, entries: u64, head: Option<&str>) -> anyhow::Result<()> {
@@ -606,13 +612,7 @@ pub fn restore(
         }
     }
     let (manifest, sums, entries) = restored?;
-    Ok(CheckReport {
-        manifest: ManifestSummary::from(&manifest),
-        files: sums.len(),
-        bytes: sums.iter().map(|sum| sum.bytes).sum(),
-        audit_entries: entries,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(CheckReport::of(&manifest, &sums, entries, started))
 }
 
 fn restore_into(

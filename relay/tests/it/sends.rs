@@ -488,33 +488,16 @@ impl Link {
         let otp = format!("otp-{}", shared::encoding::encode(&random_bytes(9)));
         let mut otp_salt = [0_u8; 16];
         OsRng.fill_bytes(&mut otp_salt);
-        let keys = derive_link_keys(
-            &secret,
-            &Passphrase::new(otp.clone()),
-            &otp_salt,
-            &id,
-            &KdfParams::CLIENT_V1,
-        )
-        .expect("the link keys derive");
-        let wrapped = keys.link_key.wrap(&bundle.key, &mut OsRng);
+        let link = Link::recover(id, secret, otp, otp_salt);
+        let wrapped = link.keys.link_key.wrap(&bundle.key, &mut OsRng);
         let guard = wire::LinkGuard::new(
             otp_salt,
             KdfParams::CLIENT_V1,
-            &keys,
+            &link.keys,
             wrapped,
             &bundle.key.receipt_key(),
         );
-        let proof = *keys.proof.dangerously_expose_bytes();
-        (
-            Link {
-                id,
-                otp,
-                secret,
-                keys,
-                proof,
-            },
-            guard,
-        )
+        (link, guard)
     }
 }
 
