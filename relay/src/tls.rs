@@ -32,8 +32,9 @@ pub struct Certificates {
     key_file: PathBuf,
     provider: Arc<CryptoProvider>,
     current: RwLock<Arc<CertifiedKey>>,
-    /// The files' bytes as last read (loaded or not), so a change is noticed once.
-    last_read: std::sync::Mutex<(Vec<u8>, Vec<u8>)>,
+    /// SHA-256 of the files as last read (loaded or not), so a change is noticed once; never
+    /// the bytes, so that no `Debug` of the resolver can print the private key.
+    last_read: std::sync::Mutex<[u8; 32]>,
 }
 
 impl ResolvesServerCert for Certificates {
@@ -62,7 +63,7 @@ impl Certificates {
             key_file: config.key_file.clone(),
             provider,
             current: RwLock::new(Arc::new(current)),
-            last_read: std::sync::Mutex::new((cert, key)),
+            last_read: std::sync::Mutex::new(digest(&cert, &key)),
         }))
     }
 
@@ -75,10 +76,11 @@ impl Certificates {
                 .last_read
                 .lock()
                 .map_err(|_| anyhow::anyhow!("the certificate reload lock is poisoned"))?;
-            if last.0 == cert && last.1 == key {
+            let read = digest(&cert, &key);
+            if *last == read {
                 return Ok(Reload::Unchanged);
             }
-            *last = (cert.clone(), key.clone());
+            *last = read;
         }
         let config = TlsConfig {
             cert_file: self.cert_file.clone(),
@@ -103,22 +105,36 @@ impl Certificates {
     }
 }
 
+/// What identifies a pair as read: SHA-256 over both files, each prefixed by its length.
+fn digest(cert: &[u8], key: &[u8]) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new();
+    for part in [cert, key] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.finalize().into()
+}
+
+/// The certificate file's bytes and the key file's (wiped from memory when dropped).
 fn read_pair(
     cert_file: &std::path::Path,
     key_file: &std::path::Path,
-) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+) -> anyhow::Result<(Vec<u8>, zeroize::Zeroizing<Vec<u8>>)> {
     let cert = std::fs::read(cert_file).with_context(|| {
         format!(
             "while reading the certificate [tls] cert_file {}",
             cert_file.display()
         )
     })?;
-    let key = std::fs::read(key_file).with_context(|| {
-        format!(
-            "while reading the private key [tls] key_file {}",
-            key_file.display()
-        )
-    })?;
+    let key = std::fs::read(key_file)
+        .map(zeroize::Zeroizing::new)
+        .with_context(|| {
+            format!(
+                "while reading the private key [tls] key_file {}",
+                key_file.display()
+            )
+        })?;
     Ok((cert, key))
 }
 

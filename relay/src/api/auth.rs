@@ -472,12 +472,7 @@ pub async fn change_password(
     }
     check_account_keys(keys)?;
     let now = state.clock.now();
-    let mut server_salt = [0_u8; 16];
-    OsRng.fill_bytes(&mut server_salt);
-    let auth_hash = state
-        .hashing
-        .storage_hash(*keys.auth_key.dangerously_expose(), server_salt)
-        .await?;
+    let (server_salt, auth_hash) = fresh_auth_hash(&state, keys).await?;
     let guard = session.guard();
     let updated = state
         .store
@@ -562,12 +557,7 @@ async fn new_user(
     keys: &wire::AccountKeys,
     now: i64,
 ) -> Result<UserRecord, AppError> {
-    let mut server_salt = [0_u8; 16];
-    OsRng.fill_bytes(&mut server_salt);
-    let auth_hash = state
-        .hashing
-        .storage_hash(*keys.auth_key.dangerously_expose(), server_salt)
-        .await?;
+    let (server_salt, auth_hash) = fresh_auth_hash(state, keys).await?;
     Ok(UserRecord {
         id: Id::generate(&mut OsRng),
         org: Id::from_bytes([0; 16]),
@@ -586,4 +576,19 @@ async fn new_user(
         mfa_pending: None,
         session_epoch: 0,
     })
+}
+
+/// A new server salt and the stored hash of `keys`' auth key under it (a new account, or a
+/// changed password).
+async fn fresh_auth_hash(
+    state: &AppState,
+    keys: &wire::AccountKeys,
+) -> Result<([u8; 16], [u8; 32]), AppError> {
+    let mut server_salt = [0_u8; 16];
+    OsRng.fill_bytes(&mut server_salt);
+    let auth_hash = state
+        .hashing
+        .storage_hash(*keys.auth_key.dangerously_expose(), server_salt)
+        .await?;
+    Ok((server_salt, auth_hash))
 }

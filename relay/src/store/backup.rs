@@ -350,11 +350,14 @@ fn read_record(input: &mut impl Read) -> anyhow::Result<Option<Vec<u8>>> {
         Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(error) => return Err(error.into()),
     }
-    let len = u32::from_be_bytes(len) as usize;
-    let mut bytes = vec![0_u8; len];
-    input
-        .read_exact(&mut bytes)
-        .context("a tree dump ends inside a record")?;
+    let len = u64::from(u32::from_be_bytes(len));
+    // Read, not allocated up front: a damaged length cannot make it reserve 4 GiB.
+    let mut bytes = Vec::new();
+    input.take(len).read_to_end(&mut bytes)?;
+    anyhow::ensure!(
+        bytes.len() as u64 == len,
+        "a tree dump ends inside a record"
+    );
     Ok(Some(bytes))
 }
 
@@ -684,4 +687,22 @@ fn restore_into(
     check_audit(&manifest, entries, head.as_deref())?;
     drop(store);
     Ok((manifest, sums, entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_longer_than_its_dump_is_an_error_not_a_huge_allocation() {
+        let mut dump: &[u8] = &[0xff, 0xff, 0xff, 0xff, 1, 2, 3];
+        let error = read_record(&mut dump).expect_err("cut short");
+        assert!(
+            format!("{error:#}").contains("ends inside a record"),
+            "{error:#}"
+        );
+        let mut whole: &[u8] = &[0, 0, 0, 2, 7, 8];
+        assert_eq!(read_record(&mut whole).expect("a record"), Some(vec![7, 8]));
+        assert_eq!(read_record(&mut whole).expect("the end"), None);
+    }
 }

@@ -488,6 +488,26 @@ fn a_relay_with_broken_certificate_files_does_not_start() {
     let authority = Authority::new();
     let leaf = authority.leaf();
     let other = authority.leaf();
+    let (cert_file, key_file) = install(certs.path(), &leaf.cert_pem, &leaf.key_pem);
+    let loaded = relay::tls::Certificates::load(&TlsConfig {
+        cert_file: cert_file.clone(),
+        key_file: key_file.clone(),
+        ..TlsConfig::default()
+    })
+    .expect("a good pair");
+    let printed = format!("{loaded:?}");
+    let key_body: String = leaf
+        .key_pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let as_numbers = format!("{:?}", leaf.key_pem.as_bytes());
+    assert!(
+        !printed.contains(&key_body[..20])
+            && !printed.contains("PRIVATE")
+            && !printed.contains(&as_numbers[1..40]),
+        "the private key never prints, as text or as bytes: {printed}"
+    );
     let (cert_file, key_file) = install(certs.path(), &leaf.cert_pem, &other.key_pem);
     let config = TlsConfig {
         cert_file: cert_file.clone(),
