@@ -3,29 +3,72 @@
 //! and organisation status are decided in one table, here, and tested exhaustively.
 
 use shared::ids::Id;
-use shared::wire::{OrgStatus, Role};
+use shared::wire::{ApiScope, OrgStatus, Role};
 
-/// A logged-in user as authorization sees them.
+/// A logged-in user, or an organisation's API key, as authorization sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
+    /// The user; for an API key, the key's id (what a key makes is recorded as made by it).
     pub user: Id,
     pub org: Id,
+    /// A user's role. An API key is a `Member` towards other people's objects: it acts only on
+    /// what it made itself, and its scopes decide the rest.
     pub role: Role,
     pub org_status: OrgStatus,
+    /// `Some` for an API key: what it may do. `None` for a user.
+    pub scopes: Option<Scopes>,
 }
 
-/// Everything a user may ask to do.
+/// The scopes of an API key, as a set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scopes(u16);
+
+impl Scopes {
+    pub fn of(scopes: &[ApiScope]) -> Self {
+        Self(scopes.iter().fold(0, |bits, scope| bits | bit(*scope)))
+    }
+
+    pub fn contains(self, scope: ApiScope) -> bool {
+        self.0 & bit(scope) != 0
+    }
+}
+
+fn bit(scope: ApiScope) -> u16 {
+    let index = ApiScope::ALL
+        .iter()
+        .position(|known| *known == scope)
+        .unwrap_or(15);
+    1 << index
+}
+
+/// Everything a principal may ask to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     /// Read and change one's own account (log out, change password, MFA).
     ManageOwnAccount,
-    /// Send documents (Secure Send, Chart Transfer) or request them.
-    SendOrRequest,
-    /// Follow and revoke what was sent (allowed whatever the organisation's standing, so a
-    /// suspended organisation can still withdraw a link).
+    /// Send documents by link (Secure Send).
+    Send,
+    /// Follow what was sent.
     TrackSends,
+    /// Revoke a send (allowed whatever the organisation's standing, so a suspended
+    /// organisation can still withdraw a link).
+    WithdrawSend,
+    /// Ask for documents.
+    Request,
+    /// Follow the organisation's requests.
+    ReadRequests,
+    /// Close a request (whatever the organisation's standing).
+    WithdrawRequest,
+    /// Upload documents: Chart Transfer, answering a request.
+    UploadDocuments,
+    /// The metadata of the organisation's documents (readers' keys are decided per document).
+    ReadDocuments,
+    /// Revoke a document (whatever the organisation's standing).
+    WithdrawDocument,
     /// Mark one's invoices paid by hand (owners and admins: anyone's in the organisation).
     CollectPayment,
+    /// The payment ledger and the payout report.
+    ViewLedger,
     /// List, change roles of and remove members, and revoke invitations.
     ManageMembers,
     /// Invite someone (which may mail them): owners and admins of a verified organisation
@@ -35,7 +78,9 @@ pub enum Permission {
     SetPolicy,
     /// Read and export the organisation's audit log.
     ViewAudit,
-    /// Payout details and the payout report.
+    /// Create, list and revoke the organisation's API keys.
+    ManageApiKeys,
+    /// Payout details and recording payouts.
     ManagePayouts,
     /// The public intake portal and who the intake users are.
     ManagePortal,
@@ -46,20 +91,94 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 21] = [
         Permission::ManageOwnAccount,
-        Permission::SendOrRequest,
+        Permission::Send,
         Permission::TrackSends,
+        Permission::WithdrawSend,
+        Permission::Request,
+        Permission::ReadRequests,
+        Permission::WithdrawRequest,
+        Permission::UploadDocuments,
+        Permission::ReadDocuments,
+        Permission::WithdrawDocument,
         Permission::CollectPayment,
+        Permission::ViewLedger,
         Permission::ManageMembers,
         Permission::InviteMembers,
         Permission::SetPolicy,
         Permission::ViewAudit,
+        Permission::ManageApiKeys,
         Permission::ManagePayouts,
         Permission::ManagePortal,
         Permission::TransferOwnership,
         Permission::CloseOrganisation,
     ];
+
+    /// The scope an API key needs for this; `None`: no key may do it, whatever its scopes
+    /// (people, policy, payouts, keys, the organisation itself, anyone's account).
+    pub const fn scope(self) -> Option<ApiScope> {
+        match self {
+            Permission::Send | Permission::WithdrawSend => Some(ApiScope::SendsWrite),
+            Permission::TrackSends => Some(ApiScope::SendsRead),
+            Permission::Request | Permission::WithdrawRequest => Some(ApiScope::RequestsWrite),
+            Permission::ReadRequests => Some(ApiScope::RequestsRead),
+            Permission::UploadDocuments | Permission::WithdrawDocument => {
+                Some(ApiScope::DocumentsWrite)
+            }
+            Permission::ReadDocuments => Some(ApiScope::DocumentsRead),
+            Permission::ViewAudit => Some(ApiScope::AuditRead),
+            Permission::ViewLedger => Some(ApiScope::LedgerRead),
+            Permission::ManageOwnAccount
+            | Permission::CollectPayment
+            | Permission::ManageMembers
+            | Permission::InviteMembers
+            | Permission::SetPolicy
+            | Permission::ManageApiKeys
+            | Permission::ManagePayouts
+            | Permission::ManagePortal
+            | Permission::TransferOwnership
+            | Permission::CloseOrganisation => None,
+        }
+    }
+
+    /// The roles a user needs for this.
+    const fn role_allows(self, role: Role) -> bool {
+        match self {
+            Permission::ManageOwnAccount
+            | Permission::Send
+            | Permission::TrackSends
+            | Permission::WithdrawSend
+            | Permission::Request
+            | Permission::ReadRequests
+            | Permission::WithdrawRequest
+            | Permission::UploadDocuments
+            | Permission::ReadDocuments
+            | Permission::WithdrawDocument
+            | Permission::CollectPayment => true,
+            Permission::ManageMembers
+            | Permission::InviteMembers
+            | Permission::SetPolicy
+            | Permission::ViewAudit
+            | Permission::ManageApiKeys => matches!(role, Role::Owner | Role::Admin),
+            Permission::ViewLedger
+            | Permission::ManagePayouts
+            | Permission::ManagePortal
+            | Permission::TransferOwnership
+            | Permission::CloseOrganisation => matches!(role, Role::Owner),
+        }
+    }
+
+    /// Whether a user needs a verified organisation for this (a key always does).
+    const fn needs_verified(self) -> bool {
+        matches!(
+            self,
+            Permission::Send
+                | Permission::Request
+                | Permission::UploadDocuments
+                | Permission::InviteMembers
+        )
+    }
 }
 
 /// Why something was refused (the words reach the user).
@@ -87,6 +206,10 @@ pub enum Denied {
         "only a higher role than the member's may do that; an owner's second factor is reset by the relay's operator"
     )]
     NotAbove,
+    #[error("an API key cannot do this; log in as a user of the organisation")]
+    NotForApiKeys,
+    #[error("this API key does not have the {} scope", .0.as_str())]
+    MissingScope(ApiScope),
 }
 
 /// Something a user made inside an organisation (a send; later a request): who may manage it
@@ -106,27 +229,18 @@ pub fn authorize(
     if principal.org != target_org {
         return Err(Denied::OtherOrganisation);
     }
-    let role_allows = match permission {
-        Permission::ManageOwnAccount
-        | Permission::SendOrRequest
-        | Permission::TrackSends
-        | Permission::CollectPayment => true,
-        Permission::ManageMembers
-        | Permission::InviteMembers
-        | Permission::SetPolicy
-        | Permission::ViewAudit => matches!(principal.role, Role::Owner | Role::Admin),
-        Permission::ManagePayouts
-        | Permission::ManagePortal
-        | Permission::TransferOwnership
-        | Permission::CloseOrganisation => principal.role == Role::Owner,
-    };
-    if !role_allows {
-        return Err(Denied::Role(principal.role));
+    match principal.scopes {
+        None if !permission.role_allows(principal.role) => {
+            return Err(Denied::Role(principal.role));
+        }
+        None => {}
+        Some(scopes) => match permission.scope() {
+            None => return Err(Denied::NotForApiKeys),
+            Some(scope) if !scopes.contains(scope) => return Err(Denied::MissingScope(scope)),
+            Some(_) => {}
+        },
     }
-    if matches!(
-        permission,
-        Permission::SendOrRequest | Permission::InviteMembers
-    ) {
+    if permission.needs_verified() || principal.scopes.is_some() {
         match principal.org_status {
             OrgStatus::Verified => {}
             OrgStatus::Pending => return Err(Denied::Pending),
@@ -196,20 +310,35 @@ mod tests {
             org: Id::from_bytes([2; 16]),
             role,
             org_status,
+            scopes: None,
         }
     }
 
-    /// The whole table: every permission × every role × own or other organisation × status.
+    const STATUSES: [OrgStatus; 4] = [
+        OrgStatus::Pending,
+        OrgStatus::Verified,
+        OrgStatus::Suspended,
+        OrgStatus::Closed,
+    ];
+
+    fn standing(status: OrgStatus) -> Result<(), Denied> {
+        match status {
+            OrgStatus::Verified => Ok(()),
+            OrgStatus::Pending => Err(Denied::Pending),
+            OrgStatus::Suspended => Err(Denied::Suspended),
+            OrgStatus::Closed => Err(Denied::Closed),
+        }
+    }
+
+    /// The whole table for users: every permission × every role × own or other organisation ×
+    /// status, written out independently of `role_allows`.
     #[test]
     fn the_table() {
+        use Permission as P;
         let own = Id::from_bytes([2; 16]);
         let other = Id::from_bytes([3; 16]);
         for role in [Role::Owner, Role::Admin, Role::Member] {
-            for status in [
-                OrgStatus::Pending,
-                OrgStatus::Verified,
-                OrgStatus::Suspended,
-            ] {
+            for status in STATUSES {
                 let who = principal(role, status);
                 for permission in Permission::ALL {
                     assert_eq!(
@@ -219,29 +348,28 @@ mod tests {
                     );
                     let expected = match (permission, role) {
                         (
-                            Permission::ManageOwnAccount
-                            | Permission::TrackSends
-                            | Permission::CollectPayment,
+                            P::ManageOwnAccount
+                            | P::TrackSends
+                            | P::WithdrawSend
+                            | P::ReadRequests
+                            | P::WithdrawRequest
+                            | P::ReadDocuments
+                            | P::WithdrawDocument
+                            | P::CollectPayment,
                             _,
                         ) => Ok(()),
-                        (Permission::SendOrRequest, _)
-                        | (Permission::InviteMembers, Role::Owner | Role::Admin) => match status {
-                            OrgStatus::Verified => Ok(()),
-                            OrgStatus::Pending => Err(Denied::Pending),
-                            OrgStatus::Suspended => Err(Denied::Suspended),
-                            OrgStatus::Closed => Err(Denied::Closed),
-                        },
+                        (P::Send | P::Request | P::UploadDocuments, _)
+                        | (P::InviteMembers, Role::Owner | Role::Admin) => standing(status),
                         (
-                            Permission::ManageMembers
-                            | Permission::SetPolicy
-                            | Permission::ViewAudit,
+                            P::ManageMembers | P::SetPolicy | P::ViewAudit | P::ManageApiKeys,
                             Role::Owner | Role::Admin,
                         ) => Ok(()),
                         (
-                            Permission::ManagePayouts
-                            | Permission::ManagePortal
-                            | Permission::TransferOwnership
-                            | Permission::CloseOrganisation,
+                            P::ViewLedger
+                            | P::ManagePayouts
+                            | P::ManagePortal
+                            | P::TransferOwnership
+                            | P::CloseOrganisation,
                             Role::Owner,
                         ) => Ok(()),
                         (_, role) => Err(Denied::Role(role)),
@@ -268,6 +396,71 @@ mod tests {
                         authorize_made(&who, permission, colleagues),
                         expected_for_colleagues,
                         "{role:?} {status:?} {permission:?} on a colleague's send"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The table for API keys: every permission × every single scope (and all of them) ×
+    /// status. A key does only what one of its scopes names, only for a verified organisation,
+    /// only on what it made itself, and never what no scope names.
+    #[test]
+    fn the_table_for_api_keys() {
+        use Permission as P;
+        let own = Id::from_bytes([2; 16]);
+        let scope_sets = ApiScope::ALL
+            .iter()
+            .map(|scope| vec![*scope])
+            .chain([ApiScope::ALL.to_vec(), Vec::new()]);
+        for scopes in scope_sets {
+            for status in STATUSES {
+                let key = Principal {
+                    user: Id::from_bytes([7; 16]),
+                    org: own,
+                    role: Role::Member,
+                    org_status: status,
+                    scopes: Some(Scopes::of(&scopes)),
+                };
+                for permission in Permission::ALL {
+                    let needed = match permission {
+                        P::Send | P::WithdrawSend => Some(ApiScope::SendsWrite),
+                        P::TrackSends => Some(ApiScope::SendsRead),
+                        P::Request | P::WithdrawRequest => Some(ApiScope::RequestsWrite),
+                        P::ReadRequests => Some(ApiScope::RequestsRead),
+                        P::UploadDocuments | P::WithdrawDocument => Some(ApiScope::DocumentsWrite),
+                        P::ReadDocuments => Some(ApiScope::DocumentsRead),
+                        P::ViewAudit => Some(ApiScope::AuditRead),
+                        P::ViewLedger => Some(ApiScope::LedgerRead),
+                        _ => None,
+                    };
+                    let expected = match needed {
+                        None => Err(Denied::NotForApiKeys),
+                        Some(scope) if !scopes.contains(&scope) => Err(Denied::MissingScope(scope)),
+                        Some(_) => standing(status),
+                    };
+                    assert_eq!(
+                        authorize(&key, permission, own),
+                        expected,
+                        "{scopes:?} {status:?} {permission:?}"
+                    );
+                    assert_eq!(
+                        authorize(&key, permission, Id::from_bytes([3; 16])),
+                        Err(Denied::OtherOrganisation)
+                    );
+                    let its_own = Made {
+                        org: own,
+                        by: key.user,
+                    };
+                    let someone_elses = Made {
+                        org: own,
+                        by: Id::from_bytes([1; 16]),
+                    };
+                    assert_eq!(authorize_made(&key, permission, its_own), expected);
+                    assert_eq!(
+                        authorize_made(&key, permission, someone_elses),
+                        expected.and(Err(Denied::NotYours)),
+                        "{scopes:?} {status:?} {permission:?} on a user's send"
                     );
                 }
             }

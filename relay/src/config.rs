@@ -244,6 +244,9 @@ pub struct RateLimitsConfig {
     pub csp_report: RateLimit,
     /// Stripe's webhook (Stripe retries what is refused).
     pub webhook: RateLimit,
+    /// Requests made with one API key, whatever address they come from. The default lets a
+    /// script upload a 2 GiB send's chunks in one burst and then about 100 requests a second.
+    pub api_key: RateLimit,
     /// Invitations one organisation may create in a UTC day (each may be mailed by the relay,
     /// so this bounds what an organisation can make the relay's SMTP send). Counted on disk.
     pub invitations_per_org_per_day: u32,
@@ -271,6 +274,7 @@ impl Default for RateLimitsConfig {
             invitation: rate(600, 50),
             csp_report: rate(600, 50),
             webhook: rate(36_000, 500),
+            api_key: rate(360_000, 2_500),
             invitations_per_org_per_day: 50,
             signup_mails_per_address_per_day: 3,
         }

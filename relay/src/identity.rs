@@ -4,7 +4,11 @@
 //! - [`Uploader`]: the bearer of a document's upload token (`Authorization: Bearer`), or a
 //!   logged-in user;
 //! - [`Provider`]: a provider by request link (its `X-Upload-Token`), or a logged-in user;
-//! - [`LinkToken`]: the `X-Upload-Token` header alone, for the holder of a request link.
+//! - [`LinkToken`]: the `X-Upload-Token` header alone, for the holder of a request link;
+//! - [`Caller`]: an organisation's API key (`Authorization: Bearer sp_…`; never a cookie or a
+//!   URL), or a logged-in user, for the endpoints a key may call at all (`authz` decides the
+//!   rest from its scopes). A request that presents a key is never taken for a session, even
+//!   with a cookie beside it: a key opens no endpoint that needs a session.
 //!
 //! An account's identity yields an `authz::Principal` (`Session::principal`,
 //! `Uploader::principal`), which `authz::authorize` decides on; tokens are checked against the object they open by the
@@ -16,10 +20,15 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
-use crate::authz::Principal;
+use shared::ids::Id;
+use shared::wire::{OrgStatus, Role};
+
+use crate::audit::Actor;
+use crate::authz::{Principal, Scopes};
 use crate::error::AppError;
 pub use crate::session::Session;
 use crate::state::AppState;
+use crate::store::{ApiKeyRecord, OrgRecord};
 
 /// The header a provider by link sends the request's upload token in (never in the URL).
 const UPLOAD_TOKEN_HEADER: &str = "x-upload-token";
@@ -42,11 +51,12 @@ impl std::fmt::Debug for PresentedToken {
 }
 
 /// Who is uploading a document: the bearer of its upload token (an uploader without an
-/// account; any session cookie the browser also sends is then ignored), or a logged-in user.
+/// account; any session cookie the browser also sends is then ignored), or an account: a
+/// logged-in user or an API key.
 #[derive(Debug)]
 pub enum Uploader {
     Token(PresentedToken),
-    User(Box<Session>),
+    Account(Caller),
 }
 
 impl Uploader {
@@ -54,7 +64,7 @@ impl Uploader {
     pub fn principal(&self) -> Option<Principal> {
         match self {
             Uploader::Token(_) => None,
-            Uploader::User(session) => Some(session.principal()),
+            Uploader::Account(caller) => Some(caller.principal()),
         }
     }
 }
@@ -63,13 +73,125 @@ impl FromRequestParts<AppState> for Uploader {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        if let Some(token) = bearer(&parts.headers) {
-            return Ok(Uploader::Token(PresentedToken(token.to_owned())));
+        match bearer(&parts.headers) {
+            Some(token) if !crate::api_keys::is_key(token) => {
+                Ok(Uploader::Token(PresentedToken(token.to_owned())))
+            }
+            _ => Caller::from_request_parts(parts, state)
+                .await
+                .map(Uploader::Account),
         }
-        Session::from_request_parts(parts, state)
-            .await
-            .map(|session| Uploader::User(Box::new(session)))
     }
+}
+
+/// Who is calling an endpoint open to API keys: a key of an organisation, or a logged-in user.
+#[derive(Debug)]
+pub enum Caller {
+    Key(Box<KeyCaller>),
+    User(Box<Session>),
+}
+
+/// A live API key and its organisation.
+#[derive(Debug, Clone)]
+pub struct KeyCaller {
+    pub key: ApiKeyRecord,
+    pub org: OrgRecord,
+}
+
+impl Caller {
+    pub fn principal(&self) -> Principal {
+        match self {
+            Caller::User(session) => session.principal(),
+            Caller::Key(caller) => Principal {
+                user: caller.key.id,
+                org: caller.org.id,
+                role: Role::Member,
+                org_status: caller.org.status,
+                scopes: Some(Scopes::of(&caller.key.scopes)),
+            },
+        }
+    }
+
+    /// The caller's organisation.
+    pub fn org(&self) -> &OrgRecord {
+        match self {
+            Caller::User(session) => &session.org,
+            Caller::Key(caller) => &caller.org,
+        }
+    }
+
+    /// Who makes what this caller makes: the user, or the key.
+    pub fn maker(&self) -> Id {
+        match self {
+            Caller::User(session) => session.user.id,
+            Caller::Key(caller) => caller.key.id,
+        }
+    }
+
+    /// The caller as the audit log records them.
+    pub fn actor(&self, ip: Option<String>) -> Actor {
+        match self {
+            Caller::User(session) => Actor::User {
+                id: session.user.id,
+                ip,
+            },
+            Caller::Key(caller) => Actor::ApiKey {
+                id: caller.key.id,
+                ip,
+            },
+        }
+    }
+
+    /// The logged-in user, if the caller is one.
+    pub fn session(&self) -> Option<&Session> {
+        match self {
+            Caller::User(session) => Some(session),
+            Caller::Key(_) => None,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Some(presented) = bearer(&parts.headers) else {
+            return Session::from_request_parts(parts, state)
+                .await
+                .map(|session| Caller::User(Box::new(session)));
+        };
+        if !crate::api_keys::is_key(presented) {
+            return Err(AppError::Unauthenticated(
+                "this needs a log-in session or an organisation's API key (Authorization: Bearer sp_…)",
+            ));
+        }
+        let now = state.clock.now();
+        let key = crate::api_keys::find(&state.store, presented, now)?.map_err(|invalid| {
+            AppError::Unauthenticated(match invalid {
+                crate::api_keys::KeyInvalid::Unknown => {
+                    "this API key is not valid: unknown, mistyped or revoked"
+                }
+                crate::api_keys::KeyInvalid::Expired => "this API key has expired",
+            })
+        })?;
+        let Some(org) = state
+            .store
+            .org(key.org)?
+            .filter(|org| org.status != OrgStatus::Closed)
+        else {
+            return Err(AppError::Unauthenticated(
+                "this API key's organisation is closed",
+            ));
+        };
+        state.rate_limits.check_api_key(key.id)?;
+        state.store.touch_api_key(&key, now)?;
+        Ok(Caller::Key(Box::new(KeyCaller { key, org })))
+    }
+}
+
+/// Whether the request presents an API key (`Authorization: Bearer sp_…`).
+pub fn presents_api_key(headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(crate::api_keys::is_key)
 }
 
 /// Who provides the documents of a request: the holder of its link (who shows the link's

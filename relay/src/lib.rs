@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub mod authz;
 pub mod bundles;

@@ -32,12 +32,14 @@ pub enum Limited {
     Invitation,
     CspReport,
     Webhook,
+    /// Requests made with one API key (counted by key, not by address).
+    ApiKey,
 }
 
 /// The limiters (cheap to clone).
 #[derive(Clone)]
 pub struct RateLimits {
-    inner: Arc<[Keyed; 6]>,
+    inner: Arc<[Keyed; 7]>,
     clock: DefaultClock,
 }
 
@@ -58,6 +60,7 @@ impl RateLimits {
                 keyed(&config.invitation),
                 keyed(&config.csp_report),
                 keyed(&config.webhook),
+                keyed(&config.api_key),
             ]),
             clock: DefaultClock::default(),
         }
@@ -65,8 +68,17 @@ impl RateLimits {
 
     /// Counts a request from `ip` against `which`; refused with 429 when over the rate.
     pub fn check(&self, which: Limited, ip: &str) -> Result<(), AppError> {
+        self.check_counted(which, &network_of(ip))
+    }
+
+    /// Counts a request made with the API key `key` against its rate.
+    pub fn check_api_key(&self, key: shared::ids::Id) -> Result<(), AppError> {
+        self.check_counted(Limited::ApiKey, &key.to_string())
+    }
+
+    fn check_counted(&self, which: Limited, counted: &String) -> Result<(), AppError> {
         let limiter = &self.inner[which as usize];
-        match limiter.check_key(&network_of(ip)) {
+        match limiter.check_key(counted) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());

@@ -10,6 +10,31 @@ use shared::wire::{
 
 use crate::store::{DocumentRecord, OrgRecord, RequestRecord, Store, StoredTarget};
 
+/// Who reads what answers `request`: its requester, when a user asked (an API key holds no
+/// key pair, so what answers a key's request is wrapped to the owner alone), and the
+/// requesting organisation's owner.
+pub fn readers(
+    store: &Store,
+    request: &RequestRecord,
+) -> Result<Vec<crate::store::UserRecord>, crate::documents::DocumentError> {
+    let requester = store.user(request.requester)?.into_iter().collect();
+    Ok(crate::documents::with_readers(
+        requester,
+        vec![crate::documents::owner_of(store, request.org)?],
+    ))
+}
+
+/// Who asked, as people see it: the user's name, or the API key's name marked as one.
+pub fn requester_name(store: &Store, request: &RequestRecord) -> anyhow::Result<String> {
+    if let Some(user) = store.user(request.requester)? {
+        return Ok(user.name);
+    }
+    Ok(store
+        .api_key(request.requester)?
+        .map(|key| format!("{} (API key)", key.name))
+        .unwrap_or_default())
+}
+
 /// The request's status at `now`: closed, fulfilled (a finished upload), overdue, or open.
 pub fn status(store: &Store, now: i64, request: &RequestRecord) -> anyhow::Result<RequestStatus> {
     if request.closed_at.is_some() {

@@ -68,6 +68,7 @@ impl Session {
             org: self.org.id,
             role: self.user.role,
             org_status: self.org.status,
+            scopes: None,
         }
     }
 
@@ -235,6 +236,10 @@ impl FromRequestParts<AppState> for Session {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if crate::identity::presents_api_key(&parts.headers) {
+            // A key never stands in for a session, and a cookie beside it is not looked at.
+            return Err(crate::authz::Denied::NotForApiKeys.into());
+        }
         let token_hash =
             token_from(&parts.headers).ok_or(AppError::Unauthenticated("please log in"))?;
         let store = &state.store;

@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::secret::{SecretBytes, SecretString};
 
+mod api_keys;
 mod documents;
 mod payments;
 mod sends;
+pub use api_keys::*;
 pub use documents::*;
 pub use payments::*;
 pub use sends::*;
@@ -542,4 +544,7 @@ pub struct AuditEntryView {
     pub outcome: String,
     /// Hex of the entry's chain hash.
     pub hash: String,
+    /// For an API key, its name (looked up when shown: the chain stores the key's id).
+    #[serde(default)]
+    pub actor_name: Option<String>,
 }

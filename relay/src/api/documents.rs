@@ -16,10 +16,11 @@ use shared::wire::{self, DocumentKind, DocumentStatus, InvoiceStatus};
 
 use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
+use crate::authz::{Permission, Principal};
 use crate::client_ip::ClientIp;
 use crate::documents::{Reservation, access};
 use crate::error::AppError;
-use crate::identity::{LinkToken, Uploader};
+use crate::identity::{Caller, LinkToken, Uploader};
 use crate::session::Session;
 use crate::state::AppState;
 use crate::store::{DocumentKeys, DocumentLimits, DocumentRecord};
@@ -157,13 +158,7 @@ pub async fn finalize(
         return Err(already());
     }
     let (actor, viewer) = match uploader {
-        Uploader::User(session) => (
-            Actor::User {
-                id: session.user.id,
-                ip,
-            },
-            Some(session),
-        ),
+        Uploader::Account(caller) => (caller.actor(ip), Some(caller.principal())),
         Uploader::Token(_) => (Actor::Anonymous { ip }, None),
     };
     audit_document(
@@ -177,7 +172,7 @@ pub async fn finalize(
         let (state, document) = (state.clone(), document.clone());
         tokio::spawn(async move { notify_readers(&state, &mailer, &document).await });
     }
-    Ok(Json(view(&state, &document, viewer.as_deref())?))
+    Ok(Json(view(&state, &document, viewer.as_ref())?))
 }
 
 /// Which box of the inbox and sent box.
@@ -191,7 +186,7 @@ pub struct ListQuery {
 /// provided (sent), newest first, with a lock on what the caller may not read.
 pub async fn list(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<wire::DocumentView>>, AppError> {
     let Query(query) = query.map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
@@ -204,15 +199,15 @@ pub async fn list(
             )));
         }
     };
+    let principal = caller.principal();
+    crate::authz::authorize(&principal, Permission::ReadDocuments, principal.org)?;
     let mut views = Vec::new();
     for document in state.store.documents()?.into_iter().rev() {
-        if !access(&session.principal(), &document).visible
-            || document.state == DocumentStatus::Uploading
-        {
+        if !access(&principal, &document).visible || document.state == DocumentStatus::Uploading {
             continue;
         }
-        if is_outgoing(&session, &document) == sent {
-            views.push(view(&state, &document, Some(&session))?);
+        if is_outgoing(principal.org, &document) == sent {
+            views.push(view(&state, &document, Some(&principal))?);
         }
     }
     Ok(Json(views))
@@ -221,14 +216,16 @@ pub async fn list(
 /// `GET /api/documents/{id}`: the metadata, for members of the organisations involved.
 pub async fn get(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::DocumentView>, AppError> {
+    let principal = caller.principal();
+    crate::authz::authorize(&principal, Permission::ReadDocuments, principal.org)?;
     let document = live_document(&state, id).await?;
-    if !access(&session.principal(), &document).visible {
+    if !access(&principal, &document).visible {
         return Err(AppError::NotFound);
     }
-    Ok(Json(view(&state, &document, Some(&session))?))
+    Ok(Json(view(&state, &document, Some(&principal))?))
 }
 
 /// `GET /api/documents/{id}/key`: the caller's wrapped key and the sealed manifest, for
@@ -337,23 +334,24 @@ pub async fn chunk(
 pub async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    session: Session,
+    caller: Caller,
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::DocumentView>, AppError> {
+    let principal = caller.principal();
     let document = state.store.document(id)?.ok_or(AppError::NotFound)?;
-    if !access(&session.principal(), &document).visible {
+    if !access(&principal, &document).visible {
         return Err(AppError::NotFound);
     }
     let sender = document.uploaded_by.unwrap_or(Id::from_bytes([0; 16]));
     crate::authz::authorize_made(
-        &session.principal(),
-        crate::authz::Permission::TrackSends,
+        &principal,
+        Permission::WithdrawDocument,
         crate::authz::Made {
             org: document.counterpart.unwrap_or(document.org),
             by: sender,
         },
     )?;
-    if document.kind != DocumentKind::Transfer || !is_outgoing(&session, &document) {
+    if document.kind != DocumentKind::Transfer || !is_outgoing(principal.org, &document) {
         return Err(AppError::Forbidden(
             "only a transfer's sending organisation can withdraw it".to_owned(),
         ));
@@ -382,22 +380,19 @@ pub async fn revoke(
     super::chunks::destroy_files(&state, id).await?;
     audit_document(
         &state,
-        Actor::User {
-            id: session.user.id,
-            ip,
-        },
+        caller.actor(ip),
         &document,
         AuditAction::DocumentRevoke,
         Outcome::Success,
     )?;
-    Ok(Json(view(&state, &document, Some(&session))?))
+    Ok(Json(view(&state, &document, Some(&principal))?))
 }
 
 /// The document as `viewer` sees it (`None`: an uploader without an account).
 pub fn view(
     state: &AppState,
     document: &DocumentRecord,
-    viewer: Option<&Session>,
+    viewer: Option<&Principal>,
 ) -> Result<wire::DocumentView, AppError> {
     let org = state.store.org(document.org)?;
     let counterpart = match document.counterpart {
@@ -440,23 +435,23 @@ pub fn view(
         expires_at: document.expires_at,
         files: u32::try_from(document.files.len()).unwrap_or(u32::MAX),
         size: document.files.iter().sum(),
-        readable: viewer.is_some_and(|session| access(&session.principal(), document).readable),
+        readable: viewer.is_some_and(|principal| access(principal, document).readable),
         readers,
         request: document.request,
         invoice,
         card_payments: state.stripe.is_some(),
         opened_at: document.opened_at,
-        outgoing: viewer.is_some_and(|session| is_outgoing(session, document)),
+        outgoing: viewer.is_some_and(|principal| is_outgoing(principal.org, document)),
     })
 }
 
 /// Whether the viewer's organisation provided the document (rather than received it).
-fn is_outgoing(session: &Session, document: &DocumentRecord) -> bool {
+fn is_outgoing(viewer_org: Id, document: &DocumentRecord) -> bool {
     match document.kind {
         // The requester provides an authorisation to the organisation asked.
-        DocumentKind::Authorization => session.org.id == document.org,
+        DocumentKind::Authorization => viewer_org == document.org,
         DocumentKind::Fulfilment | DocumentKind::Transfer | DocumentKind::Portal => {
-            Some(session.org.id) == document.counterpart && session.org.id != document.org
+            Some(viewer_org) == document.counterpart && viewer_org != document.org
         }
     }
 }
@@ -573,11 +568,12 @@ fn authorize_upload(
     who_uploads(document, uploader)?;
     match uploader.principal() {
         Some(principal) => {
-            crate::authz::authorize(
-                &principal,
-                crate::authz::Permission::SendOrRequest,
-                principal.org,
-            )?;
+            // The authorisation a request carries is part of asking; the rest is uploading.
+            let permission = match document.kind {
+                DocumentKind::Authorization => Permission::Request,
+                _ => Permission::UploadDocuments,
+            };
+            crate::authz::authorize(&principal, permission, principal.org)?;
         }
         None => {
             let org = state.store.org(document.org)?.ok_or_else(gone)?;
@@ -604,10 +600,10 @@ fn who_uploads(document: &DocumentRecord, uploader: &Uploader) -> Result<(), App
                 Err(AppError::Unauthenticated("this upload token is not valid"))
             }
         }
-        (Some(_), Uploader::User(_)) => Err(AppError::Unauthenticated(
+        (Some(_), Uploader::Account(_)) => Err(AppError::Unauthenticated(
             "uploads need the token the relay gave when they started",
         )),
-        (None, Uploader::User(session)) if document.uploaded_by == Some(session.user.id) => Ok(()),
+        (None, Uploader::Account(caller)) if document.uploaded_by == Some(caller.maker()) => Ok(()),
         (None, _) => Err(AppError::Forbidden(
             "only the person who started this upload can add to it".to_owned(),
         )),

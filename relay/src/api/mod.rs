@@ -7,6 +7,7 @@ pub(crate) mod csp_report;
 mod documents;
 mod health;
 mod json;
+mod keys;
 mod links;
 mod members;
 pub(crate) mod metrics;
@@ -82,6 +83,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .route_layer(limited!(rate_limit::invitation)),
         )
         .route("/org/invites/{id}", delete(members::revoke_invite))
+        .route("/org/api-keys", get(keys::list).post(keys::create))
+        .route("/org/api-keys/{id}/revoke", post(keys::revoke))
         .route("/org/members", get(members::list_members))
         .route("/org/members/{id}", delete(members::remove_member))
         .route("/org/members/{id}/role", post(members::change_role))

@@ -12,6 +12,7 @@ use crate::audit::{Actor, AuditAction, AuditEntry, Outcome};
 use crate::authz::{Permission, authorize};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
+use crate::identity::Caller;
 use crate::session::Session;
 use crate::state::AppState;
 
@@ -28,14 +29,27 @@ fn default_limit() -> usize {
 /// `GET /api/org/audit?limit=N`: the newest entries of the caller's organisation.
 pub async fn audit(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<Vec<wire::AuditEntryView>>, AppError> {
     let Query(query) = query.map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
-    authorize(&session.principal(), Permission::ViewAudit, session.org.id)?;
+    authorize(&caller.principal(), Permission::ViewAudit, caller.org().id)?;
     let limit = query.limit.clamp(1, 10_000);
-    let entries = state.store.audit_entries_of_org(session.org.id, limit)?;
-    Ok(Json(entries.iter().map(view).collect()))
+    let entries = state.store.audit_entries_of_org(caller.org().id, limit)?;
+    let mut key_names = std::collections::HashMap::new();
+    let mut views = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let mut shown = view(entry);
+        if let Actor::ApiKey { id, .. } = &entry.actor {
+            if !key_names.contains_key(id) {
+                let name = state.store.api_key(*id)?.map(|key| key.name);
+                key_names.insert(*id, name);
+            }
+            shown.actor_name = key_names.get(id).cloned().flatten();
+        }
+        views.push(shown);
+    }
+    Ok(Json(views))
 }
 
 /// `GET /api/org/audit/checkpoint`: where the whole log stands now, signed with the relay's
@@ -43,9 +57,9 @@ pub async fn audit(
 /// to show that the log still holds that entry with that hash: `admin audit verify --since`).
 pub async fn audit_checkpoint(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
 ) -> Result<Json<wire::AuditCheckpoint>, AppError> {
-    authorize(&session.principal(), Permission::ViewAudit, session.org.id)?;
+    authorize(&caller.principal(), Permission::ViewAudit, caller.org().id)?;
     state
         .store
         .audit_checkpoint(state.clock.now())?
@@ -74,6 +88,7 @@ fn view(entry: &AuditEntry) -> wire::AuditEntryView {
         action: entry.action.clone(),
         target: entry.target.clone(),
         outcome: outcome.to_owned(),
+        actor_name: None,
         hash: entry.hash.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }

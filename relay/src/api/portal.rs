@@ -16,6 +16,7 @@ use crate::client_ip::ClientIp;
 use crate::documents::Reservation;
 use crate::error::AppError;
 use crate::guard::{Guard, Refusal};
+use crate::identity::Caller;
 use crate::session::Session;
 use crate::state::AppState;
 
@@ -169,14 +170,11 @@ pub async fn drop(
 pub async fn transfer(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    session: Session,
+    caller: Caller,
     ApiJson(request): ApiJson<wire::TransferRequest>,
 ) -> Result<Json<wire::DocumentCreated>, AppError> {
-    authorize(
-        &session.principal(),
-        Permission::SendOrRequest,
-        session.org.id,
-    )?;
+    let own = caller.org();
+    authorize(&caller.principal(), Permission::UploadDocuments, own.id)?;
     let target = state
         .store
         .org_by_handle(request.to.trim())?
@@ -187,7 +185,7 @@ pub async fn transfer(
                 request.to
             ))
         })?;
-    if target.id == session.org.id {
+    if target.id == own.id {
         return Err(AppError::Invalid(
             "a chart transfer goes to another organisation".to_owned(),
         ));
@@ -195,8 +193,12 @@ pub async fn transfer(
     let readers = crate::documents::with_readers(
         crate::documents::intake_readers(&state.store, &target)?,
         crate::documents::with_readers(
-            vec![session.user.clone()],
-            vec![crate::documents::owner_of(&state.store, session.org.id)?],
+            caller
+                .session()
+                .map(|session| session.user.clone())
+                .into_iter()
+                .collect(),
+            vec![crate::documents::owner_of(&state.store, own.id)?],
         ),
     );
     let (document, created) = documents::reserve(
@@ -204,17 +206,17 @@ pub async fn transfer(
         Reservation {
             kind: DocumentKind::Transfer,
             org: target.id,
-            counterpart: Some(session.org.id),
-            uploaded_by: Some(session.user.id),
+            counterpart: Some(own.id),
+            uploaded_by: Some(caller.maker()),
             request: None,
             files: request.files,
             readers,
             expires_in_days: target
                 .policy
                 .max_expiry_days
-                .min(session.org.policy.max_expiry_days),
+                .min(own.policy.max_expiry_days),
             max_bundle_bytes: state.config.sends.max_bundle_bytes,
-            quota_org: session.org.id,
+            quota_org: own.id,
             paywall: None,
             anonymous: None,
         },
@@ -222,10 +224,7 @@ pub async fn transfer(
     .await?;
     documents::audit_document(
         &state,
-        Actor::User {
-            id: session.user.id,
-            ip,
-        },
+        caller.actor(ip),
         &document,
         AuditAction::TransferCreate,
         Outcome::Success,

@@ -17,12 +17,11 @@ use shared::wire::{self, DocumentKind, DocumentStatus, OrgStatus};
 use super::documents;
 use super::json::{ApiJson, ApiPath};
 use crate::audit::{Actor, AuditAction, Outcome};
-use crate::authz::{Made, Permission, authorize, authorize_made};
+use crate::authz::{Made, Permission, Principal, authorize, authorize_made};
 use crate::client_ip::ClientIp;
 use crate::documents::Reservation;
 use crate::error::AppError;
-use crate::identity::{LinkToken, Provider};
-use crate::session::Session;
+use crate::identity::{Caller, LinkToken, Provider};
 use crate::state::AppState;
 use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget};
 
@@ -30,23 +29,26 @@ use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, Stored
 pub async fn create(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    session: Session,
+    caller: Caller,
     ApiJson(request): ApiJson<wire::CreateRequestRequest>,
 ) -> Result<Json<wire::CreateRequestResponse>, AppError> {
-    authorize(
-        &session.principal(),
-        Permission::SendOrRequest,
-        session.org.id,
-    )?;
+    let own = caller.org();
+    authorize(&caller.principal(), Permission::Request, own.id)?;
     let description = crate::requests::checked_description(&request.description)?;
     let now = state.clock.now();
     crate::requests::check_due(request.due_at, now)?;
     let (target, target_org) =
-        crate::requests::resolve_target(&state.store, request.target, session.org.id)?;
+        crate::requests::resolve_target(&state.store, request.target, own.id)?;
     let id = Id::generate(&mut shared::crypto::OsRng);
+    // A user reads what answers their request, with their owner; a key holds no key pair, so
+    // what answers a key's request is for the owner alone.
     let requester_side = crate::documents::with_readers(
-        vec![session.user.clone()],
-        vec![crate::documents::owner_of(&state.store, session.org.id)?],
+        caller
+            .session()
+            .map(|session| session.user.clone())
+            .into_iter()
+            .collect(),
+        vec![crate::documents::owner_of(&state.store, own.id)?],
     );
     let authorization = match request.authorization {
         None => None,
@@ -58,27 +60,24 @@ pub async fn create(
                 ),
                 None => requester_side.clone(),
             };
-            let expires_in_days =
-                target_org
-                    .as_ref()
-                    .map_or(session.org.policy.max_expiry_days, |org| {
-                        org.policy
-                            .max_expiry_days
-                            .min(session.org.policy.max_expiry_days)
-                    });
+            let expires_in_days = target_org
+                .as_ref()
+                .map_or(own.policy.max_expiry_days, |org| {
+                    org.policy.max_expiry_days.min(own.policy.max_expiry_days)
+                });
             let (_, created) = documents::reserve(
                 &state,
                 Reservation {
                     kind: DocumentKind::Authorization,
-                    org: session.org.id,
+                    org: own.id,
                     counterpart: target_org.as_ref().map(|org| org.id),
-                    uploaded_by: Some(session.user.id),
+                    uploaded_by: Some(caller.maker()),
                     request: Some(id),
                     files,
                     readers,
                     expires_in_days,
                     max_bundle_bytes: state.config.sends.max_bundle_bytes,
-                    quota_org: session.org.id,
+                    quota_org: own.id,
                     paywall: None,
                     anonymous: None,
                 },
@@ -89,8 +88,8 @@ pub async fn create(
     };
     let record = RequestRecord {
         id,
-        org: session.org.id,
-        requester: session.user.id,
+        org: own.id,
+        requester: caller.maker(),
         target,
         description,
         due_at: request.due_at,
@@ -103,11 +102,8 @@ pub async fn create(
     };
     state.store.save_request(&record)?;
     state.audit(
-        Actor::User {
-            id: session.user.id,
-            ip,
-        },
-        Some(session.org.id),
+        caller.actor(ip),
+        Some(own.id),
         AuditAction::RequestCreate,
         Some(id.to_string()),
         Outcome::Success,
@@ -126,12 +122,14 @@ pub async fn create(
 /// `GET /api/requests`: what the caller's organisation asked and was asked, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
 ) -> Result<Json<Vec<wire::RequestView>>, AppError> {
+    let principal = caller.principal();
+    authorize(&principal, Permission::ReadRequests, principal.org)?;
     let mut views = Vec::new();
     for request in state.store.requests()? {
-        if side(&session, &request).is_some() {
-            views.push(view(&state, &request, &session).await?);
+        if side(principal.org, &request).is_some() {
+            views.push(view(&state, &request, &principal).await?);
         }
     }
     Ok(Json(views))
@@ -140,30 +138,33 @@ pub async fn list(
 /// `GET /api/requests/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::RequestView>, AppError> {
+    let principal = caller.principal();
+    authorize(&principal, Permission::ReadRequests, principal.org)?;
     let request = state.store.request(id)?.ok_or(AppError::NotFound)?;
-    if side(&session, &request).is_none() {
+    if side(principal.org, &request).is_none() {
         return Err(AppError::NotFound);
     }
-    Ok(Json(view(&state, &request, &session).await?))
+    Ok(Json(view(&state, &request, &principal).await?))
 }
 
 /// `POST /api/requests/{id}/close`: the requester (or their owner or admin) closes it.
 pub async fn close(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    session: Session,
+    caller: Caller,
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::RequestView>, AppError> {
+    let principal = caller.principal();
     let request = state.store.request(id)?.ok_or(AppError::NotFound)?;
-    if side(&session, &request).is_none() {
+    if side(principal.org, &request).is_none() {
         return Err(AppError::NotFound);
     }
     authorize_made(
-        &session.principal(),
-        Permission::TrackSends,
+        &principal,
+        Permission::WithdrawRequest,
         Made {
             org: request.org,
             by: request.requester,
@@ -177,16 +178,13 @@ pub async fn close(
         })?
         .ok_or(AppError::NotFound)?;
     state.audit(
-        Actor::User {
-            id: session.user.id,
-            ip,
-        },
+        caller.actor(ip),
         Some(request.org),
         AuditAction::RequestClose,
         Some(id.to_string()),
         Outcome::Success,
     )?;
-    Ok(Json(view(&state, &request, &session).await?))
+    Ok(Json(view(&state, &request, &principal).await?))
 }
 
 /// `POST /api/requests/{id}/fulfil`: reserves a document answering the request, wrapped to the
@@ -209,7 +207,7 @@ pub async fn fulfil(
             if session.org.id != *org {
                 return Err(AppError::NotFound);
             }
-            authorize(&session.principal(), Permission::SendOrRequest, *org)?;
+            authorize(&session.principal(), Permission::UploadDocuments, *org)?;
             Some(session)
         }
         (StoredTarget::Link { .. }, provider) => {
@@ -266,14 +264,7 @@ pub async fn fulfil(
         unlocked: false,
         released_at: None,
     });
-    let requester = state
-        .store
-        .user(request.requester)?
-        .ok_or(AppError::NotFound)?;
-    let readers = crate::documents::with_readers(
-        vec![requester],
-        vec![crate::documents::owner_of(&state.store, request.org)?],
-    );
+    let readers = crate::requests::readers(&state.store, &request)?;
     let provider_org = provider.as_ref().map(|session| session.org.id);
     let (document, created) = documents::reserve(
         &state,
@@ -344,17 +335,11 @@ pub async fn link_view(
         ));
     }
     let org = state.store.org(request.org)?.ok_or(AppError::NotFound)?;
-    let requester = state
-        .store
-        .user(request.requester)?
-        .ok_or(AppError::NotFound)?;
-    let readers = crate::documents::with_readers(
-        vec![requester.clone()],
-        vec![crate::documents::owner_of(&state.store, request.org)?],
-    )
-    .iter()
-    .map(|user| crate::documents::key_holder(&state.store, user))
-    .collect::<Result<_, _>>()?;
+    let requester = crate::requests::requester_name(&state.store, &request)?;
+    let readers = crate::requests::readers(&state.store, &request)?
+        .iter()
+        .map(|user| crate::documents::key_holder(&state.store, user))
+        .collect::<Result<_, _>>()?;
     let authorization = match request.authorization {
         Some(document) => {
             let document = documents::live_document(&state, document).await?;
@@ -380,7 +365,7 @@ pub async fn link_view(
         organisation: org.name,
         organisation_handle: org.handle,
         organisation_verified: org.status == OrgStatus::Verified,
-        requester: requester.name,
+        requester,
         readers,
         authorization,
         max_bundle_bytes: state.config.sends.max_bundle_bytes,
@@ -394,10 +379,10 @@ enum Side {
     Provider,
 }
 
-fn side(session: &Session, request: &RequestRecord) -> Option<Side> {
-    if session.org.id == request.org {
+fn side(viewer_org: Id, request: &RequestRecord) -> Option<Side> {
+    if viewer_org == request.org {
         Some(Side::Requester)
-    } else if request.target_org() == Some(session.org.id) {
+    } else if request.target_org() == Some(viewer_org) {
         Some(Side::Provider)
     } else {
         None
@@ -407,14 +392,10 @@ fn side(session: &Session, request: &RequestRecord) -> Option<Side> {
 async fn view(
     state: &AppState,
     request: &RequestRecord,
-    session: &Session,
+    viewer: &Principal,
 ) -> Result<wire::RequestView, AppError> {
     let org = state.store.org(request.org)?.ok_or(AppError::NotFound)?;
-    let requester = state
-        .store
-        .user(request.requester)?
-        .map(|user| user.name)
-        .unwrap_or_default();
+    let requester = crate::requests::requester_name(&state.store, request)?;
     let target = match request.target_org() {
         Some(id) => state.store.org(id)?,
         None => None,
@@ -423,7 +404,7 @@ async fn view(
         Some(id) => {
             let document = documents::live_document(state, id).await?;
             (document.state != DocumentStatus::Uploading)
-                .then(|| documents::view(state, &document, Some(session)))
+                .then(|| documents::view(state, &document, Some(viewer)))
                 .transpose()?
         }
         None => None,
@@ -432,7 +413,7 @@ async fn view(
     for id in &request.fulfilments {
         let document = documents::live_document(state, *id).await?;
         if document.state != DocumentStatus::Uploading {
-            fulfilments.push(documents::view(state, &document, Some(session))?);
+            fulfilments.push(documents::view(state, &document, Some(viewer))?);
         }
     }
     Ok(wire::RequestView {
@@ -447,7 +428,7 @@ async fn view(
         requester,
         target: target.as_ref().map(|org| org.name.clone()),
         target_handle: target.map(|org| org.handle),
-        outgoing: side(session, request) == Some(Side::Requester),
+        outgoing: side(viewer.org, request) == Some(Side::Requester),
         authorization,
         fulfilments,
     })

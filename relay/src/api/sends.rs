@@ -11,11 +11,11 @@ use shared::ids::Id;
 use shared::wire;
 
 use super::json::{ApiJson, ApiPath};
-use crate::audit::{Actor, AuditAction, Outcome};
+use crate::audit::{AuditAction, Outcome};
 use crate::authz::{Made, Permission, authorize, authorize_made};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
-use crate::session::Session;
+use crate::identity::Caller;
 use crate::state::AppState;
 use crate::store::{LinkKeys, LinkOtp, SendRecord, SendState};
 
@@ -23,14 +23,10 @@ use crate::store::{LinkKeys, LinkOtp, SendRecord, SendState};
 /// reserves the bundle; the answer's id is also the link id.
 pub async fn create(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     ApiJson(request): ApiJson<wire::CreateSendRequest>,
 ) -> Result<Json<wire::CreateSendResponse>, AppError> {
-    authorize(
-        &session.principal(),
-        Permission::SendOrRequest,
-        session.org.id,
-    )?;
+    authorize(&caller.principal(), Permission::Send, caller.org().id)?;
     let recipient_email =
         crate::accounts::optional_email(request.recipient_email.as_deref(), "the recipient's")?;
     let record = crate::sends::create(
@@ -38,9 +34,9 @@ pub async fn create(
         state.clock.now(),
         &state.config.sends,
         crate::sends::Sender {
-            org: session.org.id,
-            user: session.user.id,
-            max_expiry_days: session.org.policy.max_expiry_days,
+            org: caller.org().id,
+            user: caller.maker(),
+            max_expiry_days: caller.org().policy.max_expiry_days,
         },
         request,
         recipient_email,
@@ -57,11 +53,11 @@ pub async fn create(
 /// replaces it (a retried request is harmless).
 pub async fn put_chunk(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     ApiPath((id, file, chunk)): ApiPath<(Id, u32, u32)>,
     request: Request,
 ) -> Result<StatusCode, AppError> {
-    let send = owned_send(&state, &session, id, Permission::SendOrRequest)?;
+    let send = owned_send(&state, &caller, id, Permission::Send)?;
     if send.state != SendState::Uploading {
         return Err(AppError::Conflict(
             "this send is already finalized or ended; its chunks cannot change".to_owned(),
@@ -85,10 +81,10 @@ pub async fn put_chunk(
 /// whole, for its sender to resume an interrupted upload.
 pub async fn stored_chunks(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::StoredChunks>, AppError> {
-    let send = owned_send(&state, &session, id, Permission::SendOrRequest)?;
+    let send = owned_send(&state, &caller, id, Permission::Send)?;
     if send.state != SendState::Uploading {
         return Err(AppError::Conflict(
             "this send is already finalized or ended; there is nothing to resume".to_owned(),
@@ -103,11 +99,11 @@ pub async fn stored_chunks(
 pub async fn finalize(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    session: Session,
+    caller: Caller,
     ApiPath(id): ApiPath<Id>,
     ApiJson(request): ApiJson<wire::FinalizeSendRequest>,
 ) -> Result<Json<wire::SendView>, AppError> {
-    let send = owned_send(&state, &session, id, Permission::SendOrRequest)?;
+    let send = owned_send(&state, &caller, id, Permission::Send)?;
     request
         .guard
         .kdf
@@ -173,10 +169,7 @@ pub async fn finalize(
         return Err(already_finalized());
     }
     state.audit(
-        Actor::User {
-            id: session.user.id,
-            ip,
-        },
+        caller.actor(ip),
         Some(send.org),
         AuditAction::SendCreate,
         Some(send.id.to_string()),
@@ -185,13 +178,13 @@ pub async fn finalize(
     Ok(Json(view(&state, &send)?))
 }
 
-/// `GET /api/sends`: what the caller sent, newest first.
+/// `GET /api/sends`: what the caller (a user, or an API key) sent, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    session: Session,
+    caller: Caller,
 ) -> Result<Json<Vec<wire::SendView>>, AppError> {
-    authorize(&session.principal(), Permission::TrackSends, session.org.id)?;
-    let sends = state.store.sends_of_user(session.user.id)?;
+    authorize(&caller.principal(), Permission::TrackSends, caller.org().id)?;
+    let sends = state.store.sends_of_user(caller.maker())?;
     let views = sends
         .iter()
         .map(|send| view(&state, send))
@@ -204,10 +197,10 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    session: Session,
+    caller: Caller,
     ApiPath(id): ApiPath<Id>,
 ) -> Result<Json<wire::SendView>, AppError> {
-    owned_send(&state, &session, id, Permission::TrackSends)?;
+    owned_send(&state, &caller, id, Permission::WithdrawSend)?;
     let now = state.clock.now();
     let (revoked, send) = state
         .store
@@ -227,10 +220,7 @@ pub async fn revoke(
     }
     super::chunks::destroy_files(&state, id).await?;
     state.audit(
-        Actor::User {
-            id: session.user.id,
-            ip,
-        },
+        caller.actor(ip),
         Some(send.org),
         AuditAction::SendRevoke,
         Some(send.id.to_string()),
@@ -276,13 +266,13 @@ pub fn view(state: &AppState, send: &SendRecord) -> Result<wire::SendView, AppEr
 /// The send, if the caller may act on it with `permission` (the one object check).
 fn owned_send(
     state: &AppState,
-    session: &Session,
+    caller: &Caller,
     id: Id,
     permission: Permission,
 ) -> Result<SendRecord, AppError> {
     let send = state.store.send(id)?.ok_or(AppError::NotFound)?;
     authorize_made(
-        &session.principal(),
+        &caller.principal(),
         permission,
         Made {
             org: send.org,

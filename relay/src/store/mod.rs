@@ -3,6 +3,7 @@
 //! metadata are ever stored: there is no API here that takes a plaintext.
 
 mod accounts;
+mod api_keys;
 mod audit;
 mod backup;
 mod blobs;
@@ -22,6 +23,7 @@ pub use accounts::{
     MfaState, MfaTicket, OrgRecord, PendingSignup, SessionRecord, SessionRefused, SignupConflict,
     UserRecord,
 };
+pub use api_keys::ApiKeyRecord;
 pub use audit::REPEAT_WINDOW_SECONDS;
 pub use backup::{
     BackupReport, CheckReport, Manifest, restore as restore_backup, verify as verify_backup,

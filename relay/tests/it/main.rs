@@ -7,6 +7,7 @@
 //! - `tidy`: the layering of `relay/src` (ARCHITECTURE.md "Architecture invariant").
 
 mod accounts;
+mod api_keys;
 mod backup;
 mod http;
 mod metrics;

@@ -34,7 +34,7 @@ const TAG: usize = 16;
 use super::support::*;
 
 impl Relay {
-    async fn log_in(&self, account: &Account) -> Login {
+    pub(super) async fn log_in(&self, account: &Account) -> Login {
         let body = serde_json::json!({
             "email": account.email,
             "auth_key": shared::encoding::encode(&account.auth_key),
@@ -47,7 +47,7 @@ impl Relay {
     }
 
     /// The operator verifies the organisation `handle`.
-    fn verify(&self, handle: &str) {
+    pub(super) fn verify(&self, handle: &str) {
         let answer = execute(
             &self.store,
             self.now(),
@@ -112,11 +112,7 @@ impl Relay {
         declare_length: bool,
         bytes: Vec<u8>,
     ) -> Response {
-        let mut request = Request::builder()
-            .method(Method::PUT)
-            .uri(path)
-            .header(header::COOKIE, &login.cookie)
-            .header("x-csrf-token", &login.csrf);
+        let mut request = login.authorize(Request::builder().method(Method::PUT).uri(path));
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
@@ -509,7 +505,7 @@ pub(super) fn wrong_proof() -> [u8; 32] {
 }
 
 /// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -525,7 +521,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty()
         && haystack
             .windows(needle.len())

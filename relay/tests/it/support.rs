@@ -70,12 +70,36 @@ fn serving(config: Config, store: Store, dir: tempfile::TempDir) -> Relay {
     }
 }
 
-/// A logged-in browser: its session cookie and CSRF token.
+/// A logged-in browser: its session cookie and CSRF token; or a script holding an API key
+/// (`bearer`), which then sends no cookie and no CSRF token.
 #[derive(Clone, Debug)]
 pub struct Login {
     pub cookie: String,
     pub csrf: String,
     pub session: wire::SessionResponse,
+    pub bearer: Option<String>,
+}
+
+impl Login {
+    /// A script of this user's organisation holding the API key `secret`.
+    pub fn api_key(&self, secret: &str) -> Login {
+        Login {
+            cookie: String::new(),
+            csrf: String::new(),
+            session: self.session.clone(),
+            bearer: Some(secret.to_owned()),
+        }
+    }
+
+    /// Adds this login's credentials to `request`.
+    pub fn authorize(&self, request: axum::http::request::Builder) -> axum::http::request::Builder {
+        match &self.bearer {
+            Some(secret) => request.header(header::AUTHORIZATION, format!("Bearer {secret}")),
+            None => request
+                .header(header::COOKIE, &self.cookie)
+                .header("x-csrf-token", &self.csrf),
+        }
+    }
 }
 
 pub struct Account {
@@ -152,6 +176,7 @@ pub async fn login_from(response: Response) -> Login {
         cookie,
         csrf: session.csrf_token.dangerously_expose().to_owned(),
         session,
+        bearer: None,
     }
 }
 
@@ -280,9 +305,7 @@ pub fn request(
         request = request.extension(axum::extract::ConnectInfo(address));
     }
     if let Some(login) = login {
-        request = request
-            .header(header::COOKIE, &login.cookie)
-            .header("x-csrf-token", &login.csrf);
+        request = login.authorize(request);
     }
     match body {
         Some(json) => request
