@@ -450,6 +450,29 @@ impl AuthorizedApi {
         send(Request::get("/api/org/invites")).await
     }
 
+    /// `GET /api/org/api-keys`: the organisation's API keys, newest first.
+    pub async fn api_keys(&self) -> Result<Vec<wire::ApiKeyView>, ApiError> {
+        send(Request::get("/api/org/api-keys")).await
+    }
+
+    /// `POST /api/org/api-keys`: the answer carries the key's secret, shown once.
+    pub async fn create_api_key(
+        &self,
+        request: &wire::CreateApiKeyRequest,
+    ) -> Result<wire::CreateApiKeyResponse, ApiError> {
+        self.write(Request::post("/api/org/api-keys"), Some(request))
+            .await
+    }
+
+    /// `POST /api/org/api-keys/{id}/revoke`.
+    pub async fn revoke_api_key(&self, id: shared::ids::Id) -> Result<wire::ApiKeyView, ApiError> {
+        self.write::<(), _>(
+            Request::post(&format!("/api/org/api-keys/{id}/revoke")),
+            None,
+        )
+        .await
+    }
+
     /// `POST /api/org/invites`: the answer carries the token, shown once.
     pub async fn invite(
         &self,

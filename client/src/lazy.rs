@@ -62,6 +62,7 @@ pub enum Workspace {
     Dashboard,
     Audit,
     Members,
+    ApiKeys,
     Send,
     Sent,
     Payouts,
@@ -118,6 +119,7 @@ fn workspace(page: Workspace) -> Result<AnyView, PartMissing> {
         Workspace::Dashboard => pages::dashboard::Dashboard().into_any(),
         Workspace::Audit => pages::audit::Audit().into_any(),
         Workspace::Members => pages::members::Members().into_any(),
+        Workspace::ApiKeys => pages::api_keys::ApiKeys().into_any(),
         Workspace::Send => pages::send::Send().into_any(),
         Workspace::Sent => pages::sent::Sent().into_any(),
         Workspace::Payouts => pages::payouts::Payouts().into_any(),
@@ -197,6 +199,7 @@ lazy_page!(ConfirmPage, Account::Confirm);
 lazy_page!(DashboardPage, Workspace::Dashboard);
 lazy_page!(AuditPage, Workspace::Audit);
 lazy_page!(MembersPage, Workspace::Members);
+lazy_page!(ApiKeysPage, Workspace::ApiKeys);
 lazy_page!(SendPage, Workspace::Send);
 lazy_page!(SentPage, Workspace::Sent);
 lazy_page!(PayoutsPage, Workspace::Payouts);

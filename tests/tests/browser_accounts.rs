@@ -463,3 +463,70 @@ async fn with_smtp_configured_sign_up_is_confirmed_by_mail_and_invitations_arriv
         .await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owner_makes_an_api_key_a_script_uses_it_and_revoking_it_stops_it() -> anyhow::Result<()>
+{
+    let relay = TestRelay::start().await?;
+    let browser = Browser::start().await?;
+    let owner = browser.session().await?;
+    sign_up(&owner, &relay, "owner@example.com", "keys-firm").await?;
+    operator_verifies(&relay, "keys-firm").await?;
+    owner.reload().await?;
+    owner.click("a[href='/app/api-keys']").await?;
+    owner.wait_for_text("main h1", "API keys").await?;
+    owner
+        .fill("input[name=api-key-name]", "Practice system")
+        .await?;
+    owner
+        .click("input[name=api-key-scope][value='sends:write']")
+        .await?;
+    owner
+        .click("input[name=api-key-scope][value='sends:read']")
+        .await?;
+    owner.click("form button[type=submit]").await?;
+    let shown = owner
+        .wait_for_text("[data-testid=api-key-secret]", "sp_")
+        .await?;
+    let secret = shown
+        .split_whitespace()
+        .find(|word| word.starts_with("sp_"))
+        .context("the secret is shown")?
+        .to_owned();
+    let table = owner
+        .wait_for_text("[data-testid=api-keys-table]", "Practice system")
+        .await?;
+    assert!(table.contains("sends:write sends:read"), "{table}");
+    assert!(
+        !table.contains(&secret),
+        "the listing shows the prefix, never the secret"
+    );
+
+    let script = reqwest::Client::new();
+    let sends = |secret: String| {
+        let script = script.clone();
+        let url = format!("{}/api/sends", relay.url);
+        async move {
+            script
+                .get(url)
+                .bearer_auth(secret)
+                .send()
+                .await
+                .map(|answer| answer.status())
+        }
+    };
+    assert_eq!(sends(secret.clone()).await?, reqwest::StatusCode::OK);
+
+    owner
+        .click("button[aria-label='Revoke Practice system']")
+        .await?;
+    owner
+        .wait_for_text("[data-testid=api-keys-table]", "revoked")
+        .await?;
+    assert_eq!(
+        sends(secret).await?,
+        reqwest::StatusCode::UNAUTHORIZED,
+        "a revoked key does nothing"
+    );
+    Ok(())
+}

@@ -710,6 +710,7 @@ async fn every_page_passes_axe_core_in_light_and_dark_mode() -> anyhow::Result<(
         ("/app/transfer", "Chart transfer"),
         ("/app/members", "Members"),
         ("/app/audit", "Audit log"),
+        ("/app/api-keys", "API keys"),
         ("/app/payouts", "Payments and payouts"),
         ("/app", "Welcome"),
     ] {

@@ -77,7 +77,10 @@ pub fn Audit() -> impl IntoView {
                                     <tr>
                                         <td>{entry.seq}</td>
                                         <td>{crate::export::utc(entry.time)}</td>
-                                        <td>{entry.actor_kind.clone()}</td>
+                                        <td>{match &entry.actor_name {
+                                            Some(name) => format!("{} ({name})", entry.actor_kind),
+                                            None => entry.actor_kind.clone(),
+                                        }}</td>
                                         <td>{entry.ip.clone().unwrap_or_default()}</td>
                                         <td>{entry.action.clone()}</td>
                                         <td>{entry.target.clone().unwrap_or_default()}</td>
@@ -104,9 +107,10 @@ fn grouped(hex: &str) -> String {
 
 fn haystack(entry: &AuditEntryView) -> String {
     format!(
-        "{} {} {} {} {}",
+        "{} {} {} {} {} {}",
         entry.action,
         entry.actor_kind,
+        entry.actor_name.as_deref().unwrap_or_default(),
         entry.target.as_deref().unwrap_or_default(),
         entry.outcome,
         entry.ip.as_deref().unwrap_or_default()

@@ -109,6 +109,8 @@ fn Home() -> impl IntoView {
                             <A href=Page::Members.path()>"Members"</A>
                             " · "
                             <A href=Page::Audit.path()>"Audit log"</A>
+                            " · "
+                            <A href=Page::ApiKeys.path()>"API keys"</A>
                         </p>
                     </Show>
                     <Show when=move || is_owner>

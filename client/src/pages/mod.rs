@@ -1,5 +1,6 @@
 //! One page per file; route paths live in `routes::Page`.
 
+pub mod api_keys;
 pub mod audit;
 pub mod confirm;
 pub mod dashboard;
