@@ -221,6 +221,22 @@ check_served_client() {
   rm -rf "$data"
 }
 
+# The OpenAPI validator (openapi-spec-validator from PyPI) in its own virtual environment under
+# .tools, every package pinned.
+ensure_openapi_validator() {
+  local venv="$TOOLS/openapi" stamp
+  stamp=$(sha256sum "$ROOT/.ci/openapi-requirements.txt" | cut -c1-16)
+  if [ -x "$venv/bin/openapi-spec-validator" ] && [ -f "$venv/.installed-$stamp" ]; then
+    step "openapi-spec-validator: present"
+    return
+  fi
+  step "openapi-spec-validator: installing from PyPI into .tools/openapi (about 10 s)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/.ci/openapi-requirements.txt"
+  touch "$venv/.installed-$stamp"
+}
+
 # An S3-compatible server for the bucket tests (relay chunks on object storage): moto's server
 # mode from PyPI, in its own virtual environment under .tools, every package pinned.
 ensure_s3_server() {

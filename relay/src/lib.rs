@@ -109,6 +109,11 @@ pub fn client_sha256() -> &'static str {
 /// What `sealpost-relay --version` prints after the program's name: the release, the protocol
 /// (PROTOCOL.md), the SHA-256 of the embedded client (as `/.well-known/sealpost-client.sha256`
 /// and the app's footer show it) and the commit it was built from.
+/// The API's OpenAPI 3.1 document as JSON (`/api/openapi.json`, `sealpost-relay openapi`).
+pub fn openapi_document() -> &'static str {
+    api::openapi::document()
+}
+
 pub fn version_text() -> String {
     let client = match client_sha256() {
         "" => "none (built without the client: serves the API only)",

@@ -36,6 +36,9 @@ enum Command {
     /// Print the effective configuration (every layer applied, secrets shown as ***) and every
     /// problem found; exit status 1 if there is one.
     CheckConfig,
+    /// Print the API's OpenAPI 3.1 document (what `/api/openapi.json` serves), to generate a
+    /// client or check an integration without a running relay.
+    Openapi,
     /// Operator commands; they reach the running relay through its admin socket, or open the
     /// data directory themselves when no relay runs.
     Admin {
@@ -198,12 +201,24 @@ async fn main() -> anyhow::Result<ExitCode> {
     if let Some(Command::CheckConfig) = cli.command {
         return Ok(check_config(cli.config.as_deref(), &flags));
     }
+    if let Some(Command::Openapi) = cli.command {
+        use std::io::Write as _;
+        // A reader that stops early (`| head`) is not an error.
+        let written = writeln!(std::io::stdout().lock(), "{}", relay::openapi_document());
+        return match written {
+            Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(error).context("while writing the document")
+            }
+            _ => Ok(ExitCode::SUCCESS),
+        };
+    }
     let config = Config::load(cli.config.as_deref(), &flags)
         .map_err(|error| anyhow::anyhow!("{error}"))
         .context("while reading the configuration")?;
     match cli.command {
         None | Some(Command::Serve) => serve(config).await.map(|()| ExitCode::SUCCESS),
         Some(Command::CheckConfig) => Ok(check_config(cli.config.as_deref(), &flags)),
+        Some(Command::Openapi) => Ok(ExitCode::SUCCESS),
         Some(Command::Admin {
             json,
             command:

@@ -6,6 +6,8 @@ pub mod crypto;
 pub mod encoding;
 pub mod ids;
 pub mod money;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod secret;
 pub mod wire;
 

@@ -22,6 +22,7 @@ use crate::crypto::{
 };
 
 /// `GET /api/health`: liveness plus what a client needs to know it speaks to a compatible relay.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthResponse {
     /// Always `"ok"` when the relay answers at all.
@@ -37,6 +38,7 @@ pub struct HealthResponse {
 }
 
 /// The body of every error the API answers: a stable machine `code` and a human `message`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorResponse {
     /// A stable, lowercase, snake_case identifier such as `not_found` or `payload_too_large`.
@@ -47,8 +49,10 @@ pub struct ErrorResponse {
 
 /// What a sender's browser gives the relay to guard a Secure Send link (PROTOCOL.md "Links"
 /// and "Delivery receipts"): never the link secret, the OTP, `o` or the proof.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkGuard {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::array")]
     pub otp_salt: OtpSalt,
     pub kdf: KdfParams,
@@ -81,11 +85,14 @@ impl LinkGuard {
 
 /// What sign-up (and a password change) uploads (PROTOCOL.md "Accounts"): the public key, the
 /// salt and parameters of the password derivation, the sealed private key and the auth key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountKeys {
     /// SPKI DER.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::bytes")]
     pub public_key: Vec<u8>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::array")]
     pub salt: [u8; 16],
     pub kdf: KdfParams,
@@ -197,6 +204,7 @@ mod tests {
 }
 
 /// The role of a user in their organisation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -206,6 +214,7 @@ pub enum Role {
 }
 
 /// Where an organisation stands with the operator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgStatus {
@@ -219,6 +228,7 @@ pub enum OrgStatus {
 }
 
 /// `POST /api/auth/prelogin`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreloginRequest {
     pub email: String,
@@ -226,14 +236,17 @@ pub struct PreloginRequest {
 
 /// The salt and parameters to derive the master key with. For an unknown e-mail the relay
 /// answers a deterministic fake salt, so the answer does not reveal who has an account.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreloginResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::array")]
     pub salt: [u8; 16],
     pub kdf: KdfParams,
 }
 
 /// The organisation a first user creates at sign-up.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrganisation {
     pub name: String,
@@ -242,6 +255,7 @@ pub struct NewOrganisation {
 }
 
 /// `POST /api/auth/signup`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignupRequest {
     pub email: String,
@@ -258,6 +272,7 @@ pub struct SignupRequest {
 /// `POST /api/auth/signup`'s answer (202) when the relay confirms addresses by mail: the same
 /// whether the address was free (a confirmation link was mailed) or already had an account (a
 /// notice was mailed instead), so the form does not tell who has an account.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignupPending {
     pub email: String,
@@ -266,12 +281,14 @@ pub struct SignupPending {
 }
 
 /// `POST /api/auth/signup/confirm`: the token from the confirmation link's fragment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignupConfirmRequest {
     pub token: SecretString,
 }
 
 /// `POST /api/auth/signup/confirm`'s answer: the account exists now; log in to use it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignupConfirmed {
     pub email: String,
@@ -279,6 +296,7 @@ pub struct SignupConfirmed {
 }
 
 /// `POST /api/org/invites`: invite someone by address, as admin or member.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateInviteRequest {
     pub email: String,
@@ -287,6 +305,7 @@ pub struct CreateInviteRequest {
 
 /// A pending invitation as owners and admins see it. `token` is present only in the answer to
 /// its creation (it is stored hashed and cannot be shown again).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteView {
     pub id: crate::ids::Id,
@@ -301,11 +320,13 @@ pub struct InviteView {
 }
 
 /// `POST /api/auth/invite`: what an invite token is for, so the join page can say it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteLookupRequest {
     pub token: SecretString,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteLookupResponse {
     pub organisation: String,
@@ -321,6 +342,7 @@ fn default_min_password_length() -> u32 {
 }
 
 /// A member as owners and admins see them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberView {
     pub id: crate::ids::Id,
@@ -330,24 +352,28 @@ pub struct MemberView {
 }
 
 /// `POST /api/org/transfer`: make another member the owner (the owner becomes an admin).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferOwnershipRequest {
     pub member: crate::ids::Id,
 }
 
 /// `POST /api/org/close`: the organisation's handle, typed again as confirmation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloseOrganisationRequest {
     pub handle: String,
 }
 
 /// `POST /api/org/members/{id}/role`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeRoleRequest {
     pub role: Role,
 }
 
 /// `POST /api/auth/login`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub email: String,
@@ -355,6 +381,7 @@ pub struct LoginRequest {
 }
 
 /// A user as the app shows them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
     pub id: crate::ids::Id,
@@ -364,6 +391,7 @@ pub struct UserView {
 }
 
 /// An organisation as the app shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgView {
     pub id: crate::ids::Id,
@@ -373,10 +401,13 @@ pub struct OrgView {
 }
 
 /// The user's own key material, returned at log-in so the browser can unlock the private key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnKeys {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::bytes")]
     pub public_key: Vec<u8>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::array")]
     pub salt: [u8; 16],
     pub kdf: KdfParams,
@@ -385,6 +416,7 @@ pub struct OwnKeys {
 
 /// The answer to sign-up, log-in and `GET /api/me`: who is logged in, and the token to send in
 /// `X-CSRF-Token` with every state-changing request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionResponse {
     pub user: UserView,
@@ -407,6 +439,7 @@ pub struct SessionResponse {
 
 /// The answer to `POST /api/auth/login`: a session, or (with a second factor) a ticket to
 /// redeem with a code at `POST /api/auth/mfa/verify`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginResponse {
     #[serde(default)]
@@ -416,6 +449,7 @@ pub struct LoginResponse {
 }
 
 /// `POST /api/auth/mfa/verify`: a TOTP code or a recovery code for a login ticket.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaVerifyRequest {
     pub ticket: SecretString,
@@ -423,6 +457,7 @@ pub struct MfaVerifyRequest {
 }
 
 /// `POST /api/auth/mfa/setup`: the secret to put in an authenticator app.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaSetupResponse {
     /// Base32, for typing in by hand.
@@ -432,18 +467,21 @@ pub struct MfaSetupResponse {
 }
 
 /// `POST /api/auth/mfa/confirm`: the first code from the app, proving the enrolment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaConfirmRequest {
     pub code: SecretString,
 }
 
 /// Ten single-use recovery codes, shown once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaConfirmResponse {
     pub recovery_codes: Vec<SecretString>,
 }
 
 /// An organisation's account rules.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OrgPolicy {
@@ -477,6 +515,7 @@ impl Default for OrgPolicy {
 
 /// `POST /api/auth/password`: a new password's key material, proven by the current auth key.
 /// The public key stays the same; the private key is re-sealed under the new wrap key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangePasswordRequest {
     pub current_auth_key: SecretBytes<32>,
@@ -485,6 +524,7 @@ pub struct ChangePasswordRequest {
 
 /// `GET /api/session`: the session this browser has, if any (200 either way, so that a page
 /// checking whether it is logged in produces no error).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionState {
     #[serde(default)]
@@ -495,6 +535,7 @@ pub struct SessionState {
 /// by an organisation or the operator outside the relay, it later shows whether the log was
 /// cut short (an entry it names is gone) or rewritten (that entry's hash changed), which a
 /// hash chain alone cannot, since its whole tail can be recomputed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditCheckpoint {
@@ -527,6 +568,7 @@ impl AuditCheckpoint {
 }
 
 /// One audit log entry as owners and admins see it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntryView {
     pub seq: u64,

@@ -30,6 +30,18 @@ use crate::state::AppState;
 use crate::store::{JoinConflict, PendingSignup, SignupConflict, Updated, UserRecord};
 
 /// `POST /api/auth/prelogin`.
+#[utoipa::path(
+    post,
+    path = "/api/auth/prelogin",
+    operation_id = "auth_prelogin",
+    tag = "accounts",
+    security(()),
+    request_body = wire::PreloginRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::PreloginResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn prelogin(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<wire::PreloginRequest>,
@@ -50,6 +62,19 @@ pub async fn prelogin(
 
 /// `POST /api/auth/signup`: a new organisation (pending) and its owner, or a new member
 /// joining with an invitation.
+#[utoipa::path(
+    post,
+    path = "/api/auth/signup",
+    operation_id = "auth_signup",
+    tag = "accounts",
+    security(()),
+    request_body = wire::SignupRequest,
+    responses(
+        (status = 201, description = "the organisation and its owner exist; a session cookie is set", body = wire::SessionResponse),
+        (status = 202, description = "with mail configured: a confirmation link was mailed (the same answer for every address)", body = wire::SignupPending),
+        super::openapi::Errors
+    )
+)]
 pub async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -187,6 +212,18 @@ async fn signup_by_mail(
 
 /// `POST /api/auth/signup/confirm`: the link mailed by `signup_by_mail` creates the
 /// organisation and its owner; the owner then logs in with the password they chose.
+#[utoipa::path(
+    post,
+    path = "/api/auth/signup/confirm",
+    operation_id = "auth_confirm_signup",
+    tag = "accounts",
+    security(()),
+    request_body = wire::SignupConfirmRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::SignupConfirmed),
+        super::openapi::Errors
+    )
+)]
 pub async fn confirm_signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -242,6 +279,18 @@ pub async fn confirm_signup(
 }
 
 /// `POST /api/auth/invite`: the organisation, address and role an invite token is for.
+#[utoipa::path(
+    post,
+    path = "/api/auth/invite",
+    operation_id = "auth_invite_lookup",
+    tag = "accounts",
+    security(()),
+    request_body = wire::InviteLookupRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::InviteLookupResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn invite_lookup(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<wire::InviteLookupRequest>,
@@ -264,6 +313,18 @@ pub async fn invite_lookup(
 
 /// `POST /api/auth/login`. The attempt counts as a failure before the key is hashed and is
 /// refunded when it was right (see `guard`).
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    operation_id = "auth_login",
+    tag = "accounts",
+    security(()),
+    request_body = wire::LoginRequest,
+    responses(
+        (status = 200, description = "logged in (a session cookie is set), or a second factor is asked for", body = wire::LoginResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -389,6 +450,17 @@ pub(crate) fn complete_login(
 }
 
 /// `POST /api/auth/logout`: ends this session.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    operation_id = "auth_logout",
+    tag = "accounts",
+    security(("session" = [])),
+    responses(
+        (status = 204, description = "the session ended; the cookie is cleared"),
+        super::openapi::Errors
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -409,6 +481,17 @@ pub async fn logout(
 }
 
 /// `POST /api/auth/logout-all`: ends every session of this user, this one included.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout-all",
+    operation_id = "auth_logout_all",
+    tag = "accounts",
+    security(("session" = [])),
+    responses(
+        (status = 204, description = "every session of the user ended; the cookie is cleared"),
+        super::openapi::Errors
+    )
+)]
 pub async fn logout_all(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -437,6 +520,18 @@ pub async fn logout_all(
 /// user's other sessions end. The change commits only if the session is still alive and the
 /// password is still the one just checked (nothing changed it while this request was hashing
 /// or arriving).
+#[utoipa::path(
+    post,
+    path = "/api/auth/password",
+    operation_id = "auth_change_password",
+    tag = "accounts",
+    security(("session" = [])),
+    request_body = wire::ChangePasswordRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::SessionResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -524,11 +619,33 @@ pub async fn change_password(
 }
 
 /// `GET /api/me`: 401 without a session (for API clients).
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    operation_id = "auth_me",
+    tag = "accounts",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the answer", body = wire::SessionResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn me(State(state): State<AppState>, session: Session) -> Json<wire::SessionResponse> {
     Json(session.response(state.clock.now()))
 }
 
 /// `GET /api/session`: the session if there is one, `null` if not; both are 200.
+#[utoipa::path(
+    get,
+    path = "/api/session",
+    operation_id = "auth_current",
+    tag = "accounts",
+    security(("session" = []), ()),
+    responses(
+        (status = 200, description = "the answer", body = wire::SessionState),
+        super::openapi::Errors
+    )
+)]
 pub async fn current(
     State(state): State<AppState>,
     session: Result<Session, AppError>,

@@ -30,6 +30,18 @@ struct Report {
     blocked_uri: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/csp-report",
+    operation_id = "csp_report_post",
+    tag = "operations",
+    security(()),
+    request_body(content = Object, content_type = "application/csp-report", description = "a browser's Content-Security-Policy report"),
+    responses(
+        (status = 204, description = "done"),
+        super::openapi::Errors
+    )
+)]
 pub async fn post(request: Request) -> Result<StatusCode, AppError> {
     let bytes = read_body(request, MAX_BODY_BYTES).await?;
     let envelope: ReportEnvelope = parse_json(&bytes)?;

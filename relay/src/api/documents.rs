@@ -41,6 +41,19 @@ pub async fn reserve(
 }
 
 /// `PUT /api/documents/{id}/files/{file}/chunks/{chunk}`: one sealed chunk, by its uploader.
+#[utoipa::path(
+    put,
+    path = "/api/documents/{id}/files/{file}/chunks/{chunk}",
+    operation_id = "documents_put_chunk",
+    tag = "documents",
+    security(("upload_token" = []), ("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id"), ("file" = u32, Path, description = "the file's index in its bundle"), ("chunk" = u32, Path, description = "the chunk's index in its file")),
+    request_body(content = shared::openapi::Binary, content_type = "application/octet-stream", description = "one sealed chunk, exactly as long as the chunk schedule says"),
+    responses(
+        (status = 204, description = "done"),
+        super::openapi::Errors
+    )
+)]
 pub async fn put_chunk(
     State(state): State<AppState>,
     uploader: Uploader,
@@ -74,6 +87,18 @@ pub async fn put_chunk(
 /// `GET /api/documents/{id}/chunks`: the chunks of a document still uploading that the relay
 /// holds whole, for its uploader (the session that reserved it, or the reservation's upload
 /// token) to resume an interrupted upload.
+#[utoipa::path(
+    get,
+    path = "/api/documents/{id}/chunks",
+    operation_id = "documents_stored_chunks",
+    tag = "documents",
+    security(("upload_token" = []), ("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::StoredChunks),
+        super::openapi::Errors
+    )
+)]
 pub async fn stored_chunks(
     State(state): State<AppState>,
     uploader: Uploader,
@@ -93,6 +118,19 @@ pub async fn stored_chunks(
 
 /// `POST /api/documents/{id}/finalize`: once every chunk is stored, attaches the wrapped keys
 /// (exactly one per expected reader) and the sealed manifest, in one write.
+#[utoipa::path(
+    post,
+    path = "/api/documents/{id}/finalize",
+    operation_id = "documents_finalize",
+    tag = "documents",
+    security(("upload_token" = []), ("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    request_body = wire::FinalizeDocumentRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::DocumentView),
+        super::openapi::Errors
+    )
+)]
 pub async fn finalize(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -184,6 +222,17 @@ pub struct ListQuery {
 
 /// `GET /api/documents?box=inbox|sent`: what the caller's organisation received (inbox) or
 /// provided (sent), newest first, with a lock on what the caller may not read.
+#[utoipa::path(
+    get,
+    path = "/api/documents",
+    operation_id = "documents_list",
+    tag = "documents",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the answer", body = Vec<wire::DocumentView>),
+        super::openapi::Errors
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -214,6 +263,18 @@ pub async fn list(
 }
 
 /// `GET /api/documents/{id}`: the metadata, for members of the organisations involved.
+#[utoipa::path(
+    get,
+    path = "/api/documents/{id}",
+    operation_id = "documents_get",
+    tag = "documents",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::DocumentView),
+        super::openapi::Errors
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -230,6 +291,18 @@ pub async fn get(
 
 /// `GET /api/documents/{id}/key`: the caller's wrapped key and the sealed manifest, for
 /// readers only, once any invoice is paid.
+#[utoipa::path(
+    get,
+    path = "/api/documents/{id}/key",
+    operation_id = "documents_key",
+    tag = "documents",
+    security(("session" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::OpenDocumentResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn key(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -302,6 +375,18 @@ pub async fn key(
 
 /// `GET /api/documents/{id}/files/{file}/chunks/{chunk}`: ciphertext, for its readers (or,
 /// for an authorisation of a request by link, whoever holds the link's upload token).
+#[utoipa::path(
+    get,
+    path = "/api/documents/{id}/files/{file}/chunks/{chunk}",
+    operation_id = "documents_chunk",
+    tag = "documents",
+    security(("session" = []), ("request_link" = []), ()),
+    params(("id" = shared::ids::Id, Path, description = "the object's id"), ("file" = u32, Path, description = "the file's index in its bundle"), ("chunk" = u32, Path, description = "the chunk's index in its file")),
+    responses(
+        (status = 200, description = "one sealed chunk (readers only)", content_type = "application/octet-stream", body = shared::openapi::Binary),
+        super::openapi::Errors
+    )
+)]
 pub async fn chunk(
     State(state): State<AppState>,
     session: Option<Session>,
@@ -331,6 +416,18 @@ pub async fn chunk(
 
 /// `POST /api/documents/{id}/revoke`: a transfer's sender (or their owner or admin) withdraws
 /// it before the receiving organisation opened it; keys and ciphertext are deleted.
+#[utoipa::path(
+    post,
+    path = "/api/documents/{id}/revoke",
+    operation_id = "documents_revoke",
+    tag = "documents",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::DocumentView),
+        super::openapi::Errors
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -7,6 +7,17 @@ use shared::wire;
 use crate::error::AppError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    operation_id = "health_get",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "the answer", body = wire::HealthResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn get(State(state): State<AppState>) -> Result<Json<wire::HealthResponse>, AppError> {
     state.store.check()?;
     Ok(Json(wire::HealthResponse {

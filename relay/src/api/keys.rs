@@ -20,6 +20,17 @@ use crate::store::Updated;
 const MAX_LIVE_KEYS: usize = 50;
 
 /// `GET /api/org/api-keys`: the organisation's keys, newest first, revoked ones included.
+#[utoipa::path(
+    get,
+    path = "/api/org/api-keys",
+    operation_id = "keys_list",
+    tag = "api keys",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the answer", body = Vec<wire::ApiKeyView>),
+        super::openapi::Errors
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     session: Session,
@@ -34,6 +45,18 @@ pub async fn list(
 }
 
 /// `POST /api/org/api-keys`: a new key; its secret is shown in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/org/api-keys",
+    operation_id = "keys_create",
+    tag = "api keys",
+    security(("session" = [])),
+    request_body = wire::CreateApiKeyRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::CreateApiKeyResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -83,6 +106,18 @@ pub async fn create(
 }
 
 /// `POST /api/org/api-keys/{id}/revoke`: the key does nothing from this answer on.
+#[utoipa::path(
+    post,
+    path = "/api/org/api-keys/{id}/revoke",
+    operation_id = "keys_revoke",
+    tag = "api keys",
+    security(("session" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::ApiKeyView),
+        super::openapi::Errors
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -26,6 +26,18 @@ use crate::tokens::Presented;
 
 /// `GET /api/links/{id}`: who sends, until when, how many opens and tries are left, and the
 /// OTP salt and parameters the browser needs to compute the proof.
+#[utoipa::path(
+    get,
+    path = "/api/links/{id}",
+    operation_id = "links_info",
+    tag = "links",
+    security(()),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::LinkInfo),
+        super::openapi::Errors
+    )
+)]
 pub async fn info(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Id>,
@@ -58,6 +70,19 @@ pub async fn info(
 }
 
 /// `POST /api/links/{id}/open`.
+#[utoipa::path(
+    post,
+    path = "/api/links/{id}/open",
+    operation_id = "links_open",
+    tag = "links",
+    security(()),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    request_body = wire::OpenLinkRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::OpenLinkResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn open(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -198,6 +223,18 @@ pub async fn open(
 
 /// `GET /api/links/{id}/files/{file}/chunks/{chunk}` with `Authorization: Bearer <token>`:
 /// one sealed chunk, never cached.
+#[utoipa::path(
+    get,
+    path = "/api/links/{id}/files/{file}/chunks/{chunk}",
+    operation_id = "links_chunk",
+    tag = "links",
+    security(("download_token" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id"), ("file" = u32, Path, description = "the file's index in its bundle"), ("chunk" = u32, Path, description = "the chunk's index in its file")),
+    responses(
+        (status = 200, description = "one sealed chunk", content_type = "application/octet-stream", body = shared::openapi::Binary),
+        super::openapi::Errors
+    )
+)]
 pub async fn chunk(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -217,6 +254,19 @@ pub async fn chunk(
 
 /// `POST /api/links/{id}/receipt`: the recipient's proof of decryption. Records "delivered"
 /// and, once every open is spent and receipted, deletes the ciphertext at once.
+#[utoipa::path(
+    post,
+    path = "/api/links/{id}/receipt",
+    operation_id = "links_receipt",
+    tag = "links",
+    security(()),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    request_body = wire::ReceiptRequest,
+    responses(
+        (status = 204, description = "done"),
+        super::openapi::Errors
+    )
+)]
 pub async fn receipt(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

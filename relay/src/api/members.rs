@@ -25,6 +25,18 @@ use crate::store::{InviteRecord, Updated, UserRecord};
 const INVITE_SECONDS: i64 = 7 * 24 * 3600;
 
 /// `POST /api/org/invites`.
+#[utoipa::path(
+    post,
+    path = "/api/org/invites",
+    operation_id = "members_create_invite",
+    tag = "organisation",
+    security(("session" = [])),
+    request_body = wire::CreateInviteRequest,
+    responses(
+        (status = 201, description = "created", body = wire::InviteView),
+        super::openapi::Errors
+    )
+)]
 pub async fn create_invite(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -129,6 +141,17 @@ pub async fn create_invite(
 }
 
 /// `GET /api/org/invites`.
+#[utoipa::path(
+    get,
+    path = "/api/org/invites",
+    operation_id = "members_list_invites",
+    tag = "organisation",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the answer", body = Vec<wire::InviteView>),
+        super::openapi::Errors
+    )
+)]
 pub async fn list_invites(
     State(state): State<AppState>,
     session: Session,
@@ -145,6 +168,18 @@ pub async fn list_invites(
 }
 
 /// `DELETE /api/org/invites/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/org/invites/{id}",
+    operation_id = "members_revoke_invite",
+    tag = "organisation",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "the object's id")),
+    responses(
+        (status = 204, description = "done"),
+        super::openapi::Errors
+    )
+)]
 pub async fn revoke_invite(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -174,6 +209,17 @@ pub async fn revoke_invite(
 }
 
 /// `GET /api/org/members`.
+#[utoipa::path(
+    get,
+    path = "/api/org/members",
+    operation_id = "members_list_members",
+    tag = "organisation",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the answer", body = Vec<wire::MemberView>),
+        super::openapi::Errors
+    )
+)]
 pub async fn list_members(
     State(state): State<AppState>,
     session: Session,
@@ -188,6 +234,19 @@ pub async fn list_members(
 }
 
 /// `POST /api/org/members/{id}/role`: between admin and member; ends the member's sessions.
+#[utoipa::path(
+    post,
+    path = "/api/org/members/{id}/role",
+    operation_id = "members_change_role",
+    tag = "organisation",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "the object's id")),
+    request_body = wire::ChangeRoleRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::MemberView),
+        super::openapi::Errors
+    )
+)]
 pub async fn change_role(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -239,6 +298,18 @@ pub async fn change_role(
 }
 
 /// `DELETE /api/org/members/{id}`: removes the member and ends their sessions.
+#[utoipa::path(
+    delete,
+    path = "/api/org/members/{id}",
+    operation_id = "members_remove_member",
+    tag = "organisation",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "the object's id")),
+    responses(
+        (status = 204, description = "done"),
+        super::openapi::Errors
+    )
+)]
 pub async fn remove_member(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -314,6 +385,18 @@ fn member_view(user: &UserRecord) -> wire::MemberView {
 
 /// `POST /api/org/members/{id}/mfa-reset`: an owner or admin removes a member's second factor
 /// (a lost phone); the member's sessions end.
+#[utoipa::path(
+    post,
+    path = "/api/org/members/{id}/mfa-reset",
+    operation_id = "members_reset_mfa",
+    tag = "organisation",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "the object's id")),
+    responses(
+        (status = 204, description = "done"),
+        super::openapi::Errors
+    )
+)]
 pub async fn reset_mfa(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

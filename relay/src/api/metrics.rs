@@ -135,6 +135,17 @@ pub fn separate(state: AppState) -> Router {
 /// `GET /api/ready`: whether this relay can take changes now. The data directory takes a
 /// synced write and the database a flush, and the disk has more than `min_free_bytes` free;
 /// otherwise 503 (or 507), so a load balancer sends users elsewhere.
+#[utoipa::path(
+    get,
+    path = "/api/ready",
+    operation_id = "metrics_ready",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "the data directory takes a durable write and has room: `{\"status\":\"ready\"}`"),
+        super::openapi::Errors
+    )
+)]
 pub async fn ready(State(state): State<AppState>) -> Result<Response, AppError> {
     state
         .store

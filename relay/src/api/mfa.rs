@@ -32,6 +32,18 @@ const RECOVERY_CODES: usize = 10;
 /// `POST /api/auth/mfa/verify`: the second step of log-in. The ticket's tries and the code's
 /// time step are each spent in one atomic step, so parallel guesses are each counted and a
 /// code is never accepted twice.
+#[utoipa::path(
+    post,
+    path = "/api/auth/mfa/verify",
+    operation_id = "mfa_verify",
+    tag = "accounts",
+    security(()),
+    request_body = wire::MfaVerifyRequest,
+    responses(
+        (status = 200, description = "logged in; a session cookie is set", body = wire::LoginResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn verify(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -126,6 +138,17 @@ pub async fn verify(
 
 /// `POST /api/auth/mfa/setup`: a fresh secret for the authenticator app (replacing any
 /// unconfirmed one).
+#[utoipa::path(
+    post,
+    path = "/api/auth/mfa/setup",
+    operation_id = "mfa_setup",
+    tag = "accounts",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the answer", body = wire::MfaSetupResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn setup(
     State(state): State<AppState>,
     session: Session,
@@ -172,6 +195,18 @@ enum Confirmation {
 /// `POST /api/auth/mfa/confirm`: the first code proves the app holds the secret; answers the
 /// recovery codes, once. Checked against the pending secret as stored now, not as it was when
 /// the request began.
+#[utoipa::path(
+    post,
+    path = "/api/auth/mfa/confirm",
+    operation_id = "mfa_confirm",
+    tag = "accounts",
+    security(("session" = [])),
+    request_body = wire::MfaConfirmRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::MfaConfirmResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn confirm(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

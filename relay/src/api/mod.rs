@@ -12,6 +12,7 @@ mod links;
 mod members;
 pub(crate) mod metrics;
 mod mfa;
+pub(crate) mod openapi;
 mod org;
 mod payments;
 mod portal;
@@ -38,6 +39,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     }
     Router::new()
         .route("/health", get(health::get))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/ready", get(metrics::ready))
         .route(
             "/auth/prelogin",

@@ -27,6 +27,17 @@ fn default_limit() -> usize {
 }
 
 /// `GET /api/org/audit?limit=N`: the newest entries of the caller's organisation.
+#[utoipa::path(
+    get,
+    path = "/api/org/audit",
+    operation_id = "org_audit",
+    tag = "organisation",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the answer", body = Vec<wire::AuditEntryView>),
+        super::openapi::Errors
+    )
+)]
 pub async fn audit(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,6 +66,17 @@ pub async fn audit(
 /// `GET /api/org/audit/checkpoint`: where the whole log stands now, signed with the relay's
 /// audit key, for the organisation to keep outside the relay (the operator can later be asked
 /// to show that the log still holds that entry with that hash: `admin audit verify --since`).
+#[utoipa::path(
+    get,
+    path = "/api/org/audit/checkpoint",
+    operation_id = "org_audit_checkpoint",
+    tag = "organisation",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the answer", body = wire::AuditCheckpoint),
+        super::openapi::Errors
+    )
+)]
 pub async fn audit_checkpoint(
     State(state): State<AppState>,
     caller: Caller,
@@ -94,12 +116,35 @@ fn view(entry: &AuditEntry) -> wire::AuditEntryView {
 }
 
 /// `GET /api/org/policy`.
+#[utoipa::path(
+    get,
+    path = "/api/org/policy",
+    operation_id = "org_policy",
+    tag = "organisation",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the answer", body = wire::OrgPolicy),
+        super::openapi::Errors
+    )
+)]
 pub async fn policy(session: Session) -> Result<Json<wire::OrgPolicy>, AppError> {
     authorize(&session.principal(), Permission::SetPolicy, session.org.id)?;
     Ok(Json(session.org.policy))
 }
 
 /// `PUT /api/org/policy`: password length and age, MFA requirement.
+#[utoipa::path(
+    put,
+    path = "/api/org/policy",
+    operation_id = "org_set_policy",
+    tag = "organisation",
+    security(("session" = [])),
+    request_body = wire::OrgPolicy,
+    responses(
+        (status = 200, description = "the answer", body = wire::OrgPolicy),
+        super::openapi::Errors
+    )
+)]
 pub async fn set_policy(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -150,6 +195,18 @@ pub async fn set_policy(
 
 /// `POST /api/org/transfer`: the owner hands ownership to another member and becomes an admin.
 /// Both lose their other sessions (their roles changed).
+#[utoipa::path(
+    post,
+    path = "/api/org/transfer",
+    operation_id = "org_transfer",
+    tag = "organisation",
+    security(("session" = [])),
+    request_body = wire::TransferOwnershipRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::SessionResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn transfer(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -199,6 +256,18 @@ pub async fn transfer(
 
 /// `POST /api/org/close`: the owner closes the organisation (typing its handle again). Every
 /// session ends, nobody logs in any more, and the retention sweep purges it after 90 days.
+#[utoipa::path(
+    post,
+    path = "/api/org/close",
+    operation_id = "org_close",
+    tag = "organisation",
+    security(("session" = [])),
+    request_body = wire::CloseOrganisationRequest,
+    responses(
+        (status = 204, description = "done"),
+        super::openapi::Errors
+    )
+)]
 pub async fn close(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -54,6 +54,18 @@ pub fn view(state: &AppState, invoice: &InvoiceRecord) -> Result<wire::InvoiceVi
 
 /// `POST /api/invoices/{id}/checkout`, for anyone holding the link: a Stripe Checkout
 /// Session for the invoice (an open one is reused), and where to send the browser.
+#[utoipa::path(
+    post,
+    path = "/api/invoices/{id}/checkout",
+    operation_id = "payments_checkout",
+    tag = "payments",
+    security(()),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::CheckoutResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn checkout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -143,6 +155,19 @@ pub async fn checkout(
 }
 
 /// `POST /api/invoices/{id}/mark-paid`: the payee records a payment outside Stripe.
+#[utoipa::path(
+    post,
+    path = "/api/invoices/{id}/mark-paid",
+    operation_id = "payments_mark_paid",
+    tag = "payments",
+    security(("session" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    request_body = wire::MarkPaidRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::InvoiceView),
+        super::openapi::Errors
+    )
+)]
 pub async fn mark_paid(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -191,6 +216,18 @@ pub async fn mark_paid(
 /// `POST /api/stripe/webhook`: Stripe's signed events. The signature is checked over the raw
 /// body before anything is parsed; an event already handled answers 200 and changes nothing;
 /// an answer other than 2xx makes Stripe deliver again later.
+#[utoipa::path(
+    post,
+    path = "/api/stripe/webhook",
+    operation_id = "payments_webhook",
+    tag = "payments",
+    security(()),
+    request_body(content = Object, description = "a Stripe event, signed in `Stripe-Signature`"),
+    responses(
+        (status = 200, description = "the event was taken (or was already taken)", body = Object),
+        super::openapi::Errors
+    )
+)]
 pub async fn webhook(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -240,6 +277,17 @@ pub async fn webhook(
 
 /// `GET /api/org/payouts`: details, the report per currency and the ledger (the owner; an
 /// API key with `ledger:read` gets the report and ledger without the bank details).
+#[utoipa::path(
+    get,
+    path = "/api/org/payouts",
+    operation_id = "payments_payouts",
+    tag = "payments",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the answer", body = wire::PayoutReport),
+        super::openapi::Errors
+    )
+)]
 pub async fn payouts(
     State(state): State<AppState>,
     caller: Caller,
@@ -263,6 +311,18 @@ pub async fn payouts(
 }
 
 /// `PUT /api/org/payouts/details`: where the operator pays card money out (owner only).
+#[utoipa::path(
+    put,
+    path = "/api/org/payouts/details",
+    operation_id = "payments_set_payout_details",
+    tag = "payments",
+    security(("session" = [])),
+    request_body = wire::PayoutDetails,
+    responses(
+        (status = 200, description = "the answer", body = wire::PayoutDetails),
+        super::openapi::Errors
+    )
+)]
 pub async fn set_payout_details(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -304,6 +364,18 @@ pub async fn set_payout_details(
 }
 
 /// `POST /api/org/payouts`: the owner records a payout received from the operator.
+#[utoipa::path(
+    post,
+    path = "/api/org/payouts",
+    operation_id = "payments_record_payout",
+    tag = "payments",
+    security(("session" = [])),
+    request_body = wire::RecordPayoutRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::LedgerEntryView),
+        super::openapi::Errors
+    )
+)]
 pub async fn record_payout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

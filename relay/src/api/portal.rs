@@ -21,6 +21,17 @@ use crate::session::Session;
 use crate::state::AppState;
 
 /// `GET /api/org/portal`: the owner's portal settings.
+#[utoipa::path(
+    get,
+    path = "/api/org/portal",
+    operation_id = "portal_settings",
+    tag = "portal and transfers",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the answer", body = wire::PortalSettings),
+        super::openapi::Errors
+    )
+)]
 pub async fn settings(
     State(_state): State<AppState>,
     session: Session,
@@ -38,6 +49,18 @@ pub async fn settings(
 
 /// `PUT /api/org/portal`: turn the portal on or off and name the intake users (members of the
 /// organisation; the owner always reads as well).
+#[utoipa::path(
+    put,
+    path = "/api/org/portal",
+    operation_id = "portal_set_settings",
+    tag = "portal and transfers",
+    security(("session" = [])),
+    request_body = wire::PortalSettings,
+    responses(
+        (status = 200, description = "the answer", body = wire::PortalSettings),
+        super::openapi::Errors
+    )
+)]
 pub async fn set_settings(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -87,6 +110,18 @@ pub async fn set_settings(
 }
 
 /// `GET /api/portal/{handle}`: the public intake page's facts and the keys to encrypt to.
+#[utoipa::path(
+    get,
+    path = "/api/portal/{handle}",
+    operation_id = "portal_view",
+    tag = "portal and transfers",
+    security(()),
+    params(("handle" = String, Path, description = "the organisation's handle")),
+    responses(
+        (status = 200, description = "the answer", body = wire::PortalView),
+        super::openapi::Errors
+    )
+)]
 pub async fn view(
     State(state): State<AppState>,
     ApiPath(handle): ApiPath<String>,
@@ -107,6 +142,19 @@ pub async fn view(
 
 /// `POST /api/portal/{handle}/drops`: reserves an anonymous drop (rate-limited per IP); the
 /// answer carries the upload token for its chunks and finalize.
+#[utoipa::path(
+    post,
+    path = "/api/portal/{handle}/drops",
+    operation_id = "portal_drop",
+    tag = "portal and transfers",
+    security(()),
+    params(("handle" = String, Path, description = "the organisation's handle")),
+    request_body = wire::NewDocumentRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::DocumentCreated),
+        super::openapi::Errors
+    )
+)]
 pub async fn drop(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -167,6 +215,18 @@ pub async fn drop(
 }
 
 /// `POST /api/transfers`: a chart transfer to another organisation by handle.
+#[utoipa::path(
+    post,
+    path = "/api/transfers",
+    operation_id = "portal_transfer",
+    tag = "portal and transfers",
+    security(("session" = []), ("api_key" = [])),
+    request_body = wire::TransferRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::DocumentCreated),
+        super::openapi::Errors
+    )
+)]
 pub async fn transfer(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -26,6 +26,18 @@ use crate::state::AppState;
 use crate::store::{InvoiceRecord, InvoiceSubject, Paywall, RequestRecord, StoredTarget};
 
 /// `POST /api/requests`.
+#[utoipa::path(
+    post,
+    path = "/api/requests",
+    operation_id = "requests_create",
+    tag = "requests",
+    security(("session" = []), ("api_key" = [])),
+    request_body = wire::CreateRequestRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::CreateRequestResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -120,6 +132,17 @@ pub async fn create(
 }
 
 /// `GET /api/requests`: what the caller's organisation asked and was asked, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/requests",
+    operation_id = "requests_list",
+    tag = "requests",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the answer", body = Vec<wire::RequestView>),
+        super::openapi::Errors
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,6 +159,18 @@ pub async fn list(
 }
 
 /// `GET /api/requests/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/requests/{id}",
+    operation_id = "requests_get",
+    tag = "requests",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::RequestView),
+        super::openapi::Errors
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -151,6 +186,18 @@ pub async fn get(
 }
 
 /// `POST /api/requests/{id}/close`: the requester (or their owner or admin) closes it.
+#[utoipa::path(
+    post,
+    path = "/api/requests/{id}/close",
+    operation_id = "requests_close",
+    tag = "requests",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::RequestView),
+        super::openapi::Errors
+    )
+)]
 pub async fn close(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -190,6 +237,19 @@ pub async fn close(
 /// `POST /api/requests/{id}/fulfil`: reserves a document answering the request, wrapped to the
 /// requester and their owner. A member of the organisation asked (logged in) may attach an
 /// invoice; a provider by link shows the upload token instead of a session.
+#[utoipa::path(
+    post,
+    path = "/api/requests/{id}/fulfil",
+    operation_id = "requests_fulfil",
+    tag = "requests",
+    security(("request_link" = []), ("session" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    request_body = wire::FulfilRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::DocumentCreated),
+        super::openapi::Errors
+    )
+)]
 pub async fn fulfil(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -323,6 +383,18 @@ pub async fn fulfil(
 
 /// `GET /api/requests/{id}/link` with `X-Upload-Token`: what a provider by link needs: the
 /// request, the keys to encrypt to, and the authorisation document's link-wrapped key.
+#[utoipa::path(
+    get,
+    path = "/api/requests/{id}/link",
+    operation_id = "requests_link_view",
+    tag = "requests",
+    security(("request_link" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::LinkRequestView),
+        super::openapi::Errors
+    )
+)]
 pub async fn link_view(
     State(state): State<AppState>,
     link: LinkToken,

@@ -21,6 +21,18 @@ use crate::store::{LinkKeys, LinkOtp, SendRecord, SendState};
 
 /// `POST /api/sends`: checks the request against the limits and the organisation's quota and
 /// reserves the bundle; the answer's id is also the link id.
+#[utoipa::path(
+    post,
+    path = "/api/sends",
+    operation_id = "sends_create",
+    tag = "sends",
+    security(("session" = []), ("api_key" = [])),
+    request_body = wire::CreateSendRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::CreateSendResponse),
+        super::openapi::Errors
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,6 +63,19 @@ pub async fn create(
 /// `PUT /api/sends/{id}/files/{file}/chunks/{chunk}`: one sealed chunk as
 /// `application/octet-stream`, exactly as long as the schedule says. Uploading a chunk again
 /// replaces it (a retried request is harmless).
+#[utoipa::path(
+    put,
+    path = "/api/sends/{id}/files/{file}/chunks/{chunk}",
+    operation_id = "sends_put_chunk",
+    tag = "sends",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id"), ("file" = u32, Path, description = "the file's index in its bundle"), ("chunk" = u32, Path, description = "the chunk's index in its file")),
+    request_body(content = shared::openapi::Binary, content_type = "application/octet-stream", description = "one sealed chunk, exactly as long as the chunk schedule says"),
+    responses(
+        (status = 204, description = "done"),
+        super::openapi::Errors
+    )
+)]
 pub async fn put_chunk(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,6 +104,18 @@ pub async fn put_chunk(
 
 /// `GET /api/sends/{id}/chunks`: the chunks of a send still uploading that the relay holds
 /// whole, for its sender to resume an interrupted upload.
+#[utoipa::path(
+    get,
+    path = "/api/sends/{id}/chunks",
+    operation_id = "sends_stored_chunks",
+    tag = "sends",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::StoredChunks),
+        super::openapi::Errors
+    )
+)]
 pub async fn stored_chunks(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,6 +133,19 @@ pub async fn stored_chunks(
 
 /// `POST /api/sends/{id}/finalize`: once every chunk is stored, attaches the link guard and
 /// the sealed manifest and makes the link openable, in one write.
+#[utoipa::path(
+    post,
+    path = "/api/sends/{id}/finalize",
+    operation_id = "sends_finalize",
+    tag = "sends",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    request_body = wire::FinalizeSendRequest,
+    responses(
+        (status = 200, description = "the answer", body = wire::SendView),
+        super::openapi::Errors
+    )
+)]
 pub async fn finalize(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -179,6 +229,17 @@ pub async fn finalize(
 }
 
 /// `GET /api/sends`: what the caller (a user, or an API key) sent, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/sends",
+    operation_id = "sends_list",
+    tag = "sends",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the answer", body = Vec<wire::SendView>),
+        super::openapi::Errors
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,6 +255,18 @@ pub async fn list(
 
 /// `POST /api/sends/{id}/revoke`: ends a link nobody opened yet; its wrapped key, manifest and
 /// ciphertext are deleted.
+#[utoipa::path(
+    post,
+    path = "/api/sends/{id}/revoke",
+    operation_id = "sends_revoke",
+    tag = "sends",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = shared::ids::Id, Path, description = "the object's id")),
+    responses(
+        (status = 200, description = "the answer", body = wire::SendView),
+        super::openapi::Errors
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

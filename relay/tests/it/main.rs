@@ -11,6 +11,7 @@ mod api_keys;
 mod backup;
 mod http;
 mod metrics;
+mod openapi;
 mod process;
 mod sends;
 mod support;

@@ -28,6 +28,7 @@ pub mod labels {
 }
 
 /// The password-hashing algorithm; only argon2id exists in protocol v1.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KdfAlgorithm {
     #[serde(rename = "argon2id")]
@@ -35,6 +36,7 @@ pub enum KdfAlgorithm {
 }
 
 /// argon2id parameters, stored beside every salt so they can be raised later.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KdfParams {
     pub alg: KdfAlgorithm,

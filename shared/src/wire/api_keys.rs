@@ -16,6 +16,7 @@ pub const MAX_API_KEY_NAME_CHARS: usize = 80;
 
 /// One thing a key may do. A key never carries an owner's or admin's powers over people,
 /// policy, payouts or keys, whatever its scopes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ApiScope {
     /// Create Secure Sends, upload their ciphertext, finalize and revoke them.
@@ -79,6 +80,7 @@ impl ApiScope {
 }
 
 /// `POST /api/org/api-keys`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateApiKeyRequest {
     pub name: String,
@@ -89,6 +91,7 @@ pub struct CreateApiKeyRequest {
 }
 
 /// The answer: the key, and its secret, shown this once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateApiKeyResponse {
     pub key: ApiKeyView,
@@ -96,6 +99,7 @@ pub struct CreateApiKeyResponse {
 }
 
 /// A key as owners and admins see it (never its secret or hash).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyView {
     pub id: Id,

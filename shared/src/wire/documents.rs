@@ -18,6 +18,7 @@ pub const MAX_REQUEST_DESCRIPTION_CHARS: usize = 2000;
 /// A key the browser must encrypt to: whose it is and the SPKI bytes. Browsers pin keys by
 /// `handle` and `email` (an identity the relay cannot mint without a new reader showing), not
 /// by `user`, which the relay chooses.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyHolder {
     pub user: Id,
@@ -32,11 +33,13 @@ pub struct KeyHolder {
     #[serde(default)]
     pub intake: bool,
     /// SPKI DER.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::bytes")]
     pub public_key: Vec<u8>,
 }
 
 /// `K` wrapped to one reader.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReaderKey {
     pub user: Id,
@@ -44,6 +47,7 @@ pub struct ReaderKey {
 }
 
 /// What kind of document it is, and so who reads it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
@@ -60,6 +64,7 @@ pub enum DocumentKind {
 }
 
 /// Where a document stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentStatus {
@@ -72,6 +77,7 @@ pub enum DocumentStatus {
 }
 
 /// What the relay hands back when a document is reserved.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentCreated {
     pub id: Id,
@@ -85,6 +91,7 @@ pub struct DocumentCreated {
 }
 
 /// `POST /api/documents/{id}/finalize`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalizeDocumentRequest {
     pub readers: Vec<ReaderKey>,
@@ -96,6 +103,7 @@ pub struct FinalizeDocumentRequest {
 
 /// A document as members of the organisations involved see it. `readable` says whether the
 /// viewer is one of its readers; the others see this much and a lock.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentView {
     pub id: Id,
@@ -131,6 +139,7 @@ pub struct DocumentView {
 }
 
 /// `GET /api/documents/{id}/key`: the viewer's wrapped key and the sealed manifest.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenDocumentResponse {
     pub wrapped_key: UserWrappedKey,
@@ -138,6 +147,7 @@ pub struct OpenDocumentResponse {
 }
 
 /// Who a request asks.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RequestTarget {
@@ -153,6 +163,7 @@ pub enum RequestTarget {
 }
 
 /// `POST /api/requests`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateRequestRequest {
     pub target: RequestTarget,
@@ -164,6 +175,7 @@ pub struct CreateRequestRequest {
     pub authorization: Option<Vec<u64>>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateRequestResponse {
     pub id: Id,
@@ -175,6 +187,7 @@ pub struct CreateRequestResponse {
 }
 
 /// Where a request stands, for both sides.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
@@ -186,6 +199,7 @@ pub enum RequestStatus {
 }
 
 /// A request as the requester's and the provider's organisations see it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestView {
     pub id: Id,
@@ -212,6 +226,7 @@ pub struct RequestView {
 }
 
 /// `POST /api/requests/{id}/fulfil`: reserve a document answering the request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FulfilRequest {
     pub files: Vec<u64>,
@@ -222,6 +237,7 @@ pub struct FulfilRequest {
 
 /// `GET /api/requests/{id}/link` with the upload token: what a provider without an account
 /// sees of a request by link.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkRequestView {
     pub id: Id,
@@ -240,6 +256,7 @@ pub struct LinkRequestView {
 }
 
 /// An authorisation document as a provider by link receives it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkAuthorization {
     pub document: Id,
@@ -248,6 +265,7 @@ pub struct LinkAuthorization {
 }
 
 /// `GET /api/portal/{handle}`: an organisation's public intake page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortalView {
     pub organisation: String,
@@ -258,12 +276,14 @@ pub struct PortalView {
 }
 
 /// `POST /api/portal/{handle}/drops`, `POST /api/transfers` and the like: the files' sizes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDocumentRequest {
     pub files: Vec<u64>,
 }
 
 /// `POST /api/transfers`: a chart transfer to another organisation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferRequest {
     pub to: String,
@@ -271,6 +291,7 @@ pub struct TransferRequest {
 }
 
 /// `GET /api/org/portal` and `PUT`: the owner's portal settings.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PortalSettings {

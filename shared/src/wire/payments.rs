@@ -14,6 +14,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 200;
 pub const MAX_REFERENCE_CHARS: usize = 120;
 
 /// What a payee asks before the documents are released.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceTerms {
     /// In the currency's minor units (cents for EUR, yen for JPY).
@@ -23,6 +24,7 @@ pub struct InvoiceTerms {
 }
 
 /// Where an invoice stands. Only `paid` releases keys.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
@@ -36,6 +38,7 @@ pub enum InvoiceStatus {
 }
 
 /// How an invoice was paid.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
@@ -46,6 +49,7 @@ pub enum PaymentMethod {
 }
 
 /// An invoice as its payer and its payee see it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceView {
     pub id: Id,
@@ -65,12 +69,14 @@ pub struct InvoiceView {
 }
 
 /// `POST /api/invoices/{id}/checkout`: where to send the payer's browser.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckoutResponse {
     pub url: String,
 }
 
 /// `POST /api/invoices/{id}/mark-paid`: the payee's record of a payment outside Stripe.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarkPaidRequest {
     /// A bank transfer's reference, a cheque number.
@@ -79,6 +85,7 @@ pub struct MarkPaidRequest {
 
 /// Where the operator pays an organisation what its card payments collected (set by the
 /// owner; relay-visible, shown to the operator in the payout report).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PayoutDetails {
@@ -91,6 +98,7 @@ pub struct PayoutDetails {
 }
 
 /// What a ledger entry records.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerKind {
@@ -100,6 +108,7 @@ pub enum LedgerKind {
 }
 
 /// One append-only ledger entry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntryView {
     pub seq: u64,
@@ -118,6 +127,7 @@ pub struct LedgerEntryView {
 
 /// One currency's line of the payout report. Card payments are collected by the relay's
 /// Stripe account and owed to the payee; payments marked by hand went to the payee directly.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayoutLine {
     pub currency: Currency,
@@ -130,6 +140,7 @@ pub struct PayoutLine {
 }
 
 /// `GET /api/org/payouts`: the owner's view of money.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayoutReport {
     pub details: PayoutDetails,
@@ -141,6 +152,7 @@ pub struct PayoutReport {
 }
 
 /// `POST /api/org/payouts`: a payout received from the operator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordPayoutRequest {
     pub amount_minor: u64,

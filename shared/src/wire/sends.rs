@@ -13,6 +13,7 @@ use crate::ids::Id;
 use crate::secret::{SecretBytes, SecretString};
 
 /// `POST /api/sends`: reserve room for a bundle and get its id (which is also the link id).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateSendRequest {
     /// Stream size of each file (its padded size, PROTOCOL.md "Padding"), in manifest order;
@@ -30,6 +31,7 @@ pub struct CreateSendRequest {
     pub invoice: Option<InvoiceTerms>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateSendResponse {
     pub id: Id,
@@ -38,6 +40,7 @@ pub struct CreateSendResponse {
 
 /// `GET /api/sends/{id}/chunks`: which chunks of a send that is still uploading the relay holds
 /// whole, so that an interrupted upload (a reload, a lost network) sends only the others.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredChunks {
     /// For each file, in manifest order, the indices of its chunks stored at their full length,
@@ -47,6 +50,7 @@ pub struct StoredChunks {
 
 /// `POST /api/sends/{id}/finalize`: the link guard and the sealed manifest; after this the
 /// link opens.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalizeSendRequest {
     pub guard: LinkGuard,
@@ -54,6 +58,7 @@ pub struct FinalizeSendRequest {
 }
 
 /// Where a send stands, as its sender sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SendStatus {
@@ -74,6 +79,7 @@ pub enum SendStatus {
 }
 
 /// One entry of the sender's "Sent" list.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendView {
     pub id: Id,
@@ -98,6 +104,7 @@ pub struct SendView {
 }
 
 /// `GET /api/links/{id}`: what anyone holding the link may know before typing the OTP.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkInfo {
     pub id: Id,
@@ -110,6 +117,7 @@ pub struct LinkInfo {
     pub attempts_left: u32,
     pub files: u32,
     pub size: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::array")]
     pub otp_salt: OtpSalt,
     pub kdf: KdfParams,
@@ -123,12 +131,14 @@ pub struct LinkInfo {
 }
 
 /// `POST /api/links/{id}/open`: the proof derived from the link secret and the OTP.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenLinkRequest {
     pub proof: SecretBytes<32>,
 }
 
 /// What a correct proof releases (once per allowed open).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenLinkResponse {
     /// `AES-256-GCM(link_key, K)`.
@@ -138,14 +148,17 @@ pub struct OpenLinkResponse {
     pub download_token: SecretString,
     pub token_expires_at: i64,
     /// The relay's challenge for the delivery receipt.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::array")]
     pub receipt_nonce: [u8; RECEIPT_NONCE_LEN],
 }
 
 /// `POST /api/links/{id}/receipt`: `HMAC-SHA-256(receipt_key, link_id ‖ nonce)`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptRequest {
     pub download_token: SecretString,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64Url))]
     #[serde(with = "crate::encoding::array")]
     pub receipt: [u8; 32],
 }
