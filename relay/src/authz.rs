@@ -80,6 +80,8 @@ pub enum Permission {
     ViewAudit,
     /// Create, list and revoke the organisation's API keys.
     ManageApiKeys,
+    /// Register, list and remove the organisation's webhook endpoints, and replay deliveries.
+    ManageWebhooks,
     /// Payout details and recording payouts.
     ManagePayouts,
     /// The public intake portal and who the intake users are.
@@ -91,7 +93,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 22] = [
         Permission::ManageOwnAccount,
         Permission::Send,
         Permission::TrackSends,
@@ -109,6 +111,7 @@ impl Permission {
         Permission::SetPolicy,
         Permission::ViewAudit,
         Permission::ManageApiKeys,
+        Permission::ManageWebhooks,
         Permission::ManagePayouts,
         Permission::ManagePortal,
         Permission::TransferOwnership,
@@ -135,6 +138,7 @@ impl Permission {
             | Permission::InviteMembers
             | Permission::SetPolicy
             | Permission::ManageApiKeys
+            | Permission::ManageWebhooks
             | Permission::ManagePayouts
             | Permission::ManagePortal
             | Permission::TransferOwnership
@@ -160,7 +164,8 @@ impl Permission {
             | Permission::InviteMembers
             | Permission::SetPolicy
             | Permission::ViewAudit
-            | Permission::ManageApiKeys => matches!(role, Role::Owner | Role::Admin),
+            | Permission::ManageApiKeys
+            | Permission::ManageWebhooks => matches!(role, Role::Owner | Role::Admin),
             Permission::ViewLedger
             | Permission::ManagePayouts
             | Permission::ManagePortal
@@ -361,7 +366,11 @@ mod tests {
                         (P::Send | P::Request | P::UploadDocuments, _)
                         | (P::InviteMembers, Role::Owner | Role::Admin) => standing(status),
                         (
-                            P::ManageMembers | P::SetPolicy | P::ViewAudit | P::ManageApiKeys,
+                            P::ManageMembers
+                            | P::SetPolicy
+                            | P::ViewAudit
+                            | P::ManageApiKeys
+                            | P::ManageWebhooks,
                             Role::Owner | Role::Admin,
                         ) => Ok(()),
                         (

@@ -36,6 +36,35 @@ pub struct Config {
     pub blobs: BlobsConfig,
     pub tls: TlsConfig,
     pub metrics: MetricsConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Outgoing webhooks (organisations register endpoints for their events). By default only
+/// `https://` endpoints on public addresses are accepted and called, so an organisation
+/// cannot make the relay reach into the network it runs in (SSRF).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Allow endpoints on loopback, private, link-local and other non-public addresses (an
+    /// intranet receiver, or tests).
+    pub allow_private_addresses: bool,
+    /// Allow `http://` endpoints (deliveries then travel in the clear).
+    pub allow_http: bool,
+    /// How long one attempt may take.
+    pub timeout_seconds: u32,
+    /// Endpoints one organisation may register.
+    pub max_endpoints_per_org: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_addresses: false,
+            allow_http: false,
+            timeout_seconds: 10,
+            max_endpoints_per_org: 10,
+        }
+    }
 }
 
 /// `/metrics` (Prometheus text). Never public by default: it is served only on `listen`, a
@@ -188,6 +217,7 @@ impl Default for Config {
             blobs: BlobsConfig::default(),
             tls: TlsConfig::default(),
             metrics: MetricsConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }

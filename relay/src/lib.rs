@@ -41,6 +41,7 @@ mod state;
 pub mod tls;
 pub mod tokens;
 pub mod totp;
+pub mod webhooks;
 
 /// Decoders of untrusted input that are private to the API, reachable for the fuzz targets in
 /// `relay/fuzz` (not an interface).
@@ -190,6 +191,7 @@ pub async fn serve(
     let mut tasks = vec![
         tokio::spawn(admin::serve(admin_listener, state.clone())),
         tokio::spawn(retention::run(state.clone())),
+        tokio::spawn(webhooks::run(state.clone())),
         tokio::spawn(rate_limit::tidy(state.rate_limits.clone())),
         tokio::spawn(audit_repeats(state.clone())),
     ];

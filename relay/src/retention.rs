@@ -244,6 +244,38 @@ fn keeps_keys(store: &Store, id: shared::ids::Id) -> anyhow::Result<bool> {
     })
 }
 
+/// Records, once, each open request that passed its due date unanswered (`request.overdue`, the
+/// event a webhook reports); how many were found.
+pub fn note_overdue_requests(store: &Store, now: i64) -> anyhow::Result<usize> {
+    let mut noted = 0;
+    for request in store.requests()? {
+        if request.overdue_at.is_some()
+            || crate::requests::status(store, now, &request)? != RequestStatus::Overdue
+        {
+            continue;
+        }
+        let first = store.update_request(request.id, |request| {
+            let first = request.overdue_at.is_none();
+            request.overdue_at.get_or_insert(now);
+            first
+        })?;
+        if let Some((true, request)) = first {
+            store.audit_append(
+                now,
+                AuditEvent {
+                    actor: Actor::Operator,
+                    org: Some(request.org),
+                    action: AuditAction::RequestOverdue,
+                    target: Some(request.id.to_string()),
+                    outcome: Outcome::Success,
+                },
+            )?;
+            noted += 1;
+        }
+    }
+    Ok(noted)
+}
+
 /// How close to its due date an open request starts being reminded of, and how often.
 const REMIND_BEFORE_DUE: i64 = 2 * 86_400;
 const REMIND_EVERY: i64 = 86_400;
@@ -269,10 +301,7 @@ pub async fn remind_requests(state: &AppState, now: i64) -> anyhow::Result<usize
         let Some(org) = store.org(request.org)? else {
             continue;
         };
-        let requester = store
-            .user(request.requester)?
-            .map(|user| user.name)
-            .unwrap_or_default();
+        let requester = crate::requests::requester_name(store, &request)?;
         let when = if status == RequestStatus::Overdue {
             format!("It was due on {} and is overdue.", utc_date(request.due_at))
         } else {
@@ -392,6 +421,17 @@ pub async fn run(state: AppState) {
             Err(error) => {
                 ok = false;
                 tracing::error!(error = format!("{error:#}"), "document sweep failed");
+            }
+        }
+        match note_overdue_requests(&store, clock.now()) {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "requests became overdue"),
+            Err(error) => {
+                ok = false;
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "noting overdue requests failed"
+                );
             }
         }
         match remind_requests(&state, clock.now()).await {

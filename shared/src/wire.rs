@@ -11,10 +11,12 @@ mod api_keys;
 mod documents;
 mod payments;
 mod sends;
+mod webhooks;
 pub use api_keys::*;
 pub use documents::*;
 pub use payments::*;
 pub use sends::*;
+pub use webhooks::*;
 
 use crate::crypto::kdf::{KdfParams, OtpSalt};
 use crate::crypto::{

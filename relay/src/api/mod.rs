@@ -18,6 +18,7 @@ mod payments;
 mod portal;
 mod requests;
 mod sends;
+mod webhooks;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -87,6 +88,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/org/invites/{id}", delete(members::revoke_invite))
         .route("/org/api-keys", get(keys::list).post(keys::create))
         .route("/org/api-keys/{id}/revoke", post(keys::revoke))
+        .route("/org/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/org/webhooks/{id}", delete(webhooks::delete))
+        .route("/org/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route(
+            "/org/webhooks/{id}/deliveries/{delivery}/replay",
+            post(webhooks::replay),
+        )
         .route("/org/members", get(members::list_members))
         .route("/org/members/{id}", delete(members::remove_member))
         .route("/org/members/{id}/role", post(members::change_role))

@@ -87,7 +87,12 @@ use super::*;
         documents::revoke,
         documents::chunk,
         documents::put_chunk,
-        csp_report::post
+        csp_report::post,
+        webhooks::list,
+        webhooks::create,
+        webhooks::delete,
+        webhooks::deliveries,
+        webhooks::replay
     ),
     components(schemas(shared::wire::ErrorResponse)),
     modifiers(&Security),
@@ -95,6 +100,7 @@ use super::*;
         (name = "accounts", description = "sign-up, log-in, sessions, second factor, passwords"),
         (name = "organisation", description = "members, invitations, policy, audit log, ownership"),
         (name = "api keys", description = "an organisation's keys for scripts (owners and admins, by session only)"),
+        (name = "webhooks", description = "an organisation's endpoints for its events, signed like Stripe's (owners and admins, by session only)"),
         (name = "sends", description = "Secure Send, the sender's side"),
         (name = "links", description = "Secure Send, the recipient's side (no account)"),
         (name = "requests", description = "asking for documents, and answering"),

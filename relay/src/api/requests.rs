@@ -111,6 +111,7 @@ pub async fn create(
         fulfilments: Vec::new(),
         reminded_at: None,
         answered_by: None,
+        overdue_at: None,
     };
     state.store.save_request(&record)?;
     state.audit(

@@ -161,6 +161,22 @@ impl Store {
             .collect())
     }
 
+    /// At most `limit` entries after number `seq`, oldest first (`None`: from the start).
+    pub fn audit_entries_after(
+        &self,
+        seq: Option<u64>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<AuditEntry>> {
+        let tree = self.tree(TREE).context("while opening the audit log")?;
+        let from = seq.map_or(0, |seq| seq.saturating_add(1));
+        let mut entries = Vec::new();
+        for item in tree.raw().range(from.to_be_bytes()..).take(limit) {
+            let (_, value) = item.context("while reading the audit log")?;
+            entries.push(serde_json::from_slice(&value).context("an audit entry is corrupt")?);
+        }
+        Ok(entries)
+    }
+
     /// The entries of one organisation, newest first, at most `limit`.
     pub fn audit_entries_of_org(&self, org: Id, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
         let tree = self.tree(TREE).context("while opening the audit log")?;

@@ -161,6 +161,9 @@ pub struct RequestRecord {
     /// cannot both answer).
     #[serde(default)]
     pub answered_by: Option<Id>,
+    /// When the sweep first found it overdue (and recorded `request.overdue`, once).
+    #[serde(default)]
+    pub overdue_at: Option<i64>,
 }
 
 impl RequestRecord {

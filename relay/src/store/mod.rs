@@ -18,6 +18,7 @@ mod payments;
 mod records;
 mod retention;
 mod sends;
+mod webhooks;
 
 pub use accounts::{
     MfaState, MfaTicket, OrgRecord, PendingSignup, SessionRecord, SessionRefused, SignupConflict,
@@ -40,6 +41,7 @@ pub use payments::{
 };
 pub use records::{SessionGuard, Updated};
 pub use sends::{DownloadToken, LinkOtp, Paywall, QuotaExceeded, SendRecord, SendState};
+pub use webhooks::{WebhookDelivery, WebhookEndpoint};
 
 use durability::{Durability, Tree};
 

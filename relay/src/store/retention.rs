@@ -33,6 +33,7 @@ impl Store {
                 }
             }
             self.delete_api_keys_of_org(org.id)?;
+            self.delete_webhooks_of_org(org.id)?;
             for send in self.sends()?.into_iter().filter(|send| send.org == org.id) {
                 self.delete_folder_blocking(send.id)?;
                 self.delete_send(send.id)?;

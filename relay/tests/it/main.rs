@@ -18,3 +18,4 @@ mod support;
 mod tidy;
 mod tls;
 mod upgrade;
+mod webhooks;

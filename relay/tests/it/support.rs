@@ -263,18 +263,18 @@ impl Relay {
             .await
     }
 
-    /// The same data directory opened again, as after a restart (the clock starts over at
-    /// `START`, as a real one would read the same time).
+    /// The same data directory opened again with the same configuration, as after a restart
+    /// (the clock starts over at `START`, as a real one would read the same time).
     pub fn restart(self) -> Relay {
         let Relay {
-            router, store, dir, ..
+            router,
+            store,
+            dir,
+            config,
+            ..
         } = self;
         drop(router);
         drop(store);
-        let config = Config {
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        };
         // sled releases its file lock when its background flusher has also let go: retry.
         let mut attempts = 0;
         let store = loop {
