@@ -473,6 +473,49 @@ impl AuthorizedApi {
         .await
     }
 
+    /// `GET /api/org/webhooks`: the organisation's webhook endpoints.
+    pub async fn webhooks(&self) -> Result<Vec<wire::WebhookView>, ApiError> {
+        send(Request::get("/api/org/webhooks")).await
+    }
+
+    /// `POST /api/org/webhooks`: the answer carries the signing secret, shown once.
+    pub async fn create_webhook(
+        &self,
+        request: &wire::CreateWebhookRequest,
+    ) -> Result<wire::CreateWebhookResponse, ApiError> {
+        self.write(Request::post("/api/org/webhooks"), Some(request))
+            .await
+    }
+
+    /// `DELETE /api/org/webhooks/{id}`.
+    pub async fn delete_webhook(&self, id: shared::ids::Id) -> Result<(), ApiError> {
+        self.send_empty(Request::delete(&format!("/api/org/webhooks/{id}")))
+            .await
+    }
+
+    /// `GET /api/org/webhooks/{id}/deliveries`.
+    pub async fn webhook_deliveries(
+        &self,
+        id: shared::ids::Id,
+    ) -> Result<Vec<wire::WebhookDeliveryView>, ApiError> {
+        send(Request::get(&format!("/api/org/webhooks/{id}/deliveries"))).await
+    }
+
+    /// `POST /api/org/webhooks/{id}/deliveries/{delivery}/replay`.
+    pub async fn replay_webhook(
+        &self,
+        id: shared::ids::Id,
+        delivery: shared::ids::Id,
+    ) -> Result<wire::WebhookDeliveryView, ApiError> {
+        self.write::<(), _>(
+            Request::post(&format!(
+                "/api/org/webhooks/{id}/deliveries/{delivery}/replay"
+            )),
+            None,
+        )
+        .await
+    }
+
     /// `POST /api/org/invites`: the answer carries the token, shown once.
     pub async fn invite(
         &self,
@@ -498,15 +541,8 @@ impl AuthorizedApi {
 
     /// `DELETE /api/org/members/{id}`.
     pub async fn remove_member(&self, member: shared::ids::Id) -> Result<(), ApiError> {
-        let response = Request::delete(&format!("/api/org/members/{member}"))
-            .header("X-CSRF-Token", self.session.csrf_token.dangerously_expose())
-            .send()
+        self.send_empty(Request::delete(&format!("/api/org/members/{member}")))
             .await
-            .map_err(|_| ApiError::Network)?;
-        if response.ok() {
-            return Ok(());
-        }
-        Err(refusal(response).await)
     }
 
     /// `POST /api/sends`: reserves a bundle; its id is the link id.
@@ -710,7 +746,12 @@ impl AuthorizedApi {
     }
 
     async fn post_empty(&self, path: &str) -> Result<(), ApiError> {
-        let response = Request::post(path)
+        self.send_empty(Request::post(path)).await
+    }
+
+    /// A state-changing request without a body whose answer has none either.
+    async fn send_empty(&self, request: RequestBuilder) -> Result<(), ApiError> {
+        let response = request
             .header("X-CSRF-Token", self.session.csrf_token.dangerously_expose())
             .send()
             .await

@@ -63,6 +63,7 @@ pub enum Workspace {
     Audit,
     Members,
     ApiKeys,
+    Webhooks,
     Send,
     Sent,
     Payouts,
@@ -120,6 +121,7 @@ fn workspace(page: Workspace) -> Result<AnyView, PartMissing> {
         Workspace::Audit => pages::audit::Audit().into_any(),
         Workspace::Members => pages::members::Members().into_any(),
         Workspace::ApiKeys => pages::api_keys::ApiKeys().into_any(),
+        Workspace::Webhooks => pages::webhooks::Webhooks().into_any(),
         Workspace::Send => pages::send::Send().into_any(),
         Workspace::Sent => pages::sent::Sent().into_any(),
         Workspace::Payouts => pages::payouts::Payouts().into_any(),
@@ -200,6 +202,7 @@ lazy_page!(DashboardPage, Workspace::Dashboard);
 lazy_page!(AuditPage, Workspace::Audit);
 lazy_page!(MembersPage, Workspace::Members);
 lazy_page!(ApiKeysPage, Workspace::ApiKeys);
+lazy_page!(WebhooksPage, Workspace::Webhooks);
 lazy_page!(SendPage, Workspace::Send);
 lazy_page!(SentPage, Workspace::Sent);
 lazy_page!(PayoutsPage, Workspace::Payouts);

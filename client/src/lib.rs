@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/app/audit") view={Lazy::<lazy::AuditPage>::new()} />
                     <Route path=path!("/app/members") view={Lazy::<lazy::MembersPage>::new()} />
                     <Route path=path!("/app/api-keys") view={Lazy::<lazy::ApiKeysPage>::new()} />
+                    <Route path=path!("/app/webhooks") view={Lazy::<lazy::WebhooksPage>::new()} />
                     <Route path=path!("/join") view={Lazy::<lazy::JoinPage>::new()} />
                     <Route path=path!("/confirm") view={Lazy::<lazy::ConfirmPage>::new()} />
                     <Route path=path!("/app/send") view={Lazy::<lazy::SendPage>::new()} />

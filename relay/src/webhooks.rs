@@ -454,7 +454,7 @@ pub fn prune(store: &Store, now: i64) -> anyhow::Result<usize> {
 /// The worker: collects and attempts every `TICK`, prunes hourly, until the task is dropped.
 pub async fn run(state: AppState) {
     let mut every = tokio::time::interval(TICK);
-    let mut last_prune = i64::MIN;
+    let mut last_prune: Option<i64> = None;
     loop {
         every.tick().await;
         if let Err(error) = collect(&state.store) {
@@ -467,8 +467,8 @@ pub async fn run(state: AppState) {
             tracing::warn!(error = format!("{error:#}"), "attempting webhooks failed");
         }
         let now = state.clock.now();
-        if now - last_prune >= 3_600 {
-            last_prune = now;
+        if last_prune.is_none_or(|last| now - last >= 3_600) {
+            last_prune = Some(now);
             if let Err(error) = prune(&state.store, now) {
                 tracing::warn!(
                     error = format!("{error:#}"),

@@ -711,6 +711,7 @@ async fn every_page_passes_axe_core_in_light_and_dark_mode() -> anyhow::Result<(
         ("/app/members", "Members"),
         ("/app/audit", "Audit log"),
         ("/app/api-keys", "API keys"),
+        ("/app/webhooks", "Webhooks"),
         ("/app/payouts", "Payments and payouts"),
         ("/app", "Welcome"),
     ] {

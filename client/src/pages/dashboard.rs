@@ -111,6 +111,8 @@ fn Home() -> impl IntoView {
                             <A href=Page::Audit.path()>"Audit log"</A>
                             " · "
                             <A href=Page::ApiKeys.path()>"API keys"</A>
+                            " · "
+                            <A href=Page::Webhooks.path()>"Webhooks"</A>
                         </p>
                     </Show>
                     <Show when=move || is_owner>

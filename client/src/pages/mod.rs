@@ -22,3 +22,4 @@ pub mod send;
 pub mod sent;
 pub mod signup;
 pub mod transfer;
+pub mod webhooks;
