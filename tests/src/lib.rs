@@ -15,6 +15,7 @@ mod relay;
 pub mod s3;
 pub mod smtp;
 pub mod stripe;
+pub mod webhooks;
 
 pub use browser::{Browser, Engine, Session, processes_naming};
 pub use flows::{PASSWORD, verified_sender};

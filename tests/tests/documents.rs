@@ -1270,3 +1270,123 @@ async fn an_interrupted_document_upload_lists_its_stored_chunks_to_its_uploader_
     );
     Ok(())
 }
+
+/// Registers a webhook endpoint of `owner`'s organisation at `url` for `events`; its secret.
+async fn webhook(
+    owner: &NativeClient,
+    url: &str,
+    events: &[wire::WebhookEvent],
+) -> anyhow::Result<String> {
+    let made: wire::CreateWebhookResponse = owner
+        .post(
+            "/api/org/webhooks",
+            Some(&wire::CreateWebhookRequest {
+                url: url.to_owned(),
+                events: events.to_vec(),
+            }),
+        )
+        .await?
+        .ok()?;
+    Ok(made.secret.dangerously_expose().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn arrivals_and_answers_reach_each_organisations_webhook() -> anyhow::Result<()> {
+    let world = two(TestRelay::start_with(|config| {
+        config.webhooks.allow_private_addresses = true;
+        config.webhooks.allow_http = true;
+    })
+    .await?)
+    .await?;
+    let clinic_hook = tests::webhooks::Receiver::start().await?;
+    let firm_hook = tests::webhooks::Receiver::start().await?;
+    let clinic_secret = webhook(
+        &world.clinic_owner,
+        &clinic_hook.url,
+        &[
+            wire::WebhookEvent::DocumentArrived,
+            wire::WebhookEvent::RequestFulfilled,
+        ],
+    )
+    .await?;
+    let firm_secret = webhook(
+        &world.firm_owner,
+        &firm_hook.url,
+        &[wire::WebhookEvent::DocumentArrived],
+    )
+    .await?;
+
+    // The clinic asks with an authorisation: it arrives at the firm.
+    let authorization = Outgoing::new(vec![b"a signed consent".to_vec()]);
+    let created: wire::CreateRequestResponse = world
+        .clinic_user
+        .post(
+            "/api/requests",
+            Some(&wire::CreateRequestRequest {
+                target: wire::RequestTarget::Organisation {
+                    handle: "lawfirm".to_owned(),
+                },
+                description: "Records of patient 4411".to_owned(),
+                due_at: in_days(7),
+                authorization: Some(authorization.sizes()),
+            }),
+        )
+        .await?
+        .ok()?;
+    let slot = created
+        .authorization
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("an authorisation slot"))?;
+    let uploaded = world
+        .clinic_user
+        .upload_document(&slot, &authorization, None)
+        .await?;
+    assert_eq!(uploaded.status, 200, "{uploaded:?}");
+    let at_firm = firm_hook.payloads(1, &firm_secret).await?;
+    assert_eq!(at_firm[0].event, wire::WebhookEvent::DocumentArrived);
+    assert_eq!(at_firm[0].object, slot.id);
+
+    // The firm answers: the clinic hears of the arrival and of its request's answer.
+    let records = Outgoing::new(vec![b"the records".to_vec()]);
+    let answer: wire::DocumentCreated = world
+        .firm_owner
+        .post(
+            &format!("/api/requests/{}/fulfil", created.id),
+            Some(&wire::FulfilRequest {
+                files: records.sizes(),
+                invoice: None,
+            }),
+        )
+        .await?
+        .ok()?;
+    let done = world
+        .firm_owner
+        .upload_document(&answer, &records, None)
+        .await?;
+    assert_eq!(done.status, 200, "{done:?}");
+    let mut at_clinic: Vec<(wire::WebhookEvent, Id)> = clinic_hook
+        .payloads(2, &clinic_secret)
+        .await?
+        .iter()
+        .map(|payload| (payload.event, payload.object))
+        .collect();
+    at_clinic.sort();
+    assert_eq!(
+        at_clinic,
+        [
+            (wire::WebhookEvent::DocumentArrived, answer.id),
+            (wire::WebhookEvent::RequestFulfilled, created.id),
+        ]
+    );
+    assert_eq!(
+        firm_hook.got().len(),
+        1,
+        "the firm's own answer is no arrival for it"
+    );
+    for (_, body) in clinic_hook.got().iter().chain(firm_hook.got().iter()) {
+        for private in ["patient", "consent", "records", "Firm", "example.com"] {
+            assert!(!body.contains(private), "{private} in {body}");
+        }
+    }
+    Ok(())
+}
