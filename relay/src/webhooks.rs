@@ -224,6 +224,7 @@ pub fn collect(store: &Store) -> anyhow::Result<usize> {
     };
     let mut made = 0;
     let mut cursor = cursor;
+    let mut endpoints_of = std::collections::HashMap::new();
     loop {
         let entries = store.audit_entries_after(Some(cursor), BATCH)?;
         let Some(last) = entries.last().map(|entry| entry.seq) else {
@@ -231,11 +232,17 @@ pub fn collect(store: &Store) -> anyhow::Result<usize> {
         };
         for entry in &entries {
             for (org, event, object) in events_of(store, entry)? {
-                for endpoint in store.webhook_endpoints_of_org(org)? {
+                let endpoints = match endpoints_of.entry(org) {
+                    std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(store.webhook_endpoints_of_org(org)?)
+                    }
+                };
+                for endpoint in endpoints.iter() {
                     if !endpoint.events.contains(&event) {
                         continue;
                     }
-                    let delivery = delivery_for(&endpoint, entry, org, event, object)?;
+                    let delivery = delivery_for(endpoint, entry, org, event, object)?;
                     if store.add_webhook_delivery(&delivery)? {
                         made += 1;
                     }
@@ -289,15 +296,18 @@ fn delivery_for(
 /// Attempts every delivery due at the relay's now, a few at a time; how many were attempted.
 pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
     let now = state.clock.now();
-    let due: Vec<WebhookDelivery> = state
-        .store
-        .webhook_deliveries()?
-        .into_iter()
-        .filter(|delivery| {
-            delivery.state == DeliveryState::Pending
-                && delivery.next_attempt_at.is_some_and(|at| at <= now)
-        })
-        .collect();
+    let mut due = Vec::new();
+    for id in state.store.pending_webhook_deliveries()? {
+        match state.store.webhook_delivery(id)? {
+            Some(delivery) if delivery.state == DeliveryState::Pending => {
+                if delivery.next_attempt_at.is_some_and(|at| at <= now) {
+                    due.push(delivery);
+                }
+            }
+            // A mark left by a crash, or a delivery removed meanwhile.
+            _ => state.store.mark_webhook_pending(id, false)?,
+        }
+    }
     let mut attempted = 0;
     for batch in due.chunks(PARALLEL) {
         let mut attempts = tokio::task::JoinSet::new();
@@ -350,7 +360,7 @@ async fn attempt(state: &AppState, id: Id, now: i64) -> anyhow::Result<bool> {
         Err(error) => (None, Some(error)),
     };
     let delivered = error.is_none();
-    state.store.update_webhook_delivery(id, |delivery| {
+    let finished = state.store.update_webhook_delivery(id, |delivery| {
         delivery.last_status = status;
         delivery.last_error = error.clone();
         if delivered {
@@ -365,6 +375,9 @@ async fn attempt(state: &AppState, id: Id, now: i64) -> anyhow::Result<bool> {
             delivery.next_attempt_at = Some(now + wait);
         }
     })?;
+    if finished.is_some_and(|(_, delivery)| delivery.state != DeliveryState::Pending) {
+        state.store.mark_webhook_pending(id, false)?;
+    }
     state
         .store
         .note_webhook_attempt(endpoint.id, now, status, error)?;
@@ -430,6 +443,7 @@ pub fn replay(
     {
         return Ok(None);
     }
+    store.mark_webhook_pending(id, true)?;
     Ok(store
         .update_webhook_delivery(id, |delivery| {
             delivery.state = DeliveryState::Pending;

@@ -1,7 +1,11 @@
 //! Outgoing webhooks in sled: endpoints under their id, deliveries under their id (which is
 //! derived from the endpoint and the audit entry it reports, so collecting the same entry twice
-//! finds the delivery already there), and the collector's cursor: the last audit entry turned
-//! into deliveries. Every change of a delivery is a compare-and-swap (`update_record`).
+//! finds the delivery already there), the ids of the deliveries still pending (so the worker
+//! reads only those, however many finished ones are kept), and the collector's cursor: the
+//! last audit entry turned into deliveries. Every change of a delivery is a compare-and-swap
+//! (`update_record`). A pending mark is set before its delivery becomes pending and removed
+//! after it stops being so: a crash between the two leaves a mark too many, which the worker
+//! drops when it finds the delivery finished, never a pending delivery without its mark.
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -12,6 +16,7 @@ use super::{Store, Updated};
 
 const ENDPOINTS: &str = "webhook_endpoints";
 const DELIVERIES: &str = "webhook_deliveries";
+const PENDING: &str = "webhook_pending";
 const CURSOR_TREE: &str = "webhook_cursor";
 const CURSOR: &[u8] = b"audit_seq";
 
@@ -126,16 +131,16 @@ impl Store {
         }
         let tree = self.tree(ENDPOINTS)?;
         tree.remove(id.as_bytes())?;
-        let deliveries = self.tree(DELIVERIES)?;
         for delivery in self.webhook_deliveries_of(id)? {
-            deliveries.remove(delivery.id.as_bytes())?;
+            self.remove_webhook_delivery(delivery.id)?;
         }
         Ok(true)
     }
 
-    /// Stores `delivery` unless one with its id exists (collecting an entry twice is harmless);
-    /// whether it was new.
+    /// Stores `delivery` (pending) unless one with its id exists (collecting an entry twice is
+    /// harmless); whether it was new.
     pub fn add_webhook_delivery(&self, delivery: &WebhookDelivery) -> anyhow::Result<bool> {
+        self.mark_webhook_pending(delivery.id, true)?;
         let tree = self.tree(DELIVERIES)?;
         let bytes = serde_json::to_vec(delivery)?;
         Ok(tree
@@ -150,7 +155,31 @@ impl Store {
             .transpose()
     }
 
-    /// Every delivery (for the worker's scan and the sweep).
+    /// Marks delivery `id` pending, or not.
+    pub fn mark_webhook_pending(&self, id: Id, pending: bool) -> anyhow::Result<()> {
+        let tree = self.tree(PENDING)?;
+        if pending {
+            tree.insert(id.as_bytes(), Vec::new())?;
+        } else {
+            tree.remove(id.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The ids marked pending.
+    pub fn pending_webhook_deliveries(&self) -> anyhow::Result<Vec<Id>> {
+        let tree = self.tree(PENDING)?;
+        let mut ids = Vec::new();
+        for item in tree.iter() {
+            let (key, _) = item?;
+            if let Ok(bytes) = <[u8; 16]>::try_from(key.as_ref()) {
+                ids.push(Id::from_bytes(bytes));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Every delivery (for the sweep and the listing).
     pub fn webhook_deliveries(&self) -> anyhow::Result<Vec<WebhookDelivery>> {
         let tree = self.tree(DELIVERIES)?;
         tree.iter()
@@ -189,7 +218,7 @@ impl Store {
     pub fn remove_webhook_delivery(&self, id: Id) -> anyhow::Result<()> {
         let tree = self.tree(DELIVERIES)?;
         tree.remove(id.as_bytes())?;
-        Ok(())
+        self.mark_webhook_pending(id, false)
     }
 
     /// The last audit entry the collector turned into deliveries.

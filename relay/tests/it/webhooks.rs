@@ -215,6 +215,11 @@ async fn an_opened_link_is_signed_retried_replayed_and_survives_a_restart() {
     let shown = relay.deliveries(&owner, made.endpoint.id).await;
     assert_eq!(shown[0].state, DeliveryState::Delivered);
     assert_eq!(shown[0].attempts, 2);
+    assert_eq!(
+        relay.store.pending_webhook_deliveries().expect("marks"),
+        [],
+        "the worker reads only what is pending"
+    );
     let endpoints: Vec<wire::WebhookView> = serde_json::from_value(
         json(
             relay
@@ -239,6 +244,10 @@ async fn an_opened_link_is_signed_retried_replayed_and_survives_a_restart() {
         )
         .await;
     assert_eq!(replayed.status(), StatusCode::OK);
+    assert_eq!(
+        relay.store.pending_webhook_deliveries().expect("marks"),
+        [shown[0].id]
+    );
     relay.clock.advance(5);
     assert_eq!(relay.tick().await, 1);
     let got = receiver.got();
