@@ -186,6 +186,16 @@ impl Permission {
     }
 }
 
+/// Whether a user of `role` holds every power `scope` gives a key: a key never carries more
+/// than its maker may do (an admin cannot make a key that reads the owner-only ledger), and a
+/// key whose maker was demoted loses what they lost.
+pub fn role_gives(role: Role, scope: ApiScope) -> bool {
+    Permission::ALL
+        .iter()
+        .filter(|permission| permission.scope() == Some(scope))
+        .all(|permission| permission.role_allows(role))
+}
+
 /// Why something was refused (the words reach the user).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {

@@ -91,11 +91,13 @@ pub enum Caller {
     User(Box<Session>),
 }
 
-/// A live API key and its organisation.
+/// A live API key, its organisation, and the scopes it holds now: those of its scopes that its
+/// maker's present role still gives (`authz::role_gives`).
 #[derive(Debug, Clone)]
 pub struct KeyCaller {
     pub key: ApiKeyRecord,
     pub org: OrgRecord,
+    pub scopes: Vec<shared::wire::ApiScope>,
 }
 
 impl Caller {
@@ -107,7 +109,7 @@ impl Caller {
                 org: caller.org.id,
                 role: Role::Member,
                 org_status: caller.org.status,
-                scopes: Some(Scopes::of(&caller.key.scopes)),
+                scopes: Some(Scopes::of(&caller.scopes)),
             },
         }
     }
@@ -183,9 +185,46 @@ impl FromRequestParts<AppState> for Caller {
                 "this API key's organisation is closed",
             ));
         };
+        // A key acts for its maker's organisation with no more than the maker may do now.
+        let Some(maker) = state
+            .store
+            .user(key.created_by)?
+            .filter(|maker| maker.org == key.org)
+        else {
+            return Err(AppError::Unauthenticated(
+                "the person who made this API key is no longer in the organisation; an owner or admin makes a new one",
+            ));
+        };
+        let scopes = key
+            .scopes
+            .iter()
+            .copied()
+            .filter(|scope| crate::authz::role_gives(maker.role, *scope))
+            .collect();
         state.rate_limits.check_api_key(key.id)?;
         state.store.touch_api_key(&key, now)?;
-        Ok(Caller::Key(Box::new(KeyCaller { key, org })))
+        parts.extensions.insert(KeyGuard(key.id));
+        Ok(Caller::Key(Box::new(KeyCaller { key, org, scopes })))
+    }
+}
+
+/// The API key a request was authorised by: a body read after that (`api::read_body`) checks
+/// the key is still live once the body is in, as a session is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyGuard(pub Id);
+
+/// Refuses unless the key `guard` names is still live (not revoked, not expired).
+pub fn key_still_live(state: &AppState, guard: KeyGuard) -> Result<(), AppError> {
+    let live = state
+        .store
+        .api_key(guard.0)?
+        .is_some_and(|key| key.live(state.clock.now()));
+    if live {
+        Ok(())
+    } else {
+        Err(AppError::Unauthenticated(
+            "this API key was revoked or expired while this request was arriving",
+        ))
     }
 }
 

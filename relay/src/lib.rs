@@ -107,14 +107,14 @@ pub fn client_sha256() -> &'static str {
     assets::CLIENT_SHA256
 }
 
-/// What `sealpost-relay --version` prints after the program's name: the release, the protocol
-/// (PROTOCOL.md), the SHA-256 of the embedded client (as `/.well-known/sealpost-client.sha256`
-/// and the app's footer show it) and the commit it was built from.
 /// The API's OpenAPI 3.1 document as JSON (`/api/openapi.json`, `sealpost-relay openapi`).
 pub fn openapi_document() -> &'static str {
     api::openapi::document()
 }
 
+/// What `sealpost-relay --version` prints after the program's name: the release, the protocol
+/// (PROTOCOL.md), the SHA-256 of the embedded client (as `/.well-known/sealpost-client.sha256`
+/// and the app's footer show it) and the commit it was built from.
 pub fn version_text() -> String {
     let client = match client_sha256() {
         "" => "none (built without the client: serves the API only)",

@@ -24,10 +24,19 @@ pub fn readers(
     ))
 }
 
-/// Who asked, as people see it: the user's name, or the API key's name marked as one.
-pub fn requester_name(store: &Store, request: &RequestRecord) -> anyhow::Result<String> {
+/// Who asked, as people see it: the user's name; for a request an API key made, the key's
+/// name marked as one inside the organisations involved, and nothing for anyone outside them
+/// (a provider by link, a reminder mail: the name of an internal key is not theirs to see).
+pub fn requester_name(
+    store: &Store,
+    request: &RequestRecord,
+    outside: bool,
+) -> anyhow::Result<String> {
     if let Some(user) = store.user(request.requester)? {
         return Ok(user.name);
+    }
+    if outside {
+        return Ok(String::new());
     }
     Ok(store
         .api_key(request.requester)?

@@ -301,7 +301,7 @@ pub async fn remind_requests(state: &AppState, now: i64) -> anyhow::Result<usize
         let Some(org) = store.org(request.org)? else {
             continue;
         };
-        let requester = crate::requests::requester_name(store, &request)?;
+        let requester = crate::requests::requester_name(store, &request, true)?;
         let when = if status == RequestStatus::Overdue {
             format!("It was due on {} and is overdue.", utc_date(request.due_at))
         } else {

@@ -51,7 +51,12 @@ pub enum TargetRefused {
         "the endpoint resolves to a private, loopback or otherwise non-public address, which this relay does not call"
     )]
     NotPublic,
+    #[error("the endpoint's port is not one this relay calls (443 or 8443)")]
+    Port,
 }
+
+/// Ports a public endpoint may use (an endpoint on an allowed private address may use any).
+const PUBLIC_PORTS: [u16; 2] = [443, 8443];
 
 /// A checked endpoint: its URL and the addresses it may be reached at.
 #[derive(Debug, Clone)]
@@ -82,10 +87,16 @@ pub async fn check_target(url: &str, config: &WebhooksConfig) -> Result<Target, 
     let port = parsed
         .port_or_known_default()
         .ok_or(TargetRefused::Malformed)?;
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|_| TargetRefused::Unresolved)?
-        .collect();
+    if !config.allow_private_addresses && !PUBLIC_PORTS.contains(&port) {
+        return Err(TargetRefused::Port);
+    }
+    let lookup = tokio::net::lookup_host((host.as_str(), port));
+    let addresses: Vec<SocketAddr> =
+        tokio::time::timeout(Duration::from_secs(config.timeout_seconds.into()), lookup)
+            .await
+            .map_err(|_| TargetRefused::Unresolved)?
+            .map_err(|_| TargetRefused::Unresolved)?
+            .collect();
     if addresses.is_empty() {
         return Err(TargetRefused::Unresolved);
     }
@@ -116,6 +127,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 192 && b == 88 && v4.octets()[2] == 99)
                 || (a == 198 && (18..20).contains(&b))
                 || a >= 240)
         }
@@ -124,6 +136,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let segments = v6.segments();
+            // NAT64 (well-known prefix) embeds an IPv4 address: judge that.
             if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
                 let [a, b] = segments[6].to_be_bytes();
                 let [c, d] = segments[7].to_be_bytes();
@@ -132,9 +145,14 @@ pub fn is_public(ip: IpAddr) -> bool {
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (segments[0] & 0xfe00) == 0xfc00
-                || (segments[0] & 0xffc0) == 0xfe80
-                || (segments[0] == 0x2001 && segments[1] == 0x0db8)
+                || (segments[0] & 0xfe00) == 0xfc00 // unique local
+                || (segments[0] & 0xffc0) == 0xfe80 // link-local
+                || (segments[0] & 0xffc0) == 0xfec0 // site-local
+                || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
+                || (segments[0] == 0x2001 && segments[1] == 0) // Teredo: embeds IPv4
+                || segments[0] == 0x2002 // 6to4: embeds IPv4
+                || (segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1) // local NAT64
+                || segments[..4] == [0, 0, 0, 0] // IPv4-compatible and -translated forms
                 || segments[..6] == [0, 0, 0, 0, 0, 0])
         }
     }
@@ -214,19 +232,20 @@ pub fn events_of(store: &Store, entry: &AuditEntry) -> anyhow::Result<Vec<(Id, W
     }
 }
 
-/// Turns the audit entries after the cursor into deliveries; how many were made. The first
-/// collection of a data directory starts at the log's end (earlier events are not news).
+/// Turns the audit entries from the cursor (the next entry to read) on into deliveries; how
+/// many were made. The first collection of a data directory starts after the log's last entry
+/// (earlier events are not news).
 pub fn collect(store: &Store) -> anyhow::Result<usize> {
     let Some(cursor) = store.webhook_cursor()? else {
-        let end = store.audit_last()?.map_or(0, |entry| entry.seq);
-        store.set_webhook_cursor(end)?;
+        let next = store.audit_last()?.map_or(0, |entry| entry.seq + 1);
+        store.set_webhook_cursor(next)?;
         return Ok(0);
     };
     let mut made = 0;
     let mut cursor = cursor;
     let mut endpoints_of = std::collections::HashMap::new();
     loop {
-        let entries = store.audit_entries_after(Some(cursor), BATCH)?;
+        let entries = store.audit_entries_from(cursor, BATCH)?;
         let Some(last) = entries.last().map(|entry| entry.seq) else {
             return Ok(made);
         };
@@ -249,8 +268,8 @@ pub fn collect(store: &Store) -> anyhow::Result<usize> {
                 }
             }
         }
-        store.set_webhook_cursor(last)?;
-        cursor = last;
+        store.set_webhook_cursor(last + 1)?;
+        cursor = last + 1;
     }
 }
 
@@ -308,25 +327,31 @@ pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
             _ => state.store.mark_webhook_pending(id, false)?,
         }
     }
+    // `PARALLEL` at a time, each slot refilled as soon as its attempt ends, so one slow
+    // endpoint holds one slot, not a whole round.
     let mut attempted = 0;
-    for batch in due.chunks(PARALLEL) {
-        let mut attempts = tokio::task::JoinSet::new();
-        for delivery in batch {
+    let mut waiting = due.into_iter();
+    let mut attempts = tokio::task::JoinSet::new();
+    loop {
+        while attempts.len() < PARALLEL {
+            let Some(delivery) = waiting.next() else {
+                break;
+            };
             let (state, id) = (state.clone(), delivery.id);
             attempts.spawn(async move { attempt(&state, id, now).await });
         }
-        while let Some(result) = attempts.join_next().await {
-            match result {
-                Ok(Ok(true)) => attempted += 1,
-                Ok(Ok(false)) => {}
-                Ok(Err(error)) => {
-                    tracing::warn!(error = format!("{error:#}"), "a webhook attempt failed");
-                }
-                Err(error) => tracing::warn!(%error, "a webhook attempt panicked"),
+        let Some(result) = attempts.join_next().await else {
+            return Ok(attempted);
+        };
+        match result {
+            Ok(Ok(true)) => attempted += 1,
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(error = format!("{error:#}"), "a webhook attempt failed");
             }
+            Err(error) => tracing::warn!(%error, "a webhook attempt panicked"),
         }
     }
-    Ok(attempted)
 }
 
 /// One attempt of delivery `id` at `now`, if it is still due (taken with a compare-and-swap
@@ -351,7 +376,9 @@ async fn attempt(state: &AppState, id: Id, now: i64) -> anyhow::Result<bool> {
         state.store.remove_webhook_delivery(id)?;
         return Ok(false);
     };
-    let (status, error) = match send(config, &endpoint, &delivery, now).await {
+    // Signed with the time it is sent at, so a receiver's freshness check holds however long
+    // it waited for a slot.
+    let (status, error) = match send(config, &endpoint, &delivery, state.clock.now()).await {
         Ok(status) if (200..300).contains(&status) => (Some(status), None),
         Ok(status) => (
             Some(status),
@@ -396,6 +423,9 @@ async fn send(
         .map_err(|refused| refused.to_string())?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // No proxy from the environment: a proxy would resolve the host itself and undo the
+        // pinning to the addresses just checked.
+        .no_proxy()
         .timeout(Duration::from_secs(config.timeout_seconds.into()))
         .connect_timeout(Duration::from_secs(config.timeout_seconds.into()))
         .user_agent(concat!(
@@ -550,6 +580,12 @@ mod tests {
             "64:ff9b::a00:1",
             "2001:db8::1",
             "ff02::1",
+            "fec0::1",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378::1",
+            "::ffff:0:a00:1",
+            "192.88.99.1",
         ] {
             let ip: IpAddr = private.parse().expect("an address");
             assert!(!is_public(ip), "{private} is not public");
@@ -592,6 +628,7 @@ mod tests {
                 TargetRefused::NotPublic,
             ),
             ("https://localhost/hook", TargetRefused::NotPublic),
+            ("https://93.184.216.34:22/hook", TargetRefused::Port),
             ("not a url", TargetRefused::Malformed),
         ] {
             assert_eq!(
@@ -606,6 +643,11 @@ mod tests {
             ..WebhooksConfig::default()
         };
         assert!(check_target("http://127.0.0.1:9/hook", &open).await.is_ok());
+        assert!(
+            check_target("https://93.184.216.34:8443/hook", &strict)
+                .await
+                .is_ok()
+        );
         assert!(
             check_target("https://93.184.216.34/hook", &strict)
                 .await

@@ -228,6 +228,7 @@ pub struct ListQuery {
     operation_id = "documents_list",
     tag = "documents",
     security(("session" = []), ("api_key" = [])),
+    params(("box" = Option<String>, Query, description = "`inbox` (the default): what the organisation received; `sent`: what it provided")),
     responses(
         (status = 200, description = "the answer", body = Vec<wire::DocumentView>),
         super::openapi::Errors
@@ -380,7 +381,7 @@ pub async fn key(
     path = "/api/documents/{id}/files/{file}/chunks/{chunk}",
     operation_id = "documents_chunk",
     tag = "documents",
-    security(("session" = []), ("request_link" = []), ()),
+    security(("session" = []), ("request_link" = [])),
     params(("id" = shared::ids::Id, Path, description = "the object's id"), ("file" = u32, Path, description = "the file's index in its bundle"), ("chunk" = u32, Path, description = "the chunk's index in its file")),
     responses(
         (status = 200, description = "one sealed chunk (readers only)", content_type = "application/octet-stream", body = shared::openapi::Binary),

@@ -16,8 +16,12 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::store::Updated;
 
-/// Most keys an organisation may hold that are not revoked.
+/// Most keys an organisation may hold that are live (not revoked, not expired).
 const MAX_LIVE_KEYS: usize = 50;
+
+/// Serialises counting an organisation's keys with storing a new one, so a burst of parallel
+/// creations cannot pass the limit (making keys is rare).
+static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `GET /api/org/api-keys`: the organisation's keys, newest first, revoked ones included.
 #[utoipa::path(
@@ -68,16 +72,28 @@ pub async fn create(
         Permission::ManageApiKeys,
         session.org.id,
     )?;
+    let _creating = CREATING.lock().await;
     let now = state.clock.now();
     let live = state
         .store
         .api_keys_of_org(session.org.id)?
         .iter()
-        .filter(|key| key.revoked_at.is_none())
+        .filter(|key| key.live(now))
         .count();
     if live >= MAX_LIVE_KEYS {
         return Err(AppError::Conflict(format!(
             "an organisation holds at most {MAX_LIVE_KEYS} keys; revoke one first"
+        )));
+    }
+    if let Some(scope) = request
+        .scopes
+        .iter()
+        .find(|scope| !crate::authz::role_gives(session.user.role, **scope))
+    {
+        return Err(AppError::Forbidden(format!(
+            "your role ({:?}) cannot give a key {}: a key never does more than its maker may",
+            session.user.role,
+            scope.as_str()
         )));
     }
     let made = crate::api_keys::make(session.org.id, session.user.id, now, &request)

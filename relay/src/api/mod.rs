@@ -195,6 +195,10 @@ pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, AppError
         .extensions()
         .get::<crate::store::SessionGuard>()
         .copied();
+    let key = request
+        .extensions()
+        .get::<crate::identity::KeyGuard>()
+        .copied();
     let seconds = context
         .as_ref()
         .map_or(DEFAULT_BODY_SECONDS, |context| context.seconds);
@@ -209,8 +213,11 @@ pub async fn read_body(request: Request, limit: usize) -> Result<Bytes, AppError
             }
         })?,
     };
-    if let (Some(context), Some(session)) = (context, session) {
+    if let (Some(context), Some(session)) = (&context, session) {
         crate::session::still_alive(&context.state, &session)?;
+    }
+    if let (Some(context), Some(key)) = (&context, key) {
+        crate::identity::key_still_live(&context.state, key)?;
     }
     Ok(bytes)
 }

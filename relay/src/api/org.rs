@@ -33,6 +33,7 @@ fn default_limit() -> usize {
     operation_id = "org_audit",
     tag = "organisation",
     security(("session" = []), ("api_key" = [])),
+    params(("limit" = Option<usize>, Query, description = "the newest entries to answer, 1 to 10,000 (200 by default)")),
     responses(
         (status = 200, description = "the answer", body = Vec<wire::AuditEntryView>),
         super::openapi::Errors

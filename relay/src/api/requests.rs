@@ -408,7 +408,7 @@ pub async fn link_view(
         ));
     }
     let org = state.store.org(request.org)?.ok_or(AppError::NotFound)?;
-    let requester = crate::requests::requester_name(&state.store, &request)?;
+    let requester = crate::requests::requester_name(&state.store, &request, true)?;
     let readers = crate::requests::readers(&state.store, &request)?
         .iter()
         .map(|user| crate::documents::key_holder(&state.store, user))
@@ -468,7 +468,7 @@ async fn view(
     viewer: &Principal,
 ) -> Result<wire::RequestView, AppError> {
     let org = state.store.org(request.org)?.ok_or(AppError::NotFound)?;
-    let requester = crate::requests::requester_name(&state.store, request)?;
+    let requester = crate::requests::requester_name(&state.store, request, false)?;
     let target = match request.target_org() {
         Some(id) => state.store.org(id)?,
         None => None,

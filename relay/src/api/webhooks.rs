@@ -22,6 +22,10 @@ use crate::store::WebhookEndpoint;
 /// Deliveries listed per endpoint.
 const LISTED_DELIVERIES: usize = 100;
 
+/// Serialises counting an organisation's endpoints with storing a new one, so a burst of
+/// parallel registrations cannot pass `max_endpoints_per_org` (registering is rare).
+static REGISTERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `GET /api/org/webhooks`: the organisation's endpoints with their last attempt.
 #[utoipa::path(
     get,
@@ -85,6 +89,7 @@ pub async fn create(
             "an endpoint needs at least one event".to_owned(),
         ));
     }
+    let _registering = REGISTERING.lock().await;
     let existing = state.store.webhook_endpoints_of_org(session.org.id)?.len();
     if existing >= config.max_endpoints_per_org as usize {
         return Err(AppError::Conflict(format!(
@@ -117,7 +122,7 @@ pub async fn create(
         },
         Some(session.org.id),
         AuditAction::OrgWebhookCreate,
-        Some(endpoint.url.clone()),
+        Some(audited(&endpoint)),
         Outcome::Success,
     )?;
     Ok(Json(wire::CreateWebhookResponse {
@@ -165,10 +170,20 @@ pub async fn delete(
         },
         Some(session.org.id),
         AuditAction::OrgWebhookDelete,
-        Some(endpoint.url),
+        Some(audited(&endpoint)),
         Outcome::Success,
     )?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the audit log names an endpoint by: its id and host, never its path or query (which
+/// may carry the receiver's own token).
+fn audited(endpoint: &WebhookEndpoint) -> String {
+    let host = reqwest::Url::parse(&endpoint.url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!("{} ({host})", endpoint.id)
 }
 
 /// `GET /api/org/webhooks/{id}/deliveries`: the endpoint's newest deliveries.

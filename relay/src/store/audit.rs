@@ -161,14 +161,9 @@ impl Store {
             .collect())
     }
 
-    /// At most `limit` entries after number `seq`, oldest first (`None`: from the start).
-    pub fn audit_entries_after(
-        &self,
-        seq: Option<u64>,
-        limit: usize,
-    ) -> anyhow::Result<Vec<AuditEntry>> {
+    /// At most `limit` entries from number `from` on, oldest first.
+    pub fn audit_entries_from(&self, from: u64, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
         let tree = self.tree(TREE).context("while opening the audit log")?;
-        let from = seq.map_or(0, |seq| seq.saturating_add(1));
         let mut entries = Vec::new();
         for item in tree.raw().range(from.to_be_bytes()..).take(limit) {
             let (_, value) = item.context("while reading the audit log")?;

@@ -18,7 +18,7 @@ const ENDPOINTS: &str = "webhook_endpoints";
 const DELIVERIES: &str = "webhook_deliveries";
 const PENDING: &str = "webhook_pending";
 const CURSOR_TREE: &str = "webhook_cursor";
-const CURSOR: &[u8] = b"audit_seq";
+const CURSOR: &[u8] = b"next_audit_seq";
 
 /// An endpoint as stored. The secret must be kept: every delivery is signed with it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,7 +221,7 @@ impl Store {
         self.mark_webhook_pending(id, false)
     }
 
-    /// The last audit entry the collector turned into deliveries.
+    /// The next audit entry the collector reads.
     pub fn webhook_cursor(&self) -> anyhow::Result<Option<u64>> {
         let tree = self.tree(CURSOR_TREE)?;
         Ok(tree

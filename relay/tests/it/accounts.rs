@@ -760,7 +760,7 @@ async fn an_account_under_attack_slows_down_exponentially_and_recovers_on_succes
 impl Relay {
     /// Invites `email` into the inviter's organisation with `role`; returns the token.
     /// Invites `email`; a pending organisation is verified first (only verified ones invite).
-    async fn invite(&self, inviter: &Login, email: &str, role: &str) -> String {
+    pub(super) async fn invite(&self, inviter: &Login, email: &str, role: &str) -> String {
         let handle = &inviter.session.organisation.handle;
         let org = self
             .store
@@ -792,7 +792,7 @@ impl Relay {
             .to_owned()
     }
 
-    async fn join(&self, account: &Account, token: &str) -> Response {
+    pub(super) async fn join(&self, account: &Account, token: &str) -> Response {
         let body = serde_json::json!({
             "email": account.email, "name": "New Member", "invite": token, "keys": account.keys,
         });

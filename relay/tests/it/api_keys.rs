@@ -535,3 +535,89 @@ async fn a_burst_of_three_hundred_requests_on_one_key_holds_its_rate() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_key_never_does_more_than_its_maker_may_now() {
+    let relay = relay();
+    let (_, owner) = relay.sender("owner@example.org", "firm").await;
+    let token = relay.invite(&owner, "admin@example.org", "admin").await;
+    let admin = login_from(
+        relay
+            .join(
+                &account("admin@example.org", "a long enough password"),
+                &token,
+            )
+            .await,
+    )
+    .await;
+
+    // An admin cannot give a key the owner-only ledger.
+    let body = wire::CreateApiKeyRequest {
+        name: "Ledger".to_owned(),
+        scopes: vec![ApiScope::LedgerRead],
+        expires_at: None,
+    };
+    let refused = relay
+        .call(
+            Method::POST,
+            "/api/org/api-keys",
+            Some(&admin),
+            Some(serde_json::to_value(&body).expect("JSON")),
+        )
+        .await;
+    let refused = expect_error(refused, StatusCode::FORBIDDEN, "forbidden").await;
+    assert!(message(&refused).contains("ledger:read"), "{refused}");
+
+    let (_, secret) = relay
+        .make_key(
+            &admin,
+            "Admin's script",
+            &[ApiScope::AuditRead, ApiScope::SendsRead],
+            None,
+        )
+        .await;
+    let key = admin.api_key(&secret);
+    assert_eq!(
+        relay.status_of(Method::GET, "/api/org/audit", &key).await,
+        StatusCode::OK
+    );
+
+    // Demoted to member, the maker's key loses the audit log (a member's role does not give it).
+    let member_id = admin.session.user.id;
+    let demoted = relay
+        .call(
+            Method::POST,
+            &format!("/api/org/members/{member_id}/role"),
+            Some(&owner),
+            Some(serde_json::json!({ "role": "member" })),
+        )
+        .await;
+    assert_eq!(demoted.status(), StatusCode::OK);
+    assert_eq!(
+        relay.status_of(Method::GET, "/api/org/audit", &key).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        relay.status_of(Method::GET, "/api/sends", &key).await,
+        StatusCode::OK
+    );
+
+    // Removed, the maker's keys do nothing.
+    let removed = relay
+        .call(
+            Method::DELETE,
+            &format!("/api/org/members/{member_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let refused = relay
+        .call(Method::GET, "/api/sends", Some(&key), None)
+        .await;
+    let refused = expect_error(refused, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    assert!(
+        message(&refused).contains("no longer in the organisation"),
+        "{refused}"
+    );
+}

@@ -332,7 +332,8 @@ async fn endpoints_must_be_public_https_and_only_people_manage_them() {
     let (_, owner) = relay.sender("owner@example.org", "firm").await;
     for (url, words) in [
         ("http://127.0.0.1:9/hook", "https://"),
-        ("https://127.0.0.1:9/hook", "non-public"),
+        ("https://127.0.0.1/hook", "non-public"),
+        ("https://93.184.216.34:6379/hook", "port"),
         ("https://10.0.0.7/hook", "non-public"),
         ("https://[::1]/hook", "non-public"),
         ("https://169.254.169.254/latest", "non-public"),
