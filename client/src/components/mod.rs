@@ -2,6 +2,7 @@
 
 pub mod bundle_notice;
 pub mod change_password;
+pub mod choices;
 pub mod file_picker;
 pub mod footer;
 pub mod header;

@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use shared::wire::{self, ApiKeyView, ApiScope};
 
 use crate::auth::use_auth;
+use crate::components::choices::Choices;
 
 /// What each scope lets a key do, in the words the form shows.
 fn described(scope: ApiScope) -> &'static str {
@@ -135,25 +136,7 @@ pub fn ApiKeys() -> impl IntoView {
                     <h2>"Make a key"</h2>
                     <form on:submit=create>
                         <label>"Name" <input type="text" name="api-key-name" required maxlength="80" bind:value=name placeholder="Practice system" /></label>
-                        <fieldset>
-                            <legend>"It may"</legend>
-                            {ApiScope::ALL.into_iter().map(|scope| {
-                                let checked = move || chosen.get().contains(&scope);
-                                let toggle = move |_| chosen.update(|scopes| {
-                                    if let Some(at) = scopes.iter().position(|known| *known == scope) {
-                                        scopes.remove(at);
-                                    } else {
-                                        scopes.push(scope);
-                                    }
-                                });
-                                view! {
-                                    <label class="choice">
-                                        <input type="checkbox" name="api-key-scope" value=scope.as_str() prop:checked=checked on:change=toggle />
-                                        <code>{scope.as_str()}</code> ": " {described(scope)}
-                                    </label>
-                                }
-                            }).collect_view()}
-                        </fieldset>
+                        <Choices legend="It may" name="api-key-scope" all=ApiScope::ALL.to_vec() wire=ApiScope::as_str meaning=described chosen=chosen />
                         <label>"Expires"
                             <select name="api-key-expiry" bind:value=days>
                                 <option value="30">"in 30 days"</option>

@@ -9,6 +9,7 @@ use shared::ids::Id;
 use shared::wire::{self, DeliveryState, WebhookDeliveryView, WebhookEvent, WebhookView};
 
 use crate::auth::use_auth;
+use crate::components::choices::Choices;
 
 /// What each event means, in the words the form shows.
 fn described(event: WebhookEvent) -> &'static str {
@@ -188,25 +189,7 @@ pub fn Webhooks() -> impl IntoView {
                     <h2>"Add an endpoint"</h2>
                     <form on:submit=create>
                         <label>"URL" <input type="url" name="webhook-url" required bind:value=url placeholder="https://practice.example/sealpost" /></label>
-                        <fieldset>
-                            <legend>"Call it when"</legend>
-                            {WebhookEvent::ALL.into_iter().map(|event| {
-                                let checked = move || chosen.get().contains(&event);
-                                let toggle = move |_| chosen.update(|events| {
-                                    if let Some(at) = events.iter().position(|known| *known == event) {
-                                        events.remove(at);
-                                    } else {
-                                        events.push(event);
-                                    }
-                                });
-                                view! {
-                                    <label class="choice">
-                                        <input type="checkbox" name="webhook-event" value=event.as_str() prop:checked=checked on:change=toggle />
-                                        <code>{event.as_str()}</code> ": " {described(event)}
-                                    </label>
-                                }
-                            }).collect_view()}
-                        </fieldset>
+                        <Choices legend="Call it when" name="webhook-event" all=WebhookEvent::ALL.to_vec() wire=WebhookEvent::as_str meaning=described chosen=chosen />
                         <button type="submit">"Add the endpoint"</button>
                     </form>
                 }.into_any(),
