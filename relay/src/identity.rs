@@ -228,11 +228,6 @@ pub fn key_still_live(state: &AppState, guard: KeyGuard) -> Result<(), AppError>
     }
 }
 
-/// Whether the request presents an API key (`Authorization: Bearer sp_…`).
-pub fn presents_api_key(headers: &HeaderMap) -> bool {
-    bearer(headers).is_some_and(crate::api_keys::is_key)
-}
-
 /// Who provides the documents of a request: the holder of its link (who shows the link's
 /// upload token instead of a session), or a logged-in user.
 #[derive(Debug)]

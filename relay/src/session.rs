@@ -181,6 +181,15 @@ fn cookie_value(token: &str, config: &Config) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("sealpost_session=; Max-Age=0"))
 }
 
+/// Whether the request presents an organisation's API key (`Authorization: Bearer sp_…`).
+fn presents_api_key(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(crate::api_keys::is_key)
+}
+
 /// The stored hash of the session token in the `Cookie` header, if there is a token.
 fn token_from(headers: &HeaderMap) -> Option<crate::tokens::TokenHash> {
     headers
@@ -236,7 +245,7 @@ impl FromRequestParts<AppState> for Session {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if crate::identity::presents_api_key(&parts.headers) {
+        if presents_api_key(&parts.headers) {
             // A key never stands in for a session, and a cookie beside it is not looked at.
             return Err(crate::authz::Denied::NotForApiKeys.into());
         }
