@@ -16,5 +16,6 @@ pub mod paused;
 pub mod qr;
 pub mod relay_status;
 pub mod resume_upload;
+pub mod shown_once;
 pub mod standing;
 pub mod unlock;

@@ -9,6 +9,7 @@ use shared::wire::{self, ApiKeyView, ApiScope};
 
 use crate::auth::use_auth;
 use crate::components::choices::Choices;
+use crate::components::shown_once::ShownOnce;
 
 /// What each scope lets a key do, in the words the form shows.
 fn described(scope: ApiScope) -> &'static str {
@@ -97,12 +98,7 @@ pub fn ApiKeys() -> impl IntoView {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(refusal)) => view! { <p class="status-error" role="alert" data-testid="api-keys-error">{refusal}</p> }.into_any(),
                 Some(Ok(list)) => view! {
-                    <Show when=move || secret.get().is_some()>
-                        <div class="banner" role="status" data-testid="api-key-secret">
-                            <p>"Copy this key now; it is shown only once, and the relay keeps only its hash:"</p>
-                            <p><code>{move || secret.get().unwrap_or_default()}</code></p>
-                        </div>
-                    </Show>
+                    <ShownOnce says="Copy this key now; it is shown only once, and the relay keeps only its hash:" testid="api-key-secret" secret=secret />
                     <table data-testid="api-keys-table">
                         <thead><tr><th>"Name"</th><th>"Key"</th><th>"Scopes"</th><th>"Created (UTC)"</th><th>"Last used"</th><th>"Expires"</th><th>"State"</th><th></th></tr></thead>
                         <tbody>

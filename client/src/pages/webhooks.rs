@@ -10,6 +10,7 @@ use shared::wire::{self, DeliveryState, WebhookDeliveryView, WebhookEvent, Webho
 
 use crate::auth::use_auth;
 use crate::components::choices::Choices;
+use crate::components::shown_once::ShownOnce;
 
 /// What each event means, in the words the form shows.
 fn described(event: WebhookEvent) -> &'static str {
@@ -129,12 +130,7 @@ pub fn Webhooks() -> impl IntoView {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(refusal)) => view! { <p class="status-error" role="alert" data-testid="webhooks-error">{refusal}</p> }.into_any(),
                 Some(Ok(list)) => view! {
-                    <Show when=move || secret.get().is_some()>
-                        <div class="banner" role="status" data-testid="webhook-secret">
-                            <p>"The endpoint's signing secret, shown only now:"</p>
-                            <p><code>{move || secret.get().unwrap_or_default()}</code></p>
-                        </div>
-                    </Show>
+                    <ShownOnce says="The endpoint's signing secret, shown only now:" testid="webhook-secret" secret=secret />
                     <table data-testid="webhooks-table">
                         <thead><tr><th>"Endpoint"</th><th>"Events"</th><th>"Last call"</th><th></th></tr></thead>
                         <tbody>
