@@ -67,6 +67,15 @@ pub async fn health() -> Result<wire::HealthResponse, ApiError> {
     decode(response).await
 }
 
+/// `GET /api/openapi.json`: the API's OpenAPI document, for the reference page.
+pub async fn openapi_document() -> Result<serde_json::Value, ApiError> {
+    let response = Request::get("/api/openapi.json")
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    decode(response).await
+}
+
 /// `POST /api/auth/prelogin`.
 pub async fn prelogin(email: &str) -> Result<wire::PreloginResponse, ApiError> {
     post(

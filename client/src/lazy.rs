@@ -64,6 +64,7 @@ pub enum Workspace {
     Members,
     ApiKeys,
     Webhooks,
+    ApiReference,
     Send,
     Sent,
     Payouts,
@@ -122,6 +123,7 @@ fn workspace(page: Workspace) -> Result<AnyView, PartMissing> {
         Workspace::Members => pages::members::Members().into_any(),
         Workspace::ApiKeys => pages::api_keys::ApiKeys().into_any(),
         Workspace::Webhooks => pages::webhooks::Webhooks().into_any(),
+        Workspace::ApiReference => pages::api_reference::ApiReference().into_any(),
         Workspace::Send => pages::send::Send().into_any(),
         Workspace::Sent => pages::sent::Sent().into_any(),
         Workspace::Payouts => pages::payouts::Payouts().into_any(),
@@ -203,6 +205,8 @@ lazy_page!(AuditPage, Workspace::Audit);
 lazy_page!(MembersPage, Workspace::Members);
 lazy_page!(ApiKeysPage, Workspace::ApiKeys);
 lazy_page!(WebhooksPage, Workspace::Webhooks);
+// Public, but it parses a large JSON document: with the workspace, not the sign-up pages.
+lazy_page!(ApiReferencePage, Workspace::ApiReference);
 lazy_page!(SendPage, Workspace::Send);
 lazy_page!(SentPage, Workspace::Sent);
 lazy_page!(PayoutsPage, Workspace::Payouts);

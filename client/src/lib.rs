@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("/") view=pages::landing::Landing />
                     <Route path=path!("/signup") view={Lazy::<lazy::SignupPage>::new()} />
+                    <Route path=path!("/api-reference") view={Lazy::<lazy::ApiReferencePage>::new()} />
                     <Route path=path!("/login") view=pages::login::Login />
                     <Route path=path!("/app") view={Lazy::<lazy::DashboardPage>::new()} />
                     <Route path=path!("/app/audit") view={Lazy::<lazy::AuditPage>::new()} />

@@ -517,6 +517,24 @@ async fn an_owner_makes_an_api_key_a_script_uses_it_and_revoking_it_stops_it() -
     };
     assert_eq!(sends(secret.clone()).await?, reqwest::StatusCode::OK);
 
+    // The reference the key page points to lists every operation from the relay's document.
+    owner.click("a[href='/api-reference']").await?;
+    let operations = owner
+        .wait_for_text("[data-testid=api-operations]", "POST /api/sends")
+        .await?;
+    assert!(
+        operations.contains("session or api_key") && operations.contains("CreateSendRequest"),
+        "{operations}"
+    );
+    assert!(
+        operations.contains("POST /api/org/webhooks"),
+        "{operations}"
+    );
+    owner.goto(&format!("{}/app/api-keys", relay.url)).await?;
+    owner
+        .wait_for_text("[data-testid=api-keys-table]", "Practice system")
+        .await?;
+
     owner
         .click("button[aria-label='Revoke Practice system']")
         .await?;

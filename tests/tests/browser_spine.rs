@@ -712,6 +712,7 @@ async fn every_page_passes_axe_core_in_light_and_dark_mode() -> anyhow::Result<(
         ("/app/audit", "Audit log"),
         ("/app/api-keys", "API keys"),
         ("/app/webhooks", "Webhooks"),
+        ("/api-reference", "API reference"),
         ("/app/payouts", "Payments and payouts"),
         ("/app", "Welcome"),
     ] {

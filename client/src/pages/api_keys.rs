@@ -93,7 +93,7 @@ pub fn ApiKeys() -> impl IntoView {
     view! {
         <section class="api-keys">
             <h1>"API keys"</h1>
-            <p class="muted">"A key lets a script or another system (practice management, claims, records) use this organisation's API with "<code>"Authorization: Bearer sp_…"</code>". A key holds no private key: it can send, ask and read metadata, never decrypt a document. It can never manage people, policy, payouts or keys."</p>
+            <p class="muted">"A key lets a script or another system (practice management, claims, records) use this organisation's API with "<code>"Authorization: Bearer sp_…"</code>" (see the "<a href="/api-reference">"API reference"</a>"). A key holds no private key: it can send, ask and read metadata, never decrypt a document. It can never manage people, policy, payouts or keys."</p>
             {move || match keys.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(refusal)) => view! { <p class="status-error" role="alert" data-testid="api-keys-error">{refusal}</p> }.into_any(),

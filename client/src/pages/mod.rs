@@ -1,6 +1,7 @@
 //! One page per file; route paths live in `routes::Page`.
 
 pub mod api_keys;
+pub mod api_reference;
 pub mod audit;
 pub mod confirm;
 pub mod dashboard;
