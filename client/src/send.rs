@@ -25,31 +25,7 @@ use crate::api::{self, ApiError, AuthorizedApi};
 use crate::crypto::stream::WebChunkEncryptor;
 use crate::{browser, connectivity};
 
-/// The shortest one-time password accepted (PRODUCT.md flow 1).
-pub const MIN_OTP_CHARS: usize = 6;
-
-/// What generated one-time passwords are made of: lower-case letters and digits without the
-/// look-alikes (0/o, 1/l/i), so they can be read out over the phone.
-pub const OTP_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
-/// Characters of a generated one-time password: 14 of 31 symbols, about 69 bits, which an
-/// offline search of a stolen database (with the link) cannot exhaust at argon2id's cost,
-/// where a short typed one can (SECURITY.md, "What the relay sees").
-pub const GENERATED_OTP_CHARS: usize = 14;
-
-/// A fresh random one-time password (rejection sampling: every symbol equally likely).
-pub fn generate_otp() -> String {
-    let mut otp = String::with_capacity(GENERATED_OTP_CHARS);
-    let limit = 256 - 256 % OTP_ALPHABET.len();
-    while otp.len() < GENERATED_OTP_CHARS {
-        let mut byte = [0_u8; 1];
-        OsRng.fill_bytes(&mut byte);
-        let value = usize::from(byte[0]);
-        if value < limit {
-            otp.push(char::from(OTP_ALPHABET[value % OTP_ALPHABET.len()]));
-        }
-    }
-    otp
-}
+pub use shared::crypto::otp::{MIN_OTP_CHARS, generate_otp};
 /// Chunks uploading at once: enough to hide each request's latency, few enough to keep memory
 /// at a handful of MiB.
 const IN_FLIGHT: usize = 6;

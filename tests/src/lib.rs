@@ -6,6 +6,7 @@
 //! It deliberately holds no test logic; the tests live in `tests/tests/`.
 
 mod browser;
+pub mod cli;
 pub mod flows;
 pub mod measure;
 pub mod native;

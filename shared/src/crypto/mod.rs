@@ -8,6 +8,7 @@ pub mod kdf;
 pub mod keys;
 pub mod link;
 pub mod manifest;
+pub mod otp;
 pub mod public_key;
 pub mod receipt;
 pub mod request;

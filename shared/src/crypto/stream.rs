@@ -185,6 +185,18 @@ impl StreamCursor {
         })
     }
 
+    /// A cursor at chunk `next` of a stream of `size` bytes, for a download that goes on
+    /// after an interruption with the chunks before `next` already decrypted and kept.
+    pub fn starting_at(size: u64, next: u32) -> Result<Self, StreamError> {
+        let layout = StreamLayout::for_size(size)?;
+        if next > layout.chunk_count() {
+            return Err(StreamError::TooManyChunks {
+                expected: layout.chunk_count(),
+            });
+        }
+        Ok(Self { layout, next })
+    }
+
     pub fn layout(&self) -> &StreamLayout {
         &self.layout
     }
@@ -323,6 +335,21 @@ impl ChunkDecryptor {
         Ok(Self {
             stream: stream_for(key, prefix),
             cursor: StreamCursor::new(size)?,
+        })
+    }
+
+    /// A decryptor that expects chunk `next` first: the chunks before it were decrypted
+    /// earlier (a download resumed). Each chunk's nonce carries its index and the last one its
+    /// flag, so a chunk can be neither moved nor dropped across the break.
+    pub fn resume_at(
+        key: &FileKey,
+        prefix: &NoncePrefix,
+        size: u64,
+        next: u32,
+    ) -> Result<Self, StreamError> {
+        Ok(Self {
+            stream: stream_for(key, prefix),
+            cursor: StreamCursor::starting_at(size, next)?,
         })
     }
 

@@ -118,6 +118,38 @@ fn a_dropped_last_chunk_is_truncation() {
 }
 
 #[test]
+fn a_resumed_decryption_takes_the_rest_in_order_and_nothing_else() {
+    let (_, file, _) = three_chunk_file();
+    let whole = decrypt_all(&file, &file.chunks).expect("decrypts");
+    // Resumed at chunk 1: chunks 1 and 2 give the rest of the file, and then it is complete.
+    let mut resumed =
+        ChunkDecryptor::resume_at(&file.key, &file.prefix, file.size, 1).expect("at 1");
+    let mut rest = Vec::new();
+    for chunk in &file.chunks[1..] {
+        rest.extend_from_slice(resumed.decrypt_next(chunk).expect("decrypts").as_bytes());
+    }
+    resumed.finish().expect("complete");
+    assert_eq!(rest, whole[CHUNK_SIZE..]);
+    // Chunk 0 offered as chunk 1, or the last chunk dropped after resuming, fails.
+    let mut resumed =
+        ChunkDecryptor::resume_at(&file.key, &file.prefix, file.size, 1).expect("at 1");
+    assert_eq!(
+        resumed.decrypt_next(&file.chunks[0]).map(|_| ()),
+        Err(StreamError::Tampered { index: 1 })
+    );
+    resumed.decrypt_next(&file.chunks[1]).expect("decrypts");
+    assert_eq!(
+        resumed.finish(),
+        Err(StreamError::Truncated {
+            received: 2,
+            expected: 3
+        })
+    );
+    // A start past the end is refused.
+    assert!(ChunkDecryptor::resume_at(&file.key, &file.prefix, file.size, 4).is_err());
+}
+
+#[test]
 fn reordered_chunks_fail() {
     let (_, file, _) = three_chunk_file();
     let chunks = vec![

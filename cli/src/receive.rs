@@ -1,0 +1,275 @@
+//! Opening a link and reading a document from the command line: the bundle key (from the link
+//! secret and OTP, or unwrapped with the user's private key), the sealed manifest opened, and
+//! each file's chunks fetched a few at a time, decrypted, stripped of padding and written as
+//! they arrive to `<name>.part` in the output folder, which becomes `<name>` only once its last
+//! chunk decrypted and the file is on disk. Nothing is ever overwritten: a name already taken
+//! gets ` (2)`, ` (3)`….
+//!
+//! **Resumable.** A download keeps its progress in `.sealpost-<id>.json` in the output folder
+//! (owner-only): the names chosen, which files are done and, for a link, the bundle key and the
+//! download token, because a second opening would spend another of the link's opens. Run the
+//! same command again after an interruption and it goes on from the last whole chunk of each
+//! `.part` file (a chunk's nonce carries its index, so nothing can be moved across the break);
+//! once the token expired (two hours by default), the link is opened again with the OTP if it
+//! has opens left. The file goes once everything is saved (and, for a link, the receipt sent).
+
+use std::io::{Seek as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use shared::crypto::{BundleKey, ChunkDecryptor, Manifest, SealedChunk, SealedManifest};
+use shared::ids::Id;
+use shared::secret::SecretString;
+use zeroize::Zeroizing;
+
+use crate::http::Relay;
+use crate::progress::Progress;
+
+/// Chunks fetched at once.
+const IN_FLIGHT: usize = 4;
+
+/// What a download keeps to go on after an interruption.
+#[derive(Serialize, Deserialize)]
+pub struct Saved {
+    pub id: Id,
+    /// Names in the output folder, one per file of the manifest.
+    pub names: Vec<String>,
+    pub finished: Vec<bool>,
+    /// A link's bundle key (base64url), its sealed manifest and its download token.
+    #[serde(default)]
+    pub link: Option<SavedLink>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SavedLink {
+    pub key: SecretString,
+    pub manifest: SealedManifest,
+    pub download_token: SecretString,
+    pub token_expires_at: i64,
+    #[serde(with = "shared::encoding::array")]
+    pub receipt_nonce: [u8; 16],
+}
+
+impl std::fmt::Debug for Saved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Saved")
+            .field("id", &self.id)
+            .field("files", &self.names.len())
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SavedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedLink")
+            .field("token_expires_at", &self.token_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SavedLink {
+    pub fn bundle_key(&self) -> anyhow::Result<BundleKey> {
+        let bytes = Zeroizing::new(shared::encoding::decode_array::<32>(
+            self.key.dangerously_expose(),
+        )?);
+        Ok(BundleKey::dangerously_from_bytes(*bytes))
+    }
+}
+
+/// The progress file of download `id` in `folder`.
+pub fn saved_path(folder: &Path, id: Id) -> PathBuf {
+    folder.join(format!(".sealpost-{id}.json"))
+}
+
+/// The progress of download `id` in `folder`, if one was interrupted there.
+pub fn load(folder: &Path, id: Id) -> anyhow::Result<Option<Saved>> {
+    let path = saved_path(folder, id);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!("{} is damaged: delete it to start again", path.display())
+        })?)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+pub fn store(folder: &Path, saved: &Saved) -> anyhow::Result<()> {
+    crate::config::write_private(&saved_path(folder, saved.id), &serde_json::to_vec(saved)?)
+}
+
+/// Names for `manifest`'s files in `folder`: each made safe (no folder, no control
+/// character, not `.` or `..`), and none taken already, on disk or by an earlier file.
+pub fn choose_names(folder: &Path, manifest: &Manifest) -> Vec<String> {
+    let mut chosen: Vec<String> = Vec::new();
+    for (index, file) in manifest.files.iter().enumerate() {
+        let safe = safe_name(&file.name, index);
+        let (stem, extension) = match safe.rsplit_once('.') {
+            Some((stem, extension)) if !stem.is_empty() => {
+                (stem.to_owned(), format!(".{extension}"))
+            }
+            _ => (safe.clone(), String::new()),
+        };
+        let mut candidate = safe.clone();
+        let mut counter = 2;
+        while chosen.contains(&candidate)
+            || folder.join(&candidate).exists()
+            || folder.join(format!("{candidate}.part")).exists()
+        {
+            candidate = format!("{stem} ({counter}){extension}");
+            counter += 1;
+        }
+        chosen.push(candidate);
+    }
+    chosen
+}
+
+/// A file name from a manifest, which its sender chose: never a path.
+pub fn safe_name(name: &str, index: usize) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '/' | '\\' | ':') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').to_owned();
+    if trimmed.is_empty() {
+        format!("file-{}", index + 1)
+    } else {
+        trimmed.chars().take(200).collect()
+    }
+}
+
+/// Where chunks come from: `<prefix>/files/{f}/chunks/{n}` on `relay` (authenticated).
+#[derive(Debug)]
+pub struct Source<'a> {
+    pub relay: &'a Relay,
+    pub prefix: String,
+}
+
+/// Downloads every file of `manifest` not yet finished into `folder`, updating `saved` (and
+/// its file) as each one is done. Returns the paths of every file, in manifest order.
+pub async fn download(
+    source: &Source<'_>,
+    key: &BundleKey,
+    manifest: &Manifest,
+    folder: &Path,
+    saved: &mut Saved,
+    progress: &Progress,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let remaining: u64 = manifest
+        .files
+        .iter()
+        .zip(&saved.finished)
+        .filter(|(_, finished)| !**finished)
+        .map(|(file, _)| file.size)
+        .sum();
+    progress.start(remaining);
+    for (index, file) in manifest.files.iter().enumerate() {
+        if saved.finished[index] {
+            continue;
+        }
+        let target = folder.join(&saved.names[index]);
+        let part = folder.join(format!("{}.part", saved.names[index]));
+        let file_index = u32::try_from(index)?;
+        let mut output = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&part)
+            .with_context(|| format!("creating {}", part.display()))?;
+        // Whole chunks already written (an earlier run): keep them, drop any partial one.
+        let kept = output.metadata()?.len();
+        let (mut next, mut written) = (0_u32, 0_u64);
+        while next < file.chunks {
+            let length = file.content_len(next) as u64;
+            if written + length > kept || length == 0 {
+                break;
+            }
+            written += length;
+            next += 1;
+        }
+        output.set_len(written)?;
+        output.seek(std::io::SeekFrom::Start(written))?;
+        progress.advance(written);
+        let mut decryptor = ChunkDecryptor::resume_at(
+            &key.file_key(file_index),
+            &file.nonce_prefix,
+            file.stream_size(),
+            next,
+        )?;
+        let mut fetches = futures::stream::iter(next..file.chunks)
+            .map(|chunk| {
+                let path = format!("{}/files/{file_index}/chunks/{chunk}", source.prefix);
+                async move {
+                    let response = source
+                        .relay
+                        .with_retries(|| source.relay.request(reqwest::Method::GET, &path))
+                        .await
+                        .with_context(|| format!("fetching chunk {chunk} of file {file_index}"))?;
+                    anyhow::Ok((chunk, response.bytes().await?))
+                }
+            })
+            .buffered(IN_FLIGHT);
+        while let Some(fetched) = fetches.next().await {
+            let (chunk, bytes) = fetched?;
+            let opened = decryptor
+                .decrypt_next(&SealedChunk::from_bytes(bytes.to_vec()))
+                .with_context(|| {
+                    format!("{} did not decrypt: it was changed", saved.names[index])
+                })?;
+            let content = file.strip_padding(chunk, opened.as_bytes())?;
+            output
+                .write_all(content)
+                .with_context(|| format!("writing {}", part.display()))?;
+            progress.advance(content.len() as u64);
+        }
+        drop(fetches);
+        decryptor
+            .finish()
+            .with_context(|| format!("{} arrived incomplete", saved.names[index]))?;
+        output.sync_all()?;
+        drop(output);
+        anyhow::ensure!(
+            !target.exists(),
+            "{} appeared while it was downloaded: the download is kept as {}",
+            target.display(),
+            part.display()
+        );
+        std::fs::rename(&part, &target).with_context(|| format!("saving {}", target.display()))?;
+        saved.finished[index] = true;
+        store(folder, saved)?;
+    }
+    sync_folder(folder);
+    progress.finish();
+    Ok(saved.names.iter().map(|name| folder.join(name)).collect())
+}
+
+/// Makes the renames in `folder` durable (where the platform allows opening a folder).
+pub fn sync_folder(folder: &Path) {
+    if let Ok(handle) = std::fs::File::open(folder) {
+        let _ = handle.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_a_manifest_are_never_paths() {
+        assert_eq!(safe_name("../../etc/passwd", 0), "_.._etc_passwd");
+        assert_eq!(safe_name("..", 1), "file-2");
+        assert_eq!(safe_name(".bashrc", 0), "bashrc");
+        assert_eq!(safe_name("a\u{0}b\nc.pdf", 0), "a_b_c.pdf");
+        assert_eq!(safe_name("C:\\x.pdf", 0), "C__x.pdf");
+        assert_eq!(safe_name("", 4), "file-5");
+        assert_eq!(safe_name("report.pdf", 0), "report.pdf");
+    }
+}
