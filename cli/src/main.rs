@@ -448,7 +448,7 @@ fn parse_due(text: &str, now: i64) -> anyhow::Result<i64> {
             (1..=12).contains(&month) && (1..=31).contains(&day),
             "{text} is not a date"
         );
-        return Ok(output::days_from_civil(year, month, day) * 86_400 + 86_399);
+        return Ok(shared::dates::days_from_civil(year, month, day) * 86_400 + 86_399);
     }
     Ok(now + parse_duration(text).map_err(anyhow::Error::msg)?)
 }

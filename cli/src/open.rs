@@ -171,6 +171,15 @@ async fn open_link(
         info.opens_left,
         info.attempts_left
     ));
+    if let Some(invoice) = &info.invoice {
+        say(&format!(
+            "Payment asked: {} {} ({}), {}.",
+            shared::money::format_amount(invoice.amount_minor, invoice.currency),
+            invoice.currency.code(),
+            invoice.description,
+            crate::output::word(&invoice.status)
+        ));
+    }
     info.kdf
         .check_client_floor()
         .context("the link asks for weaker password hashing than this client accepts")?;
@@ -189,7 +198,14 @@ async fn open_link(
                 proof: (*keys.proof.dangerously_expose_bytes()).into(),
             },
         )
-        .await?;
+        .await
+        .map_err(|error| match error.downcast_ref::<crate::http::Refusal>() {
+            Some(refusal) if refusal.status == 402 => anyhow::anyhow!(
+                "{refusal}\nThis link asks for payment before it opens: open it in a browser to \
+                 pay (or ask the sender how to), then run this command again."
+            ),
+            _ => error,
+        })?;
     let key = keys
         .link_key
         .unwrap(&opened.wrapped_key)

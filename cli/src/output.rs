@@ -56,7 +56,7 @@ pub fn sends_table(sends: &[wire::SendView]) -> Vec<Vec<String>> {
     for send in sends {
         rows.push(vec![
             send.id.to_string(),
-            json_word(&send.status),
+            word(&send.status),
             send.files.to_string(),
             size(send.size),
             format!("{}/{}", send.opens, send.max_opens),
@@ -75,7 +75,7 @@ pub fn documents_table(documents: &[wire::DocumentView]) -> Vec<Vec<String>> {
     for document in documents {
         rows.push(vec![
             document.id.to_string(),
-            json_word(&document.kind),
+            word(&document.kind),
             document.from.clone(),
             document.files.to_string(),
             size(document.size),
@@ -107,7 +107,7 @@ pub fn requests_table(requests: &[wire::RequestView]) -> Vec<Vec<String>> {
         };
         rows.push(vec![
             request.id.to_string(),
-            json_word(&request.status),
+            word(&request.status),
             if request.outgoing { "out" } else { "in" }.to_owned(),
             with,
             date(request.due_at),
@@ -119,7 +119,7 @@ pub fn requests_table(requests: &[wire::RequestView]) -> Vec<Vec<String>> {
 }
 
 /// An enum as its wire word (`delivered`, `chart_transfer`).
-fn json_word<T: Serialize>(value: &T) -> String {
+pub fn word<T: Serialize>(value: &T) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
@@ -144,44 +144,13 @@ pub fn size(bytes: u64) -> String {
 
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
 pub fn date(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
     let rest = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        "{} {:02}:{:02} UTC",
+        shared::dates::utc_date(seconds),
         rest / 3_600,
         rest % 3_600 / 60
     )
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// `text` as a QR code of Unicode half blocks, for a phone's camera.
@@ -203,10 +172,6 @@ mod tests {
         assert_eq!(date(0), "1970-01-01 00:00 UTC");
         assert_eq!(date(1_801_439_999), "2027-01-31 23:59 UTC");
         assert_eq!(date(951_782_400), "2000-02-29 00:00 UTC");
-        for days in [-1_000, 0, 10_957, 20_000, 30_000] {
-            let (year, month, day) = civil_from_days(days);
-            assert_eq!(days_from_civil(year, month, day), days);
-        }
         assert_eq!(size(1_536), "1.5 KiB");
         assert_eq!(size(12), "12 B");
     }

@@ -3,6 +3,7 @@
 //! so it builds for `wasm32-unknown-unknown` and the host alike.
 
 pub mod crypto;
+pub mod dates;
 pub mod encoding;
 pub mod ids;
 pub mod money;

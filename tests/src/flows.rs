@@ -270,3 +270,58 @@ pub async fn visit(page: &Session, path: &str) -> anyhow::Result<()> {
     page.eval(&script).await?;
     Ok(())
 }
+
+/// Cheap, varied bytes (xorshift from `seed`, which must not be 0): not all zeros, so a lost
+/// or misplaced chunk shows, and different for every seed.
+pub fn pseudo_random(size: usize, seed: u64) -> Vec<u8> {
+    let mut bytes = vec![0_u8; size];
+    let mut state = seed;
+    for word in bytes.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
+    }
+    bytes
+}
+
+/// Makes a request by link on the requests page (already logged in) with `description`, due
+/// in a week, confirming the readers `listed`; the link the page shows.
+pub async fn request_by_link(
+    page: &Session,
+    description: &str,
+    listed: &[&str],
+) -> anyhow::Result<String> {
+    visit(page, "/app/requests").await?;
+    page.click("input[name=target-kind][value=link]").await?;
+    page.fill("textarea[name=description]", description).await?;
+    set_date(page, "input[name=due]", &in_a_week()).await?;
+    page.click("form.composer button[type=submit]").await?;
+    confirm_readers(page, listed).await?;
+    let link = page
+        .find("[data-testid=request-link]")
+        .await?
+        .prop("value")
+        .await?
+        .context("the request link")?;
+    anyhow::ensure!(link.contains("/r/") && link.contains('#'), "{link}");
+    Ok(link)
+}
+
+/// Sets a date input the way a person picking a date would (its text format is the locale's).
+pub async fn set_date(page: &Session, css: &str, iso: &str) -> anyhow::Result<()> {
+    page.find(css).await?;
+    page.eval(&format!(
+        "const input = document.querySelector({}); input.value = {}; \
+         input.dispatchEvent(new Event('input', {{ bubbles: true }})); return null;",
+        serde_json::to_string(css)?,
+        serde_json::to_string(iso)?
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The date a week from now, as a date input takes it.
+pub fn in_a_week() -> String {
+    shared::dates::utc_date(crate::stripe::now() + 7 * 86_400)
+}

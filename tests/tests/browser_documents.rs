@@ -12,7 +12,9 @@ use anyhow::Context as _;
 use serde_json::Value;
 use shared::ids::Id;
 use shared::wire::{self, Role};
-use tests::flows::{confirm_readers, log_in, marker, operator_finds, visit};
+use tests::flows::{
+    confirm_readers, in_a_week, log_in, marker, operator_finds, request_by_link, set_date, visit,
+};
 use tests::native::{KeyPair, NativeClient};
 use tests::proxy::{TamperingProxy, substitute_keys};
 use tests::{Browser, Engine, Session, StripeStandIn, TestRelay};
@@ -24,19 +26,6 @@ fn file_in(folder: &std::path::Path, label: &str) -> anyhow::Result<(PathBuf, St
     let path = folder.join(&name);
     std::fs::write(&path, &bytes)?;
     Ok((path, name, bytes))
-}
-
-/// Sets a date input the way a person picking a date would (its text format is the locale's).
-async fn set_date(page: &Session, css: &str, iso: &str) -> anyhow::Result<()> {
-    page.find(css).await?;
-    page.eval(&format!(
-        "const input = document.querySelector({}); input.value = {}; \
-         input.dispatchEvent(new Event('input', {{ bubbles: true }})); return null;",
-        serde_json::to_string(css)?,
-        serde_json::to_string(iso)?
-    ))
-    .await?;
-    Ok(())
 }
 
 /// Opens the document page's files and saves file 0; its bytes.
@@ -55,10 +44,6 @@ async fn open_and_save(page: &Session) -> anyhow::Result<Vec<u8>> {
         })
         .context("a download")?;
     Ok(std::fs::read(newest)?)
-}
-
-fn in_a_week() -> String {
-    relay::retention::utc_date(tests::stripe::now() + 7 * 86_400)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,22 +210,8 @@ async fn a_request_link_refuses_substituted_keys_and_takes_the_right_ones(
     let browser = Browser::start().await?;
     let doctor = browser.session().await?;
     log_in(&doctor, &relay.url, "doctor@example.com").await?;
-    visit(&doctor, "/app/requests").await?;
-    doctor.click("input[name=target-kind][value=link]").await?;
     let description = marker("Your signed intake form");
-    doctor
-        .fill("textarea[name=description]", &description)
-        .await?;
-    set_date(&doctor, "input[name=due]", &in_a_week()).await?;
-    doctor.click("form.composer button[type=submit]").await?;
-    confirm_readers(&doctor, &["clinic@example.com"]).await?;
-    let link = doctor
-        .find("[data-testid=request-link]")
-        .await?
-        .prop("value")
-        .await?
-        .context("the request link")?;
-    assert!(link.contains("/r/") && link.contains('#'), "{link}");
+    let link = request_by_link(&doctor, &description, &["clinic@example.com"]).await?;
     let fragment = link.split('#').nth(1).context("a fragment")?.to_owned();
 
     // A relay that serves other keys: the uploader's browser refuses to encrypt.

@@ -16,7 +16,9 @@
 
 use anyhow::Context as _;
 use shared::crypto::OsRng;
-use tests::flows::{files_under, marker, open_with, operator_finds, unzip, use_downloads};
+use tests::flows::{
+    files_under, marker, open_with, operator_finds, pseudo_random, unzip, use_downloads,
+};
 use tests::{Browser, Engine, TestRelay};
 
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>.pdf";
@@ -985,17 +987,4 @@ impl InterruptedUpload<'_> {
         );
         Ok((self.name, bytes))
     }
-}
-
-/// Cheap, varied bytes (xorshift from `seed`): not all zeros, so a lost or misplaced chunk shows.
-fn pseudo_random(size: usize, seed: u64) -> Vec<u8> {
-    let mut bytes = vec![0_u8; size];
-    let mut state = seed;
-    for word in bytes.chunks_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
-    }
-    bytes
 }

@@ -11,7 +11,8 @@ use shared::ids::Id;
 use shared::wire::{self, ApiScope, Role};
 use tests::cli::CommandLine;
 use tests::flows::{
-    confirm_readers, log_in, marker, open_with, operator_finds, unzip, use_downloads, visit,
+    log_in, marker, open_with, operator_finds, pseudo_random, request_by_link, unzip,
+    use_downloads, visit,
 };
 use tests::native::{KeyPair, NativeClient};
 use tests::{Browser, TestRelay};
@@ -33,17 +34,16 @@ async fn owner_with_key(relay: &TestRelay, handle: &str) -> anyhow::Result<(Nati
     Ok((owner, made.secret.dangerously_expose().to_owned()))
 }
 
-/// `size` bytes that differ from any other seed's.
-fn pseudo_random(size: usize, seed: u64) -> Vec<u8> {
-    let mut bytes = vec![0_u8; size];
-    let mut state = seed | 1;
-    for word in bytes.chunks_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
-    }
-    bytes
+/// `open LINK --out OUT --otp-file OTP`.
+fn open_args(link: &str, out: &std::path::Path, otp: &std::path::Path) -> [String; 6] {
+    [
+        "open".to_owned(),
+        link.to_owned(),
+        "--out".to_owned(),
+        out.display().to_string(),
+        "--otp-file".to_owned(),
+        otp.display().to_string(),
+    ]
 }
 
 fn sent(cli_sends: &Value, id: &str) -> anyhow::Result<Value> {
@@ -142,14 +142,11 @@ async fn links_made_by_the_cli_open_in_chromium_and_links_made_in_chromium_open_
     let wrong = anyone.secret_file("wrong", "not-the-password")?;
     let out = folder.path().join("received");
     let refused = anyone
-        .output(&[
-            "open",
-            &browser_link,
-            "--out",
-            &out.display().to_string(),
-            "--otp-file",
-            &wrong.display().to_string(),
-        ])
+        .output(
+            &open_args(&browser_link, &out, &wrong)
+                .each_ref()
+                .map(String::as_str),
+        )
         .await?;
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
@@ -159,14 +156,11 @@ async fn links_made_by_the_cli_open_in_chromium_and_links_made_in_chromium_open_
     );
     let right = anyone.secret_file("right", &browser_otp)?;
     let opened = anyone
-        .json(&[
-            "open",
-            &browser_link,
-            "--out",
-            &out.display().to_string(),
-            "--otp-file",
-            &right.display().to_string(),
-        ])
+        .json(
+            &open_args(&browser_link, &out, &right)
+                .each_ref()
+                .map(String::as_str),
+        )
         .await?;
     assert_eq!(opened["delivered"], true, "{opened}");
     assert_eq!(opened["note"], browser_note.as_str());
@@ -214,29 +208,8 @@ async fn a_request_made_in_chromium_is_answered_from_the_cli_and_read_in_chromiu
     let browser = Browser::start().await?;
     let doctor = browser.session().await?;
     log_in(&doctor, &relay.url, "doctor@example.com").await?;
-    visit(&doctor, "/app/requests").await?;
-    doctor.click("input[name=target-kind][value=link]").await?;
     let description = marker("Your signed intake form");
-    doctor
-        .fill("textarea[name=description]", &description)
-        .await?;
-    let due = relay::retention::utc_date(tests::stripe::now() + 7 * 86_400);
-    doctor.find("input[name=due]").await?;
-    doctor
-        .eval(&format!(
-            "const input = document.querySelector('input[name=due]'); input.value = {}; \
-             input.dispatchEvent(new Event('input', {{ bubbles: true }})); return null;",
-            serde_json::to_string(&due)?
-        ))
-        .await?;
-    doctor.click("form.composer button[type=submit]").await?;
-    confirm_readers(&doctor, &["clinic@example.com"]).await?;
-    let link = doctor
-        .find("[data-testid=request-link]")
-        .await?
-        .prop("value")
-        .await?
-        .context("the request link")?;
+    let link = request_by_link(&doctor, &description, &["clinic@example.com"]).await?;
 
     let provider = CommandLine::new()?;
     let folder = tempfile::tempdir()?;
@@ -333,7 +306,7 @@ async fn a_request_made_in_chromium_is_answered_from_the_cli_and_read_in_chromiu
 async fn an_interrupted_cli_download_goes_on_without_spending_a_second_open() -> anyhow::Result<()>
 {
     let relay = TestRelay::start().await?;
-    let (_owner, key) = owner_with_key(&relay, "bigfirm").await?;
+    let (owner, key) = owner_with_key(&relay, "bigfirm").await?;
     let cli = CommandLine::new()?.with_api_key(&relay.url, &key);
     let folder = tempfile::tempdir()?;
     let big = pseudo_random(48 * 1024 * 1024 + 3, 5);
@@ -372,18 +345,65 @@ async fn an_interrupted_cli_download_goes_on_without_spending_a_second_open() ->
     let listed: Value = cli.json(&["request", "list"]).await?;
     assert_eq!(listed[0]["description"], "Discharge letter");
 
+    // Behind an invoice: the link does not open until it is paid, and says so.
+    let bill = folder.path().join("bill.pdf");
+    std::fs::write(&bill, b"%PDF-1.4 records")?;
+    let invoiced = cli
+        .json(&[
+            "send",
+            &bill.display().to_string(),
+            "--otp-file",
+            &otp_file.display().to_string(),
+            "--invoice",
+            "120.50EUR",
+            "--invoice-description",
+            "Copying fee",
+        ])
+        .await?;
+    let invoiced_link = invoiced["link"].as_str().context("a link")?.to_owned();
+    let payer = CommandLine::new()?;
+    let paid_out = folder.path().join("paid");
+    let open_paid = open_args(&invoiced_link, &paid_out, &otp_file);
+    let open_paid = open_paid.each_ref().map(String::as_str);
+    let unpaid = payer.output(&open_paid).await?;
+    assert!(!unpaid.status.success());
+    let said = String::from_utf8_lossy(&unpaid.stderr);
+    assert!(
+        said.contains("120.50 EUR") && said.contains("payment_required") && said.contains("pay"),
+        "{said}"
+    );
+    let invoiced_sends: Value = cli.json(&["sent"]).await?;
+    let invoice =
+        sent(&invoiced_sends, invoiced["id"].as_str().context("an id")?)?["invoice"]["id"]
+            .as_str()
+            .context("the send's invoice")?
+            .to_owned();
+    owner
+        .post(
+            &format!("/api/invoices/{invoice}/mark-paid"),
+            Some(&wire::MarkPaidRequest {
+                reference: "Bank transfer".to_owned(),
+            }),
+        )
+        .await?
+        .ok::<wire::InvoiceView>()?;
+    payer.json(&open_paid).await?;
+    assert_eq!(
+        std::fs::read(paid_out.join("bill.pdf"))?,
+        b"%PDF-1.4 records"
+    );
+
     let recipient = CommandLine::new()?;
     let out = folder.path().join("out");
     let part = out.join("chart.bin.part");
     let mut first = recipient
-        .command(&[
-            "open",
-            &link,
-            "--out",
-            &out.display().to_string(),
-            "--otp-file",
-            &otp_file.display().to_string(),
-        ])
+        .command(
+            &open_args(&link, &out, &otp_file)
+                .each_ref()
+                .map(String::as_str),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
@@ -411,14 +431,11 @@ async fn an_interrupted_cli_download_goes_on_without_spending_a_second_open() ->
     );
 
     let resumed = recipient
-        .json(&[
-            "open",
-            &link,
-            "--out",
-            &out.display().to_string(),
-            "--otp-file",
-            &otp_file.display().to_string(),
-        ])
+        .json(
+            &open_args(&link, &out, &otp_file)
+                .each_ref()
+                .map(String::as_str),
+        )
         .await?;
     assert_eq!(resumed["delivered"], true, "{resumed}");
     assert!(
