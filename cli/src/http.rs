@@ -57,6 +57,9 @@ impl Relay {
         let http = reqwest::Client::builder()
             .user_agent(concat!("sealpost-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(20))
+            // A relay that stops answering mid-transfer is an error (retried for chunks), not
+            // a command that hangs forever.
+            .read_timeout(Duration::from_secs(120))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("setting up HTTPS")?;

@@ -35,6 +35,8 @@ const PARALLEL: usize = 8;
 const KEEP_SECONDS: i64 = 30 * 86_400;
 /// How often the worker looks for events and due deliveries.
 const TICK: Duration = Duration::from_secs(2);
+/// How long a held delivery (its organisation suspended) waits before it is looked at again.
+const HELD_SECONDS: i64 = 600;
 
 /// Why an endpoint is refused (the words reach the user).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -358,6 +360,23 @@ pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
 /// that also leases it, so no second worker sends it meanwhile); whether it was attempted.
 async fn attempt(state: &AppState, id: Id, now: i64) -> anyhow::Result<bool> {
     let config = &state.config.webhooks;
+    // An organisation the operator suspended (or one closed) calls nobody: its deliveries are
+    // held, without spending an attempt, and go out if it is verified again.
+    if let Some(delivery) = state.store.webhook_delivery(id)?
+        && state
+            .store
+            .org(delivery.org)?
+            .is_none_or(|org| org.status != wire::OrgStatus::Verified)
+    {
+        state.store.update_webhook_delivery(id, |delivery| {
+            if delivery.state == DeliveryState::Pending {
+                delivery.next_attempt_at = Some(now + HELD_SECONDS);
+                delivery.last_error =
+                    Some("held: the organisation is not active on this relay".to_owned());
+            }
+        })?;
+        return Ok(false);
+    }
     let lease = now + i64::from(config.timeout_seconds) + 60;
     let Some((true, delivery)) = state.store.update_webhook_delivery(id, |delivery| {
         let due = delivery.state == DeliveryState::Pending

@@ -327,6 +327,63 @@ async fn failures_back_off_until_they_fail_and_redirects_are_not_followed() {
 }
 
 #[tokio::test]
+async fn a_suspended_organisation_calls_nobody_until_it_is_reinstated() {
+    use relay::admin::{AdminCommand, execute};
+    let relay = permissive();
+    let (_account, owner) = relay.sender("owner@example.org", "firm").await;
+    let (receiver, url) = Receiver::start(&[204; 4]).await;
+    relay.tick().await;
+    let made = relay
+        .register(&owner, &url, &[WebhookEvent::LinkDestroyed])
+        .await;
+    let link = relay.send(&owner, &bundle(&[10]), 1, 7 * DAY).await;
+    for _ in 0..5 {
+        let answer = relay.open(None, link.id, &wrong_proof()).await;
+        assert!(answer.status().is_client_error());
+    }
+    let suspend = execute(
+        &relay.store,
+        relay.now(),
+        &AdminCommand::OrgSuspend {
+            handle: "firm".to_owned(),
+        },
+    );
+    assert!(suspend.ok, "{}", suspend.message);
+    for _ in 0..3 {
+        assert_eq!(relay.tick().await, 0, "held, not attempted");
+        relay.clock.advance(3_600);
+    }
+    assert!(
+        receiver.got().is_empty(),
+        "a suspended organisation calls nobody"
+    );
+    let held = relay
+        .store
+        .webhook_deliveries_of(made.endpoint.id)
+        .expect("deliveries");
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (held[0].state, held[0].attempts),
+        (DeliveryState::Pending, 0),
+        "holding spends no attempt"
+    );
+    let reinstate = execute(
+        &relay.store,
+        relay.now(),
+        &AdminCommand::OrgReinstate {
+            handle: "firm".to_owned(),
+        },
+    );
+    assert!(reinstate.ok, "{}", reinstate.message);
+    assert_eq!(
+        relay.tick().await,
+        1,
+        "it goes out once the organisation is back"
+    );
+    assert_eq!(receiver.got().len(), 1);
+}
+
+#[tokio::test]
 async fn endpoints_must_be_public_https_and_only_people_manage_them() {
     let relay = relay();
     let (_, owner) = relay.sender("owner@example.org", "firm").await;
