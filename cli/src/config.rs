@@ -37,15 +37,7 @@ impl Config {
     /// The saved configuration (empty when there is none yet), with the environment's
     /// overrides applied.
     pub fn load() -> anyhow::Result<Self> {
-        let path = path()?;
-        let mut config = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not a Sealpost configuration", path.display()))?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Config::default(),
-            Err(error) => {
-                return Err(error).with_context(|| format!("reading {}", path.display()));
-            }
-        };
+        let mut config = Self::load_saved()?;
         if let Ok(url) = std::env::var("SEALPOST_URL")
             && !url.trim().is_empty()
         {
@@ -56,6 +48,20 @@ impl Config {
         {
             config.api_key = Some(SecretString::new(key.trim().to_owned()));
         }
+        Ok(config)
+    }
+
+    /// The saved configuration alone (empty when there is none yet).
+    pub fn load_saved() -> anyhow::Result<Self> {
+        let path = path()?;
+        let config = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a Sealpost configuration", path.display()))?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Config::default(),
+            Err(error) => {
+                return Err(error).with_context(|| format!("reading {}", path.display()));
+            }
+        };
         Ok(config)
     }
 
@@ -86,14 +92,16 @@ impl Config {
 pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let folder = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    // A fresh name, made here (never a file or link someone left at a known name).
     let beside = folder.join(format!(
-        ".{}.new",
+        ".{}.{:016x}.new",
         path.file_name()
             .and_then(|name| name.to_str())
-            .unwrap_or("sealpost")
+            .unwrap_or("sealpost"),
+        rand_core::RngCore::next_u64(&mut shared::crypto::OsRng)
     ));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options

@@ -50,7 +50,7 @@ pub async fn get(
     let folder = folder
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("sealpost-{id}")));
-    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    receive::make_folder(&folder)?;
     let mut saved = match receive::load(&folder, id)? {
         Some(saved) if saved.names.len() == manifest.files.len() => saved,
         Some(_) => anyhow::bail!(
@@ -85,11 +85,20 @@ pub async fn get(
 }
 
 /// A request made: its id and, for a request by link, the link to hand to the provider.
-#[derive(Debug, serde::Serialize)]
+#[derive(serde::Serialize)]
 pub struct MadeRequest {
     pub id: Id,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+}
+
+impl std::fmt::Debug for MadeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MadeRequest")
+            .field("id", &self.id)
+            .field("link", &self.link.as_ref().map(|_| "<secret>"))
+            .finish()
+    }
 }
 
 /// Asks for documents: from an organisation on this relay (`to`), or from anyone holding the

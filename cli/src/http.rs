@@ -14,6 +14,9 @@ use shared::secret::SecretString;
 const CHUNK_TRIES: u32 = 6;
 /// The longest wait between tries, whatever `Retry-After` says.
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
+/// The longest one chunk's request may take, body included (1 MiB: minutes would mean a
+/// stalled connection, which is then tried again).
+const CHUNK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How requests are authenticated.
 #[derive(Debug, Clone)]
@@ -106,34 +109,102 @@ impl Relay {
 
     /// Sends `request` (built by `make`, again for every try) until it is answered with a
     /// success, waiting as the relay asks on `429`/`503`/`408` and on a dropped connection.
+    /// For what may be sent twice only: a chunk (PROTOCOL.md lets a chunk be uploaded again
+    /// until the finalize) or a read.
     pub async fn with_retries(
         &self,
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> anyhow::Result<reqwest::Response> {
-        let mut wait = Duration::from_millis(500);
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let outcome = make().send().await;
-            let pause = match outcome {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    if !matches!(status, 408 | 429 | 502 | 503 | 504) || tries >= CHUNK_TRIES {
-                        return Err(refusal(response).await.into());
+        retrying(|| async { answered(make().timeout(CHUNK_TIMEOUT).send().await).await }).await
+    }
+
+    /// `GET path`, a body of at most `longest` bytes (a chunk), retried like `with_retries`,
+    /// also when the connection drops while the body arrives.
+    pub async fn fetch(&self, path: &str, longest: usize) -> anyhow::Result<Vec<u8>> {
+        retrying(|| async {
+            let mut response = answered(
+                self.request(reqwest::Method::GET, path)
+                    .timeout(CHUNK_TIMEOUT)
+                    .send()
+                    .await,
+            )
+            .await?;
+            let mut body = Vec::with_capacity(longest);
+            loop {
+                match response.chunk().await {
+                    Ok(Some(piece)) => {
+                        if body.len() + piece.len() > longest {
+                            return Err(Try::Stop(anyhow::anyhow!(
+                                "the relay sent more than a chunk of this file can hold"
+                            )));
+                        }
+                        body.extend_from_slice(&piece);
                     }
-                    retry_after(&response).unwrap_or(wait)
+                    Ok(None) => return Ok(body),
+                    Err(error) => {
+                        return Err(Try::Again(None, anyhow::Error::new(error)));
+                    }
                 }
-                Err(error)
-                    if tries < CHUNK_TRIES
-                        && (error.is_connect() || error.is_timeout() || error.is_request()) =>
-                {
-                    wait
-                }
-                Err(error) => return Err(error).context("the relay could not be reached"),
-            };
-            tokio::time::sleep(pause.min(LONGEST_WAIT)).await;
-            wait = (wait * 2).min(LONGEST_WAIT);
+            }
+        })
+        .await
+    }
+}
+
+/// Why one try ended without a result.
+enum Try {
+    /// Worth another try (after the wait the relay named, if it named one).
+    Again(Option<Duration>, anyhow::Error),
+    Stop(anyhow::Error),
+}
+
+/// A success, or whether the answer or failure is worth another try.
+async fn answered(
+    outcome: Result<reqwest::Response, reqwest::Error>,
+) -> Result<reqwest::Response, Try> {
+    match outcome {
+        Ok(response) if response.status().is_success() => Ok(response),
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let pause = retry_after(&response);
+            let refused = anyhow::Error::new(refusal(response).await);
+            if matches!(status, 408 | 429 | 502 | 503 | 504) {
+                Err(Try::Again(pause, refused))
+            } else {
+                Err(Try::Stop(refused))
+            }
+        }
+        Err(error) if error.is_connect() || error.is_timeout() || error.is_request() => {
+            Err(Try::Again(
+                None,
+                anyhow::Error::new(error).context("the relay could not be reached"),
+            ))
+        }
+        Err(error) => Err(Try::Stop(
+            anyhow::Error::new(error).context("the relay could not be reached"),
+        )),
+    }
+}
+
+/// Runs `attempt` until it succeeds, stops, or `CHUNK_TRIES` tries are spent, waiting in
+/// between (doubling, at most `LONGEST_WAIT`).
+async fn retrying<T, F, Fut>(attempt: F) -> anyhow::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Try>>,
+{
+    let mut wait = Duration::from_millis(500);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(Try::Stop(error)) => return Err(error),
+            Err(Try::Again(_, error)) if tries >= CHUNK_TRIES => return Err(error),
+            Err(Try::Again(pause, _)) => {
+                tokio::time::sleep(pause.unwrap_or(wait).min(LONGEST_WAIT)).await;
+                wait = (wait * 2).min(LONGEST_WAIT);
+            }
         }
     }
 }

@@ -26,7 +26,7 @@ use shared::wire;
 use crate::http::{Auth, Relay};
 use crate::progress::Progress;
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(
     name = "sealpost",
     version,
@@ -40,7 +40,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Save the relay's address and an organisation API key (asked without echo) for the
     /// commands that need one. SEALPOST_URL and SEALPOST_API_KEY override what is saved.
@@ -58,7 +58,12 @@ enum Command {
     /// Open a link: ask its one-time password and decrypt its files into a folder. Run it
     /// again after an interruption to go on where it stopped.
     Open {
-        link: String,
+        /// The link; asked without echo when neither it nor --link-file is given (an argument
+        /// lands in shell history: the one-time password still guards the link).
+        link: Option<String>,
+        /// Read the link from this file (`-` for standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "link")]
+        link_file: Option<PathBuf>,
         /// The folder to save into (made if missing); `sealpost-<id>` by default.
         #[arg(long, short, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -78,7 +83,7 @@ enum Command {
     Document(DocumentCommand),
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 struct SendArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -109,14 +114,17 @@ struct SendArgs {
     #[arg(long, value_name = "EMAIL")]
     to: Option<String>,
     /// A note for the recipient, encrypted with the files.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "note_file")]
     note: Option<String>,
+    /// Read the note from this file (it stays out of shell history).
+    #[arg(long, value_name = "FILE")]
+    note_file: Option<PathBuf>,
     /// Also print the link as a QR code.
     #[arg(long)]
     qr: bool,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum RequestCommand {
     /// Ask for documents: by link (printed, for anyone you hand it to) or from an
     /// organisation on this relay (--org).
@@ -136,18 +144,24 @@ enum RequestCommand {
     },
     /// List requests made and received.
     List,
-    /// Answer a request link with files, as its provider (no account needed).
+    /// Answer a request link with files, as its provider (no account needed). The link is a
+    /// key (whoever holds it can answer): it is asked without echo, or read from a file.
     Answer {
-        link: String,
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Read the request link from this file (`-` for standard input) instead of asking.
+        #[arg(long, value_name = "FILE")]
+        link_file: Option<PathBuf>,
         /// A note, encrypted with the files.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "note_file")]
         note: Option<String>,
+        /// Read the note from this file.
+        #[arg(long, value_name = "FILE")]
+        note_file: Option<PathBuf>,
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum DocumentCommand {
     /// Decrypt a document into a folder. Documents are wrapped to people's keys, not to API
     /// keys: this logs you in (password asked without echo) for this command only.
@@ -180,7 +194,7 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", output::plain(&format!("{error:#}")));
             std::process::ExitCode::FAILURE
         }
     }
@@ -191,7 +205,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let bar = |label: &str| Progress::new(label, !json && std::io::stderr().is_terminal());
     let say = |text: &str| {
         if !json {
-            eprintln!("{text}");
+            eprintln!("{}", output::plain(text));
         }
     };
     match cli.command {
@@ -204,14 +218,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "that is not a Sealpost API key (they start with sp_)"
             );
             let relay = Relay::new(&url, Auth::Bearer(SecretString::new(key.to_string())))?;
-            // Any authenticated read tells a known key (2xx, or 403 for a scope it lacks)
-            // from an unknown one (401).
+            // An authenticated read tells a known key (2xx, or 403 for a scope it lacks) from
+            // an unknown one (401) or an address that is no relay.
             let probe = relay
                 .request(reqwest::Method::GET, "/api/sends")
                 .send()
                 .await
                 .context("the relay could not be reached")?;
-            if probe.status().as_u16() == 401 {
+            let status = probe.status().as_u16();
+            if !(probe.status().is_success() || status == 403) {
                 return Err(http::refusal(probe).await.into());
             }
             let saved = config::Config {
@@ -230,7 +245,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Logout => {
-            let mut saved = config::Config::load()?;
+            let mut saved = config::Config::load_saved()?;
             saved.api_key = None;
             let path = saved.save()?;
             output::done(
@@ -242,9 +257,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => run_send(args, json, &bar("Sending"), &say).await,
         Command::Open {
             link,
+            link_file,
             out,
             otp_file,
         } => {
+            let link = match link {
+                Some(link) => zeroize::Zeroizing::new(link),
+                None => secrets::read(
+                    &secrets::from_file_or_prompt(link_file.as_deref(), "Link: "),
+                    "link",
+                )?,
+            };
             let source = secrets::from_file_or_prompt(otp_file.as_deref(), "One-time password: ");
             let opened = open::open(&link, out.as_deref(), &source, &bar("Receiving"), say).await?;
             let mut text = format!("Saved in {}:", opened.folder.display());
@@ -293,7 +316,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             output::done(json, &made, &text)
         }
-        Command::Request(RequestCommand::Answer { link, files, note }) => {
+        Command::Request(RequestCommand::Answer {
+            files,
+            link_file,
+            note,
+            note_file,
+        }) => {
+            if let Some(file) = files
+                .iter()
+                .find(|file| file.to_string_lossy().contains('#'))
+            {
+                anyhow::bail!(
+                    "{} looks like a link: a request link is a key and arguments land in shell \
+                     history; give it with --link-file or at the prompt",
+                    output::plain(&file.to_string_lossy())
+                );
+            }
+            let link = secrets::read(
+                &secrets::from_file_or_prompt(link_file.as_deref(), "Request link: "),
+                "request link",
+            )?;
+            let note = read_note(note, note_file.as_deref())?;
             let outgoing = files
                 .into_iter()
                 .map(send::Outgoing::at)
@@ -370,7 +413,7 @@ async fn run_send(
         max_opens: args.opens,
         invoice,
         recipient_email: args.to,
-        note: args.note,
+        note: read_note(args.note, args.note_file.as_deref())?,
     };
     let made = send::send(&api_key_relay()?, &files, &otp, terms, progress).await?;
     if json {
@@ -402,6 +445,21 @@ async fn run_send(
         println!("{}", output::qr(&made.link)?);
     }
     Ok(())
+}
+
+/// The note given, or read from `file`.
+fn read_note(
+    note: Option<String>,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<String>> {
+    match file {
+        Some(path) => {
+            Ok(Some(std::fs::read_to_string(path).with_context(|| {
+                format!("reading the note from {}", path.display())
+            })?))
+        }
+        None => Ok(note),
+    }
 }
 
 /// A client of the configured relay with the configured API key.

@@ -64,7 +64,7 @@ pub async fn open(
     let folder = folder
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("sealpost-{}", parsed.id)));
-    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    receive::make_folder(&folder)?;
     let now = unix_now();
     let mut saved = match receive::load(&folder, parsed.id)? {
         Some(saved) => {
@@ -122,15 +122,16 @@ pub async fn open(
     };
     let files = receive::download(&source, &key, &manifest, &folder, &mut saved, progress).await?;
     // Every file is saved: the receipt tells the sender it was delivered.
+    // The receipt may be sent again (the relay keeps the first): tried like a chunk.
+    let receipt_path = format!("/api/links/{}/receipt", parsed.id);
     let delivered = relay
-        .request(
-            reqwest::Method::POST,
-            &format!("/api/links/{}/receipt", parsed.id),
-        )
-        .json(&receipt)
-        .send()
+        .with_retries(|| {
+            relay
+                .request(reqwest::Method::POST, &receipt_path)
+                .json(&receipt)
+        })
         .await
-        .is_ok_and(|response| response.status().is_success());
+        .is_ok();
     if !delivered {
         say(
             "Every file is saved, but the relay did not take the receipt: the sender may not see it delivered.",

@@ -8,9 +8,24 @@ pub fn done<T: Serialize>(json: bool, value: &T, text: &str) -> anyhow::Result<(
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
-        println!("{text}");
+        println!("{}", plain(text));
     }
     Ok(())
+}
+
+/// `text` with every control character but the line break shown as `�`: what a sender, a
+/// requester or a relay wrote (a note, a name, an error) cannot move the cursor, rewrite a line
+/// ("NOT verified" into "verified") or send the terminal escape sequences.
+pub fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Prints `items` as JSON, or as the table `table` makes of them.
@@ -40,7 +55,7 @@ pub fn list<T: Serialize>(
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
+            .map(|(cell, width)| format!("{:<width$}", plain(&cell.replace('\n', " "))))
             .collect();
         println!("{}", line.join("  ").trim_end());
     }
@@ -174,5 +189,9 @@ mod tests {
         assert_eq!(date(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(size(1_536), "1.5 KiB");
         assert_eq!(size(12), "12 B");
+        assert_eq!(
+            plain("Firm\r(verified)\u{1b}]52;c;x\u{7}\nline"),
+            "Firm\u{fffd}(verified)\u{fffd}]52;c;x\u{fffd}\nline"
+        );
     }
 }

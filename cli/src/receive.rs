@@ -87,10 +87,22 @@ pub fn saved_path(folder: &Path, id: Id) -> PathBuf {
 /// The progress of download `id` in `folder`, if one was interrupted there.
 pub fn load(folder: &Path, id: Id) -> anyhow::Result<Option<Saved>> {
     let path = saved_path(folder, id);
+    let damaged = || format!("{} is damaged: delete it to start again", path.display());
     match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
-            format!("{} is damaged: delete it to start again", path.display())
-        })?)),
+        Ok(bytes) => {
+            let saved: Saved = serde_json::from_slice(&bytes).with_context(damaged)?;
+            // Only names this client would have chosen, one state per file.
+            let plain = saved
+                .names
+                .iter()
+                .enumerate()
+                .all(|(index, name)| *name == safe_name(name, index));
+            anyhow::ensure!(
+                saved.id == id && plain && saved.finished.len() == saved.names.len(),
+                damaged()
+            );
+            Ok(Some(saved))
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
     }
@@ -101,32 +113,44 @@ pub fn store(folder: &Path, saved: &Saved) -> anyhow::Result<()> {
 }
 
 /// Names for `manifest`'s files in `folder`: each made safe (no folder, no control
-/// character, not `.` or `..`), and none taken already, on disk or by an earlier file.
+/// character, not `.` or `..`, not too long for a file system), and none taken already, on
+/// disk or by an earlier file (compared without case, as macOS and Windows do).
 pub fn choose_names(folder: &Path, manifest: &Manifest) -> Vec<String> {
     let mut chosen: Vec<String> = Vec::new();
     for (index, file) in manifest.files.iter().enumerate() {
         let safe = safe_name(&file.name, index);
-        let (stem, extension) = match safe.rsplit_once('.') {
-            Some((stem, extension)) if !stem.is_empty() => {
-                (stem.to_owned(), format!(".{extension}"))
-            }
-            _ => (safe.clone(), String::new()),
-        };
-        let mut candidate = safe.clone();
-        let mut counter = 2;
-        while chosen.contains(&candidate)
-            || folder.join(&candidate).exists()
-            || folder.join(format!("{candidate}.part")).exists()
-        {
-            candidate = format!("{stem} ({counter}){extension}");
-            counter += 1;
-        }
+        let candidate = free_name(&safe, |candidate| {
+            chosen
+                .iter()
+                .any(|name| name.to_lowercase() == candidate.to_lowercase())
+                || folder.join(candidate).exists()
+        });
         chosen.push(candidate);
     }
     chosen
 }
 
-/// A file name from a manifest, which its sender chose: never a path.
+/// `name`, or `name (2)`, `name (3)`… (before the extension): the first one `taken` refuses.
+pub fn free_name(name: &str, taken: impl Fn(&str) -> bool) -> String {
+    let (stem, extension) = match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => (stem, format!(".{extension}")),
+        _ => (name, String::new()),
+    };
+    let mut candidate = name.to_owned();
+    let mut counter = 2;
+    while taken(&candidate) {
+        candidate = format!("{stem} ({counter}){extension}");
+        counter += 1;
+    }
+    candidate
+}
+
+/// The longest name kept, in bytes: file systems allow 255, and ` (12)` may be added.
+const MAX_NAME_BYTES: usize = 180;
+
+/// A file name from a manifest, which its sender chose: never a path, never hidden (so never
+/// one of this client's own `.sealpost-…` files), at most `MAX_NAME_BYTES` bytes of UTF-8
+/// (the extension kept).
 pub fn safe_name(name: &str, index: usize) -> String {
     let cleaned: String = name
         .chars()
@@ -138,12 +162,44 @@ pub fn safe_name(name: &str, index: usize) -> String {
             }
         })
         .collect();
-    let trimmed = cleaned.trim().trim_start_matches('.').to_owned();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
     if trimmed.is_empty() {
-        format!("file-{}", index + 1)
-    } else {
-        trimmed.chars().take(200).collect()
+        return format!("file-{}", index + 1);
     }
+    if trimmed.len() <= MAX_NAME_BYTES {
+        return trimmed.to_owned();
+    }
+    let extension = trimmed
+        .rsplit_once('.')
+        .map(|(_, extension)| extension)
+        .filter(|extension| extension.len() <= 16)
+        .map(|extension| format!(".{extension}"))
+        .unwrap_or_default();
+    let mut stem = String::new();
+    for c in trimmed.chars() {
+        if stem.len() + c.len_utf8() + extension.len() > MAX_NAME_BYTES {
+            break;
+        }
+        stem.push(c);
+    }
+    format!("{stem}{extension}")
+}
+
+/// Where a file of download `id` is written until it is whole: hidden, named by the download
+/// and the file's place in it, so it is never a file of this or another download.
+pub fn part_path(folder: &Path, id: Id, index: usize) -> PathBuf {
+    folder.join(format!(".sealpost-{id}-{index}.part"))
+}
+
+/// Makes `folder` (and its parents), readable by its owner only where it is created here.
+pub fn make_folder(folder: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(folder)
+        .with_context(|| format!("creating {}", folder.display()))
 }
 
 /// Where chunks come from: `<prefix>/files/{f}/chunks/{n}` on `relay` (authenticated).
@@ -175,13 +231,14 @@ pub async fn download(
         if saved.finished[index] {
             continue;
         }
-        let target = folder.join(&saved.names[index]);
-        let part = folder.join(format!("{}.part", saved.names[index]));
+        let part = part_path(folder, saved.id, index);
         let file_index = u32::try_from(index)?;
-        let mut output = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        // Decrypted content: readable by its owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut output = options
             .open(&part)
             .with_context(|| format!("creating {}", part.display()))?;
         // Whole chunks already written (an earlier run): keep them, drop any partial one.
@@ -204,23 +261,24 @@ pub async fn download(
             file.stream_size(),
             next,
         )?;
+        let layout = file.layout()?;
         let mut fetches = futures::stream::iter(next..file.chunks)
             .map(|chunk| {
                 let path = format!("{}/files/{file_index}/chunks/{chunk}", source.prefix);
+                let longest = layout.sealed_len(chunk);
                 async move {
-                    let response = source
-                        .relay
-                        .with_retries(|| source.relay.request(reqwest::Method::GET, &path))
-                        .await
-                        .with_context(|| format!("fetching chunk {chunk} of file {file_index}"))?;
-                    anyhow::Ok((chunk, response.bytes().await?))
+                    let bytes =
+                        source.relay.fetch(&path, longest).await.with_context(|| {
+                            format!("fetching chunk {chunk} of file {file_index}")
+                        })?;
+                    anyhow::Ok((chunk, bytes))
                 }
             })
             .buffered(IN_FLIGHT);
         while let Some(fetched) = fetches.next().await {
             let (chunk, bytes) = fetched?;
             let opened = decryptor
-                .decrypt_next(&SealedChunk::from_bytes(bytes.to_vec()))
+                .decrypt_next(&SealedChunk::from_bytes(bytes))
                 .with_context(|| {
                     format!("{} did not decrypt: it was changed", saved.names[index])
                 })?;
@@ -236,13 +294,23 @@ pub async fn download(
             .with_context(|| format!("{} arrived incomplete", saved.names[index]))?;
         output.sync_all()?;
         drop(output);
-        anyhow::ensure!(
-            !target.exists(),
-            "{} appeared while it was downloaded: the download is kept as {}",
-            target.display(),
-            part.display()
-        );
-        std::fs::rename(&part, &target).with_context(|| format!("saving {}", target.display()))?;
+        // Never over a file that appeared meanwhile (another download into this folder): a
+        // hard link fails when the name is taken, and then the next free name is used.
+        let mut name = saved.names[index].clone();
+        loop {
+            match std::fs::hard_link(&part, folder.join(&name)) {
+                Ok(()) => break,
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    name = free_name(&name, |candidate| folder.join(candidate).exists());
+                }
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("saving {}", folder.join(&name).display()));
+                }
+            }
+        }
+        std::fs::remove_file(&part)?;
+        saved.names[index] = name;
         saved.finished[index] = true;
         store(folder, saved)?;
     }
@@ -271,5 +339,41 @@ mod tests {
         assert_eq!(safe_name("C:\\x.pdf", 0), "C__x.pdf");
         assert_eq!(safe_name("", 4), "file-5");
         assert_eq!(safe_name("report.pdf", 0), "report.pdf");
+        assert_eq!(safe_name(".sealpost-x-0.part", 0), "sealpost-x-0.part");
+        // 300 bytes of three-byte characters: cut on a character, the extension kept.
+        let long = format!("{}.pdf", "報".repeat(100));
+        let cut = safe_name(&long, 0);
+        assert!(
+            cut.len() <= MAX_NAME_BYTES && cut.ends_with("報.pdf"),
+            "{cut}"
+        );
+    }
+
+    #[test]
+    fn names_are_never_taken_twice_whatever_their_case() {
+        let folder = tempfile::tempdir().expect("a folder");
+        std::fs::write(folder.path().join("a.pdf"), b"kept").expect("written");
+        let file = |name: &str| {
+            shared::crypto::ManifestFile::new(
+                name.to_owned(),
+                "application/pdf".to_owned(),
+                1,
+                &mut shared::crypto::OsRng,
+            )
+            .expect("a file")
+        };
+        let manifest = Manifest::new(
+            vec![
+                file("a.pdf"),
+                file("Report.pdf"),
+                file("report.pdf"),
+                file("a.part"),
+            ],
+            None,
+        );
+        assert_eq!(
+            choose_names(folder.path(), &manifest),
+            ["a (2).pdf", "Report.pdf", "report (2).pdf", "a.part"]
+        );
     }
 }

@@ -63,12 +63,20 @@ pub struct Terms {
 }
 
 /// The link made.
-#[derive(Debug)]
 pub struct Made {
     pub id: Id,
     /// `<relay>/l/<id>#<secret>`: the whole link, secret included.
     pub link: Zeroizing<String>,
     pub view: wire::SendView,
+}
+
+impl std::fmt::Debug for Made {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Made")
+            .field("id", &self.id)
+            .field("link", &"<secret>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// Encrypts and uploads `files` as one send under `otp`.
@@ -169,6 +177,11 @@ pub async fn upload(
         let mut reader = tokio::fs::File::open(&file.path)
             .await
             .with_context(|| format!("opening {}", file.path.display()))?;
+        // The file opened is the one measured, and it must not change while it is read: its
+        // size and time of change are compared at the end (the manifest names its size).
+        let before = reader.metadata().await?;
+        let changed = || format!("{} changed while it was sent", file.path.display());
+        anyhow::ensure!(before.len() == file.size, changed());
         let mut encryptor = ChunkEncryptor::new(
             &key.file_key(file_index),
             &entry.nonce_prefix,
@@ -181,7 +194,7 @@ pub async fn upload(
             reader
                 .read_exact(&mut content)
                 .await
-                .with_context(|| format!("{} changed while it was sent", file.path.display()))?;
+                .with_context(changed)?;
             let sealed = encryptor.encrypt_next(&entry.pad_chunk(chunk, &content)?)?;
             let body = bytes_of(sealed);
             let length = body.len() as u64;
@@ -206,10 +219,12 @@ pub async fn upload(
         }
         // The file must not have grown either: what was sent is what the manifest says.
         let mut probe = [0_u8; 1];
+        let after = reader.metadata().await?;
         anyhow::ensure!(
-            reader.read(&mut probe).await? == 0,
-            "{} changed while it was sent",
-            file.path.display()
+            reader.read(&mut probe).await? == 0
+                && after.len() == before.len()
+                && after.modified().ok() == before.modified().ok(),
+            changed()
         );
     }
     while let Some(done) = in_flight.next().await {

@@ -141,6 +141,9 @@ async fn links_made_by_the_cli_open_in_chromium_and_links_made_in_chromium_open_
     let anyone = CommandLine::new()?;
     let wrong = anyone.secret_file("wrong", "not-the-password")?;
     let out = folder.path().join("received");
+    // A file of the same name already there is kept; the received one gets another name.
+    std::fs::create_dir(&out)?;
+    std::fs::write(out.join("letter.pdf"), b"already here")?;
     let refused = anyone
         .output(
             &open_args(&browser_link, &out, &wrong)
@@ -169,12 +172,13 @@ async fn links_made_by_the_cli_open_in_chromium_and_links_made_in_chromium_open_
         scan,
         "the command line decrypted other bytes"
     );
-    assert_eq!(std::fs::read(out.join("letter.pdf"))?, letter);
+    assert_eq!(std::fs::read(out.join("letter (2).pdf"))?, letter);
+    assert_eq!(std::fs::read(out.join("letter.pdf"))?, b"already here");
     let left: Vec<_> = std::fs::read_dir(&out)?
         .flatten()
         .map(|entry| entry.file_name())
         .collect();
-    assert_eq!(left.len(), 2, "no progress file or part left: {left:?}");
+    assert_eq!(left.len(), 3, "no progress file or part left: {left:?}");
     sender.goto(&format!("{}/app/sent", relay.url)).await?;
     sender
         .wait_for_text("[data-testid=send-status]", "delivered")
@@ -226,15 +230,40 @@ async fn a_request_made_in_chromium_is_answered_from_the_cli_and_read_in_chromiu
         shared::encoding::encode(&[9_u8; 32])
     );
     let refused = provider
-        .output(&["request", "answer", &forged, &form_path])
+        .output(&[
+            "request",
+            "answer",
+            &form_path,
+            "--link-file",
+            &provider
+                .secret_file("forged", &forged)?
+                .display()
+                .to_string(),
+        ])
         .await?;
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("other readers"), "{said}");
 
+    // A request link is a key: never taken as an argument (shell history, `ps`).
+    let as_argument = provider
+        .output(&["request", "answer", &link, &form_path])
+        .await?;
+    assert!(!as_argument.status.success());
+    let said = String::from_utf8_lossy(&as_argument.stderr);
+    assert!(said.contains("--link-file"), "{said}");
+
     let note = marker("Jane Roe, phone 555-0100");
     let answered = provider
-        .json(&["request", "answer", &link, &form_path, "--note", &note])
+        .json(&[
+            "request",
+            "answer",
+            &form_path,
+            "--link-file",
+            &provider.secret_file("link", &link)?.display().to_string(),
+            "--note",
+            &note,
+        ])
         .await?;
     let document = answered["document"]
         .as_str()
@@ -395,7 +424,7 @@ async fn an_interrupted_cli_download_goes_on_without_spending_a_second_open() ->
 
     let recipient = CommandLine::new()?;
     let out = folder.path().join("out");
-    let part = out.join("chart.bin.part");
+    let part = out.join(format!(".sealpost-{id}-0.part"));
     let mut first = recipient
         .command(
             &open_args(&link, &out, &otp_file)
