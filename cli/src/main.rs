@@ -322,10 +322,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             note,
             note_file,
         }) => {
-            if let Some(file) = files
-                .iter()
-                .find(|file| file.to_string_lossy().contains('#'))
-            {
+            if let Some(file) = files.iter().find(|file| {
+                let text = file.to_string_lossy();
+                text.contains("/r/") && text.contains('#') && !file.exists()
+            }) {
                 anyhow::bail!(
                     "{} looks like a link: a request link is a key and arguments land in shell \
                      history; give it with --link-file or at the prompt",
