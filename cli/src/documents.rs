@@ -51,6 +51,7 @@ pub async fn get(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("sealpost-{id}")));
     receive::make_folder(&folder)?;
+    let _lock = receive::lock(&folder, id)?;
     let mut saved = match receive::load(&folder, id)? {
         Some(saved) if saved.names.len() == manifest.files.len() => saved,
         Some(_) => anyhow::bail!(
@@ -62,6 +63,7 @@ pub async fn get(
             let saved = Saved {
                 id,
                 finished: vec![false; names.len()],
+                synced: vec![0; names.len()],
                 names,
                 link: None,
             };
@@ -74,8 +76,7 @@ pub async fn get(
         prefix: format!("/api/documents/{id}"),
     };
     let files = receive::download(&source, &key, &manifest, &folder, &mut saved, progress).await?;
-    std::fs::remove_file(receive::saved_path(&folder, id))?;
-    receive::sync_folder(&folder);
+    receive::forget(&folder, id)?;
     Ok(Fetched {
         id,
         folder,

@@ -65,6 +65,7 @@ pub async fn open(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("sealpost-{}", parsed.id)));
     receive::make_folder(&folder)?;
+    let _lock = receive::lock(&folder, parsed.id)?;
     let now = unix_now();
     let mut saved = match receive::load(&folder, parsed.id)? {
         Some(saved) => {
@@ -82,6 +83,7 @@ pub async fn open(
             let saved = Saved {
                 id: parsed.id,
                 finished: vec![false; names.len()],
+                synced: vec![0; names.len()],
                 names,
                 link: Some(link_state),
             };
@@ -137,8 +139,7 @@ pub async fn open(
             "Every file is saved, but the relay did not take the receipt: the sender may not see it delivered.",
         );
     }
-    std::fs::remove_file(receive::saved_path(&folder, parsed.id))?;
-    receive::sync_folder(&folder);
+    receive::forget(&folder, parsed.id)?;
     Ok(Opened {
         id: parsed.id,
         folder,

@@ -1,17 +1,19 @@
 //! Opening a link and reading a document from the command line: the bundle key (from the link
 //! secret and OTP, or unwrapped with the user's private key), the sealed manifest opened, and
 //! each file's chunks fetched a few at a time, decrypted, stripped of padding and written as
-//! they arrive to `<name>.part` in the output folder, which becomes `<name>` only once its last
-//! chunk decrypted and the file is on disk. Nothing is ever overwritten: a name already taken
-//! gets ` (2)`, ` (3)`….
+//! they arrive to a hidden `.sealpost-<id>-<n>.part` in the output folder, linked to its name
+//! only once its last chunk decrypted and the file is on disk. Nothing is ever overwritten: a
+//! name already taken gets ` (2)`, ` (3)`…. One process at a time holds a download (a lock the
+//! system releases when the process ends).
 //!
 //! **Resumable.** A download keeps its progress in `.sealpost-<id>.json` in the output folder
 //! (owner-only): the names chosen, which files are done and, for a link, the bundle key and the
 //! download token, because a second opening would spend another of the link's opens. Run the
-//! same command again after an interruption and it goes on from the last whole chunk of each
-//! `.part` file (a chunk's nonce carries its index, so nothing can be moved across the break);
+//! same command again after an interruption and it goes on from the last chunk of each part
+//! file known to be on disk (synced every `SYNC_EVERY` chunks, so a power cut leaves no zeros
+//! behind; a chunk's nonce carries its index, so nothing can be moved across the break);
 //! once the token expired (two hours by default), the link is opened again with the OTP if it
-//! has opens left. The file goes once everything is saved (and, for a link, the receipt sent).
+//! has opens left. The files go once everything is saved (and, for a link, the receipt sent).
 
 use std::io::{Seek as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -37,6 +39,10 @@ pub struct Saved {
     /// Names in the output folder, one per file of the manifest.
     pub names: Vec<String>,
     pub finished: Vec<bool>,
+    /// Per file, how many chunks are known to be on disk (synced): a resume keeps no more,
+    /// whatever the part file's length says after a power cut.
+    #[serde(default)]
+    pub synced: Vec<u32>,
     /// A link's bundle key (base64url), its sealed manifest and its download token.
     #[serde(default)]
     pub link: Option<SavedLink>,
@@ -79,6 +85,9 @@ impl SavedLink {
     }
 }
 
+/// Chunks written between two syncs of a part file and the progress file (16 MiB).
+const SYNC_EVERY: u32 = 16;
+
 /// The progress file of download `id` in `folder`.
 pub fn saved_path(folder: &Path, id: Id) -> PathBuf {
     folder.join(format!(".sealpost-{id}.json"))
@@ -98,7 +107,10 @@ pub fn load(folder: &Path, id: Id) -> anyhow::Result<Option<Saved>> {
                 .enumerate()
                 .all(|(index, name)| *name == safe_name(name, index));
             anyhow::ensure!(
-                saved.id == id && plain && saved.finished.len() == saved.names.len(),
+                saved.id == id
+                    && plain
+                    && saved.finished.len() == saved.names.len()
+                    && saved.synced.len() <= saved.names.len(),
                 damaged()
             );
             Ok(Some(saved))
@@ -185,6 +197,39 @@ pub fn safe_name(name: &str, index: usize) -> String {
     format!("{stem}{extension}")
 }
 
+/// The lock file of download `id` (removed with the progress file).
+pub fn lock_path(folder: &Path, id: Id) -> PathBuf {
+    folder.join(format!(".sealpost-{id}.lock"))
+}
+
+/// Takes download `id`'s lock in `folder`, so that one process at a time opens, resumes and
+/// writes it; held until the file returned is dropped (the system releases it when the
+/// process ends, also when it is killed).
+pub fn lock(folder: &Path, id: Id) -> anyhow::Result<std::fs::File> {
+    let path = lock_path(folder, id);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    if file.try_lock().is_err() {
+        anyhow::bail!(
+            "another sealpost is downloading {id} into {}: let it finish",
+            folder.display()
+        );
+    }
+    Ok(file)
+}
+
+/// Removes download `id`'s progress and lock files once every file is saved.
+pub fn forget(folder: &Path, id: Id) -> anyhow::Result<()> {
+    std::fs::remove_file(saved_path(folder, id))?;
+    let _ = std::fs::remove_file(lock_path(folder, id));
+    sync_folder(folder);
+    Ok(())
+}
+
 /// Where a file of download `id` is written until it is whole: hidden, named by the download
 /// and the file's place in it, so it is never a file of this or another download.
 pub fn part_path(folder: &Path, id: Id, index: usize) -> PathBuf {
@@ -219,6 +264,7 @@ pub async fn download(
     saved: &mut Saved,
     progress: &Progress,
 ) -> anyhow::Result<Vec<PathBuf>> {
+    saved.synced.resize(saved.names.len(), 0);
     let remaining: u64 = manifest
         .files
         .iter()
@@ -244,7 +290,7 @@ pub async fn download(
         // Whole chunks already written (an earlier run): keep them, drop any partial one.
         let kept = output.metadata()?.len();
         let (mut next, mut written) = (0_u32, 0_u64);
-        while next < file.chunks {
+        while next < file.chunks.min(saved.synced[index]) {
             let length = file.content_len(next) as u64;
             if written + length > kept || length == 0 {
                 break;
@@ -287,6 +333,11 @@ pub async fn download(
                 .write_all(content)
                 .with_context(|| format!("writing {}", part.display()))?;
             progress.advance(content.len() as u64);
+            if (chunk + 1) % SYNC_EVERY == 0 {
+                output.sync_data()?;
+                saved.synced[index] = chunk + 1;
+                store(folder, saved)?;
+            }
         }
         drop(fetches);
         decryptor

@@ -425,6 +425,22 @@ async fn an_interrupted_cli_download_goes_on_without_spending_a_second_open() ->
     let recipient = CommandLine::new()?;
     let out = folder.path().join("out");
     let part = out.join(format!(".sealpost-{id}-0.part"));
+    // One download into a folder at a time: while another holds the download's lock, this one
+    // refuses before it opens anything.
+    std::fs::create_dir_all(&out)?;
+    let held = std::fs::File::create(out.join(format!(".sealpost-{id}.lock")))?;
+    held.lock()?;
+    let busy = recipient
+        .output(
+            &open_args(&link, &out, &otp_file)
+                .each_ref()
+                .map(String::as_str),
+        )
+        .await?;
+    assert!(!busy.status.success());
+    let said = String::from_utf8_lossy(&busy.stderr);
+    assert!(said.contains("another sealpost"), "{said}");
+    drop(held);
     let mut first = recipient
         .command(
             &open_args(&link, &out, &otp_file)
@@ -437,7 +453,7 @@ async fn an_interrupted_cli_download_goes_on_without_spending_a_second_open() ->
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
         let written = std::fs::metadata(&part).map(|meta| meta.len()).unwrap_or(0);
-        if written >= 8 * 1024 * 1024 {
+        if written >= 20 * 1024 * 1024 {
             break;
         }
         anyhow::ensure!(
@@ -454,9 +470,16 @@ async fn an_interrupted_cli_download_goes_on_without_spending_a_second_open() ->
     first.wait().await?;
     let cut = std::fs::metadata(&part)?.len();
     assert!(cut < big.len() as u64, "cut before the end ({cut} bytes)");
+    // The progress is kept, with the first 16 chunks known to be on disk: the resume goes
+    // on from the middle of the file.
+    let kept: Value =
+        serde_json::from_slice(&std::fs::read(out.join(format!(".sealpost-{id}.json")))?)?;
     assert!(
-        out.join(format!(".sealpost-{id}.json")).is_file(),
-        "the progress is kept"
+        kept["synced"][0]
+            .as_u64()
+            .is_some_and(|chunks| chunks >= 16),
+        "{}",
+        kept["synced"]
     );
 
     let resumed = recipient
