@@ -347,20 +347,27 @@ pub async fn download(
         drop(output);
         // Never over a file that appeared meanwhile (another download into this folder): a
         // hard link fails when the name is taken, and then the next free name is used.
+        // File systems without hard links (FAT, exFAT, some shares) get a rename after a
+        // check instead, which a file appearing in between could lose to.
         let mut name = saved.names[index].clone();
         loop {
-            match std::fs::hard_link(&part, folder.join(&name)) {
-                Ok(()) => break,
+            let target = folder.join(&name);
+            match std::fs::hard_link(&part, &target) {
+                Ok(()) => {
+                    std::fs::remove_file(&part)?;
+                    break;
+                }
                 Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                     name = free_name(&name, |candidate| folder.join(candidate).exists());
                 }
-                Err(error) => {
-                    return Err(error)
-                        .with_context(|| format!("saving {}", folder.join(&name).display()));
+                Err(_) if !target.exists() => {
+                    std::fs::rename(&part, &target)
+                        .with_context(|| format!("saving {}", target.display()))?;
+                    break;
                 }
+                Err(_) => name = free_name(&name, |candidate| folder.join(candidate).exists()),
             }
         }
-        std::fs::remove_file(&part)?;
         saved.names[index] = name;
         saved.finished[index] = true;
         store(folder, saved)?;

@@ -78,26 +78,15 @@ async fn main() -> anyhow::Result<()> {
         ],
     )?;
     let owner = NativeClient::verified_owner(&relay.url, data.path(), "bench").await?;
-    let made: wire::CreateApiKeyResponse = owner
-        .post(
-            "/api/org/api-keys",
-            Some(&wire::CreateApiKeyRequest {
-                name: "bench".to_owned(),
-                scopes: vec![wire::ApiScope::SendsRead],
-                expires_at: None,
-            }),
-        )
-        .await?
-        .ok()?;
+    let secret = owner
+        .make_api_key("bench", &[wire::ApiScope::SendsRead])
+        .await?;
     let session: Vec<(&'static str, String)> = owner
         .session_headers()
         .into_iter()
         .filter(|(name, _)| *name == "cookie")
         .collect();
-    let key = vec![(
-        "authorization",
-        format!("Bearer {}", made.secret.dangerously_expose()),
-    )];
+    let key = vec![("authorization", format!("Bearer {secret}"))];
     // Warm both paths, then alternate.
     rate(&relay.url, 200, &session).await?;
     rate(&relay.url, 200, &key).await?;

@@ -76,18 +76,12 @@ async fn main() -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
     let relay = RelayProcess::start(data.path(), &[])?;
     let owner = NativeClient::verified_owner(&relay.url, data.path(), "bench").await?;
-    let made: wire::CreateApiKeyResponse = owner
-        .post(
-            "/api/org/api-keys",
-            Some(&wire::CreateApiKeyRequest {
-                name: "bench".to_owned(),
-                scopes: vec![wire::ApiScope::SendsWrite, wire::ApiScope::SendsRead],
-                expires_at: None,
-            }),
+    let key = owner
+        .make_api_key(
+            "bench",
+            &[wire::ApiScope::SendsWrite, wire::ApiScope::SendsRead],
         )
-        .await?
-        .ok()?;
-    let key = made.secret.dangerously_expose().to_owned();
+        .await?;
 
     // The file: pseudo-random bytes, written once.
     let file = work.path().join("big.bin");

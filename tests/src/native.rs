@@ -891,6 +891,26 @@ impl NativeClient {
         Ok(files)
     }
 
+    /// Makes an API key of this owner's or admin's organisation with `scopes`; its secret.
+    pub async fn make_api_key(
+        &self,
+        name: &str,
+        scopes: &[wire::ApiScope],
+    ) -> anyhow::Result<String> {
+        let made: wire::CreateApiKeyResponse = self
+            .post(
+                "/api/org/api-keys",
+                Some(&wire::CreateApiKeyRequest {
+                    name: name.to_owned(),
+                    scopes: scopes.to_vec(),
+                    expires_at: None,
+                }),
+            )
+            .await?
+            .ok()?;
+        Ok(made.secret.dangerously_expose().to_owned())
+    }
+
     /// `GET` with extra headers and no session (a provider by link).
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Answer> {
         let mut request = self.http.get(format!("{}{path}", self.base));

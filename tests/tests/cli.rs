@@ -20,18 +20,10 @@ use tests::{Browser, TestRelay};
 /// An organisation's owner (made natively) and an API key of theirs with every scope.
 async fn owner_with_key(relay: &TestRelay, handle: &str) -> anyhow::Result<(NativeClient, String)> {
     let owner = NativeClient::verified_owner(&relay.url, relay.data_dir(), handle).await?;
-    let made: wire::CreateApiKeyResponse = owner
-        .post(
-            "/api/org/api-keys",
-            Some(&wire::CreateApiKeyRequest {
-                name: "practice system".to_owned(),
-                scopes: ApiScope::ALL.to_vec(),
-                expires_at: None,
-            }),
-        )
-        .await?
-        .ok()?;
-    Ok((owner, made.secret.dangerously_expose().to_owned()))
+    let key = owner
+        .make_api_key("practice system", &ApiScope::ALL)
+        .await?;
+    Ok((owner, key))
 }
 
 /// `open LINK --out OUT --otp-file OTP`.
